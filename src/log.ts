@@ -1,0 +1,59 @@
+// Log lines go to stderr, one per event, as text or JSON (PULP_ENTRYPOINT_LOG). The role
+// owns stdout once it runs; until then stdout carries only what a command was asked to print.
+import { redact } from './redact.ts';
+
+export type LogFormat = 'text' | 'json';
+export type LogLevel = 'trace' | 'info' | 'warn' | 'error';
+export type LogFields = Record<string, string | number | boolean | null | undefined | string[]>;
+
+export interface Logger {
+  trace(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  readonly traceEnabled: boolean;
+}
+
+export interface LoggerOptions {
+  format: LogFormat;
+  trace: boolean;
+  write?: (line: string) => void;
+  now?: () => Date;
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  const write = opts.write ?? ((line: string) => process.stderr.write(line));
+  const now = opts.now ?? (() => new Date());
+  const emit = (level: LogLevel, msg: string, fields: LogFields = {}): void => {
+    if (opts.format === 'json') {
+      const rec: Record<string, unknown> = { time: now().toISOString(), level, msg };
+      for (const [k, v] of Object.entries(fields)) if (v !== undefined) rec[k] = v;
+      write(redact(JSON.stringify(rec)) + '\n');
+      return;
+    }
+    const extra = Object.entries(fields)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${formatValue(v)}`)
+      .join(' ');
+    const prefix = level === 'info' ? '' : `${level}: `;
+    write(redact(`pulp-entrypoint: ${prefix}${msg}${extra ? ' ' + extra : ''}`) + '\n');
+  };
+  return {
+    traceEnabled: opts.trace,
+    trace: (m, f) => {
+      if (opts.trace) emit('trace', m, f);
+    },
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+  };
+}
+
+function formatValue(v: string | number | boolean | null | string[] | undefined): string {
+  if (Array.isArray(v)) return v.join(',');
+  const s = String(v);
+  return /[\s"=]/.test(s) || s === '' ? JSON.stringify(s) : s;
+}
+
+/** A logger that drops everything, for pure code paths under test. */
+export const silentLogger: Logger = createLogger({ format: 'text', trace: false, write: () => {} });

@@ -1,0 +1,48 @@
+// Secrets must never reach a log line, a preview or a diff. Two mechanisms:
+// - structural: keys and URL passwords known to be secret are masked where they are rendered;
+// - by value: every secret value the agent learns is registered, and every line it prints
+//   passes through redact(), so a secret that slips into an error message is still masked.
+export const MASK = '********';
+
+const secrets = new Set<string>();
+
+export function registerSecret(value: string | undefined): void {
+  // Very short values would mask ordinary text ("a", "1"); a secret that short is no secret.
+  if (value !== undefined && value.length >= 3) {
+    secrets.add(value);
+    const encoded = encodeURIComponent(value);
+    if (encoded !== value) secrets.add(encoded);
+  }
+}
+
+export function redact(text: string): string {
+  let out = text;
+  // Longest first, so a secret that contains another is masked whole.
+  for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
+    if (out.includes(s)) out = out.split(s).join(MASK);
+  }
+  return out;
+}
+
+const SECRET_KEY = /pass(word|wd)?|secret|token|credential/i;
+
+/** Whether a server.conf key holds a secret by its name (password, oauth_secret, ...). */
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key);
+}
+
+/** Masks the password of a URL's userinfo: qpid://user:pw@host -> qpid://user:********@host. */
+export function redactUrl(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#\s]*):([^@/?#\s]*)@/i, (_m, head: string) => `${head}:${MASK}@`);
+}
+
+/** How a server.conf value is shown: masked whole for secret keys, URL passwords masked otherwise. */
+export function redactValue(key: string, value: string): string {
+  if (isSecretKey(key) && value !== '') return MASK;
+  return redactUrl(value);
+}
+
+/** For tests: forget every registered secret. */
+export function clearSecrets(): void {
+  secrets.clear();
+}
