@@ -1,0 +1,179 @@
+// The environment -> the server.conf edits it asks for (pure). A key is edited only when the
+// environment gives its value; everything else in the file is left as it is.
+import { type ConfigView, confGet } from '../config-view.ts';
+import { InputError } from '../errors.ts';
+import { joinHostPort } from '../net.ts';
+import { isSecretKey, registerSecret } from '../redact.ts';
+import { PULP_DEFAULTS, parseBrokerUrl, parseSeeds } from '../targets.ts';
+import { type Env, type Sourced, type VarProblem, discoverService, unique } from './kube.ts';
+import { type AgentOptions, BROKER_SCHEMES, type BrokerScheme, validate, withoutEmpty } from './options.ts';
+import * as v from './validators.ts';
+
+export interface PlannedEdit {
+  section: string;
+  key: string;
+  value: string;
+  /** Variables the value came from; "default" and "server.conf" mark parts not from the environment. */
+  from: string[];
+  /** Whole value is secret (passwords); URL passwords are masked wherever URLs are shown. */
+  secret: boolean;
+}
+
+export interface EditPlan {
+  edits: PlannedEdit[];
+  warnings: string[];
+}
+
+const conf = {
+  PULP_SERVER_NAME: v.host({ default: undefined }),
+  SERVICE_HOST: v.host({ default: undefined }),
+  MSG_SERVICE_USER: v.text({ default: undefined }),
+  MSG_SERVICE_PASSWORD: v.text({ default: undefined }),
+  PULP_DB_USERNAME: v.text({ default: undefined }),
+  PULP_DB_PASSWORD: v.text({ default: undefined }),
+  PULP_DB_NAME: v.databaseName({ default: undefined }),
+  PULP_DB_REPLICA_SET: v.text({ default: undefined }),
+};
+
+const CONF_PREFIX = 'PULP_CONF__';
+const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/**
+ * @param fileFrom which variable each credential really came from (NAME or NAME_FILE)
+ * @param current the file as it is now, for the halves of a value the environment leaves out
+ */
+export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, opts: AgentOptions, current: ConfigView): EditPlan {
+  const env = withoutEmpty(rawEnv);
+  const c = validate(env, conf);
+  const problems: VarProblem[] = [];
+  const edits: PlannedEdit[] = [];
+  const warnings: string[] = [];
+  const via = (name: string): string => fileFrom.get(name) ?? name;
+  const add = (section: string, key: string, value: string, from: string[], secret = false): void => {
+    edits.push({ section, key, value, from: unique(from), secret });
+  };
+
+  if (c.PULP_SERVER_NAME !== undefined) add('server', 'server_name', c.PULP_SERVER_NAME, ['PULP_SERVER_NAME']);
+
+  // [database] seeds
+  const db = discoverService(env, opts.dbService.value, { defaultPort: 27017, portNames: ['mongodb', 'mongo'] }, problems);
+  checkHost(db.host, problems);
+  if (db.host || db.port) {
+    const fileSeed = firstSeed(current);
+    const host = db.host ?? { value: fileSeed.host, from: ['server.conf'] };
+    const port = db.port ?? (db.host ? { value: 27017, from: ['default'] } : { value: fileSeed.port, from: ['server.conf'] });
+    add('database', 'seeds', joinHostPort(host.value, port.value), [...host.from, ...port.from]);
+  }
+  if (c.PULP_DB_NAME !== undefined) add('database', 'name', c.PULP_DB_NAME, ['PULP_DB_NAME']);
+  if (c.PULP_DB_USERNAME !== undefined) add('database', 'username', c.PULP_DB_USERNAME, [via('PULP_DB_USERNAME')]);
+  if (c.PULP_DB_PASSWORD !== undefined) {
+    registerSecret(c.PULP_DB_PASSWORD);
+    add('database', 'password', c.PULP_DB_PASSWORD, [via('PULP_DB_PASSWORD')], true);
+  }
+  if (c.PULP_DB_REPLICA_SET !== undefined) add('database', 'replica_set', c.PULP_DB_REPLICA_SET, ['PULP_DB_REPLICA_SET']);
+
+  // [messaging] url and [tasks] broker_url
+  const msg = discoverService(env, opts.msgService.value, { defaultPort: 5672, portNames: ['amqp'] }, problems);
+  checkHost(msg.host, problems);
+  const schemeSet = env.PULP_BROKER_SCHEME !== undefined;
+  if (msg.host || msg.port || c.MSG_SERVICE_USER !== undefined || c.MSG_SERVICE_PASSWORD !== undefined || schemeSet) {
+    const base = currentBroker(current);
+    const host = msg.host ?? { value: base.host, from: ['server.conf'] };
+    const port = msg.port ?? (msg.host ? { value: 5672, from: ['default'] } : { value: base.port, from: ['server.conf'] });
+    const scheme: Sourced<BrokerScheme> = schemeSet
+      ? opts.brokerScheme
+      : base.scheme !== undefined
+        ? { value: base.scheme, from: ['server.conf'] }
+        : opts.brokerScheme;
+    const user: Sourced<string> =
+      c.MSG_SERVICE_USER !== undefined
+        ? { value: c.MSG_SERVICE_USER, from: [via('MSG_SERVICE_USER')] }
+        : base.username !== undefined
+          ? { value: base.username, from: ['server.conf'] }
+          : { value: 'guest', from: ['default'] };
+    // A password in the file belongs to the file's user; a new user from the environment does not inherit it.
+    const password: Sourced<string> | undefined =
+      c.MSG_SERVICE_PASSWORD !== undefined
+        ? { value: c.MSG_SERVICE_PASSWORD, from: [via('MSG_SERVICE_PASSWORD')] }
+        : base.password !== undefined && c.MSG_SERVICE_USER === undefined
+          ? { value: base.password, from: ['server.conf'] }
+          : undefined;
+    if (password) registerSecret(password.value);
+    const hp = joinHostPort(host.value, port.value);
+    if (msg.host || msg.port) {
+      add('messaging', 'url', `${scheme.value === 'amqps' ? 'ssl' : 'tcp'}://${hp}`, [...host.from, ...port.from]);
+    }
+    const userinfo = encodeURIComponent(user.value) + (password ? `:${encodeURIComponent(password.value)}` : '');
+    const vhost = base.vhost !== undefined ? `/${encodeURIComponent(base.vhost)}` : '';
+    add(
+      'tasks',
+      'broker_url',
+      `${scheme.value}://${userinfo}@${hp}${vhost}`,
+      [...host.from, ...port.from, ...user.from, ...(password?.from ?? []), ...scheme.from],
+    );
+  }
+
+  // PULP_CONF__SECTION__KEY: any key, the most specific way to say it, so it wins.
+  for (const name of Object.keys(env).filter((k) => k.startsWith(CONF_PREFIX)).sort()) {
+    const parts = name.slice(CONF_PREFIX.length).split('__');
+    const [section, key] = parts;
+    if (parts.length !== 2 || section === undefined || key === undefined || !NAME_PART.test(section) || !NAME_PART.test(key)) {
+      problems.push({ variable: name, problem: 'is not of the form PULP_CONF__SECTION__KEY (letters, digits, "_", "-", ".")' });
+      continue;
+    }
+    const value = env[name] ?? '';
+    const p = v.textProblem(value);
+    if (p) {
+      problems.push({ variable: name, problem: p });
+      continue;
+    }
+    const s = section.toLowerCase();
+    const k = key.toLowerCase();
+    const secret = isSecretKey(k);
+    if (secret) registerSecret(value);
+    const i = edits.findIndex((e) => e.section === s && e.key === k);
+    if (i >= 0) {
+      warnings.push(`${name} overrides [${s}] ${k} from ${edits[i]?.from.join(', ')}`);
+      edits.splice(i, 1);
+    }
+    add(s, k, value, [name], secret);
+  }
+
+  const first = problems[0];
+  if (first) throw new InputError(`${first.variable}: ${first.problem}`);
+  return { edits, warnings };
+}
+
+function checkHost(host: Sourced<string> | undefined, problems: VarProblem[]): void {
+  if (!host || host.from[0] === 'SERVICE_HOST') return; // validated with the fixed variables
+  const p = v.hostProblem(host.value);
+  if (p) problems.push({ variable: host.from[0] ?? 'host', problem: p });
+}
+
+function firstSeed(current: ConfigView): { host: string; port: number } {
+  try {
+    const s = parseSeeds(confGet(current, 'database', 'seeds') || PULP_DEFAULTS.database.seeds)[0];
+    if (s) return s;
+  } catch {
+    // An unparseable value in the file is replaced whole; fall back to Pulp's default.
+  }
+  return { host: 'localhost', port: 27017 };
+}
+
+function currentBroker(current: ConfigView): {
+  host: string;
+  port: number;
+  scheme: BrokerScheme | undefined;
+  username?: string;
+  password?: string;
+  vhost?: string;
+} {
+  const url = confGet(current, 'tasks', 'broker_url') || PULP_DEFAULTS.tasks.broker_url;
+  try {
+    const u = parseBrokerUrl(url, 'server.conf [tasks] broker_url');
+    const scheme = url.slice(0, url.indexOf(':')).toLowerCase();
+    return { ...u, scheme: (BROKER_SCHEMES as readonly string[]).includes(scheme) ? (scheme as BrokerScheme) : undefined };
+  } catch {
+    return { host: 'localhost', port: 5672, scheme: undefined };
+  }
+}

@@ -1,0 +1,61 @@
+// Credentials may come as NAME (the value) or NAME_FILE (a path to a file holding it), the
+// docker-library convention that Kubernetes Secrets mounted as files fit.
+import { InputError, errorMessage } from '../errors.ts';
+import { registerSecret } from '../redact.ts';
+import type { Env } from './kube.ts';
+
+/** Variables that may be given as NAME_FILE. Values of the secret ones never reach a log line. */
+export const FILE_VARIABLES: readonly { name: string; secret: boolean }[] = [
+  { name: 'MSG_SERVICE_USER', secret: false },
+  { name: 'MSG_SERVICE_PASSWORD', secret: true },
+  { name: 'PULP_DB_USERNAME', secret: false },
+  { name: 'PULP_DB_PASSWORD', secret: true },
+];
+
+const MAX_SECRET_FILE = 64 * 1024;
+
+export type ReadFile = (path: string) => Buffer;
+
+/**
+ * Returns the environment with every NAME_FILE read into NAME, and which variable each
+ * value came from (NAME or NAME_FILE). Both set is an error, as in the docker-library images.
+ */
+export function readFileVariables(env: Env, readFile: ReadFile): { env: Env; from: Map<string, string> } {
+  const out: Record<string, string | undefined> = { ...env };
+  const from = new Map<string, string>();
+  for (const { name, secret } of FILE_VARIABLES) {
+    const fileVar = `${name}_FILE`;
+    const path = env[fileVar];
+    if (path === undefined) {
+      if (env[name] !== undefined) {
+        from.set(name, name);
+        if (secret) registerSecret(env[name]);
+      }
+      continue;
+    }
+    if (env[name] !== undefined) {
+      throw new InputError(`both ${name} and ${fileVar} are set: set only one of them`);
+    }
+    let raw: Buffer;
+    try {
+      raw = readFile(path);
+    } catch (err) {
+      throw new InputError(`${fileVar}=${path}: cannot read the file (${shortReason(err)})`);
+    }
+    if (raw.length > MAX_SECRET_FILE) throw new InputError(`${fileVar}=${path}: the file is larger than 64 KiB`);
+    // One trailing newline is how editors and `echo` leave a file; it is not part of the value.
+    const value = raw.toString('utf8').replace(/\r?\n$/, '');
+    if (secret) registerSecret(value);
+    out[name] = value;
+    from.set(name, fileVar);
+  }
+  return { env: out, from };
+}
+
+function shortReason(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory';
+  return typeof code === 'string' ? code : errorMessage(err);
+}

@@ -1,0 +1,104 @@
+// Value checks for everything that reaches server.conf or the command line. A value that
+// would inject a line into the file (newline, control character) never gets past here.
+import { EnvError, makeValidator } from 'envalid';
+import { isHost, parsePort } from '../net.ts';
+
+export const MAX_VALUE = 1024;
+
+/** Why a value cannot go into server.conf, or undefined when it can. Never echoes the value. */
+export function textProblem(value: string, max = MAX_VALUE): string | undefined {
+  if (/[\r\n]/.test(value)) return 'contains a line break (it would inject lines into server.conf)';
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(value)) return 'contains a control character';
+  if (value.length > max) return `is longer than ${max} characters`;
+  if (value !== value.trim()) return 'has leading or trailing white space (server.conf would drop it)';
+  return undefined;
+}
+
+export function hostProblem(value: string): string | undefined {
+  const t = textProblem(value, 255);
+  if (t) return t;
+  return isHost(value) ? undefined : `"${value}" is not a host name or IP address`;
+}
+
+function check<T>(fn: (input: string) => { ok: T } | { problem: string }) {
+  return makeValidator<T>((input: string) => {
+    const r = fn(input);
+    if ('problem' in r) throw new EnvError(r.problem);
+    return r.ok;
+  });
+}
+
+export const text = check<string>((v) => {
+  const p = textProblem(v);
+  return p ? { problem: p } : { ok: v };
+});
+
+
+export const host = check<string>((v) => {
+  const p = hostProblem(v);
+  return p ? { problem: p } : { ok: v };
+});
+
+export const port = check<number>((v) => {
+  const n = parsePort(v);
+  return n === undefined ? { problem: `"${truncate(v)}" is not a port (an integer 1..65535)` } : { ok: n };
+});
+
+export const absolutePath = check<string>((v) => {
+  const p = textProblem(v, 4096);
+  if (p) return { problem: p };
+  return v.startsWith('/') ? { ok: v } : { problem: `"${v}" is not an absolute path` };
+});
+
+/** A Kubernetes Service name (DNS label; upper case and dots tolerated, the kubelet maps them). */
+export const serviceName = check<string>((v) =>
+  /^[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?$/.test(v)
+    ? { ok: v }
+    : { problem: `"${truncate(v)}" is not a Kubernetes Service name (letters, digits, "-", ".")` },
+);
+
+/** MongoDB database names: no /\. "$*<>:|? or white space, under 64 bytes. */
+export const databaseName = check<string>((v) =>
+  /^[^/\\. "$*<>:|?\s\x00-\x1f]{1,63}$/.test(v)
+    ? { ok: v }
+    : { problem: `"${truncate(v)}" is not a MongoDB database name (1..63 characters, none of /\\. "$*<>:|? or spaces)` },
+);
+
+export const userName = check<string>((v) =>
+  /^([a-z_][a-z0-9_.-]{0,31}\$?|[0-9]{1,10})$/i.test(v)
+    ? { ok: v }
+    : { problem: `"${truncate(v)}" is not a user name or uid` },
+);
+
+export const seconds = check<number>((v) => {
+  const n = Number(v);
+  return /^[0-9]+(\.[0-9]+)?$/.test(v.trim()) && n > 0 && n <= 86400
+    ? { ok: n }
+    : { problem: `"${truncate(v)}" is not a number of seconds (more than 0, at most 86400)` };
+});
+
+export const count = check<number>((v) =>
+  /^[0-9]{1,6}$/.test(v) ? { ok: Number(v) } : { problem: `"${truncate(v)}" is not a whole number 0..999999` },
+);
+
+export function oneOf<T extends string>(choices: readonly T[]) {
+  return check<T>((v) =>
+    (choices as readonly string[]).includes(v.toLowerCase())
+      ? { ok: v.toLowerCase() as T }
+      : { problem: `"${truncate(v)}" is not one of ${choices.join(', ')}` },
+  );
+}
+
+/** 1/0, true/false, yes/no, on/off. */
+export const flag = check<boolean>((v) => {
+  const s = v.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return { ok: true };
+  if (['0', 'false', 'no', 'off'].includes(s)) return { ok: false };
+  return { problem: `"${truncate(v)}" is not a boolean (1 or 0)` };
+});
+
+export function truncate(v: string, max = 60): string {
+  const safe = v.replace(/[\x00-\x1f\x7f]/g, '?');
+  return safe.length > max ? `${safe.slice(0, max)}...` : safe;
+}
