@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Starts the real servers the wait tests use, on loopback and free ports, and prints the
+# addresses as shell exports. Idempotent: when they already run, it only prints the file.
+#
+#   test/services/start.sh            # install what is missing, start, print the env file
+#   . /tmp/pulp-entrypoint-services/env   # (optional) export the addresses into your shell
+#   npx tap test/wait-*.test.ts       # tests also read the env file by themselves
+#   test/services/stop.sh             # stop both and forget the state
+#
+# State lives in PULP_TEST_SERVICES_DIR (default /tmp/pulp-entrypoint-services).
+# What it runs:
+# - FerretDB v1.24.2 (a MongoDB wire-protocol server) with the SQLite handler, telemetry off,
+#   on 127.0.0.1:<free> and, when the machine has IPv6 loopback, a second one on [::1]:<free>.
+#   The binary is built once from the Go module and cached in PULP_TEST_FERRETDB_CACHE
+#   (default /var/cache/pulp-entrypoint, or ~/.cache/pulp-entrypoint when that is not writable).
+# - RabbitMQ from Debian with rabbitmq_amqp1_0, its own node name, data and log dirs under the
+#   state dir, AMQP on 127.0.0.1:<free> and [::1]:<same port>, its own distribution port; a
+#   user "pulptest" with a random password for the authentication tests.
+# Needs: Go >= 1.22 (to build FerretDB the first time), apt-get (when rabbitmq-server is
+# missing), node (to pick free ports). Run as root or as a user that may run RabbitMQ.
+set -euo pipefail
+
+STATE=${PULP_TEST_SERVICES_DIR:-/tmp/pulp-entrypoint-services}
+FERRET_VERSION=v1.24.2
+NODE_NAME=${PULP_TEST_RABBIT_NODE:-pulp-entrypoint-test@localhost}
+ENV_FILE="$STATE/env"
+
+log() { printf 'services: %s\n' "$*" >&2; }
+die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+has_ipv6_loopback() {
+  node -e 'const s=require("net").createServer();s.on("error",()=>process.exit(1));s.listen(0,"::1",()=>s.close())' 2>/dev/null
+}
+
+port_open() { # host port
+  node -e 'const c=require("net").connect({host:process.argv[1],port:+process.argv[2]});c.setTimeout(500);c.on("connect",()=>process.exit(0));c.on("error",()=>process.exit(1));c.on("timeout",()=>process.exit(1))' "$1" "$2" 2>/dev/null
+}
+
+pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# --- FerretDB binary --------------------------------------------------------------------
+ferretdb_binary() {
+  local cache=${PULP_TEST_FERRETDB_CACHE:-/var/cache/pulp-entrypoint}
+  if ! mkdir -p "$cache" 2>/dev/null || [[ ! -w "$cache" ]]; then cache="$HOME/.cache/pulp-entrypoint"; mkdir -p "$cache"; fi
+  local bin="$cache/ferretdb-${FERRET_VERSION#v}"
+  if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "version: $FERRET_VERSION"; then
+    echo "$bin"; return
+  fi
+  command -v go >/dev/null || die "Go is needed to build FerretDB $FERRET_VERSION once (install golang >= 1.22)"
+  log "building FerretDB $FERRET_VERSION (first time only, a few minutes)"
+  # `go install ...@version` is refused by the proxy here (it looks up the deprecation list),
+  # and a build from another module leaves build/version/version.txt empty, which makes the
+  # binary panic at start. So: download the module at the pinned version, add version.txt the
+  # way FerretDB's own `task gen-version` does, and build inside it with its own go.sum.
+  local dir src work
+  dir=$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$FERRET_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -n "$dir" && -d "$dir" ]] || die "go mod download github.com/FerretDB/FerretDB@$FERRET_VERSION gave no source directory"
+  work=$(mktemp -d)
+  src="$work/FerretDB"
+  cp -r "$dir" "$src"
+  chmod -R u+w "$src"
+  echo "$FERRET_VERSION" >"$src/build/version/version.txt"
+  (cd "$src" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -o "$bin.tmp" ./cmd/ferretdb) || die "building FerretDB failed"
+  mv "$bin.tmp" "$bin"
+  rm -rf "$work"
+  echo "$bin"
+}
+
+start_ferretdb() { # name host port
+  local name=$1 host=$2 port=$3 dir="$STATE/$1"
+  mkdir -p "$dir/data"
+  local listen="$host:$port"
+  [[ $host == *:* ]] && listen="[$host]:$port"
+  setsid "$FERRETDB" --handler=sqlite --sqlite-url="file:$dir/data/" --state-dir="$dir" \
+    --listen-addr="$listen" --debug-addr="127.0.0.1:$(free_port)" --telemetry=disable \
+    --log-level=WARN >"$dir/log" 2>&1 </dev/null &
+  echo $! >"$dir/pid"
+  for _ in $(seq 1 100); do
+    port_open "$host" "$port" && return 0
+    kill -0 "$(cat "$dir/pid")" 2>/dev/null || { cat "$dir/log" >&2; die "FerretDB ($name) exited at start"; }
+    sleep 0.1
+  done
+  die "FerretDB ($name) did not listen on $listen within 10 s; see $dir/log"
+}
+
+# --- RabbitMQ ---------------------------------------------------------------------------
+rabbit_env() {
+  export HOME="$STATE/rabbitmq/home"
+  export RABBITMQ_NODENAME="$NODE_NAME"
+  export RABBITMQ_CONF_ENV_FILE="$STATE/rabbitmq/rabbitmq-env.conf"
+  export RABBITMQ_CONFIG_FILE="$STATE/rabbitmq/rabbitmq.conf"
+  export RABBITMQ_ADVANCED_CONFIG_FILE="$STATE/rabbitmq/advanced.config"
+  export RABBITMQ_ENABLED_PLUGINS_FILE="$STATE/rabbitmq/enabled_plugins"
+  export RABBITMQ_MNESIA_BASE="$STATE/rabbitmq/mnesia"
+  export RABBITMQ_LOG_BASE="$STATE/rabbitmq/log"
+  export RABBITMQ_PID_FILE="$STATE/rabbitmq/pid"
+}
+
+RABBIT_BIN=/usr/lib/rabbitmq/bin
+
+start_rabbitmq() { # port distport ipv6(yes|no)
+  local port=$1 dist=$2 v6=$3 d="$STATE/rabbitmq"
+  mkdir -p "$d/home" "$d/mnesia" "$d/log"
+  chmod 700 "$d/home"
+  : >"$d/rabbitmq-env.conf"
+  echo "[]." >"$d/advanced.config"
+  {
+    echo "listeners.tcp.1 = 127.0.0.1:$port"
+    [[ $v6 == yes ]] && echo "listeners.tcp.2 = ::1:$port"
+    echo "loopback_users = none"
+    echo "log.console = false"
+    echo "log.file.level = warning"
+  } >"$d/rabbitmq.conf"
+  rabbit_env
+  export RABBITMQ_DIST_PORT="$dist"
+  "$RABBIT_BIN/rabbitmq-plugins" enable --offline rabbitmq_amqp1_0 >"$d/plugins.log" 2>&1 \
+    || { cat "$d/plugins.log" >&2; die "rabbitmq-plugins enable rabbitmq_amqp1_0 failed"; }
+  (cd "$d" && exec setsid "$RABBIT_BIN/rabbitmq-server") >"$d/stdout" 2>&1 </dev/null &
+  echo $! >"$d/server.pid"
+  # `wait` follows the pid file, so it also covers the seconds before the node reaches epmd.
+  "$RABBIT_BIN/rabbitmqctl" -n "$NODE_NAME" wait --timeout 90 "$RABBITMQ_PID_FILE" >"$d/await.log" 2>&1 \
+    || { tail -20 "$d/stdout" >&2; die "RabbitMQ did not start; see $d/stdout and $d/log"; }
+  local pw
+  pw=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  "$RABBIT_BIN/rabbitmqctl" -n "$NODE_NAME" add_user pulptest "$pw" >/dev/null
+  "$RABBIT_BIN/rabbitmqctl" -n "$NODE_NAME" set_permissions -p / pulptest '.*' '.*' '.*' >/dev/null
+  RABBIT_PASSWORD=$pw
+}
+
+# --- main -------------------------------------------------------------------------------
+if [[ -f "$ENV_FILE" ]] && pid_alive "$STATE/ferretdb/pid" && pid_alive "$STATE/rabbitmq/pid"; then
+  # shellcheck disable=SC1090
+  . "$ENV_FILE"
+  if port_open "${PULP_TEST_MONGODB%:*}" "${PULP_TEST_MONGODB##*:}" && port_open "${PULP_TEST_AMQP%:*}" "${PULP_TEST_AMQP##*:}"; then
+    log "already running (state in $STATE)"
+    cat "$ENV_FILE"
+    exit 0
+  fi
+fi
+"$(dirname "$0")/stop.sh" >/dev/null 2>&1 || true
+
+if [[ ! -x $RABBIT_BIN/rabbitmq-server ]]; then
+  log "installing rabbitmq-server"
+  command -v apt-get >/dev/null || die "rabbitmq-server is missing and there is no apt-get to install it"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y rabbitmq-server >/dev/null \
+    || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y rabbitmq-server >/dev/null; } \
+    || die "apt-get install rabbitmq-server failed"
+fi
+# Debian's package starts a system node on install where it can; ours never touches it.
+
+mkdir -p "$STATE"
+FERRETDB=$(ferretdb_binary)
+V6=no
+has_ipv6_loopback && V6=yes
+
+MONGO_PORT=$(free_port)
+start_ferretdb ferretdb 127.0.0.1 "$MONGO_PORT"
+MONGO6=""
+if [[ $V6 == yes ]]; then
+  MONGO6_PORT=$(free_port)
+  start_ferretdb ferretdb6 ::1 "$MONGO6_PORT"
+  MONGO6="[::1]:$MONGO6_PORT"
+fi
+
+AMQP_PORT=$(free_port)
+start_rabbitmq "$AMQP_PORT" "$(free_port)" "$V6"
+
+umask 077
+{
+  echo "# written by test/services/start.sh; stop with test/services/stop.sh"
+  echo "export PULP_TEST_MONGODB=127.0.0.1:$MONGO_PORT"
+  echo "export PULP_TEST_MONGODB_IPV6=$MONGO6"
+  echo "export PULP_TEST_AMQP=127.0.0.1:$AMQP_PORT"
+  echo "export PULP_TEST_AMQP_IPV6=$([[ $V6 == yes ]] && echo "[::1]:$AMQP_PORT")"
+  echo "export PULP_TEST_AMQP_USER=pulptest"
+  echo "export PULP_TEST_AMQP_PASSWORD=$RABBIT_PASSWORD"
+  echo "export PULP_TEST_FERRETDB_BIN=$FERRETDB"
+} >"$ENV_FILE"
+log "started (state in $STATE)"
+cat "$ENV_FILE"
