@@ -13,8 +13,10 @@ await build({
   format: 'esm',
   target: 'node20',
   packages: 'external',
-  loader: { '.conf': 'text' },
-  define: { PULP_ENTRYPOINT_VERSION: JSON.stringify(pkg.version) },
+  define: {
+    PULP_ENTRYPOINT_VERSION: JSON.stringify(pkg.version),
+    PULP_EMBEDDED_SERVER_CONF: JSON.stringify(readFileSync(new URL('../src/default-server.conf', import.meta.url), 'utf8')),
+  },
   logLevel: 'warning',
   legalComments: 'none',
 });

@@ -2,6 +2,8 @@
 // source: the variable that set it, or "default".
 import { cleanEnv, type EnvError } from 'envalid';
 import { InputError } from '../errors.ts';
+import { type ExecModeSetting } from '../exec/mode.ts';
+import { parseSignalRewrite } from '../exec/signals.ts';
 import type { LogFormat } from '../log.ts';
 import type { Env, Sourced } from './kube.ts';
 import * as v from './validators.ts';
@@ -28,6 +30,7 @@ export interface AgentOptions {
   workdir: Sourced<string> | undefined;
   /** "TERM:QUIT,INT:QUIT": signals rewritten on their way to the role (supervise mode). */
   signalRewrite: Sourced<string> | undefined;
+  execMode: Sourced<ExecModeSetting>;
 }
 
 const specs = {
@@ -47,6 +50,7 @@ const specs = {
   PULP_CELERY_LOGFILE: v.absolutePath({ default: undefined }),
   PULP_CELERY_WORKDIR: v.absolutePath({ default: undefined }),
   PULP_SIGNAL_REWRITE: v.text({ default: undefined }),
+  PULP_EXEC_MODE: v.oneOf(['auto', 'exec', 'supervise'] as const)({ default: 'auto' }),
 };
 
 /** Empty variables count as unset, as `${VAR:-default}` does in the shell scripts this replaces. */
@@ -78,7 +82,7 @@ export function resolveOptions(rawEnv: Env): AgentOptions {
   });
   const opt = <T>(name: keyof typeof specs, value: T | undefined): Sourced<T> | undefined =>
     value === undefined ? undefined : { value, from: [name] };
-  if (o.PULP_SIGNAL_REWRITE !== undefined) parseSignalRewrite(o.PULP_SIGNAL_REWRITE);
+  parseSignalRewrite(o.PULP_SIGNAL_REWRITE);
   return {
     confPath: src('PULP_SERVER_CONF', o.PULP_SERVER_CONF),
     templatePath: opt('PULP_SERVER_CONF_TEMPLATE', o.PULP_SERVER_CONF_TEMPLATE),
@@ -96,22 +100,6 @@ export function resolveOptions(rawEnv: Env): AgentOptions {
     celeryLogFile: opt('PULP_CELERY_LOGFILE', o.PULP_CELERY_LOGFILE),
     workdir: opt('PULP_CELERY_WORKDIR', o.PULP_CELERY_WORKDIR),
     signalRewrite: opt('PULP_SIGNAL_REWRITE', o.PULP_SIGNAL_REWRITE),
+    execMode: src('PULP_EXEC_MODE', o.PULP_EXEC_MODE),
   };
-}
-
-const FORWARDED = ['TERM', 'INT', 'HUP', 'QUIT', 'USR1', 'USR2', 'WINCH'];
-
-/** "TERM:QUIT,INT:QUIT" -> Map { SIGTERM => SIGQUIT, SIGINT => SIGQUIT }. */
-export function parseSignalRewrite(spec: string): Map<NodeJS.Signals, NodeJS.Signals> {
-  const out = new Map<NodeJS.Signals, NodeJS.Signals>();
-  for (const pair of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [from, to, extra] = pair.split(':').map((s) => s.trim().toUpperCase().replace(/^SIG/, ''));
-    if (extra !== undefined || from === undefined || to === undefined || !FORWARDED.includes(from) || !FORWARDED.includes(to)) {
-      throw new InputError(
-        `PULP_SIGNAL_REWRITE: "${pair}" is not FROM:TO with signals among ${FORWARDED.join(', ')} (e.g. TERM:QUIT)`,
-      );
-    }
-    out.set(`SIG${from}` as NodeJS.Signals, `SIG${to}` as NodeJS.Signals);
-  }
-  return out;
 }

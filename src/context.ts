@@ -1,0 +1,22 @@
+// What every command starts from: the environment (credential files read), the agent's
+// options, and a logger in the format they ask for.
+import { readFileSync } from 'node:fs';
+import { type Logger, createLogger } from './log.ts';
+import type { Env } from './settings/kube.ts';
+import { type AgentOptions, resolveOptions } from './settings/options.ts';
+import { readFileVariables } from './settings/secret-files.ts';
+
+export interface Context {
+  env: Env;
+  fileFrom: ReadonlyMap<string, string>;
+  opts: AgentOptions;
+  log: Logger;
+}
+
+export function loadContext(): Context {
+  const { env, from } = readFileVariables(process.env, (p) => readFileSync(p));
+  const opts = resolveOptions(env);
+  const log = createLogger({ format: opts.logFormat, trace: opts.trace });
+  return { env, fileFrom: from, opts, log };
+}
+

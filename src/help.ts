@@ -1,0 +1,46 @@
+// --help text. Kept next to the code it describes; the README repeats the tables.
+export const HELP = `pulp-entrypoint: configure, wait, init and exec a Pulp 2 Celery role in a container.
+
+Usage:
+  pulp-entrypoint ROLE [ARGS...]           configure -> wait -> init -> exec the role (+ ARGS)
+  pulp-entrypoint run ROLE [ARGS...]       the same
+  pulp-entrypoint preview ROLE [--json]    dry run: what it would write, wait for and run
+  pulp-entrypoint configure                apply the environment to server.conf, print the edits
+  pulp-entrypoint wait [--timeout S]       wait until MongoDB and the broker answer
+  pulp-entrypoint check [--timeout S]      one attempt per dependency (for exec probes)
+  pulp-entrypoint init                     run the one-time init (pulp-manage-db) alone
+  pulp-entrypoint PROGRAM [ARGS...]        configure, then exec PROGRAM (e.g. bash)
+  pulp-entrypoint --help | --version
+
+Roles: beat (runs pulp-manage-db once first), resource_manager, worker.
+
+Environment (empty counts as unset):
+  PULP_SERVER_CONF            file to edit (default /etc/pulp/server.conf)
+  PULP_SERVER_CONF_TEMPLATE   start from this file, write PULP_SERVER_CONF (read-only ConfigMaps)
+  PULP_SERVER_NAME            [server] server_name, and the Celery node names
+  PULP_DB_SERVICE             Kubernetes Service of MongoDB (default db -> DB_SERVICE_HOST, ...)
+  PULP_MSG_SERVICE            Kubernetes Service of the broker (default msg -> MSG_SERVICE_HOST, ...)
+  DB_SERVICE_HOST/_PORT       [database] seeds (also NAME_PORT docker-link variables, SERVICE_HOST)
+  MSG_SERVICE_HOST/_PORT      [messaging] url and [tasks] broker_url
+  MSG_SERVICE_USER            broker user (default guest)        also as MSG_SERVICE_USER_FILE
+  MSG_SERVICE_PASSWORD        broker password                    also as MSG_SERVICE_PASSWORD_FILE
+  PULP_BROKER_SCHEME          qpid (default), amqp or amqps, for [tasks] broker_url
+  PULP_DB_NAME, PULP_DB_REPLICA_SET   [database] name, replica_set
+  PULP_DB_USERNAME, PULP_DB_PASSWORD  [database] username, password (also as NAME_FILE)
+  PULP_CONF__SECTION__KEY     set any [section] key (PULP_CONF__DATABASE__WRITE_CONCERN=majority)
+  PULP_WAIT_TIMEOUT           seconds for all waits together (default 60)
+  PULP_RUN_AS                 user for init and role (default apache; needs root)
+  PULP_WORKER_ID              N in reserved_resource_worker-N (default: StatefulSet ordinal, else 0)
+  PULP_INIT_KEY               what makes an init "the same one" again; PULP_FORCE_INIT=1 re-runs it
+  PULP_SIGNAL_REWRITE         e.g. TERM:QUIT, signals rewritten on the way to the role (supervise mode)
+  PULP_CELERY_LOGLEVEL        Celery --loglevel (default info); PULP_CELERY_LOGFILE adds --logfile
+  PULP_CELERY_WORKDIR         working directory of the role (default /var/lib/pulp/celery)
+  PULP_ENTRYPOINT_LOG         text (default) or json log lines on stderr
+  PULP_ENTRYPOINT_TRACE       1: log every step with its inputs
+
+Exit codes: 0 done (run: the role's own), 64 usage, 65 bad environment value or server.conf
+(nothing written), 69 a dependency was not ready in time, 73 server.conf cannot be read or
+written, 70 internal error; a failing init exits with its own code.
+
+Every key is edited only when the environment gives its value; secrets show as ********.
+`;
