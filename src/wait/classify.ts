@@ -1,0 +1,117 @@
+// Why an attempt failed, in words a person checking a pod understands. Pure: the drivers'
+// error objects are reduced to plain facts first (errorFacts), then classified.
+
+export type Reason = 'refused' | 'timeout' | 'reset' | 'dns' | 'unreachable' | 'auth' | 'protocol' | 'tls' | 'error';
+
+/** What to tell the person for each reason. */
+export const REASON_TEXT: Record<Reason, string> = {
+  refused: 'connection refused',
+  timeout: 'timed out',
+  reset: 'connection reset',
+  dns: 'host name not found',
+  unreachable: 'network unreachable',
+  auth: 'authentication failed',
+  protocol: 'protocol mismatch',
+  tls: 'TLS failed',
+  error: 'failed',
+};
+
+/** What to check, per reason, for the final error line. */
+export const REASON_HINT: Record<Reason, string> = {
+  refused: 'is the server running and listening on that port?',
+  timeout: 'is the address right and reachable (firewall, NetworkPolicy)?',
+  reset: 'is it the right port and protocol for this server?',
+  dns: 'is the service name right and does it resolve in this namespace?',
+  unreachable: 'is there a route to that address?',
+  auth: 'check the user name and password',
+  protocol: 'is it the right kind of server on that port?',
+  tls: 'check the TLS settings and certificates',
+  error: 'see the reason above',
+};
+
+/** An attempt's failure, classified. `permanent`: retrying cannot help (wrong password). */
+export class ProbeError extends Error {
+  constructor(
+    readonly reason: Reason,
+    message: string,
+    readonly permanent = false,
+  ) {
+    super(message);
+    this.name = 'ProbeError';
+  }
+}
+
+export interface ErrorFacts {
+  /** System and OpenSSL codes found anywhere in the error and its causes (ECONNREFUSED, ...). */
+  codes: string[];
+  /** Error class names in the chain (MongoNetworkTimeoutError, ...). */
+  names: string[];
+  messages: string[];
+  /** MongoDB server error codes (18 = AuthenticationFailed). */
+  serverCodes: number[];
+}
+
+const DNS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA', 'ESERVFAIL']);
+const UNREACHABLE = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EADDRNOTAVAIL']);
+const RESET = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const TLS_CODES =
+  /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
+const MONGO_AUTH_CODES = new Set([18, 11]);
+
+export function classifyFacts(f: ErrorFacts): Reason {
+  const text = f.messages.join(' | ');
+  if (f.serverCodes.some((c) => MONGO_AUTH_CODES.has(c)) || /authentication failed|sasl.*(fail|denied)/i.test(text)) return 'auth';
+  if (f.codes.some((c) => TLS_CODES.test(c)) || /\b(ssl|tls)\b.*(error|alert|fail|wrong version)|certificate/i.test(text)) return 'tls';
+  if (f.codes.some((c) => DNS.has(c))) return 'dns';
+  if (f.codes.includes('ECONNREFUSED')) return 'refused';
+  if (f.codes.some((c) => UNREACHABLE.has(c))) return 'unreachable';
+  if (f.codes.some((c) => RESET.has(c)) || /socket hang up|connection .* closed|\bclosed\b.*before/i.test(text)) return 'reset';
+  if (f.codes.includes('ETIMEDOUT') || f.names.some((n) => /Timeout/.test(n)) || /timed out|timeout/i.test(text)) return 'timeout';
+  // The driver reports "no server answered in time" without a cause when sockets just hang.
+  if (f.names.includes('MongoServerSelectionError')) return 'timeout';
+  return 'error';
+}
+
+/** Collects the facts from an error, its `cause` chain, AggregateErrors and the driver's topology. */
+export function errorFacts(err: unknown): ErrorFacts {
+  const facts: ErrorFacts = { codes: [], names: [], messages: [], serverCodes: [] };
+  const seen = new Set<unknown>();
+  const visit = (e: unknown, depth: number): void => {
+    if (e === null || typeof e !== 'object' || seen.has(e) || depth > 6) return;
+    seen.add(e);
+    const o = e as Record<string, unknown>;
+    if (e instanceof Error) {
+      facts.names.push(e.name);
+      if (e.message) facts.messages.push(e.message);
+    }
+    if (typeof o.code === 'string') facts.codes.push(o.code);
+    if (typeof o.code === 'number') facts.serverCodes.push(o.code);
+    visit(o.cause, depth + 1);
+    if (Array.isArray(o.errors)) for (const x of o.errors) visit(x, depth + 1);
+    // MongoServerSelectionError.reason is a TopologyDescription whose servers carry the socket errors.
+    const servers = (o.reason as { servers?: unknown } | undefined)?.servers;
+    if (servers instanceof Map) for (const sd of servers.values()) visit((sd as { error?: unknown }).error, depth + 1);
+  };
+  visit(err, 0);
+  return facts;
+}
+
+export function classifyError(err: unknown): Reason {
+  if (err instanceof ProbeError) return err.reason;
+  return classifyFacts(errorFacts(err));
+}
+
+/** Wraps any failure as a ProbeError, keeping ProbeErrors as they are. */
+export function toProbeError(err: unknown, where: string): ProbeError {
+  if (err instanceof ProbeError) return err;
+  const reason = classifyError(err);
+  const facts = errorFacts(err);
+  // The innermost system message is the most specific ("connect ECONNREFUSED 127.0.0.1:1").
+  const detail = facts.messages.find((m) => /\bE[A-Z]{3,}\b/.test(m)) ?? facts.messages[0] ?? String(err);
+  return new ProbeError(reason, `${REASON_TEXT[reason]} at ${where} (${oneLine(detail)})`, reason === 'auth');
+}
+
+function oneLine(s: string): string {
+  const line = s.replace(/\s+/g, ' ').trim();
+  return line.length > 200 ? line.slice(0, 197) + '...' : line;
+}

@@ -1,0 +1,143 @@
+// MongoDB readiness: a `ping` answered, authenticated the way Pulp 2 does it (against its own
+// database `name`). The driver loads only when a probe runs, never on configure/preview.
+import { readFile } from 'node:fs/promises';
+import type { MongoClient, MongoClientOptions } from 'mongodb';
+import { joinHostPort } from '../net.ts';
+import { registerSecret } from '../redact.ts';
+import type { MongoTarget } from '../targets.ts';
+import { ProbeError, toProbeError } from './classify.ts';
+import { withTimeout } from './timeout.ts';
+
+export interface AttemptOptions {
+  /** For this attempt alone; never the whole deadline. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+type Seed = MongoTarget['seeds'][number];
+
+export function mongoUrl(seeds: Seed[]): string {
+  return `mongodb://${seeds.map((s) => joinHostPort(s.host, s.port)).join(',')}/`;
+}
+
+/** Driver options for one attempt. TLS material is passed in, already read. */
+export function mongoClientOptions(
+  target: MongoTarget,
+  timeoutMs: number,
+  tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {},
+): MongoClientOptions {
+  const t = Math.max(100, Math.round(timeoutMs));
+  const opts: MongoClientOptions = {
+    // Without a replica set name every seed is asked on its own: with several seeds and no
+    // name, the driver's discovery drops standalone servers from the topology, so a list
+    // where only the second seed answers would never become ready.
+    directConnection: target.replicaSet === undefined,
+    serverSelectionTimeoutMS: t,
+    // Shorter than server selection, so a silent peer is reported as a connect timeout
+    // rather than as a generic "no server selected".
+    connectTimeoutMS: Math.max(50, Math.round(t * 0.8)),
+    socketTimeoutMS: t,
+    waitQueueTimeoutMS: t,
+    maxPoolSize: 1,
+    retryReads: false,
+    retryWrites: false,
+    appName: 'pulp-entrypoint',
+  };
+  if (target.replicaSet !== undefined) opts.replicaSet = target.replicaSet;
+  if (target.username !== undefined) {
+    opts.auth = { username: target.username, password: target.password ?? '' };
+    opts.authSource = target.database;
+  }
+  if (target.tls) {
+    opts.tls = true;
+    if (!target.tlsVerify) {
+      opts.tlsAllowInvalidCertificates = true;
+      opts.tlsAllowInvalidHostnames = true;
+    }
+    if (tls.ca) opts.ca = tls.ca;
+    if (tls.cert) opts.cert = tls.cert;
+    if (tls.key) opts.key = tls.key;
+  }
+  return opts;
+}
+
+async function readTlsFiles(target: MongoTarget): Promise<{ ca?: Buffer; cert?: Buffer; key?: Buffer }> {
+  if (!target.tls) return {};
+  const read = async (file: string | undefined, key: string): Promise<Buffer | undefined> => {
+    if (file === undefined) return undefined;
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw new ProbeError('tls', `cannot read server.conf [database] ${key} ${file}: ${(err as Error).message}`);
+    }
+  };
+  const [ca, cert, key] = await Promise.all([
+    read(target.caFile, 'ca_path'),
+    read(target.certFile, 'ssl_certfile'),
+    read(target.keyFile ?? target.certFile, target.keyFile ? 'ssl_keyfile' : 'ssl_certfile'),
+  ]);
+  return { ...(ca && { ca }), ...(cert && { cert }), ...(key && { key }) };
+}
+
+/** One client for `seeds`, connected and pinged within the attempt's time, or closed. */
+async function pingClient(target: MongoTarget, seeds: Seed[], options: MongoClientOptions, opts: AttemptOptions): Promise<MongoClient> {
+  const { MongoClient } = await import('mongodb');
+  const client = new MongoClient(mongoUrl(seeds), options);
+  const where = seeds.map((s) => joinHostPort(s.host, s.port)).join(',');
+  // A direct connection has one server: its first failed heartbeat is the answer (refused,
+  // reset, ...), so there is no point in waiting out server selection.
+  const heartbeatFailed = new Promise<never>((_resolve, reject) => {
+    if (options.directConnection) client.once('serverHeartbeatFailed', (ev) => reject(ev.failure));
+  });
+  heartbeatFailed.catch(() => {});
+  try {
+    await withTimeout(
+      Promise.race([
+        heartbeatFailed,
+        (async () => {
+          await client.connect();
+          await client.db(target.database).command({ ping: 1 });
+        })(),
+      ]),
+      opts.timeoutMs,
+      opts.signal,
+      where,
+    );
+    return client;
+  } catch (err) {
+    void client.close(true).catch(() => {});
+    throw toProbeError(err, where);
+  }
+}
+
+/**
+ * A connected client that answered `ping`. With a replica set name: the driver's replica-set
+ * discovery over all seeds. Without one: every seed is tried at once with a direct connection
+ * and the first that answers wins (the others are closed).
+ */
+export async function connectMongo(target: MongoTarget, opts: AttemptOptions): Promise<MongoClient> {
+  registerSecret(target.password);
+  const options = mongoClientOptions(target, opts.timeoutMs, await readTlsFiles(target));
+  if (target.replicaSet !== undefined || target.seeds.length === 1) {
+    return pingClient(target, target.seeds, options, opts);
+  }
+  const attempts = target.seeds.map((seed) => pingClient(target, [seed], options, opts));
+  try {
+    const winner = await Promise.any(attempts);
+    for (const a of attempts) void a.then((c) => (c === winner ? undefined : c.close(true)), () => {});
+    return winner;
+  } catch (err) {
+    const errors = (err as AggregateError).errors.map((e) => toProbeError(e, target.address));
+    // An authentication failure anywhere means the credentials are wrong, whichever seed said so.
+    const first = errors.find((e) => e.permanent) ?? errors[0];
+    if (!first) throw toProbeError(err, target.address);
+    const message = errors.length > 1 ? errors.map((e) => e.message).join('; ') : first.message;
+    throw new ProbeError(first.reason, message, first.permanent);
+  }
+}
+
+/** Readiness: connect, ping, close. */
+export async function probeMongo(target: MongoTarget, opts: AttemptOptions): Promise<void> {
+  const client = await connectMongo(target, opts);
+  await client.close(true).catch(() => {});
+}
