@@ -2,7 +2,18 @@
 // the overall deadline must hold even when a peer accepts and then says nothing.
 import { ProbeError } from './classify.ts';
 
-export function withTimeout<T>(work: Promise<T>, timeoutMs: number, signal: AbortSignal | undefined, where: string): Promise<T> {
+/** Lets the attempt move its own time limit once it knows more (see the AMQP probe). */
+export interface TimeoutControl {
+  extendTo?: (totalMs: number) => void;
+}
+
+export function withTimeout<T>(
+  work: Promise<T>,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  where: string,
+  control: TimeoutControl = {},
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     if (signal?.aborted) {
       work.catch(() => {});
@@ -13,10 +24,19 @@ export function withTimeout<T>(work: Promise<T>, timeoutMs: number, signal: Abor
       cleanup();
       reject(new ProbeError('timeout', `timed out at ${where} (deadline reached)`));
     };
-    const timer = setTimeout(() => {
+    const started = Date.now();
+    let limit = timeoutMs;
+    const expire = (): void => {
       cleanup();
-      reject(new ProbeError('timeout', `timed out at ${where} (no answer within ${timeoutMs} ms)`));
-    }, timeoutMs);
+      reject(new ProbeError('timeout', `timed out at ${where} (no answer within ${limit} ms)`));
+    };
+    let timer = setTimeout(expire, timeoutMs);
+    control.extendTo = (totalMs: number): void => {
+      if (totalMs <= limit) return;
+      limit = totalMs;
+      clearTimeout(timer);
+      timer = setTimeout(expire, Math.max(0, started + totalMs - Date.now()));
+    };
     const cleanup = (): void => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
