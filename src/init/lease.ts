@@ -1,0 +1,89 @@
+// The lease and the completion records, as documents in the Pulp database. Pure: filters,
+// updates and how to read a lease. One lease (one init at a time across all pods, whatever
+// the key); one completion record per key.
+//
+// Taking the lease is one findOneAndUpdate with upsert whose filter matches only a lease that
+// is free, expired, or already ours. When another holder's live lease exists the filter
+// misses, the upsert tries to insert a second document with the same _id, and the unique _id
+// index refuses it (E11000): that error means "held by someone else". Two racers on a
+// missing document are the same case: one insert wins, the other gets E11000 (MongoDB may
+// retry it internally as an update, which then misses the filter: same answer).
+// Times are the pods' clocks: a lease's TTL must be much longer than their skew.
+
+export const INIT_COLLECTION = 'pulp_entrypoint_init';
+export const LEASE_ID = 'lease';
+
+export interface Holder {
+  /** hostname:pid:random, unique per start (every container's PID may be 1). */
+  id: string;
+  host: string;
+}
+
+export interface LeaseDoc {
+  _id: string;
+  holder: string | null;
+  host: string | null;
+  key: string | null;
+  acquiredAt: Date | null;
+  renewedAt: Date | null;
+  expiresAt: Date;
+}
+
+export interface DoneDoc {
+  _id: string;
+  key: string;
+  doneAt: Date;
+  host: string;
+  holder: string;
+  argv: string[];
+  durationMs: number;
+}
+
+export function doneId(key: string): string {
+  return `done:${key}`;
+}
+
+export function acquireFilter(holder: Holder, now: Date): Record<string, unknown> {
+  return { _id: LEASE_ID, $or: [{ holder: null }, { expiresAt: { $lte: now } }, { holder: holder.id }] };
+}
+
+export function acquireUpdate(holder: Holder, key: string, now: Date, ttlMs: number): { $set: Omit<LeaseDoc, '_id'> } {
+  return {
+    $set: {
+      holder: holder.id,
+      host: holder.host,
+      key,
+      acquiredAt: now,
+      renewedAt: now,
+      expiresAt: new Date(now.getTime() + ttlMs),
+    },
+  };
+}
+
+export function renewFilter(holder: Holder): Record<string, unknown> {
+  return { _id: LEASE_ID, holder: holder.id };
+}
+
+export function renewUpdate(now: Date, ttlMs: number): { $set: { renewedAt: Date; expiresAt: Date } } {
+  return { $set: { renewedAt: now, expiresAt: new Date(now.getTime() + ttlMs) } };
+}
+
+export function releaseUpdate(now: Date): { $set: Omit<LeaseDoc, '_id'> } {
+  return { $set: { holder: null, host: null, key: null, acquiredAt: null, renewedAt: now, expiresAt: now } };
+}
+
+export type LeaseState = { state: 'free' } | { state: 'held'; by: string; host: string; until: Date } | { state: 'expired'; by: string; host: string; since: Date };
+
+export function leaseState(doc: LeaseDoc | null, now: Date): LeaseState {
+  if (doc === null || doc.holder === null) return { state: 'free' };
+  const host = doc.host ?? '?';
+  if (doc.expiresAt.getTime() <= now.getTime()) return { state: 'expired', by: doc.holder, host, since: doc.expiresAt };
+  return { state: 'held', by: doc.holder, host, until: doc.expiresAt };
+}
+
+/** MongoDB's and FerretDB's "duplicate key" (E11000), however the driver wraps it. */
+export function isDuplicateKey(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; codeName?: unknown; message?: unknown };
+  return e.code === 11000 || e.code === 11001 || e.codeName === 'DuplicateKey' || (typeof e.message === 'string' && /E11000/.test(e.message));
+}
