@@ -10,6 +10,7 @@ import {
   ftruncateSync,
   openSync,
   readFileSync,
+  readdirSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -121,6 +122,7 @@ export function writeConf(path: string, text: string, current: string | undefine
   const data = Buffer.from(text, 'utf8');
   const meta = statOrUndefined(path) ?? (modeFrom ? statOrUndefined(modeFrom) : undefined);
   const dir = dirname(path);
+  removeStaleTemps(dir, basename(path));
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   let fd: number;
   try {
@@ -191,6 +193,18 @@ function statOrUndefined(path: string): { mode: number; uid: number; gid: number
   } catch {
     return undefined;
   }
+}
+
+/** A run killed between creating its temporary file and the rename leaves one behind. */
+function removeStaleTemps(dir: string, base: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const pattern = new RegExp(`^\\.${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{12}\\.tmp$`);
+  for (const n of names) if (pattern.test(n)) safeUnlink(join(dir, n));
 }
 
 function safeUnlink(path: string): void {

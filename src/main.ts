@@ -33,11 +33,11 @@ function configure(ctx: Context, print: boolean): ConfigurePlan {
     : result.how === 'rename'
       ? `${p.confPath}: written (${p.edits.filter((e) => e.changes).length} key(s) changed)`
       : `${p.confPath}: written in place (rename was refused, e.g. a bind-mounted file; not crash-safe)`;
+  if (result.written && result.how === 'in-place') ctx.log.warn(summary);
   if (print) process.stdout.write([...lines, summary].join('\n') + '\n');
   else {
     for (const l of lines) ctx.log.info(`set ${l}`);
-    if (result.written && result.how === 'in-place') ctx.log.warn(summary);
-    else ctx.log.info(summary);
+    if (!result.written || result.how === 'rename') ctx.log.info(summary);
   }
   return p;
 }
