@@ -1,0 +1,214 @@
+// Waiting for every dependency at once, under one deadline. Each target retries on its own
+// schedule (p-retry); a permanent failure (wrong credentials) ends the whole wait at once,
+// because the run cannot succeed anymore.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { UnavailableError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Target } from '../targets.ts';
+import { ATTEMPT_TIMEOUT_MS, type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from './backoff.ts';
+import { type ProbeError, REASON_HINT, type Reason, toProbeError } from './classify.ts';
+import { describeTarget, probeTarget } from './probe.ts';
+
+export interface WaitResult {
+  kind: Target['kind'];
+  address: string;
+  ready: boolean;
+  attempts: number;
+  elapsedMs: number;
+  /** Why the last attempt failed (absent when ready). */
+  reason?: Reason;
+  error?: string;
+}
+
+export interface WaitOptions {
+  deadlineMs: number;
+  log: Logger;
+  signal?: AbortSignal;
+  /** For tests and benchmarks; the defaults are the product's. */
+  backoff?: BackoffPolicy;
+  attemptTimeoutMs?: number;
+  random?: () => number;
+}
+
+type Probe = typeof probeTarget;
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+}
+
+function attemptsText(n: number): string {
+  return `${n} ${n === 1 ? 'attempt' : 'attempts'}`;
+}
+
+async function waitOne(
+  target: Target,
+  opts: WaitOptions,
+  deadlineAt: number,
+  signal: AbortSignal,
+  onPermanent: (err: ProbeError) => void,
+  probe: Probe,
+): Promise<WaitResult> {
+  const { default: pRetry, AbortError } = await import('p-retry');
+  const name = describeTarget(target);
+  const started = performance.now();
+  const policy = opts.backoff ?? DEFAULT_BACKOFF;
+  const random = opts.random ?? Math.random;
+  let attempts = 0;
+  let last: ProbeError | undefined;
+  const result = (ready: boolean): WaitResult => ({
+    kind: target.kind,
+    address: target.address,
+    ready,
+    attempts,
+    elapsedMs: Math.round(performance.now() - started),
+    ...(last && !ready && { reason: last.reason, error: last.message }),
+  });
+  try {
+    await pRetry(
+      async () => {
+        attempts++;
+        const remaining = deadlineAt - performance.now();
+        try {
+          await probe(target, { timeoutMs: Math.max(50, Math.min(opts.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS, remaining)), signal });
+        } catch (err) {
+          const e = toProbeError(err, target.address);
+          // A deadline abort says nothing new about the dependency; keep the earlier reason.
+          if (!(signal.aborted && last)) last = e;
+          throw e.permanent ? new AbortError(e) : e;
+        }
+      },
+      {
+        retries: Number.POSITIVE_INFINITY,
+        // The schedule is ours (backoffDelay, applied in onFailedAttempt), so p-retry adds none.
+        minTimeout: 0,
+        maxTimeout: 0,
+        signal,
+        onFailedAttempt: async ({ attemptNumber }) => {
+          if (signal.aborted || !last) return;
+          const delay = Math.min(backoffDelay(attemptNumber, random(), policy), Math.max(0, deadlineAt - performance.now()));
+          opts.log.info(`waiting for ${name}: ${last.message}; next try in ${Math.round(delay)} ms`, {
+            dependency: target.kind,
+            address: target.address,
+            attempt: attemptNumber,
+            reason: last.reason,
+            next_delay_ms: Math.round(delay),
+          });
+          await sleep(delay, undefined, { signal }).catch(() => {});
+        },
+      },
+    );
+  } catch (err) {
+    const r = result(false);
+    if (last?.permanent) {
+      onPermanent(last);
+      opts.log.error(`${name}: ${last.message}; giving up without retrying`, fields(r));
+    } else {
+      if (!last) last = toProbeError(err, target.address);
+      const rr = result(false);
+      opts.log.error(`${name} not ready after ${seconds(rr.elapsedMs)} (${attemptsText(attempts)}): ${last.message}`, fields(rr));
+      return rr;
+    }
+    return r;
+  }
+  const r = result(true);
+  opts.log.info(`${name} ready after ${seconds(r.elapsedMs)} (${attemptsText(attempts)})`, fields(r));
+  return r;
+}
+
+function fields(r: WaitResult): Record<string, string | number | boolean | undefined> {
+  return { dependency: r.kind, address: r.address, ready: r.ready, attempts: r.attempts, elapsed_ms: r.elapsedMs, reason: r.reason };
+}
+
+/** The one-line message for exit 69: every dependency not ready, its last reason, what to check. */
+export function unavailableMessage(targets: Target[], results: WaitResult[], what: string): string {
+  const parts = results.flatMap((r, i) => {
+    const t = targets[i];
+    if (r.ready || !t) return [];
+    const reason = r.reason ?? 'timeout';
+    const hint = reason === 'auth' ? authHint(t) : REASON_HINT[reason];
+    return [`${describeTarget(t)}: ${r.error ?? 'no answer'} (${hint})`];
+  });
+  return `${what}: ${parts.join('; ')}`;
+}
+
+function authHint(t: Target): string {
+  return t.kind === 'mongodb'
+    ? 'check [database] username and password (Pulp authenticates against the database named in [database] name)'
+    : `check the user and password in [${t.source.replace('.', '] ')}`;
+}
+
+/**
+ * Resolves when every target answers; throws UnavailableError (69) when the deadline passes
+ * first or a dependency refuses the credentials.
+ */
+export async function waitForTargets(targets: Target[], opts: WaitOptions, probe: Probe = probeTarget): Promise<WaitResult[]> {
+  const controller = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([controller.signal, opts.signal]) : controller.signal;
+  const deadlineAt = performance.now() + opts.deadlineMs;
+  const timer = setTimeout(() => controller.abort(new Error('deadline')), opts.deadlineMs);
+  let permanent: ProbeError | undefined;
+  try {
+    const results = await Promise.all(
+      targets.map((t) =>
+        waitOne(
+          t,
+          opts,
+          deadlineAt,
+          signal,
+          (err) => {
+            permanent ??= err;
+            controller.abort(err);
+          },
+          probe,
+        ),
+      ),
+    );
+    if (results.every((r) => r.ready)) return results;
+    const p: ProbeError | undefined = permanent;
+    if (p) {
+      // Only the dependency that refused the credentials is at fault; the others were cut short.
+      const idx = results.findIndex((r) => r.reason === p.reason && r.error === p.message);
+      const t = targets[idx];
+      throw new UnavailableError(`${p.message}${t ? `; ${authHint(t)}` : ''}`);
+    }
+    const waited = opts.signal?.aborted ? 'wait interrupted' : `not ready after ${+(opts.deadlineMs / 1000).toFixed(1)} s`;
+    throw new UnavailableError(`${unavailableMessage(targets, results, waited)}; the limit is PULP_WAIT_TIMEOUT`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One attempt per target, all at once, no retries (for exec probes). */
+export async function checkTargets(
+  targets: Target[],
+  opts: { timeoutMs: number; log: Logger },
+  probe: Probe = probeTarget,
+): Promise<WaitResult[]> {
+  const results = await Promise.all(
+    targets.map(async (t): Promise<WaitResult> => {
+      const started = performance.now();
+      const name = describeTarget(t);
+      try {
+        await probe(t, { timeoutMs: opts.timeoutMs });
+        const r: WaitResult = { kind: t.kind, address: t.address, ready: true, attempts: 1, elapsedMs: Math.round(performance.now() - started) };
+        opts.log.info(`${name} ready`, fields(r));
+        return r;
+      } catch (err) {
+        const e = toProbeError(err, t.address);
+        const r: WaitResult = {
+          kind: t.kind,
+          address: t.address,
+          ready: false,
+          attempts: 1,
+          elapsedMs: Math.round(performance.now() - started),
+          reason: e.reason,
+          error: e.message,
+        };
+        opts.log.error(`${name} not ready: ${e.message}`, fields(r));
+        return r;
+      }
+    }),
+  );
+  if (results.every((r) => r.ready)) return results;
+  throw new UnavailableError(unavailableMessage(targets, results, 'not ready'));
+}
