@@ -1,7 +1,7 @@
 // Shared by the exec/run tests: the bundled entry, a throw-away user, a PID namespace.
 import { build } from 'esbuild';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,10 @@ export const NODE24 = join(ROOT, 'scripts', 'node24', 'node_modules', 'node-linu
 
 /** Bundles test/fixtures-run-entry.ts (or another entry) into a temp dir; returns the .mjs path. */
 export async function bundleEntry(entry = 'test/fixtures-run-entry.ts'): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'pe-entry-'));
+  // Inside the repo, so the bundle finds node_modules (the drivers stay external).
+  const cache = join(ROOT, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const dir = mkdtempSync(join(cache, 'pe-entry-'));
   chmodSync(dir, 0o755);
   const outfile = join(dir, 'entry.mjs');
   await build({
@@ -152,4 +155,16 @@ export function runAsPid1(argv: string[], env: NodeJS.ProcessEnv): Pid1Run {
 
 export function cleanup(...paths: string[]): void {
   for (const p of paths) rmSync(p, { recursive: true, force: true });
+}
+
+/**
+ * A test server address: from the environment, else from the env file that
+ * test/services/start.sh writes. Undefined when neither has it.
+ */
+export function serviceAddress(name: string): string | undefined {
+  if (process.env[name]) return process.env[name];
+  const file = join(process.env.PULP_TEST_SERVICES_DIR ?? '/tmp/pulp-entrypoint-services', 'env');
+  if (!existsSync(file)) return undefined;
+  const m = new RegExp(`^export ${name}=(.*)$`, 'm').exec(readFileSync(file, 'utf8'));
+  return m?.[1]?.trim();
 }
