@@ -1,0 +1,62 @@
+// The real servers started by test/services/start.sh, from PULP_TEST_* variables or, when
+// those are unset, from the env file that script writes. Under CI=true a missing server fails
+// the test; elsewhere the test is skipped loudly, saying how to enable it.
+import { readFileSync } from 'node:fs';
+import type { Test } from 'tap';
+
+export interface Services {
+  /** 127.0.0.1:port of FerretDB. */
+  mongodb: string;
+  /** [::1]:port of a second FerretDB, when the machine has IPv6 loopback. */
+  mongodbIpv6: string | undefined;
+  /** 127.0.0.1:port of RabbitMQ with AMQP 1.0. */
+  amqp: string;
+  /** [::1]:port of the same RabbitMQ, when the machine has IPv6 loopback. */
+  amqpIpv6: string | undefined;
+  amqpUser: string;
+  amqpPassword: string;
+  /** The FerretDB binary, for tests that start their own. */
+  ferretdbBin: string | undefined;
+}
+
+export const SERVICES_DIR = process.env.PULP_TEST_SERVICES_DIR ?? '/tmp/pulp-entrypoint-services';
+
+function readEnvFile(): Record<string, string> {
+  try {
+    const out: Record<string, string> = {};
+    for (const line of readFileSync(`${SERVICES_DIR}/env`, 'utf8').split('\n')) {
+      const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+      if (m?.[1] !== undefined) out[m[1]] = m[2] ?? '';
+    }
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+export function testServices(): Services | undefined {
+  const env = process.env.PULP_TEST_MONGODB && process.env.PULP_TEST_AMQP ? process.env : { ...readEnvFile() };
+  const v = (k: string): string | undefined => (env[k] === undefined || env[k] === '' ? undefined : env[k]);
+  const mongodb = v('PULP_TEST_MONGODB');
+  const amqp = v('PULP_TEST_AMQP');
+  if (mongodb === undefined || amqp === undefined) return undefined;
+  return {
+    mongodb,
+    mongodbIpv6: v('PULP_TEST_MONGODB_IPV6'),
+    amqp,
+    amqpIpv6: v('PULP_TEST_AMQP_IPV6'),
+    amqpUser: v('PULP_TEST_AMQP_USER') ?? 'guest',
+    amqpPassword: v('PULP_TEST_AMQP_PASSWORD') ?? 'guest',
+    ferretdbBin: v('PULP_TEST_FERRETDB_BIN'),
+  };
+}
+
+/** The servers, or undefined after failing (CI=true) or skipping loudly. */
+export function requireServices(t: Test, what: string): Services | undefined {
+  const s = testServices();
+  if (s) return s;
+  const how = 'run test/services/start.sh (or set PULP_TEST_MONGODB and PULP_TEST_AMQP)';
+  if (process.env.CI === 'true') t.fail(`no test servers for ${what} under CI=true: ${how}`);
+  else t.skip(`SKIPPED ${what}: no FerretDB/RabbitMQ test servers; ${how} to run it`, () => {});
+  return undefined;
+}
