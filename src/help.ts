@@ -20,8 +20,8 @@ Environment (empty counts as unset):
   PULP_SERVER_NAME            [server] server_name, and the Celery node names
   PULP_DB_SERVICE             Kubernetes Service of MongoDB (default db -> DB_SERVICE_HOST, ...)
   PULP_MSG_SERVICE            Kubernetes Service of the broker (default msg -> MSG_SERVICE_HOST, ...)
-  DB_SERVICE_HOST/_PORT       [database] seeds (also NAME_PORT docker-link variables, SERVICE_HOST)
-  MSG_SERVICE_HOST/_PORT      [messaging] url and [tasks] broker_url
+  DB_SERVICE_HOST, DB_SERVICE_PORT    [database] seeds (also docker-link DB_PORT..., SERVICE_HOST)
+  MSG_SERVICE_HOST, MSG_SERVICE_PORT  [messaging] url and [tasks] broker_url
   MSG_SERVICE_USER            broker user (default guest)        also as MSG_SERVICE_USER_FILE
   MSG_SERVICE_PASSWORD        broker password                    also as MSG_SERVICE_PASSWORD_FILE
   PULP_BROKER_SCHEME          qpid (default), amqp or amqps, for [tasks] broker_url
@@ -37,6 +37,7 @@ Environment (empty counts as unset):
   PULP_CELERY_WORKDIR         working directory of the role (default /var/lib/pulp/celery)
   PULP_ENTRYPOINT_LOG         text (default) or json log lines on stderr
   PULP_ENTRYPOINT_TRACE       1: log every step with its inputs
+  PULP_EXEC_MODE              auto (default), exec (replace the agent: Node 22.15+) or supervise
 
 Exit codes: 0 done (run: the role's own), 64 usage, 65 bad environment value or server.conf
 (nothing written), 69 a dependency was not ready in time, 73 server.conf cannot be read or
