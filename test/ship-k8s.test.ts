@@ -5,7 +5,7 @@
 // seeds, URLs, waits and command a real pod would get, with the passwords masked.
 // `celery` and `pulp-manage-db` resolve to the stand-ins in fixtures/fake-bin (Pulp 2 is not
 // installable here); previews execute nothing.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -44,7 +44,7 @@ function field(p: Preview, section: string, key: string): string | undefined {
 }
 
 /** Runs the container's own command through `preview`: the image's CMD when args is absent. */
-function preview(t: Tap.Test, objects: KubeObject[], pod: Pod, container: Container, role: Role, services?: KubeObject[]): Preview {
+function preview(t: Test, objects: KubeObject[], pod: Pod, container: Container, role: Role, services?: KubeObject[]): Preview {
   const root = mkdtempSync(join(tmpdir(), 'ship-k8s-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   // The image's own /etc/pulp/server.conf, from the Pulp packages.
@@ -59,11 +59,6 @@ function preview(t: Tap.Test, objects: KubeObject[], pod: Pod, container: Contai
   const p = JSON.parse(r.stdout) as Preview;
   t.equal(p.config.readFrom, join(root, 'etc', 'pulp-template', 'server.conf'), 'starts from the ConfigMap template');
   return p;
-}
-
-// Tap's namespace type without importing tap's internals by path.
-declare namespace Tap {
-  type Test = Parameters<Parameters<typeof t.test>[1]>[0];
 }
 
 t.test('kubelet service variables follow pkg/kubelet/envvars', async (t) => {
