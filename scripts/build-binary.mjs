@@ -81,7 +81,13 @@ async function bundle(entry, main) {
     target: 'node24',
     external: optionalDriverPeers,
     loader: { '.conf': 'text' },
-    define: { PULP_ENTRYPOINT_VERSION: JSON.stringify(pkg.version) },
+    // The same constants as scripts/build.mjs (version, the server.conf previews fall back to).
+    define: {
+      PULP_ENTRYPOINT_VERSION: JSON.stringify(pkg.version),
+      PULP_EMBEDDED_SERVER_CONF: JSON.stringify(readFileSync(join(root, 'src', 'default-server.conf'), 'utf8')),
+      'import.meta.url': 'importMetaUrl',
+    },
+    inject: [join(seaTools, 'import-meta-url.cjs')],
     minify,
     // Error class names show up in messages and stack traces; keep them.
     keepNames: true,
@@ -100,6 +106,9 @@ function seaBlob(node, main, blob) {
     disableExperimentalSEAWarning: true,
     useSnapshot: snapshot,
     useCodeCache: !snapshot && process.env.PULP_SEA_CODE_CACHE !== '0',
+    // A NODE_OPTIONS in the container's environment (meant for some other program) must not
+    // change or break the PID 1 agent: the binary takes no Node options at all.
+    execArgvExtension: 'none',
   };
   const configPath = join(work, 'sea-config.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
