@@ -6,7 +6,7 @@
 // Node 24 and postject are installed; both come from the npm registry).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, cli } from './helpers/cli.ts';
@@ -91,7 +91,7 @@ if (buildError) {
     // that lists the built-in modules loaded: mongodb pulls in zlib and dns, rhea and the
     // AMQP probe tls. A control run of `check` against nothing must load them.
     const preload = join(dir, 'list-modules.cjs');
-    copyFileSync(join(ROOT, 'test', 'ship-binary.preload.cjs'), preload);
+    writeFileSync(preload, "process.on('exit', () => process.stderr.write('\\nLOADED ' + process.moduleLoadList.join(',') + '\\n'));\n");
     const loaded = (args: string[]) => {
       copyFileSync(join(ROOT, 'src', 'default-server.conf'), conf);
       const r = spawnSync(process.execPath, ['-r', preload, BUNDLE, ...args], {
