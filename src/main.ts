@@ -8,10 +8,10 @@ import { type ConfigurePlan, applyConfigure, planConfigure } from './configure.t
 import { version } from './embedded.ts';
 import { EntrypointError, ExitCode, UsageError, errorMessage } from './errors.ts';
 import { HELP } from './help.ts';
-import { defaultInitKey } from './init-key.ts';
+import { resolveInitKey } from './init/key.ts';
 import { type Logger, createLogger } from './log.ts';
 import { previewDocument, renderPreview } from './preview.ts';
-import { type Role, type RoleSpec, roleSpec } from './roles.ts';
+import { INIT_ARGV, type Role, type RoleSpec, roleSpec } from './roles.ts';
 import { targetsFromConfig } from './targets.ts';
 
 function plan(ctx: Context, allowEmbedded: boolean): ConfigurePlan {
@@ -64,7 +64,9 @@ async function preview(ctx: Context, role: Role, json: boolean): Promise<number>
     opts: ctx.opts,
     targets: targetsFromConfig(p.effective),
     spec,
-    initKey: ctx.opts.initKey?.value ?? defaultInitKey(spec, process.env.PATH),
+    initKey: await resolveInitKey([...INIT_ARGV], process.env).catch((err: unknown) =>
+      err instanceof EntrypointError ? `(unknown: ${err.message})` : Promise.reject(err),
+    ),
     path: process.env.PATH,
     isRoot: process.getuid?.() === 0,
   });
@@ -103,7 +105,7 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
       const deadline = Date.now() + ctx.opts.waitTimeoutSec.value * 1000;
       await steps.waitAll(ctx, targetsFromConfig(p.effective), deadline - Date.now());
       if (spec.init) await steps.initOnce(ctx, spec, p.effective, deadline);
-      else await steps.awaitInit(ctx, spec, p.effective, deadline);
+      else await steps.awaitInit(ctx, p.effective, deadline);
       return steps.execCommand(ctx, spec.exec, spec.role);
     }
     case 'exec': {

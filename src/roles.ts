@@ -39,6 +39,9 @@ export interface RoleInputs {
 
 const CELERY_DIR = '/var/lib/pulp/celery';
 
+/** The one-time init (beat's); the other roles wait for the record of the same command's key. */
+export const INIT_ARGV: readonly string[] = ['pulp-manage-db'];
+
 /** The N of a StatefulSet pod's host name ("pulp-worker-3" -> 3). */
 export function statefulSetOrdinal(hostname: string): number | undefined {
   const m = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?-([0-9]+)$/.exec(hostname.split('.')[0] ?? '');
@@ -54,7 +57,7 @@ export function roleSpec(role: Role, inputs: RoleInputs): RoleSpec {
     case 'beat':
       return {
         role,
-        init: { argv: ['pulp-manage-db'], user: inputs.runAs, cwd },
+        init: { argv: [...INIT_ARGV], user: inputs.runAs, cwd },
         exec: as([
           'celery',
           'beat',

@@ -2,41 +2,46 @@
 // them: waits, the one-time init, and the exec of the role.
 import type { ConfigView } from './config-view.ts';
 import type { Context } from './context.ts';
-import { EntrypointError, ExitCode } from './errors.ts';
-import { execRole } from './exec/run.ts';
+import { execRole, runToCompletion } from './exec/run.ts';
 import { parseSignalRewrite } from './exec/signals.ts';
 import { planUser } from './exec/privileges.ts';
-import type { CommandSpec, RoleSpec } from './roles.ts';
-import type { Target } from './targets.ts';
+import { awaitInitOnMongo, parseLeaseTtl, runInitOnMongo } from './init/on-mongo.ts';
+import { resolveInitKey } from './init/key.ts';
+import { type CommandSpec, INIT_ARGV, type RoleSpec } from './roles.ts';
+import { type Target, mongoTarget } from './targets.ts';
+import { checkTargets, waitForTargets } from './wait/wait.ts';
 
 export async function waitAll(ctx: Context, targets: Target[], ms: number): Promise<void> {
-  void ctx;
-  void targets;
-  void ms;
-  throw new EntrypointError('wait is not wired yet', ExitCode.software);
+  await waitForTargets(targets, { deadlineMs: Math.max(0, ms), log: ctx.log });
 }
 
 export async function checkAll(ctx: Context, targets: Target[], ms: number): Promise<void> {
-  void ctx;
-  void targets;
-  void ms;
-  throw new EntrypointError('check is not wired yet', ExitCode.software);
+  await checkTargets(targets, { timeoutMs: ms, log: ctx.log });
 }
 
+/** beat: runs the init once per key across all pods, under the lease. */
 export async function initOnce(ctx: Context, spec: RoleSpec, conf: ConfigView, deadline: number): Promise<void> {
-  void ctx;
-  void spec;
-  void conf;
-  void deadline;
-  throw new EntrypointError('init is not wired yet', ExitCode.software);
+  const init = spec.init;
+  if (init === null) return;
+  const key = await resolveInitKey(init.argv, process.env);
+  const users = planUser(init.user);
+  if (users.warning) ctx.log.warn(users.warning);
+  await runInitOnMongo({
+    target: mongoTarget(conf),
+    key,
+    force: ctx.opts.forceInit,
+    argv: init.argv,
+    run: () => runToCompletion({ argv: init.argv, user: users.user, cwd: init.cwd, env: process.env, label: init.argv[0] ?? 'init' }, ctx.log),
+    deadline,
+    log: ctx.log,
+    ttlMs: parseLeaseTtl(process.env.PULP_INIT_LEASE_TTL),
+  });
 }
 
-export async function awaitInit(ctx: Context, spec: RoleSpec, conf: ConfigView, deadline: number): Promise<void> {
-  void ctx;
-  void spec;
-  void conf;
-  void deadline;
-  throw new EntrypointError('init is not wired yet', ExitCode.software);
+/** The other roles: wait, inside the same deadline, until the init of the same key has run. */
+export async function awaitInit(ctx: Context, conf: ConfigView, deadline: number): Promise<void> {
+  const key = await resolveInitKey([...INIT_ARGV], process.env);
+  await awaitInitOnMongo({ target: mongoTarget(conf), key, deadline, log: ctx.log });
 }
 
 /** Execs (or supervises) a command as PULP_RUN_AS; returns only in supervise mode, with the child's code. */
