@@ -32,6 +32,7 @@ Environment (empty counts as unset):
   PULP_RUN_AS                 user for init and role (default apache; needs root)
   PULP_WORKER_ID              N in reserved_resource_worker-N (default: StatefulSet ordinal, else 0)
   PULP_INIT_KEY               what makes an init "the same one" again; PULP_FORCE_INIT=1 re-runs it
+  PULP_INIT_LEASE_TTL         seconds a dead init holder blocks the init (default 30)
   PULP_SIGNAL_REWRITE         e.g. TERM:QUIT, signals rewritten on the way to the role (supervise mode)
   PULP_CELERY_LOGLEVEL        Celery --loglevel (default info); PULP_CELERY_LOGFILE adds --logfile
   PULP_CELERY_WORKDIR         working directory of the role (default /var/lib/pulp/celery)

@@ -64,7 +64,7 @@ export function previewDocument(i: PreviewInputs): PreviewDocument {
     { name: 'broker service', value: opts.msgService.value, from: opts.msgService.from },
     { name: 'celery log level', value: opts.celeryLogLevel.value, from: opts.celeryLogLevel.from },
     ...(i.spec.workerIdFrom ? [{ name: 'worker id', value: workerN(i.spec), from: [i.spec.workerIdFrom] }] : []),
-    ...(i.spec.init ? [{ name: 'init key', value: i.initKey, from: opts.initKey?.from ?? ['default'] }] : []),
+    { name: i.spec.init ? 'init key' : 'waits for init key', value: i.initKey, from: opts.initKey?.from ?? ['default'] },
   ];
   return {
     role: i.spec.role,
