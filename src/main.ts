@@ -65,7 +65,7 @@ async function preview(ctx: Context, role: Role, json: boolean): Promise<number>
     targets: targetsFromConfig(p.effective),
     spec,
     initKey: await resolveInitKey([...INIT_ARGV], process.env).catch((err: unknown) =>
-      err instanceof EntrypointError ? `(unknown: ${err.message})` : Promise.reject(err),
+      err instanceof EntrypointError ? `(not computable here: ${INIT_ARGV[0]} is not on PATH)` : Promise.reject(err),
     ),
     path: process.env.PATH,
     isRoot: process.getuid?.() === 0,
