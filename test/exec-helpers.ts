@@ -141,6 +141,10 @@ export function runAsPid1(argv: string[], env: NodeJS.ProcessEnv): Pid1Run {
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, signal) => r({ code, signal })));
+  // A failed test must not leave the namespace behind (--kill-child takes it along).
+  const kill = (): void => void child.kill('SIGKILL');
+  process.once('exit', kill);
+  void exit.then(() => process.off('exit', kill));
   const pid1 = (): Promise<number> =>
     waitFor('the namespace init', () => {
       try {
