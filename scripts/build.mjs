@@ -1,22 +1,61 @@
-// Bundles src/ into dist/main.mjs. Drivers (mongodb, rhea) stay external and
-// are reached only through dynamic import(), so configure/preview never load them.
+// npm run build (and npm ci, through prepare):
+//   dist/main.mjs       the agent, with envalid and p-retry inlined (fewer files to resolve at start)
+//   dist/drivers.cjs    mongodb + rhea in one CommonJS chunk, loaded only by the waits and the init
+//   dist/drivers.cjs.cache  V8's code cache for that chunk, made with the Node that builds
+// See src/drivers.ts for why.
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const root = new URL('../', import.meta.url);
+const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
+const dist = fileURLToPath(new URL('dist/', root));
+
+// Optional peers that mongodb require()s inside try/catch; not installed, so not bundled.
+export const OPTIONAL_DRIVER_PEERS = [
+  'kerberos',
+  '@mongodb-js/zstd',
+  '@aws-sdk/credential-providers',
+  'gcp-metadata',
+  'snappy',
+  'socks',
+  'aws4',
+  'mongodb-client-encryption',
+];
 
 await build({
-  entryPoints: ['src/main.ts'],
-  outfile: 'dist/main.mjs',
+  entryPoints: [fileURLToPath(new URL('src/main.ts', root))],
+  outfile: `${dist}main.mjs`,
   bundle: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  packages: 'external',
+  // The drivers come from dist/drivers.cjs (src/drivers.ts); these imports are its fallback.
+  external: ['mongodb', 'rhea'],
   define: {
     PULP_ENTRYPOINT_VERSION: JSON.stringify(pkg.version),
-    PULP_EMBEDDED_SERVER_CONF: JSON.stringify(readFileSync(new URL('../src/default-server.conf', import.meta.url), 'utf8')),
+    PULP_EMBEDDED_SERVER_CONF: JSON.stringify(readFileSync(new URL('src/default-server.conf', root), 'utf8')),
+    PULP_DRIVERS_CHUNK: 'true',
   },
   logLevel: 'warning',
   legalComments: 'none',
 });
+
+await build({
+  stdin: { contents: "module.exports = { mongodb: require('mongodb'), rhea: require('rhea') };", resolveDir: fileURLToPath(root), loader: 'js' },
+  outfile: `${dist}drivers.cjs`,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: OPTIONAL_DRIVER_PEERS,
+  logLevel: 'warning',
+  legalComments: 'none',
+});
+
+rmSync(`${dist}drivers.cjs.cache`, { force: true });
+const warm = spawnSync(process.execPath, ['--input-type=module', '-e', `import('${dist}main.mjs').then((m) => m.warmDriverCache())`], {
+  stdio: 'inherit',
+});
+if (warm.status !== 0) process.stderr.write('build: could not write the drivers code cache; start-up will be slower\n');

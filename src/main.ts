@@ -152,3 +152,6 @@ export async function main(argv: string[]): Promise<void> {
   }
   process.exit(code);
 }
+
+/** The build writes the drivers' code cache through this (scripts/build.mjs). */
+export { warmDriverCache } from './drivers.ts';

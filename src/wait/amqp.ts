@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import { loadRhea } from '../drivers.ts';
 import { registerSecret } from '../redact.ts';
 import type { AmqpTarget } from '../targets.ts';
 import { ProbeError, toProbeError } from './classify.ts';
@@ -73,7 +74,7 @@ export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promi
   registerSecret(target.password);
   const where = target.address;
   const tlsOptions = target.tls ? await readTls(target) : {};
-  const mod = await import('rhea');
+  const mod = await loadRhea();
   const rhea = (mod as unknown as { default?: typeof mod }).default ?? mod;
   const container = rhea.create_container({ id: 'pulp-entrypoint' });
 

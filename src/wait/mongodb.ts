@@ -2,6 +2,7 @@
 // database `name`). The driver loads only when a probe runs, never on configure/preview.
 import { readFile } from 'node:fs/promises';
 import type { MongoClient, MongoClientOptions } from 'mongodb';
+import { loadMongo } from '../drivers.ts';
 import { joinHostPort } from '../net.ts';
 import { registerSecret } from '../redact.ts';
 import type { MongoTarget } from '../targets.ts';
@@ -81,7 +82,7 @@ async function readTlsFiles(target: MongoTarget): Promise<{ ca?: Buffer; cert?: 
 
 /** One client for `seeds`, connected and pinged within the attempt's time, or closed. */
 async function pingClient(target: MongoTarget, seeds: Seed[], options: MongoClientOptions, opts: AttemptOptions): Promise<MongoClient> {
-  const { MongoClient } = await import('mongodb');
+  const { MongoClient } = await loadMongo();
   const client = new MongoClient(mongoUrl(seeds), options);
   const where = seeds.map((s) => joinHostPort(s.host, s.port)).join(',');
   // A direct connection has one server: its first failed heartbeat is the answer (refused,

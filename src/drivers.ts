@@ -1,0 +1,75 @@
+// The MongoDB and AMQP drivers: the heaviest part of the agent (about 190 ms to load from
+// node_modules on Node 20, against 40 ms to connect and ping), and needed only by the waits
+// and the init. The build puts both in one CommonJS chunk, dist/drivers.cjs, with a V8 code
+// cache beside it (dist/drivers.cjs.cache), which loads in about a third of that time. Run
+// from source (tests) or inside the standalone binary (which has a code cache of its own),
+// they come from plain import().
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
+
+type MongoModule = typeof import('mongodb');
+type RheaModule = typeof import('rhea');
+
+/** Defined (true) by scripts/build.mjs, which writes the chunk. */
+declare const PULP_DRIVERS_CHUNK: boolean | undefined;
+
+interface Chunk {
+  mongodb: MongoModule;
+  rhea: RheaModule;
+}
+
+let chunk: Chunk | undefined;
+
+function chunkPath(): string {
+  return fileURLToPath(new URL('./drivers.cjs', import.meta.url));
+}
+
+/**
+ * Evaluates the chunk through vm.Script, which takes V8's cached data (Node 20 has no
+ * module.enableCompileCache). A missing or rejected cache (another Node version) is written
+ * anew when the directory allows; a read-only image just loads without it.
+ */
+function loadChunk(writeCache = false): Chunk {
+  if (chunk) return chunk;
+  const file = chunkPath();
+  const cacheFile = `${file}.cache`;
+  let cachedData: Buffer | undefined;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {
+    cachedData = undefined;
+  }
+  const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+  const wrapper = script.runInThisContext() as (e: object, r: NodeJS.Require, m: { exports: object }, f: string, d: string) => void;
+  const mod = { exports: {} };
+  wrapper.call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file));
+  chunk = mod.exports as Chunk;
+  if (writeCache || cachedData === undefined || script.cachedDataRejected === true) {
+    try {
+      const tmp = `${cacheFile}.${process.pid}`;
+      writeFileSync(tmp, script.createCachedData());
+      renameSync(tmp, cacheFile);
+    } catch {
+      // Read-only: the next start compiles again, which is only slower.
+    }
+  }
+  return chunk;
+}
+
+export async function loadMongo(): Promise<MongoModule> {
+  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return loadChunk().mongodb;
+  return import('mongodb');
+}
+
+export async function loadRhea(): Promise<RheaModule> {
+  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return loadChunk().rhea;
+  return import('rhea');
+}
+
+/** For the build: load the chunk and write its code cache with the Node that will run it. */
+export function warmDriverCache(): void {
+  loadChunk(true);
+}
