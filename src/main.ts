@@ -1,5 +1,6 @@
 // The agent: command line -> settings -> server.conf -> waits -> init -> exec. Every expected
 // failure is one line on stderr and a sysexits code; nothing else ends the process.
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { type Command, parseArgs } from './cli.ts';
 import { type Context, loadContext } from './context.ts';
@@ -12,6 +13,7 @@ import { resolveInitKey } from './init/key.ts';
 import { type Logger, createLogger } from './log.ts';
 import { previewDocument, renderPreview } from './preview.ts';
 import { INIT_ARGV, type Role, type RoleSpec, roleSpec } from './roles.ts';
+import { syslogWarning } from './syslog-check.ts';
 import { targetsFromConfig } from './targets.ts';
 
 function plan(ctx: Context, allowEmbedded: boolean): ConfigurePlan {
@@ -70,6 +72,8 @@ async function preview(ctx: Context, role: Role, json: boolean): Promise<number>
     path: process.env.PATH,
     isRoot: process.getuid?.() === 0,
   });
+  const logWarning = syslogWarning(p.effective, existsSync('/dev/log'));
+  if (logWarning) doc.notes.push(logWarning);
   const color = !json && process.stdout.isTTY === true && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb';
   process.stdout.write(json ? JSON.stringify(doc, null, 2) + '\n' : renderPreview(doc, { color }));
   return ExitCode.ok;
@@ -102,6 +106,8 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
     case 'run': {
       const p = configure(ctx, false);
       const spec = specFor(ctx, cmd.role, p.effective, cmd.args);
+      const logWarning = syslogWarning(p.effective, existsSync('/dev/log'));
+      if (logWarning) ctx.log.warn(logWarning);
       const deadline = Date.now() + ctx.opts.waitTimeoutSec.value * 1000;
       await steps.waitAll(ctx, targetsFromConfig(p.effective), deadline - Date.now());
       if (spec.init) await steps.initOnce(ctx, spec, p.effective, deadline);
