@@ -1,11 +1,11 @@
 // npm run build (and npm ci, through prepare):
 //   dist/main.mjs       the agent, with envalid and p-retry inlined (fewer files to resolve at start)
 //   dist/drivers.cjs    mongodb + rhea in one CommonJS chunk, loaded only by the waits and the init
-//   dist/drivers.cjs.cache  V8's code cache for that chunk, made with the Node that builds
+//   dist/drivers.cjs.v8-*.cache  V8's code cache for that chunk, made with the Node that builds
 // See src/drivers.ts for why.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = new URL('../', import.meta.url);
@@ -54,7 +54,7 @@ await build({
   legalComments: 'none',
 });
 
-rmSync(`${dist}drivers.cjs.cache`, { force: true });
+for (const f of readdirSync(dist)) if (/^drivers\.cjs\..*cache$/.test(f)) rmSync(dist + f, { force: true });
 const warm = spawnSync(process.execPath, ['--input-type=module', '-e', `import('${dist}main.mjs').then((m) => m.warmDriverCache())`], {
   stdio: 'inherit',
 });

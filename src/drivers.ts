@@ -1,7 +1,7 @@
 // The MongoDB and AMQP drivers: the heaviest part of the agent (about 190 ms to load from
 // node_modules on Node 20, against 40 ms to connect and ping), and needed only by the waits
 // and the init. The build puts both in one CommonJS chunk, dist/drivers.cjs, with a V8 code
-// cache beside it (dist/drivers.cjs.cache), which loads in about a third of that time. Run
+// cache beside it (dist/drivers.cjs.v8-VERSION.cache), which loads in about a third of that time. Run
 // from source (tests) or inside the standalone binary (which has a code cache of its own),
 // they come from plain import().
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -35,7 +35,8 @@ function chunkPath(): string {
 function loadChunk(writeCache = false): Chunk {
   if (chunk) return chunk;
   const file = chunkPath();
-  const cacheFile = `${file}.cache`;
+  // V8 rejects a cache made by another version, so each Node keeps its own.
+  const cacheFile = `${file}.v8-${process.versions.v8}.cache`;
   let cachedData: Buffer | undefined;
   try {
     cachedData = readFileSync(cacheFile);
