@@ -9,37 +9,10 @@ import { checkTargets, waitForTargets } from '../src/wait/wait.ts';
 import { UnavailableError } from '../src/errors.ts';
 import { createLogger, silentLogger } from '../src/log.ts';
 import type { AmqpTarget, MongoTarget, Target } from '../src/targets.ts';
+import { brokerFromConf, brokerUrl, mongoFromConf } from './helpers/targets.ts';
 
-const mongo = (over: Partial<MongoTarget> = {}): MongoTarget => ({
-  kind: 'mongodb',
-  address: 'db:27017',
-  seeds: [{ host: 'db', port: 27017 }],
-  database: 'pulp_database',
-  username: undefined,
-  password: undefined,
-  replicaSet: undefined,
-  tls: false,
-  tlsVerify: true,
-  caFile: undefined,
-  certFile: undefined,
-  keyFile: undefined,
-  ...over,
-});
-const amqp = (over: Partial<AmqpTarget> = {}): AmqpTarget => ({
-  kind: 'amqp',
-  address: 'msg:5672',
-  host: 'msg',
-  port: 5672,
-  username: undefined,
-  password: undefined,
-  vhost: undefined,
-  tls: false,
-  caFile: undefined,
-  certFile: undefined,
-  keyFile: undefined,
-  source: 'tasks.broker_url',
-  ...over,
-});
+const mongo = (database: Record<string, string> = {}): MongoTarget => mongoFromConf('db:27017', database);
+const amqp = (auth?: { username: string; password?: string }): AmqpTarget => brokerFromConf(brokerUrl('msg:5672', auth));
 
 t.test('backoff: grows, jitters within half the ceiling, never exceeds the cap', async (t) => {
   t.equal(backoffDelay(1, 0), 13);
@@ -105,7 +78,7 @@ t.test('mongo options: direct connection without a replica set, auth against the
   t.same(o.auth, { username: 'pulp', password: 'pw-1' });
   t.equal(o.serverSelectionTimeoutMS, 1000);
   t.ok((o.connectTimeoutMS ?? 0) < 1000);
-  const rs = mongoClientOptions(mongo({ replicaSet: 'rs0', tls: true, tlsVerify: false }), 1000);
+  const rs = mongoClientOptions(mongo({ replica_set: 'rs0', ssl: 'true', verify_ssl: 'false' }), 1000);
   t.equal(rs.directConnection, false);
   t.equal(rs.replicaSet, 'rs0');
   t.equal(rs.tls, true);

@@ -13,6 +13,7 @@ import { UnavailableError } from '../src/errors.ts';
 import { createLogger, silentLogger } from '../src/log.ts';
 import { splitHostPort } from '../src/net.ts';
 import type { AmqpTarget, MongoTarget } from '../src/targets.ts';
+import { brokerFromConf, brokerUrl, mongoFromConf } from './helpers/targets.ts';
 
 const services = requireServices(t, 'the wait tests against FerretDB and RabbitMQ');
 
@@ -21,35 +22,8 @@ const hp = (address: string): { host: string; port: number } => {
   if (!r || r.port === undefined) throw new Error(`bad address ${address}`);
   return { host: r.host, port: r.port };
 };
-const mongo = (addresses: string[], over: Partial<MongoTarget> = {}): MongoTarget => ({
-  kind: 'mongodb',
-  address: addresses.join(','),
-  seeds: addresses.map(hp),
-  database: 'pulp_database',
-  username: undefined,
-  password: undefined,
-  replicaSet: undefined,
-  tls: false,
-  tlsVerify: true,
-  caFile: undefined,
-  certFile: undefined,
-  keyFile: undefined,
-  ...over,
-});
-const amqp = (address: string, over: Partial<AmqpTarget> = {}): AmqpTarget => ({
-  kind: 'amqp',
-  address,
-  ...hp(address),
-  username: undefined,
-  password: undefined,
-  vhost: undefined,
-  tls: false,
-  caFile: undefined,
-  certFile: undefined,
-  keyFile: undefined,
-  source: 'tasks.broker_url',
-  ...over,
-});
+const mongo = (addresses: string[]): MongoTarget => mongoFromConf(addresses.join(','));
+const amqp = (address: string, auth?: { username: string; password: string }): AmqpTarget => brokerFromConf(brokerUrl(address, auth));
 
 async function listen(onConnection: (s: net.Socket) => void): Promise<{ address: string; server: net.Server }> {
   const server = net.createServer(onConnection);
@@ -89,7 +63,7 @@ if (services) {
 
   t.test('both ready: FerretDB ping, RabbitMQ AMQP 1.0 open (ANONYMOUS and PLAIN)', async (t) => {
     const results = await waitForTargets(
-      [mongo([s.mongodb]), amqp(s.amqp), amqp(s.amqp, { username: s.amqpUser, password: s.amqpPassword, source: 'messaging.url' })],
+      [mongo([s.mongodb]), amqp(s.amqp), amqp(s.amqp, { username: s.amqpUser, password: s.amqpPassword })],
       { deadlineMs: 20000, log: silentLogger },
     );
     t.same(
