@@ -195,7 +195,14 @@ function statOrUndefined(path: string): { mode: number; uid: number; gid: number
   }
 }
 
-/** A run killed between creating its temporary file and the rename leaves one behind. */
+/** A temporary file older than this was left by a run that died: live writes take milliseconds. */
+const STALE_TEMP_MS = 60_000;
+
+/**
+ * A run killed between creating its temporary file and the rename leaves one behind. Only
+ * old ones are removed: a younger one may belong to another process writing the same file
+ * right now (containers sharing a volume), whose rename would then fail.
+ */
 function removeStaleTemps(dir: string, base: string): void {
   let names: string[];
   try {
@@ -204,7 +211,16 @@ function removeStaleTemps(dir: string, base: string): void {
     return;
   }
   const pattern = new RegExp(`^\\.${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{12}\\.tmp$`);
-  for (const n of names) if (pattern.test(n)) safeUnlink(join(dir, n));
+  const cutoff = Date.now() - STALE_TEMP_MS;
+  for (const n of names) {
+    if (!pattern.test(n)) continue;
+    const file = join(dir, n);
+    try {
+      if (statSync(file).mtimeMs < cutoff) safeUnlink(file);
+    } catch {
+      // Gone already (its writer renamed it).
+    }
+  }
 }
 
 function safeUnlink(path: string): void {

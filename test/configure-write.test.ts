@@ -1,7 +1,7 @@
 // Writing server.conf: only when something changes, atomically, keeping mode and owner.
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, cli, ROOT } from './helpers/cli.ts';
@@ -103,8 +103,15 @@ t.test('SIGKILL at any moment leaves the old file or the new one, whole', async 
     if (readdirSync(dir).some((n) => n.endsWith('.tmp'))) outcome.tempLeft++;
   }
   t.pass(`40 runs around ${Math.round(full)} ms: ${JSON.stringify(outcome)}; the file was always whole`);
-  // The next run removes temporary files a killed run left behind.
+  // A later run removes temporary files a killed run left behind, once they are old enough
+  // not to belong to a live writer; young ones stay.
+  writeFileSync(join(dir, '.server.conf.0123456789ab.tmp'), 'partial');
+  const old = new Date(Date.now() - 120_000);
+  for (const n of readdirSync(dir).filter((n) => n.endsWith('.tmp'))) utimesSync(join(dir, n), old, old);
+  writeFileSync(join(dir, '.server.conf.ba9876543210.tmp'), 'a live writer');
   t.equal(cli(['configure'], { PULP_SERVER_CONF: conf, DB_SERVICE_HOST: 'db-c' }).status, 0);
+  t.same(readdirSync(dir).filter((n) => n.endsWith('.tmp')), ['.server.conf.ba9876543210.tmp'], 'the young one is kept');
+  unlinkSync(join(dir, '.server.conf.ba9876543210.tmp'));
   t.same(readdirSync(dir).filter((n) => n.endsWith('.tmp')), [], 'no temporary files left');
 });
 
