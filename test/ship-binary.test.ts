@@ -26,7 +26,7 @@ function newestSource(): number {
     }
   };
   walk(join(ROOT, 'src'));
-  for (const f of ['scripts/build-binary.mjs', 'scripts/sea/entry.ts', 'scripts/sea/drivers.ts', 'scripts/sea/warm-drivers.mjs', 'package.json']) newest = Math.max(newest, statSync(join(ROOT, f)).mtimeMs);
+  for (const f of ['scripts/build-binary.mjs', 'scripts/sea/entry.ts', 'scripts/sea/drivers.ts', 'scripts/sea/warm-drivers.mjs', 'scripts/sea/loader.cjs', 'scripts/sea/warm-main.mjs', 'package.json']) newest = Math.max(newest, statSync(join(ROOT, f)).mtimeMs);
   return newest;
 }
 
