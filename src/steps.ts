@@ -5,7 +5,7 @@ import type { Context } from './context.ts';
 import { execRole, runToCompletion } from './exec/run.ts';
 import { parseSignalRewrite } from './exec/signals.ts';
 import { planUser } from './exec/privileges.ts';
-import { awaitInitOnMongo, parseLeaseTtl, runInitOnMongo } from './init/on-mongo.ts';
+import { awaitInitOnMongo, runInitOnMongo } from './init/on-mongo.ts';
 import { resolveInitKey } from './init/key.ts';
 import { type CommandSpec, INIT_ARGV, type RoleSpec } from './roles.ts';
 import { type Target, mongoTarget } from './targets.ts';
@@ -34,7 +34,7 @@ export async function initOnce(ctx: Context, spec: RoleSpec, conf: ConfigView, d
     run: () => runToCompletion({ argv: init.argv, user: users.user, cwd: init.cwd, env: process.env, label: init.argv[0] ?? 'init' }, ctx.log),
     deadline,
     log: ctx.log,
-    ttlMs: parseLeaseTtl(process.env.PULP_INIT_LEASE_TTL),
+    ttlMs: Math.round(ctx.opts.initLeaseTtlSec.value * 1000),
   });
 }
 

@@ -72,6 +72,8 @@ const cases: Case[] = [
   ['service name', { PULP_DB_SERVICE: 'my service' }, 'PULP_DB_SERVICE'],
   ['conf path relative', { PULP_SERVER_CONF: 'server.conf' }, 'PULP_SERVER_CONF'],
   ['signal rewrite', { PULP_SIGNAL_REWRITE: 'TERM' }, 'PULP_SIGNAL_REWRITE'],
+  ['lease ttl too short', { PULP_INIT_LEASE_TTL: '0.1' }, 'PULP_INIT_LEASE_TTL'],
+  ['exec mode unknown', { PULP_EXEC_MODE: 'fork' }, 'PULP_EXEC_MODE'],
 ];
 
 t.ok(cases.length >= 40, `at least 40 hostile inputs (${cases.length})`);

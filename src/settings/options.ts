@@ -20,6 +20,7 @@ export interface AgentOptions {
   workerId: Sourced<number> | undefined;
   initKey: Sourced<string> | undefined;
   forceInit: boolean;
+  initLeaseTtlSec: Sourced<number>;
   logFormat: LogFormat;
   trace: boolean;
   brokerScheme: Sourced<BrokerScheme>;
@@ -41,6 +42,7 @@ const specs = {
   PULP_WORKER_ID: v.count({ default: undefined }),
   PULP_INIT_KEY: v.text({ default: undefined }),
   PULP_FORCE_INIT: v.flag({ default: false }),
+  PULP_INIT_LEASE_TTL: v.secondsBetween(0.3, 3600)({ default: 30 }),
   PULP_ENTRYPOINT_LOG: v.oneOf(['text', 'json'] as const)({ default: 'text' }),
   PULP_ENTRYPOINT_TRACE: v.flag({ default: false }),
   PULP_BROKER_SCHEME: v.oneOf(BROKER_SCHEMES)({ default: 'qpid' }),
@@ -91,6 +93,7 @@ export function resolveOptions(rawEnv: Env): AgentOptions {
     workerId: opt('PULP_WORKER_ID', o.PULP_WORKER_ID),
     initKey: opt('PULP_INIT_KEY', o.PULP_INIT_KEY),
     forceInit: o.PULP_FORCE_INIT,
+    initLeaseTtlSec: src('PULP_INIT_LEASE_TTL', o.PULP_INIT_LEASE_TTL),
     logFormat: o.PULP_ENTRYPOINT_LOG,
     trace: o.PULP_ENTRYPOINT_TRACE,
     brokerScheme: src('PULP_BROKER_SCHEME', o.PULP_BROKER_SCHEME),

@@ -78,6 +78,16 @@ export const seconds = check<number>((v) => {
     : { problem: `"${truncate(v)}" is not a number of seconds (more than 0, at most 86400)` };
 });
 
+/** Seconds within [min, max]: "how long" settings other than the wait timeout. */
+export function secondsBetween(min: number, max: number) {
+  return check<number>((v) => {
+    const n = Number(v);
+    return /^[0-9]+(\.[0-9]+)?$/.test(v.trim()) && n >= min && n <= max
+      ? { ok: n }
+      : { problem: `"${truncate(v)}" is not a number of seconds from ${min} to ${max}` };
+  });
+}
+
 export const count = check<number>((v) =>
   /^[0-9]{1,6}$/.test(v) ? { ok: Number(v) } : { problem: `"${truncate(v)}" is not a whole number 0..999999` },
 );
