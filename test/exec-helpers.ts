@@ -1,9 +1,8 @@
 // Shared by the tests that run bin/pulp-entrypoint as a whole process: its environment for
 // the test servers, a throw-away user, a PID namespace, the stand-ins' records.
-import { build } from 'esbuild';
 import { randomBytes } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,31 +84,6 @@ export interface AgentResult {
   code: number | null;
   /** stdout and stderr together. */
   out: string;
-}
-
-// Only test/run-celery.test.ts still uses the stand-in entry: remove with it once that test
-// runs bin/pulp-entrypoint.
-/** Bundles test/fixtures-run-entry.ts (or another entry) into a temp dir; returns the .mjs path. */
-export async function bundleEntry(entry = 'test/fixtures-run-entry.ts'): Promise<string> {
-  // Inside the repo, so the bundle finds node_modules (the drivers stay external).
-  const cache = join(ROOT, 'node_modules', '.cache');
-  mkdirSync(cache, { recursive: true });
-  const dir = mkdtempSync(join(cache, 'pe-entry-'));
-  chmodSync(dir, 0o755);
-  const outfile = join(dir, 'entry.mjs');
-  await build({
-    entryPoints: [join(ROOT, entry)],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    loader: { '.conf': 'text' },
-    define: { PULP_ENTRYPOINT_VERSION: '"test"' },
-    logLevel: 'warning',
-  });
-  return outfile;
 }
 
 /** A world-writable temp dir (the role runs as the test user and writes its record there). */
@@ -238,16 +212,4 @@ export function runAsPid1(argv: string[], env: NodeJS.ProcessEnv): Pid1Run {
 
 export function cleanup(...paths: string[]): void {
   for (const p of paths) rmSync(p, { recursive: true, force: true });
-}
-
-/**
- * A test server address: from the environment, else from the env file that
- * test/services/start.sh writes. Undefined when neither has it.
- */
-export function serviceAddress(name: string): string | undefined {
-  if (process.env[name]) return process.env[name];
-  const file = join(process.env.PULP_TEST_SERVICES_DIR ?? '/tmp/pulp-entrypoint-services', 'env');
-  if (!existsSync(file)) return undefined;
-  const m = new RegExp(`^export ${name}=(.*)$`, 'm').exec(readFileSync(file, 'utf8'));
-  return m?.[1]?.trim();
 }
