@@ -8,6 +8,8 @@ import { readStartingConf } from './conf-file.ts';
 import { type ConfigurePlan, applyConfigure, planConfigure } from './configure.ts';
 import { version } from './embedded.ts';
 import { EntrypointError, ExitCode, UsageError, errorMessage } from './errors.ts';
+import { chooseExecMode, hasExecve } from './exec/mode.ts';
+import { parseSignalRewrite } from './exec/signals.ts';
 import { HELP } from './help.ts';
 import { resolveInitKey } from './init/key.ts';
 import { type Logger, createLogger } from './log.ts';
@@ -104,6 +106,8 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
       return ExitCode.ok;
     }
     case 'run': {
+      // An exec mode this Node cannot honour is a settings error: refuse it before writing anything.
+      chooseExecMode(ctx.opts.execMode.value, hasExecve(), parseSignalRewrite(ctx.opts.signalRewrite?.value).size > 0);
       const p = configure(ctx, false);
       const spec = specFor(ctx, cmd.role, p.effective, cmd.args);
       const logWarning = syslogWarning(p.effective, existsSync('/dev/log'));

@@ -148,3 +148,15 @@ t.test('preview and configure never load the MongoDB or AMQP drivers', async (t)
   const w = run(['check']);
   t.not(w.status, 0, 'check does need them: the isolation is real');
 });
+
+t.test('run refuses an exec mode this Node cannot honour, before writing anything', async (t) => {
+  const before = readFileSync(conf);
+  const hasExecve = typeof (process as { execve?: unknown }).execve === 'function';
+  const env = hasExecve
+    ? { ...k8s, PULP_EXEC_MODE: 'exec', PULP_SIGNAL_REWRITE: 'TERM:QUIT' }
+    : { ...k8s, PULP_EXEC_MODE: 'exec' };
+  const r = cli(['worker'], env);
+  t.equal(r.status, 65);
+  t.match(r.stderr, /PULP_EXEC_MODE=exec/);
+  t.ok(readFileSync(conf).equals(before), 'server.conf untouched');
+});

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveOnPath } from '../src/exec/path.ts';
 import { exitCodeOf, parseSignalRewrite } from '../src/exec/signals.ts';
-import { chooseExecMode, parseExecMode } from '../src/exec/mode.ts';
+import { chooseExecMode } from '../src/exec/mode.ts';
 import { envForUser, planLaunch, planUser } from '../src/exec/privileges.ts';
 import type { ResolvedUser } from '../src/users.ts';
 
@@ -48,9 +48,6 @@ t.test('exitCodeOf', async (t) => {
 });
 
 t.test('exec mode choice', async (t) => {
-  t.equal(parseExecMode(undefined), 'auto');
-  t.equal(parseExecMode(' Supervise '), 'supervise');
-  t.throws(() => parseExecMode('fork'), { name: 'InputError', message: /PULP_EXEC_MODE=fork/ });
   t.equal(chooseExecMode('auto', true, false).mode, 'exec');
   t.equal(chooseExecMode('auto', false, false).mode, 'supervise');
   t.match(chooseExecMode('auto', true, true), { mode: 'supervise', reason: /PULP_SIGNAL_REWRITE/ });

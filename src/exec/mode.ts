@@ -8,13 +8,6 @@ import { InputError } from '../errors.ts';
 export type ExecMode = 'exec' | 'supervise';
 export type ExecModeSetting = 'auto' | ExecMode;
 
-export function parseExecMode(value: string | undefined, varName = 'PULP_EXEC_MODE'): ExecModeSetting {
-  const v = (value ?? '').trim().toLowerCase();
-  if (v === '' || v === 'auto') return 'auto';
-  if (v === 'exec' || v === 'supervise') return v;
-  throw new InputError(`${varName}=${value}: use auto, exec or supervise`);
-}
-
 export function hasExecve(): boolean {
   return typeof (process as { execve?: unknown }).execve === 'function';
 }

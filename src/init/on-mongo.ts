@@ -3,35 +3,19 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { MongoClient } from 'mongodb';
-import { InputError, UnavailableError, errorMessage } from '../errors.ts';
+import { UnavailableError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { MongoTarget } from '../targets.ts';
 import { connectMongo } from '../wait/mongodb.ts';
 import type { DoneDoc, Holder } from './lease.ts';
 import { mongoInitStore } from './mongo-store.ts';
-import { DEFAULT_LEASE_TTL_MS, type InitOutcome, awaitInitDone, runInitOnce } from './once.ts';
+import { type InitOutcome, awaitInitDone, runInitOnce } from './once.ts';
 import type { InitStore } from './store.ts';
 
 /** hostname + pid + random: in containers every agent may be PID 1, and hostnames repeat across restarts. */
 export function newHolder(): Holder {
   const host = hostname();
   return { id: `${host}:${process.pid}:${randomBytes(4).toString('hex')}`, host };
-}
-
-/** PULP_FORCE_INIT: 1/true/yes runs the init even when it is recorded as done. */
-export function parseForceInit(value: string | undefined): boolean {
-  const v = (value ?? '').trim().toLowerCase();
-  if (v === '' || v === '0' || v === 'false' || v === 'no') return false;
-  if (v === '1' || v === 'true' || v === 'yes') return true;
-  throw new InputError(`PULP_FORCE_INIT=${value}: use 1 to run the init again, or leave it unset`);
-}
-
-/** PULP_INIT_LEASE_TTL (seconds, default 30): how long a dead holder blocks the init. */
-export function parseLeaseTtl(value: string | undefined): number {
-  if (value === undefined || value.trim() === '') return DEFAULT_LEASE_TTL_MS;
-  const s = Number(value);
-  if (!Number.isFinite(s) || s < 0.3 || s > 3600) throw new InputError(`PULP_INIT_LEASE_TTL=${value}: give seconds between 0.3 and 3600 (default 30)`);
-  return Math.round(s * 1000);
 }
 
 async function withStore<T>(target: MongoTarget, deadline: number, fn: (store: InitStore) => Promise<T>): Promise<T> {
