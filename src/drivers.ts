@@ -21,7 +21,13 @@ interface Chunk {
   rhea: RheaModule;
 }
 
-let chunk: Chunk | undefined;
+interface Loaded {
+  chunk: Chunk;
+  script: Script;
+  cacheFile: string;
+}
+
+let loaded: Loaded | undefined;
 
 function chunkPath(): string {
   return fileURLToPath(new URL('./drivers.cjs', import.meta.url));
@@ -32,8 +38,8 @@ function chunkPath(): string {
  * module.enableCompileCache). A missing or rejected cache (another Node version) is written
  * anew when the directory allows; a read-only image just loads without it.
  */
-function loadChunk(writeCache = false): Chunk {
-  if (chunk) return chunk;
+function load(): Loaded {
+  if (loaded) return loaded;
   const file = chunkPath();
   // V8 rejects a cache made by another version, so each Node keeps its own.
   const cacheFile = `${file}.v8-${process.versions.v8}.cache`;
@@ -47,30 +53,56 @@ function loadChunk(writeCache = false): Chunk {
   const wrapper = script.runInThisContext() as (e: object, r: NodeJS.Require, m: { exports: object }, f: string, d: string) => void;
   const mod = { exports: {} };
   wrapper.call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file));
-  chunk = mod.exports as Chunk;
-  if (writeCache || cachedData === undefined || script.cachedDataRejected === true) {
-    try {
-      const tmp = `${cacheFile}.${process.pid}`;
-      writeFileSync(tmp, script.createCachedData());
-      renameSync(tmp, cacheFile);
-    } catch {
-      // Read-only: the next start compiles again, which is only slower.
-    }
+  loaded = { chunk: mod.exports as Chunk, script, cacheFile };
+  if (cachedData === undefined || script.cachedDataRejected === true) writeCache(loaded);
+  return loaded;
+}
+
+/** Holds every function this script has compiled so far; best effort (read-only images). */
+function writeCache({ script, cacheFile }: Loaded): void {
+  try {
+    const tmp = `${cacheFile}.${process.pid}`;
+    writeFileSync(tmp, script.createCachedData());
+    renameSync(tmp, cacheFile);
+  } catch {
+    // Read-only: the next start compiles again, which is only slower.
   }
-  return chunk;
 }
 
 export async function loadMongo(): Promise<MongoModule> {
-  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return loadChunk().mongodb;
+  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.mongodb;
   return import('mongodb');
 }
 
 export async function loadRhea(): Promise<RheaModule> {
-  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return loadChunk().rhea;
+  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.rhea;
   return import('rhea');
 }
 
-/** For the build: load the chunk and write its code cache with the Node that will run it. */
-export function warmDriverCache(): void {
-  loadChunk(true);
+/**
+ * For the build: load the chunk, run both drivers' connect paths against a port nobody
+ * listens on (so V8 compiles what a real probe uses), then write the code cache with the
+ * Node that will run it. A cache taken right after loading would hold top-level code only.
+ */
+export async function warmDriverCache(): Promise<void> {
+  const l = load();
+  const { mongodb, rhea } = l.chunk;
+  const client = new mongodb.MongoClient('mongodb://127.0.0.1:9/?directConnection=true', {
+    serverSelectionTimeoutMS: 300,
+    connectTimeoutMS: 300,
+  });
+  await client
+    .connect()
+    .then(() => client.db('admin').command({ ping: 1 }))
+    .catch(() => undefined);
+  await client.close(true).catch(() => undefined);
+  await new Promise<void>((resolve) => {
+    const container = (rhea as unknown as { default?: RheaModule }).default ?? rhea;
+    const c = container.create_container({ id: 'warm' });
+    const conn = c.connect({ host: '127.0.0.1', port: 9, reconnect: false });
+    conn.on('disconnected', () => resolve());
+    conn.on('error', () => resolve());
+    setTimeout(resolve, 500).unref();
+  });
+  writeCache(l);
 }
