@@ -24,7 +24,7 @@ Environment (empty counts as unset):
   MSG_SERVICE_HOST, MSG_SERVICE_PORT  [messaging] url and [tasks] broker_url
   MSG_SERVICE_USER            broker user (default guest)        also as MSG_SERVICE_USER_FILE
   MSG_SERVICE_PASSWORD        broker password                    also as MSG_SERVICE_PASSWORD_FILE
-  PULP_BROKER_SCHEME          qpid (default), amqp or amqps, for [tasks] broker_url
+  PULP_BROKER_SCHEME          qpid (default), qpids, amqp or amqps, for [tasks] broker_url
   PULP_DB_NAME, PULP_DB_REPLICA_SET   [database] name, replica_set
   PULP_DB_USERNAME, PULP_DB_PASSWORD  [database] username, password (also as NAME_FILE)
   PULP_CONF__SECTION__KEY     set any [section] key (PULP_CONF__DATABASE__WRITE_CONCERN=majority)

@@ -2,6 +2,8 @@
 // - structural: keys and URL passwords known to be secret are masked where they are rendered;
 // - by value: every secret value the agent learns is registered, and every line it prints
 //   passes through redact(), so a secret that slips into an error message is still masked.
+import { maskUrlPassword } from './url.ts';
+
 export const MASK = '********';
 
 const secrets = new Set<string>();
@@ -33,7 +35,7 @@ export function isSecretKey(key: string): boolean {
 
 /** Masks the password of a URL's userinfo: qpid://user:pw@host -> qpid://user:********@host. */
 export function redactUrl(value: string): string {
-  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#\s]*):([^@/?#\s]*)@/i, (_m, head: string) => `${head}:${MASK}@`);
+  return maskUrlPassword(value, MASK);
 }
 
 /** How a server.conf value is shown: masked whole for secret keys, URL passwords masked otherwise. */

@@ -3,6 +3,8 @@
 import { type ConfigView, confGet } from './config-view.ts';
 import { InputError } from './errors.ts';
 import { joinHostPort, splitHostPort } from './net.ts';
+import { redactUrl } from './redact.ts';
+import { splitUrl } from './url.ts';
 
 /** Pulp 2's defaults for the keys the agent reads, when the file does not set them. */
 export const PULP_DEFAULTS = {
@@ -98,7 +100,8 @@ export function mongoTarget(conf: ConfigView): MongoTarget {
   };
 }
 
-const BROKER_SCHEMES: Record<string, { tls: boolean; port: number }> = {
+/** URL schemes Pulp accepts for [tasks] broker_url and [messaging] url. */
+export const BROKER_SCHEMES: Readonly<Record<string, { tls: boolean; port: number }>> = {
   qpid: { tls: false, port: 5672 },
   amqp: { tls: false, port: 5672 },
   qpids: { tls: true, port: 5671 },
@@ -111,40 +114,34 @@ const BROKER_SCHEMES: Record<string, { tls: boolean; port: number }> = {
 export function parseBrokerUrl(
   url: string,
   where: string,
-): { host: string; port: number; username?: string; password?: string; vhost?: string; tls: boolean } {
-  const m = /^([a-z][a-z0-9+.-]*):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?(\[[^\]]+\]|[^:/?#]*)(?::([^/?#]*))?(\/[^?#]*)?(?:[?#].*)?$/i.exec(
-    url,
-  );
-  const scheme = m?.[1]?.toLowerCase();
-  const kind = scheme === undefined ? undefined : BROKER_SCHEMES[scheme];
-  if (!m || !kind) {
-    throw new InputError(`${where}: "${url.replace(/:[^:@/]*@/, ':********@')}" is not a broker URL (qpid://, amqp://, amqps://, tcp:// or ssl://)`);
+): { host: string; port: number; username?: string; password?: string; vhost?: string; tls: boolean; scheme: string } {
+  const parts = splitUrl(url);
+  const kind = parts === undefined ? undefined : BROKER_SCHEMES[parts.scheme];
+  // Messages never quote text from a URL that carries a password: a malformed one may have
+  // put part of the password where the host or port should be.
+  const shown = parts?.password !== undefined ? redactUrl(url) : url;
+  if (!parts || !kind) {
+    throw new InputError(`${where}: "${shown}" is not a broker URL (qpid://, qpids://, amqp://, amqps://, tcp:// or ssl://)`);
   }
-  const host = m[4] === undefined || m[4] === '' ? 'localhost' : m[4];
-  const hp = splitHostPort(host);
-  if (!hp) throw new InputError(`${where}: "${host}" is not a host name or IP address`);
-  let port = kind.port;
-  if (m[5] !== undefined && m[5] !== '') {
-    const p = splitHostPort(`${host}:${m[5]}`)?.port;
-    if (p === undefined) throw new InputError(`${where}: port "${m[5]}" is not 1..65535`);
-    port = p;
-  }
+  const quote = (text: string): string => (parts.password !== undefined ? '' : ` "${text}"`);
+  const hp = parts.hostPort === '' ? { host: 'localhost', port: undefined } : splitHostPort(parts.hostPort);
+  if (!hp) throw new InputError(`${where}: the host and port${quote(parts.hostPort)} are not host[:port] (is a password with "@" or "/" not percent-encoded?)`);
   const decode = (s: string | undefined): string | undefined => {
     if (s === undefined || s === '') return undefined;
     try {
       return decodeURIComponent(s);
     } catch {
-      throw new InputError(`${where}: bad percent-encoding in the URL's user or password`);
+      throw new InputError(`${where}: bad percent-encoding in the URL's user, password or path`);
     }
   };
-  const vhostRaw = m[6]?.replace(/^\//, '');
   return {
     host: hp.host,
-    port,
-    username: decode(m[2]),
-    password: decode(m[3]),
-    vhost: decode(vhostRaw),
+    port: hp.port ?? kind.port,
+    username: decode(parts.user),
+    password: decode(parts.password),
+    vhost: decode(parts.path.replace(/^\//, '')),
     tls: kind.tls,
+    scheme: parts.scheme,
   };
 }
 

@@ -4,7 +4,8 @@ import { type ConfigView, confGet } from '../config-view.ts';
 import { InputError } from '../errors.ts';
 import { joinHostPort } from '../net.ts';
 import { isSecretKey, registerSecret } from '../redact.ts';
-import { PULP_DEFAULTS, parseBrokerUrl, parseSeeds } from '../targets.ts';
+import { BROKER_SCHEMES as BROKER_SCHEME_INFO, PULP_DEFAULTS, parseBrokerUrl, parseSeeds } from '../targets.ts';
+import { splitUrl } from '../url.ts';
 import { type Env, type Sourced, type VarProblem, discoverService, unique } from './kube.ts';
 import { type AgentOptions, BROKER_SCHEMES, type BrokerScheme, validate, withoutEmpty } from './options.ts';
 import * as v from './validators.ts';
@@ -79,12 +80,15 @@ export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, op
   if (msg.host || msg.port || c.MSG_SERVICE_USER !== undefined || c.MSG_SERVICE_PASSWORD !== undefined || schemeSet) {
     const base = currentBroker(current);
     const host = msg.host ?? { value: base.host, from: ['server.conf'] };
-    const port = msg.port ?? (msg.host ? { value: 5672, from: ['default'] } : { value: base.port, from: ['server.conf'] });
+    // The file's scheme is kept unless PULP_BROKER_SCHEME says otherwise: adding a password
+    // must not turn qpids:// (TLS) into qpid://.
     const scheme: Sourced<BrokerScheme> = schemeSet
       ? opts.brokerScheme
       : base.scheme !== undefined
         ? { value: base.scheme, from: ['server.conf'] }
         : opts.brokerScheme;
+    const tlsPort = BROKER_SCHEME_INFO[scheme.value]?.port ?? 5672;
+    const port = msg.port ?? (msg.host ? { value: tlsPort, from: ['default'] } : { value: base.port, from: ['server.conf'] });
     const user: Sourced<string> =
       c.MSG_SERVICE_USER !== undefined
         ? { value: c.MSG_SERVICE_USER, from: [via('MSG_SERVICE_USER')] }
@@ -101,7 +105,7 @@ export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, op
     if (password) registerSecret(password.value);
     const hp = joinHostPort(host.value, port.value);
     if (msg.host || msg.port) {
-      add('messaging', 'url', `${scheme.value === 'amqps' ? 'ssl' : 'tcp'}://${hp}`, [...host.from, ...port.from]);
+      add('messaging', 'url', `${BROKER_SCHEME_INFO[scheme.value]?.tls ? 'ssl' : 'tcp'}://${hp}`, [...host.from, ...port.from]);
     }
     const userinfo = encodeURIComponent(user.value) + (password ? `:${encodeURIComponent(password.value)}` : '');
     const vhost = base.vhost !== undefined ? `/${encodeURIComponent(base.vhost)}` : '';
@@ -141,6 +145,7 @@ export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, op
 
   const first = problems[0];
   if (first) throw new InputError(`${first.variable}: ${first.problem}`);
+  registerUrlPasswords(edits);
   return { edits, warnings };
 }
 
@@ -171,9 +176,22 @@ function currentBroker(current: ConfigView): {
   const url = confGet(current, 'tasks', 'broker_url') || PULP_DEFAULTS.tasks.broker_url;
   try {
     const u = parseBrokerUrl(url, 'server.conf [tasks] broker_url');
-    const scheme = url.slice(0, url.indexOf(':')).toLowerCase();
-    return { ...u, scheme: (BROKER_SCHEMES as readonly string[]).includes(scheme) ? (scheme as BrokerScheme) : undefined };
+    return { ...u, scheme: (BROKER_SCHEMES as readonly string[]).includes(u.scheme) ? (u.scheme as BrokerScheme) : undefined };
   } catch {
     return { host: 'localhost', port: 5672, scheme: undefined };
+  }
+}
+
+/** A password inside any URL-valued edit (PULP_CONF__TASKS__BROKER_URL=amqp://u:pw@h) is a secret too. */
+function registerUrlPasswords(edits: PlannedEdit[]): void {
+  for (const e of edits) {
+    const pw = splitUrl(e.value)?.password;
+    if (pw === undefined) continue;
+    registerSecret(pw);
+    try {
+      registerSecret(decodeURIComponent(pw));
+    } catch {
+      // Not valid percent-encoding: the raw form is registered.
+    }
   }
 }

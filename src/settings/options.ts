@@ -9,7 +9,7 @@ import type { Env, Sourced } from './kube.ts';
 import * as v from './validators.ts';
 
 export const DEFAULT_CONF_PATH = '/etc/pulp/server.conf';
-export const BROKER_SCHEMES = ['qpid', 'amqp', 'amqps'] as const;
+export const BROKER_SCHEMES = ['qpid', 'qpids', 'amqp', 'amqps'] as const;
 export type BrokerScheme = (typeof BROKER_SCHEMES)[number];
 
 export interface AgentOptions {

@@ -1,0 +1,47 @@
+// One URL reading for waits, edits and redaction: a password never leaks as host or path.
+import t from 'tap';
+import { clearSecrets, redact, redactUrl } from '../src/redact.ts';
+import { parseBrokerUrl } from '../src/targets.ts';
+import { splitUrl } from '../src/url.ts';
+import { configViewFrom } from '../src/config-view.ts';
+import { planEdits } from '../src/settings/edits.ts';
+import { resolveOptions } from '../src/settings/options.ts';
+
+t.test('raw delimiters inside a password stay inside it', async (t) => {
+  for (const pw of ['Top?Secret99', 'Top#Secret99', 'Top@Secret99', 'Top/Secret99']) {
+    const url = `amqp://pulp:${pw}@broker:5672/vh`;
+    const p = splitUrl(url);
+    t.equal(p?.hostPort, 'broker:5672', `${pw}: host`);
+    t.equal(redactUrl(url), 'amqp://pulp:********@broker:5672/vh', `${pw}: masked whole`);
+  }
+});
+
+t.test('parse errors never quote a URL that carries a password', async (t) => {
+  for (const url of ['amqp://pulp:Top/Secret99@broker:x', 'amqp://pulp:Secret99@bad_host', 'foo://pulp:Secret99@h']) {
+    let message = '';
+    try {
+      parseBrokerUrl(url, 'where');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    t.match(message, /^where: /, `${url} is refused`);
+    t.notMatch(message, /Secret99/, 'without the password');
+  }
+});
+
+t.test('a password in PULP_CONF__TASKS__BROKER_URL is registered as a secret', async (t) => {
+  clearSecrets();
+  const env = { PULP_CONF__TASKS__BROKER_URL: 'amqp://pulp:Top%3FSecret99@broker:5672' };
+  planEdits(env, new Map(), resolveOptions(env), configViewFrom({}));
+  t.equal(redact('log Top%3FSecret99 and Top?Secret99'), 'log ******** and ********');
+});
+
+t.test("the file's TLS scheme and port survive an edit that adds a password", async (t) => {
+  const current = configViewFrom({ tasks: { broker_url: 'qpids://pulp@oldbroker:5671/' } });
+  const env = { MSG_SERVICE_PASSWORD: 'x-secret' };
+  const e = planEdits(env, new Map(), resolveOptions(env), current).edits.find((x) => x.key === 'broker_url');
+  t.match(e?.value, /^qpids:\/\/pulp:x-secret@oldbroker:5671/);
+  const moved = planEdits({ MSG_SERVICE_HOST: 'newbroker' }, new Map(), resolveOptions({}), current).edits;
+  t.match(moved.find((x) => x.key === 'broker_url')?.value, /^qpids:\/\/pulp@newbroker:5671/, 'TLS default port');
+  t.equal(moved.find((x) => x.key === 'url')?.value, 'ssl://newbroker:5671');
+});
