@@ -28,7 +28,8 @@ export function parseArgs(argv: readonly string[]): Command {
     );
   }
   if (!SUBCOMMANDS.includes(first)) return { kind: 'exec', argv: [first, ...rest] };
-  if (rest.includes('--help') || rest.includes('-h')) return { kind: 'help', topic: first };
+  // `run ROLE --help` is the role's own --help, as `ROLE --help` is.
+  if (first !== 'run' && (rest.includes('--help') || rest.includes('-h'))) return { kind: 'help', topic: first };
   switch (first) {
     case 'run': {
       const [role, ...args] = rest;

@@ -24,7 +24,11 @@ export interface LoggerOptions {
 export function createLogger(opts: LoggerOptions): Logger {
   const write = opts.write ?? ((line: string) => process.stderr.write(line));
   const now = opts.now ?? (() => new Date());
-  const emit = (level: LogLevel, msg: string, fields: LogFields = {}): void => {
+  const emit = (level: LogLevel, rawMsg: string, rawFields: LogFields = {}): void => {
+    // Masked before any quoting or JSON escaping, which would change a secret's spelling.
+    const msg = redact(rawMsg);
+    const fields: LogFields = {};
+    for (const [k, v] of Object.entries(rawFields)) fields[k] = typeof v === 'string' ? redact(v) : Array.isArray(v) ? v.map(redact) : v;
     if (opts.format === 'json') {
       const rec: Record<string, unknown> = { time: now().toISOString(), level, msg };
       for (const [k, v] of Object.entries(fields)) if (v !== undefined) rec[k] = v;

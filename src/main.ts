@@ -69,7 +69,7 @@ async function preview(ctx: Context, role: Role, json: boolean): Promise<number>
     targets: targetsFromConfig(p.effective),
     spec,
     initKey: await resolveInitKey([...INIT_ARGV], process.env).catch((err: unknown) =>
-      err instanceof EntrypointError ? `(not computable here: ${INIT_ARGV[0]} is not on PATH)` : Promise.reject(err),
+      err instanceof EntrypointError ? `(not computable here: ${err.message})` : Promise.reject(err),
     ),
     path: process.env.PATH,
     isRoot: process.getuid?.() === 0,
@@ -135,7 +135,7 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  let log: Logger = createLogger({ format: process.env.PULP_ENTRYPOINT_LOG === 'json' ? 'json' : 'text', trace: false });
+  let log: Logger = createLogger({ format: process.env.PULP_ENTRYPOINT_LOG?.trim().toLowerCase() === 'json' ? 'json' : 'text', trace: false });
   let code: number;
   try {
     const cmd = parseArgs(argv);

@@ -112,3 +112,10 @@ t.test('another Service name reads that service\'s variables', async (t) => {
   const e = byKey(plan({ PULP_DB_SERVICE: 'mongodb', DB_SERVICE_HOST: '10.9.9.9', MONGODB_SERVICE_HOST: '10.0.0.2', MONGODB_SERVICE_PORT: '27017' }).edits);
   t.equal(e['database.seeds']?.value, '10.0.0.2:27017');
 });
+
+t.test('an empty NAME or NAME_FILE counts as unset', async (t) => {
+  const read = () => Buffer.from('from-file\n');
+  const { env } = readFileVariables({ MSG_SERVICE_PASSWORD: '', MSG_SERVICE_PASSWORD_FILE: '/run/secrets/pw', PULP_DB_PASSWORD_FILE: '' }, read);
+  t.equal(env.MSG_SERVICE_PASSWORD, 'from-file');
+  t.equal(env.PULP_DB_PASSWORD, undefined);
+});

@@ -3,7 +3,7 @@
 // For a Service NAME with a cluster IP the kubelet sets NAME_SERVICE_HOST, NAME_SERVICE_PORT
 // (first port), NAME_SERVICE_PORT_<PORTNAME> (named ports), and Docker-link variables
 // NAME_PORT=tcp://IP:PORT and NAME_PORT_<port>_TCP[_ADDR|_PORT|_PROTO].
-import { joinHostPort, parsePort, splitHostPort } from '../net.ts';
+import { parsePort, splitHostPort } from '../net.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -95,11 +95,6 @@ export function discoverService(
     if (parsed && parsed !== 'bad' && parsed.port !== undefined) out.port = { value: parsed.port, from: [link] };
   }
   return out;
-}
-
-/** "host:port" for seeds, with the sources of both halves. */
-export function hostPort(host: Sourced<string>, port: Sourced<number>): Sourced<string> {
-  return { value: joinHostPort(host.value, port.value), from: unique([...host.from, ...port.from]) };
 }
 
 export function unique(list: string[]): string[] {

@@ -40,7 +40,7 @@ const specs = {
   PULP_WAIT_TIMEOUT: v.seconds({ default: 60 }),
   PULP_RUN_AS: v.userName({ default: 'apache' }),
   PULP_WORKER_ID: v.count({ default: undefined }),
-  PULP_INIT_KEY: v.text({ default: undefined }),
+  PULP_INIT_KEY: v.textUpTo(200)({ default: undefined }),
   PULP_FORCE_INIT: v.flag({ default: false }),
   PULP_INIT_LEASE_TTL: v.secondsBetween(0.3, 3600)({ default: 30 }),
   PULP_ENTRYPOINT_LOG: v.oneOf(['text', 'json'] as const)({ default: 'text' }),

@@ -3,6 +3,7 @@
 import { InputError, errorMessage } from '../errors.ts';
 import { registerSecret } from '../redact.ts';
 import type { Env } from './kube.ts';
+import { withoutEmpty } from './options.ts';
 
 /** Variables that may be given as NAME_FILE. Values of the secret ones never reach a log line. */
 export const FILE_VARIABLES: readonly { name: string; secret: boolean }[] = [
@@ -20,7 +21,8 @@ export type ReadFile = (path: string) => Buffer;
  * Returns the environment with every NAME_FILE read into NAME, and which variable each
  * value came from (NAME or NAME_FILE). Both set is an error, as in the docker-library images.
  */
-export function readFileVariables(env: Env, readFile: ReadFile): { env: Env; from: Map<string, string> } {
+export function readFileVariables(rawEnv: Env, readFile: ReadFile): { env: Env; from: Map<string, string> } {
+  const env = withoutEmpty(rawEnv);
   const out: Record<string, string | undefined> = { ...env };
   const from = new Map<string, string>();
   for (const { name, secret } of FILE_VARIABLES) {

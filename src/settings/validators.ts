@@ -1,7 +1,7 @@
 // Value checks for everything that reaches server.conf or the command line. A value that
 // would inject a line into the file (newline, control character) never gets past here.
 import { EnvError, makeValidator } from 'envalid';
-import { isHost, parsePort } from '../net.ts';
+import { isHost } from '../net.ts';
 
 export const MAX_VALUE = 1024;
 
@@ -35,14 +35,17 @@ export const text = check<string>((v) => {
 });
 
 
+/** Text of at most `max` characters (keys, names that end up in logs). */
+export function textUpTo(max: number) {
+  return check<string>((v) => {
+    const p = textProblem(v, max);
+    return p ? { problem: p } : { ok: v };
+  });
+}
+
 export const host = check<string>((v) => {
   const p = hostProblem(v);
   return p ? { problem: p } : { ok: v };
-});
-
-export const port = check<number>((v) => {
-  const n = parsePort(v);
-  return n === undefined ? { problem: `"${truncate(v)}" is not a port (an integer 1..65535)` } : { ok: n };
 });
 
 export const absolutePath = check<string>((v) => {
