@@ -6,6 +6,9 @@ import { type DoneDoc, type Holder, LEASE_ID, type LeaseDoc, acquireUpdate, done
 import { type Clock, awaitInitDone, runInitOnce } from '../src/init/once.ts';
 import type { InitStore } from '../src/init/store.ts';
 import { initKeyOf } from '../src/init/key.ts';
+import { StoreError } from '../src/init/store-error.ts';
+import { toStoreError } from '../src/init/mongo-store.ts';
+import { registerSecret } from '../src/redact.ts';
 
 function memoryStore(): InitStore & { lease: LeaseDoc | null; done: Map<string, DoneDoc>; renewals: number } {
   const s = {
@@ -182,4 +185,180 @@ t.test('resolveInitKey: PULP_INIT_KEY wins; the default needs the program', asyn
   const k1 = await resolveInitKey(['sh'], { PATH: '/usr/bin' });
   t.match(k1, /^sh@[0-9a-f]{16}$/);
   t.equal(await resolveInitKey(['sh'], { PATH: '/usr/bin' }), k1, 'stable');
+});
+
+// A store whose calls fail as scripted: `failures[method]` is how many calls fail next (Infinity:
+// all of them), with `error`. The memory store answers the others.
+type Method = 'findDone' | 'readLease' | 'tryAcquire' | 'renew' | 'release' | 'markDone';
+function failingStore(failures: Partial<Record<Method, number>>, error: () => unknown): ReturnType<typeof memoryStore> & { calls: Record<Method, number> } {
+  const inner = memoryStore();
+  const calls: Record<Method, number> = { findDone: 0, readLease: 0, tryAcquire: 0, renew: 0, release: 0, markDone: 0 };
+  const guard = <A extends unknown[], R>(m: Method, f: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      calls[m]++;
+      const left = failures[m] ?? 0;
+      if (left > 0) {
+        failures[m] = left - 1;
+        throw error();
+      }
+      return f(...a);
+    };
+  return Object.assign(inner, {
+    calls,
+    findDone: guard('findDone', inner.findDone),
+    readLease: guard('readLease', inner.readLease),
+    tryAcquire: guard('tryAcquire', inner.tryAcquire),
+    renew: guard('renew', inner.renew),
+    release: guard('release', inner.release),
+    markDone: guard('markDone', inner.markDone),
+  });
+}
+
+const refused = (): StoreError => new StoreError('connection refused (connect ECONNREFUSED 10.0.0.5:27017)', true, 'is the server running and listening on that port?');
+const forbidden = (): StoreError => new StoreError('not authorized (not authorized on pulp_database to execute command)', false, 'give the database user the readWrite role on database pulp_database');
+const STORE = 'MongoDB at 10.0.0.5:27017 (database pulp_database)';
+
+t.test('awaitInitDone: transient store errors are retried, one line each with the reason', async (t) => {
+  const store = failingStore({ findDone: 2 }, refused);
+  const clock = fakeClock();
+  const { log, lines } = capture();
+  await store.markDone({ _id: doneId('k'), key: 'k', doneAt: clock.now(), host: 'podB', holder: B.id, argv: [], durationMs: 1 });
+  const d = await awaitInitDone({ store, storeName: STORE, key: 'k', deadline: clock.t + 60_000, log, clock });
+  t.equal(d.host, 'podB');
+  t.equal(store.calls.findDone, 3);
+  const retries = lines.filter((l) => /warn: cannot read the init record of k in MongoDB at 10\.0\.0\.5:27017 \(database pulp_database\): connection refused .*; trying again in \d+ ms/.test(l));
+  t.equal(retries.length, 2, lines.join(''));
+});
+
+t.test('awaitInitDone: a database that stays away is 69 at the deadline, one line naming it', async (t) => {
+  const store = failingStore({ findDone: Infinity }, refused);
+  const clock = fakeClock();
+  const { log } = capture();
+  const err = await awaitInitDone({ store, storeName: STORE, key: 'k', deadline: clock.t + 5000, log, clock }).then(
+    () => t.fail('must not resolve') as never,
+    (e: unknown) => e as Error & { exitCode: number },
+  );
+  t.equal(err.name, 'UnavailableError');
+  t.equal(err.exitCode, 69);
+  t.match(err.message, /^cannot read the init record of k in MongoDB at 10\.0\.0\.5:27017 \(database pulp_database\): connection refused .*still at the deadline after \d+ attempts; is the server running/);
+  t.notMatch(err.message, /\n/);
+  t.ok(clock.t >= 1_000_000 + 5000, 'kept trying until the deadline');
+  t.ok(clock.t < 1_000_000 + 5000 + 2000, 'and not much longer');
+});
+
+t.test('awaitInitDone: a permission error is 69 at once, with what to fix', async (t) => {
+  const store = failingStore({ findDone: Infinity }, forbidden);
+  const clock = fakeClock();
+  await t.rejects(awaitInitDone({ store, storeName: STORE, key: 'k', deadline: clock.t + 60_000, log: capture().log, clock }), {
+    name: 'UnavailableError',
+    exitCode: 69,
+    message: /^cannot read the init record of k in MongoDB at 10\.0\.0\.5:27017 \(database pulp_database\): not authorized .*; give the database user the readWrite role/,
+  });
+  t.equal(store.calls.findDone, 1, 'no retry');
+});
+
+t.test('retry lines never show a password', async (t) => {
+  registerSecret('s3cret-pw-in-error');
+  const store = failingStore({ findDone: 1 }, () => new StoreError('failed (bad uri mongodb://pulp:s3cret-pw-in-error@db)', true, 'x'));
+  const clock = fakeClock();
+  const { log, lines } = capture();
+  await store.markDone({ _id: doneId('k'), key: 'k', doneAt: clock.now(), host: 'podB', holder: B.id, argv: [], durationMs: 1 });
+  await awaitInitDone({ store, key: 'k', deadline: clock.t + 60_000, log, clock });
+  t.match(lines.join(''), /cannot read the init record of k in the init database: failed \(bad uri mongodb:\/\/pulp:\*{8}@db\)/);
+  t.notMatch(lines.join(''), /s3cret/);
+});
+
+t.test('runInitOnce: transient errors while taking the lease are retried, then the init runs', async (t) => {
+  const store = failingStore({ findDone: 1, tryAcquire: 2 }, refused);
+  const clock = fakeClock();
+  const { log, lines } = capture();
+  let runs = 0;
+  const r = await runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => (runs++, 0), deadline: clock.t + 60_000, log, clock });
+  t.equal(r.ran, true);
+  t.equal(runs, 1);
+  t.equal(lines.filter((l) => /cannot take the init lease in MongoDB at 10\.0\.0\.5:27017 .*: connection refused/.test(l)).length, 2);
+  t.ok(store.done.has('k'));
+});
+
+t.test('runInitOnce: a database gone while waiting for the lease is 69 at the deadline; the init never runs', async (t) => {
+  const store = failingStore({ tryAcquire: Infinity }, refused);
+  const clock = fakeClock();
+  await t.rejects(runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => t.fail('must not run') as never, deadline: clock.t + 3000, log: capture().log, clock }), {
+    name: 'UnavailableError',
+    exitCode: 69,
+    message: /^cannot take the init lease in MongoDB at 10\.0\.0\.5:27017 \(database pulp_database\): connection refused .*at the deadline/,
+  });
+});
+
+t.test('runInitOnce: an init that ran but whose record cannot be written says so and is 69', async (t) => {
+  const store = failingStore({ markDone: Infinity }, forbidden);
+  const clock = fakeClock();
+  let runs = 0;
+  const err = await runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['/usr/bin/pulp-manage-db'], run: async () => (runs++, 0), deadline: clock.t + 60_000, log: capture().log, clock }).then(
+    () => t.fail('must not resolve') as never,
+    (e: unknown) => e as Error & { exitCode: number },
+  );
+  t.equal(runs, 1);
+  t.equal(err.exitCode, 69);
+  t.match(err.message, /^init \/usr\/bin\/pulp-manage-db ran successfully, but its completion record k could not be written to MongoDB at 10\.0\.0\.5:27017 \(database pulp_database\), so the next start will run the init again: not authorized/);
+  t.equal(store.calls.markDone, 1, 'a permission error is not retried');
+  t.equal(store.lease?.holder, null, 'lease released');
+  t.equal(store.done.size, 0);
+});
+
+t.test('runInitOnce: a transient record failure is retried for one lease TTL after the init, even past the deadline', async (t) => {
+  const clock = fakeClock();
+  // The init takes 90 s of fake time: far past the 60 s start-up deadline.
+  const slowRun = async (): Promise<number> => ((clock.t += 90_000), 0);
+  const flaky = failingStore({ markDone: 2 }, refused);
+  const r = await runInitOnce({ store: flaky, key: 'k', force: false, holder: A, argv: ['pmd'], run: slowRun, deadline: clock.t + 60_000, log: capture().log, clock, ttlMs: 30_000 });
+  t.equal(r.ran, true);
+  t.equal(flaky.calls.markDone, 3);
+  t.ok(flaky.done.has('k'));
+
+  const gone = failingStore({ markDone: Infinity }, refused);
+  const ended = clock.t + 90_000;
+  await t.rejects(runInitOnce({ store: gone, key: 'k', force: false, holder: A, argv: ['pmd'], run: slowRun, deadline: clock.t + 60_000, log: capture().log, clock, ttlMs: 30_000 }), {
+    exitCode: 69,
+    message: /ran successfully, but its completion record k could not be written to the init database, so the next start will run the init again: connection refused .*at the deadline/,
+  });
+  t.ok(clock.t >= ended + 30_000, 'retried for the lease TTL');
+});
+
+t.test('runInitOnce: renewals that fail are logged and the init goes on', async (t) => {
+  const store = failingStore({ renew: Infinity }, refused);
+  const clock = fakeClock();
+  const { log, lines } = capture();
+  const run = async (): Promise<number> => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    return 0;
+  };
+  const r = await runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: clock.t + 60_000, log, clock, ttlMs: 3000 });
+  t.equal(r.ran, true);
+  t.ok(lines.some((l) => /warn: cannot renew the init lease in MongoDB at 10\.0\.0\.5:27017 .*: connection refused .*; trying again in 1000 ms/.test(l)));
+});
+
+t.test('errors that are not StoreErrors are bugs and pass unchanged', async (t) => {
+  const store = failingStore({ findDone: Infinity }, () => new TypeError('x is undefined'));
+  const clock = fakeClock();
+  await t.rejects(awaitInitDone({ store, key: 'k', deadline: clock.t + 5000, log: capture().log, clock }), { name: 'TypeError' });
+});
+
+t.test('toStoreError: driver errors sorted into transient and not', async (t) => {
+  const refusedErr = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:27017'), { name: 'MongoNetworkError', cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:27017'), { code: 'ECONNREFUSED' }) });
+  t.match(toStoreError(refusedErr, 'db'), { transient: true, reason: /^connection refused \(connect ECONNREFUSED 127\.0\.0\.1:27017\)$/ });
+  const selection = Object.assign(new Error('Server selection timed out after 2000 ms'), { name: 'MongoServerSelectionError' });
+  t.match(toStoreError(selection, 'db'), { transient: true, reason: /^timed out/ });
+  const notPrimary = Object.assign(new Error('not primary'), { name: 'MongoServerError', code: 10107 });
+  t.match(toStoreError(notPrimary, 'db'), { transient: true, reason: /^not primary/, hint: /replica_set/ });
+  const stepDown = Object.assign(new Error('interrupted'), { name: 'MongoServerError', code: 11602 });
+  t.equal(toStoreError(stepDown, 'db').transient, true);
+  const labelled = Object.assign(new Error('something'), { name: 'MongoServerError', code: 999, errorLabels: ['RetryableWriteError'] });
+  t.equal(toStoreError(labelled, 'db').transient, true);
+  const unauthorized = Object.assign(new Error('not authorized on pulp to execute command { find: ... }'), { name: 'MongoServerError', code: 13 });
+  t.match(toStoreError(unauthorized, 'pulp'), { transient: false, reason: /^not authorized/, hint: /readWrite role on database pulp/ });
+  const auth = Object.assign(new Error('Authentication failed.'), { name: 'MongoServerError', code: 18 });
+  t.match(toStoreError(auth, 'db'), { transient: false, reason: /^authentication failed/, hint: /user name and password/ });
+  const other = Object.assign(new Error('document too large'), { name: 'MongoServerError', code: 10334 });
+  t.match(toStoreError(other, 'db'), { transient: false, reason: /^failed \(document too large\)$/ });
 });

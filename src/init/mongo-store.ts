@@ -1,17 +1,71 @@
 // The InitStore on MongoDB (or FerretDB), in the Pulp database, collection
-// pulp_entrypoint_init. Only a Db is passed in: the caller owns the client.
+// pulp_entrypoint_init. Only a Db is passed in: the caller owns the client. Every driver
+// error leaves as a StoreError, so once.ts can tell "try again" from "give up" without the driver.
 import type { Db } from 'mongodb';
+import { REASON_HINT, REASON_TEXT, classifyFacts, errorFacts } from '../wait/classify.ts';
 import { type DoneDoc, type Holder, INIT_COLLECTION, LEASE_ID, type LeaseDoc, acquireFilter, acquireUpdate, doneId, isDuplicateKey, releaseUpdate, renewFilter, renewUpdate } from './lease.ts';
+import { StoreError } from './store-error.ts';
 import type { AcquireResult, InitStore } from './store.ts';
 
 type InitDoc = LeaseDoc | DoneDoc;
 
+// The server codes the drivers' retryable-reads/writes specifications retry: elections,
+// shutdowns, network trouble seen by a mongos or a replica set member, time limits.
+const TRANSIENT_CODES = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 134, 10058]);
+const NOT_PRIMARY_CODES = new Set([10107, 13435, 13436, 11602, 189, 10058]);
+const TRANSIENT_LABELS = ['RetryableWriteError', 'TransientTransactionError', 'ResetPool', 'NoWritesPerformed'];
+// Unauthorized: the user logged in but may not use this collection.
+const UNAUTHORIZED = 13;
+
+function oneLine(s: string): string {
+  const line = s.replace(/\s+/g, ' ').trim();
+  return line.length > 200 ? line.slice(0, 197) + '...' : line;
+}
+
+function labelsOf(err: unknown): string[] {
+  const labels = (err as { errorLabels?: unknown } | null)?.errorLabels;
+  return Array.isArray(labels) ? labels.filter((l): l is string => typeof l === 'string') : [];
+}
+
+/** A driver error as a StoreError. Pure: only the error's own fields are read. */
+export function toStoreError(err: unknown, database: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const facts = errorFacts(err);
+  // The innermost system message is the most specific ("connect ECONNREFUSED 127.0.0.1:1").
+  const detail = oneLine(facts.messages.find((m) => /\bE[A-Z]{3,}\b/.test(m)) ?? facts.messages[0] ?? String(err));
+  if (facts.serverCodes.includes(UNAUTHORIZED) || /not authorized|unauthorized/i.test(facts.messages.join(' '))) {
+    return new StoreError(`not authorized (${detail})`, false, `give the database user the readWrite role on database ${database} (server.conf [database] username)`);
+  }
+  const reason = classifyFacts(facts);
+  if (facts.serverCodes.some((c) => NOT_PRIMARY_CODES.has(c)) || /not (writable )?primary|node is recovering/i.test(detail)) {
+    return new StoreError(`not primary (${detail})`, true, 'is the replica set electing a primary? check server.conf [database] replica_set and the members');
+  }
+  const network = facts.names.some((n) => /^Mongo(Network|NetworkTimeout|ServerSelection|PoolCleared|ServerClosed)Error$/.test(n));
+  const transient =
+    reason !== 'auth' &&
+    reason !== 'tls' &&
+    (network ||
+      ['refused', 'timeout', 'reset', 'dns', 'unreachable'].includes(reason) ||
+      facts.serverCodes.some((c) => TRANSIENT_CODES.has(c)) ||
+      labelsOf(err).some((l) => TRANSIENT_LABELS.includes(l)));
+  const text = reason === 'error' ? 'failed' : REASON_TEXT[reason];
+  const hint = reason === 'error' ? 'check the database server and its log' : REASON_HINT[reason];
+  return new StoreError(`${text} (${detail})`, transient, hint);
+}
+
 export function mongoInitStore(db: Db, collectionName = INIT_COLLECTION): InitStore {
   const col = db.collection<InitDoc>(collectionName);
-  const readLease = async (): Promise<LeaseDoc | null> => (await col.findOne({ _id: LEASE_ID })) as LeaseDoc | null;
+  const wrap = async <T>(op: () => Promise<T>): Promise<T> => {
+    try {
+      return await op();
+    } catch (err) {
+      throw toStoreError(err, db.databaseName);
+    }
+  };
+  const readLease = (): Promise<LeaseDoc | null> => wrap(async () => (await col.findOne({ _id: LEASE_ID })) as LeaseDoc | null);
   return {
-    async findDone(key) {
-      return (await col.findOne({ _id: doneId(key) })) as DoneDoc | null;
+    findDone(key) {
+      return wrap(async () => (await col.findOne({ _id: doneId(key) })) as DoneDoc | null);
     },
     readLease,
     async tryAcquire(holder, key, now, ttlMs): Promise<AcquireResult> {
@@ -28,19 +82,22 @@ export function mongoInitStore(db: Db, collectionName = INIT_COLLECTION): InitSt
         return { acquired: false, current: after };
       } catch (err) {
         if (isDuplicateKey(err)) return { acquired: false, current: await readLease() };
-        throw err;
+        throw toStoreError(err, db.databaseName);
       }
     },
-    async renew(holder, now, ttlMs) {
-      const r = await col.updateOne(renewFilter(holder), renewUpdate(now, ttlMs));
-      return r.matchedCount === 1;
+    renew(holder, now, ttlMs) {
+      return wrap(async () => (await col.updateOne(renewFilter(holder), renewUpdate(now, ttlMs))).matchedCount === 1);
     },
-    async release(holder, now) {
-      await col.updateOne(renewFilter(holder), releaseUpdate(now));
+    release(holder, now) {
+      return wrap(async () => {
+        await col.updateOne(renewFilter(holder), releaseUpdate(now));
+      });
     },
-    async markDone(doc) {
+    markDone(doc) {
       const { _id, ...rest } = doc;
-      await col.updateOne({ _id }, { $set: rest }, { upsert: true });
+      return wrap(async () => {
+        await col.updateOne({ _id }, { $set: rest }, { upsert: true });
+      });
     },
   };
 }

@@ -3,13 +3,15 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { MongoClient } from 'mongodb';
-import { UnavailableError, errorMessage } from '../errors.ts';
+import { UnavailableError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { MongoTarget } from '../targets.ts';
+import { REASON_HINT, toProbeError } from '../wait/classify.ts';
 import { connectMongo } from '../wait/mongodb.ts';
 import type { DoneDoc, Holder } from './lease.ts';
 import { mongoInitStore } from './mongo-store.ts';
-import { type InitOutcome, awaitInitDone, runInitOnce } from './once.ts';
+import { type InitOutcome, awaitInitDone, realClock, runInitOnce } from './once.ts';
+import { StoreError } from './store-error.ts';
 import type { InitStore } from './store.ts';
 
 /** hostname + pid + random: in containers every agent may be PID 1, and hostnames repeat across restarts. */
@@ -18,15 +20,44 @@ export function newHolder(): Holder {
   return { id: `${host}:${process.pid}:${randomBytes(4).toString('hex')}`, host };
 }
 
-async function withStore<T>(target: MongoTarget, deadline: number, fn: (store: InitStore) => Promise<T>): Promise<T> {
-  let client: MongoClient;
-  try {
-    client = await connectMongo(target, { timeoutMs: Math.max(1000, deadline - Date.now()) });
-  } catch (err) {
-    throw new UnavailableError(`cannot reach MongoDB at ${target.address} for the one-time init: ${errorMessage(err)}`);
+export function storeNameOf(target: MongoTarget): string {
+  return `MongoDB at ${target.address} (database ${target.database})`;
+}
+
+// Each operation (server selection, socket reads) gives up after this, so that a database
+// that goes away mid-init is noticed and retried by once.ts instead of hanging on one call
+// until far past the deadline.
+const OP_TIMEOUT_MS = 10_000;
+
+/** Connects, trying again after transient failures until the deadline. */
+async function connectForInit(target: MongoTarget, deadline: number, log: Logger): Promise<MongoClient> {
+  for (let attempt = 1; ; attempt++) {
+    const left = deadline - Date.now();
+    try {
+      return await connectMongo(target, { timeoutMs: Math.min(OP_TIMEOUT_MS, Math.max(1000, left)) });
+    } catch (err) {
+      const p = toProbeError(err, target.address);
+      const hint = REASON_HINT[p.reason];
+      if (p.permanent) throw new UnavailableError(`cannot connect to ${storeNameOf(target)} for the one-time init: ${p.message}; ${hint}`);
+      if (deadline - Date.now() <= 0) {
+        throw new UnavailableError(`cannot connect to ${storeNameOf(target)} for the one-time init: ${p.message}, still at the deadline after ${attempt} attempts; ${hint} (PULP_WAIT_TIMEOUT sets the deadline)`);
+      }
+      const pause = Math.min(deadline - Date.now(), 500 * Math.min(4, 2 ** (attempt - 1)));
+      log.warn(`cannot connect to ${storeNameOf(target)} for the one-time init: ${p.message}; trying again in ${pause} ms`, { attempt });
+      await realClock.sleep(pause);
+    }
   }
+}
+
+async function withStore<T>(target: MongoTarget, deadline: number, log: Logger, fn: (store: InitStore) => Promise<T>): Promise<T> {
+  const client = await connectForInit(target, deadline, log);
   try {
     return await fn(mongoInitStore(client.db(target.database)));
+  } catch (err) {
+    // once.ts turns every StoreError into an UnavailableError; this is the safety net that
+    // keeps a database failure from ever being reported as an internal error (70).
+    if (err instanceof StoreError) throw new UnavailableError(`the one-time init failed on ${storeNameOf(target)}: ${err.reason}; ${err.hint}`);
+    throw err;
   } finally {
     await client.close(true).catch(() => {});
   }
@@ -50,9 +81,10 @@ export interface InitOnMongoOptions {
 
 /** For roles with an init. Throws ChildFailedError (the init's code) or UnavailableError (69). */
 export async function runInitOnMongo(opts: InitOnMongoOptions): Promise<InitOutcome> {
-  return withStore(opts.target, opts.deadline, (store) =>
+  return withStore(opts.target, opts.deadline, opts.log, (store) =>
     runInitOnce({
       store,
+      storeName: storeNameOf(opts.target),
       key: opts.key,
       force: opts.force,
       holder: opts.holder ?? newHolder(),
@@ -67,5 +99,5 @@ export async function runInitOnMongo(opts: InitOnMongoOptions): Promise<InitOutc
 
 /** For roles without an init: waits for the record of `key`; UnavailableError (69) at the deadline. */
 export async function awaitInitOnMongo(opts: { target: MongoTarget; key: string; deadline: number; log: Logger }): Promise<DoneDoc> {
-  return withStore(opts.target, opts.deadline, (store) => awaitInitDone({ store, key: opts.key, deadline: opts.deadline, log: opts.log }));
+  return withStore(opts.target, opts.deadline, opts.log, (store) => awaitInitDone({ store, storeName: storeNameOf(opts.target), key: opts.key, deadline: opts.deadline, log: opts.log }));
 }

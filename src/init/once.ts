@@ -5,6 +5,7 @@
 import { ChildFailedError, UnavailableError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type DoneDoc, type Holder, doneId, leaseState } from './lease.ts';
+import { StoreError } from './store-error.ts';
 import type { InitStore } from './store.ts';
 
 export interface Clock {
@@ -28,8 +29,44 @@ export const realClock: Clock = {
     }),
 };
 
+/** How the store is named in log and error lines: "MongoDB at 10.0.0.5:27017 (database pulp_database)". */
+const DEFAULT_STORE_NAME = 'the init database';
+
+interface StoreCallContext {
+  storeName: string;
+  log: Logger;
+  clock: Clock;
+  pollMs: number;
+  key: string;
+}
+
+/**
+ * One store call, tried again after transient failures (the network, an election, a
+ * timeout) until `deadline`; then, or at once for any other StoreError, an UnavailableError
+ * naming the database and what to check. Errors that are not StoreErrors are bugs: they pass.
+ */
+async function storeCall<T>(ctx: StoreCallContext, what: string, deadline: number, op: () => Promise<T>, failure?: (why: string) => string): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (!(err instanceof StoreError)) throw err;
+      const left = deadline - ctx.clock.now().getTime();
+      const fail = (why: string): UnavailableError => new UnavailableError(failure ? failure(why) : `cannot ${what} in ${ctx.storeName}: ${why}`);
+      if (!err.transient) throw fail(`${err.reason}; ${err.hint}`);
+      if (left <= 0) throw fail(`${err.reason}, still at the deadline after ${attempt} attempts; ${err.hint} (PULP_WAIT_TIMEOUT sets the deadline)`);
+      // Backs off up to 4 polls, so a long outage is not a log line every half second.
+      const pause = Math.min(left, ctx.pollMs * Math.min(4, 2 ** (attempt - 1)));
+      ctx.log.warn(`cannot ${what} in ${ctx.storeName}: ${err.reason}; trying again in ${pause} ms`, { key: ctx.key, attempt });
+      await ctx.clock.sleep(pause);
+    }
+  }
+}
+
 export interface InitOnceOptions {
   store: InitStore;
+  /** For log and error lines (default "the init database"). */
+  storeName?: string;
   key: string;
   /** PULP_FORCE_INIT=1: run even when a completion record exists. */
   force: boolean;
@@ -62,10 +99,12 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
   const clock = opts.clock ?? realClock;
   const ttlMs = opts.ttlMs ?? DEFAULT_LEASE_TTL_MS;
   const pollMs = opts.pollMs ?? 500;
+  const storeName = opts.storeName ?? DEFAULT_STORE_NAME;
+  const ctx: StoreCallContext = { storeName, log, clock, pollMs, key };
 
   const skipIfDone = async (): Promise<DoneDoc | null> => {
     if (opts.force) return null;
-    const done = await store.findDone(key);
+    const done = await storeCall(ctx, `read the init record of ${key}`, opts.deadline, () => store.findDone(key));
     if (done) log.info(`${describeDone(done)}: skipping it (PULP_FORCE_INIT=1 runs it again)`, { key, doneAt: done.doneAt.toISOString(), host: done.host });
     return done;
   };
@@ -76,7 +115,7 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
   let lastSeen = '';
   for (;;) {
     const now = clock.now();
-    const got = await store.tryAcquire(holder, key, now, ttlMs);
+    const got = await storeCall(ctx, 'take the init lease', opts.deadline, () => store.tryAcquire(holder, key, now, ttlMs));
     if (got.acquired) {
       if (got.tookOver) {
         log.warn(`took over the init lease of ${got.tookOver.holder} on ${got.tookOver.host}: it expired at ${got.tookOver.expiresAt.toISOString()} without being renewed (its holder died?)`);
@@ -125,7 +164,10 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
           return;
         }
       } catch (err) {
-        log.warn(`cannot renew the init lease: ${errorMessage(err)}; trying again`, { key });
+        // The init is not cut short for this: at worst the lease expires and another start
+        // runs the same idempotent init after it.
+        const why = err instanceof StoreError ? err.reason : errorMessage(err);
+        log.warn(`cannot renew the init lease in ${storeName}: ${why}; trying again in ${Math.floor(ttlMs / 3)} ms`, { key });
       }
     }
   };
@@ -151,17 +193,30 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
     throw new ChildFailedError(`init ${opts.argv.join(' ')} failed with exit code ${code}: no completion record written, lease released; fix the cause and restart`, code);
   }
   const record: DoneDoc = { _id: doneId(key), key, doneAt: ended, host: holder.host, holder: holder.id, argv: opts.argv, durationMs: ended.getTime() - started.getTime() };
+  // The init usually outlasts the start-up deadline; the record still gets one lease TTL of
+  // retries, the time our lease would keep others from running the init anyway.
+  const recordDeadline = Math.max(opts.deadline, ended.getTime() + ttlMs);
   try {
-    await store.markDone(record);
-  } finally {
-    await store.release(holder, clock.now()).catch((err: unknown) => log.warn(`cannot release the init lease: ${errorMessage(err)} (it expires by itself)`));
+    await storeCall(
+      ctx,
+      `write the completion record of ${key}`,
+      recordDeadline,
+      () => store.markDone(record),
+      (why) => `init ${opts.argv.join(' ')} ran successfully, but its completion record ${key} could not be written to ${storeName}, so the next start will run the init again: ${why}`,
+    );
+  } catch (err) {
+    await store.release(holder, clock.now()).catch(() => {});
+    throw err;
   }
+  await store.release(holder, clock.now()).catch((err: unknown) => log.warn(`cannot release the init lease: ${err instanceof StoreError ? err.reason : errorMessage(err)} (it expires by itself)`));
   log.info(`init ${key} done and recorded`, { ms: record.durationMs });
   return { ran: true, record };
 }
 
 export interface AwaitInitOptions {
   store: InitStore;
+  /** For log and error lines (default "the init database"). */
+  storeName?: string;
   key: string;
   deadline: number;
   log: Logger;
@@ -173,16 +228,17 @@ export interface AwaitInitOptions {
 export async function awaitInitDone(opts: AwaitInitOptions): Promise<DoneDoc> {
   const clock = opts.clock ?? realClock;
   const pollMs = opts.pollMs ?? 500;
+  const ctx: StoreCallContext = { storeName: opts.storeName ?? DEFAULT_STORE_NAME, log: opts.log, clock, pollMs, key: opts.key };
   let said = false;
   for (;;) {
-    const done = await opts.store.findDone(opts.key);
+    const done = await storeCall(ctx, `read the init record of ${opts.key}`, opts.deadline, () => opts.store.findDone(opts.key));
     if (done) {
       opts.log.info(`init ${done.key} was done at ${done.doneAt.toISOString()} on ${done.host}`, { key: opts.key });
       return done;
     }
     if (!said) {
       said = true;
-      const st = leaseState(await opts.store.readLease(), clock.now());
+      const st = leaseState(await storeCall(ctx, 'read the init lease', opts.deadline, () => opts.store.readLease()), clock.now());
       const running = st.state === 'held' ? `; ${st.by} on ${st.host} is running it now` : '';
       opts.log.info(`waiting for the one-time init ${opts.key} (run by the beat role) to be recorded${running}`, { key: opts.key });
     }
