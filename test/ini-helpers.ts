@@ -19,6 +19,21 @@ export function fixture(name: string): string {
 
 /** What ConfigParser reads from each text; one python process for the whole batch. */
 export function configparserRead(texts: readonly string[]): PyRead[] {
+  return runConfigparser('python3', [], texts) as PyRead[];
+}
+
+export type PyInterpolated = { values: Sections; errors: Sections } | { error: string };
+
+/**
+ * What ConfigParser.get() returns for every key of each text with interpolation on (Python 3's
+ * BasicInterpolation, or with a python2 interpreter Pulp 2's SafeConfigParser); errors holds
+ * the exception class of each key get() raised on. One python process for the whole batch.
+ */
+export function configparserInterpolate(texts: readonly string[], python = 'python3'): PyInterpolated[] {
+  return runConfigparser(python, ['--interpolation'], texts) as PyInterpolated[];
+}
+
+function runConfigparser(python: string, flags: readonly string[], texts: readonly string[]): unknown[] {
   if (texts.length === 0) return [];
   const dir = mkdtempSync(join(tmpdir(), 'ini-configparser-'));
   try {
@@ -27,14 +42,41 @@ export function configparserRead(texts: readonly string[]): PyRead[] {
       writeFileSync(file, text, 'utf8');
       return file;
     });
-    const out = execFileSync('python3', [SCRIPT, ...files], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const out = execFileSync(python, [SCRIPT, ...flags, ...files], { encoding: 'utf8', maxBuffer: 1 << 28 });
     return out
       .trimEnd()
       .split('\n')
-      .map((line) => JSON.parse(line) as PyRead);
+      .map((line) => JSON.parse(line) as unknown);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A Python 2.7 interpreter with ConfigParser, if this machine has one: python2 on PATH, or
+ * a pyenv-installed 2.7 (pyenv's python2 shim fails unless 2.7 is the selected version).
+ */
+export function findPython2(): string | undefined {
+  const works = (python: string): boolean => {
+    try {
+      execFileSync(python, ['-c', 'import ConfigParser'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const name of ['python2', 'python2.7']) if (works(name)) return name;
+  try {
+    const root = execFileSync('pyenv', ['root'], { encoding: 'utf8' }).trim();
+    const versions = execFileSync('pyenv', ['versions', '--bare'], { encoding: 'utf8' }).split('\n');
+    for (const version of versions.map((v) => v.trim()).filter((v) => v.startsWith('2.7'))) {
+      const python = join(root, 'versions', version, 'bin', 'python');
+      if (works(python)) return python;
+    }
+  } catch {
+    // no pyenv
+  }
+  return undefined;
 }
 
 export function viewToObject(view: ConfigView): Sections {
