@@ -4,10 +4,12 @@
 // fixtures/fake-bin, which record each run (the init sleeps a little so that concurrent
 // starts overlap): Pulp 2 cannot be installed here. Each test has its own database.
 import t from 'tap';
-import { mkdirSync, readdirSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FAKE_BIN, agentEnv, cleanup, freshDatabases, openDir, readRecord, runAgent, waitFor } from './exec-helpers.ts';
+import { ENTRYPOINT, FAKE_BIN, agentEnv, cleanup, freshDatabases, openDir, readRecord, runAgent, waitFor } from './exec-helpers.ts';
 import { requireServices } from './helpers/services.ts';
 import { mongoInitStore } from '../src/init/mongo-store.ts';
 import { INIT_COLLECTION, LEASE_ID, doneId } from '../src/init/lease.ts';
@@ -123,5 +125,61 @@ if (s) {
     t.equal(worker.code, 0, worker.out);
     t.match(worker.out, /init w was done at .* on /);
     t.equal(readRecord(rec).filter((e) => e.prog === 'celery' && e.event === 'start').length, 1);
+  });
+
+  t.test('the database goes away while a worker waits for the init record: 69, one line naming it, no stack', { skip: s.ferretdbBin ? false : 'SKIPPED: PULP_TEST_FERRETDB_BIN not set (test/services/start.sh sets it)' }, async (t) => {
+    // Our own FerretDB, so that killing it harms no other test.
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as net.AddressInfo).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const data = mkdtempSync(join(tmpdir(), 'pe-init-ferret-'));
+    const ferret = spawn(
+      s.ferretdbBin ?? 'ferretdb',
+      ['--handler=sqlite', `--sqlite-url=file:${data}/`, `--state-dir=${data}`, `--listen-addr=127.0.0.1:${port}`, '--debug-addr=127.0.0.1:0', '--telemetry=disable', '--log-level=ERROR'],
+      { stdio: 'ignore' },
+    );
+    t.teardown(() => {
+      ferret.kill('SIGKILL');
+      cleanup(data);
+    });
+    const own = join(dir, 'gone');
+    mkdirSync(own);
+    const rec = join(own, 'rec.jsonl');
+    const agent = spawn(
+      process.execPath,
+      [ENTRYPOINT, 'worker'],
+      {
+        env: {
+          PATH: `${FAKE_BIN}:/usr/bin:/bin`,
+          PULP_RUN_AS: runAs,
+          PULP_CELERY_WORKDIR: dir,
+          ...agentEnv(s, own, 'pe_init_gone'),
+          DB_SERVICE_HOST: '127.0.0.1',
+          DB_SERVICE_PORT: String(port),
+          PULP_INIT_KEY: 'gone',
+          PULP_WAIT_TIMEOUT: '6',
+          FAKE_RECORD: rec,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    agent.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    agent.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = new Promise<number | null>((r) => agent.on('close', (c) => r(c)));
+    t.teardown(() => void agent.kill('SIGKILL'));
+    await waitFor('the worker to wait for the init record', () => (/waiting for the one-time init gone/.test(out) ? true : undefined));
+    ferret.kill('SIGKILL');
+    t.equal(await code, 69, out);
+    const errors = out.split('\n').filter((l) => l.startsWith('pulp-entrypoint: error:'));
+    t.equal(errors.length, 1, out);
+    t.match(errors[0], new RegExp(`cannot read the init record of gone in MongoDB at 127\\.0\\.0\\.1:${port} \\(database pe_init_gone\\): .*at the deadline after \\d+ attempts; .*PULP_WAIT_TIMEOUT`));
+    t.match(out, /warn: cannot read the init record of gone in MongoDB at .*; trying again in \d+ ms/, 'each retry is logged');
+    t.notMatch(out, /internal error|^\s+at /m, 'no internal error, no stack');
+    t.notMatch(out, new RegExp(s.amqpPassword), 'no password');
+    t.equal(readRecord(rec).length, 0, 'celery never started');
   });
 }
