@@ -77,13 +77,14 @@ function readText(path: string, variable: string): string {
 }
 
 function readIfExists(path: string): string | undefined {
+  let buf: Buffer;
   try {
-    return decode(readFileSync(path), path);
+    buf = readFileSync(path);
   } catch (err) {
     if (isMissing(err)) return undefined;
-    if (err instanceof InputError) throw err;
     throw new CantWriteError(`${path} (PULP_SERVER_CONF): cannot read: ${reason(err)}`);
   }
+  return decode(buf, path);
 }
 
 /**
@@ -92,15 +93,12 @@ function readIfExists(path: string): string | undefined {
  */
 export function readStartingConf(confPath: string, templatePath: string | undefined, allowEmbedded: boolean): StartingConf {
   const current = readIfExists(confPath);
+  // A template that cannot be read is an error for preview too: showing the embedded
+  // default instead would preview a run that cannot happen.
   if (templatePath !== undefined) {
-    try {
-      return { text: readText(templatePath, 'PULP_SERVER_CONF_TEMPLATE'), origin: 'template', readFrom: templatePath, current };
-    } catch (err) {
-      if (!allowEmbedded) throw err;
-    }
-  } else if (current !== undefined) {
-    return { text: current, origin: 'file', readFrom: confPath, current };
+    return { text: readText(templatePath, 'PULP_SERVER_CONF_TEMPLATE'), origin: 'template', readFrom: templatePath, current };
   }
+  if (current !== undefined) return { text: current, origin: 'file', readFrom: confPath, current };
   if (allowEmbedded) return { text: embeddedServerConf(), origin: 'embedded', readFrom: '(embedded default)', current };
   throw new CantWriteError(
     `${confPath} does not exist: mount Pulp's server.conf there, set PULP_SERVER_CONF to where it is, ` +

@@ -1,15 +1,18 @@
-// environment -> settings -> edits -> file. planConfigure is pure (text in, text out);
+// environment -> settings -> edits -> file. planConfigure is pure (text in, text out) and
+// checks everything it can, so that a bad value is refused before anything is written;
 // applyConfigure is the one effect: the write.
 import type { ConfigView } from './config-view.ts';
 import { type StartingConf, type WriteResult, writeConf } from './conf-file.ts';
 import { unifiedDiff } from './diff.ts';
+import { InputError } from './errors.ts';
 import { formatAugeasPath } from './ini/augeas-path.ts';
-import { mapValues, parseIni, printIni, toConfigView } from './ini/document.ts';
+import { type IniDocument, mapValues, parseIni, printIni, toConfigView } from './ini/document.ts';
 import { setKey } from './ini/edit.ts';
-import { redactValue } from './redact.ts';
+import { MASK, isSecretKey, redactValue } from './redact.ts';
 import type { Env } from './settings/kube.ts';
 import { type AgentOptions } from './settings/options.ts';
 import { type PlannedEdit, planEdits } from './settings/edits.ts';
+import { type Target, targetsFromConfig } from './targets.ts';
 
 export interface EditView extends PlannedEdit {
   /** The Augeas path of the key, on the real file path. */
@@ -27,10 +30,38 @@ export interface ConfigurePlan {
   warnings: string[];
   /** The file's new text; equal to starting.current when nothing changes. */
   after: string;
+  /** Whether the file would be (re)written. */
+  writes: boolean;
   /** What Pulp will read: the file after the edits. */
   effective: ConfigView;
+  /** What the waits connect to, from the effective file. */
+  targets: Target[];
   /** Unified diff of the file, before -> after, secrets masked. */
   diff: string;
+}
+
+/**
+ * The waits read the effective file, so a value they cannot use (seeds "db:99999", ssl
+ * "maybe") is refused here, naming the variable that put it there when one did.
+ */
+function checkedTargets(effective: ConfigView, edits: PlannedEdit[]): Target[] {
+  try {
+    return targetsFromConfig(effective);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    const culprit = edits.find((e) => err.message.startsWith(`server.conf [${e.section}] ${e.key}:`));
+    if (!culprit) throw err;
+    throw new InputError(`${culprit.from.filter((f) => f !== 'default' && f !== 'server.conf').join(', ')}: ${err.message}`);
+  }
+}
+
+function parseCurrent(text: string, name: string): IniDocument | undefined {
+  try {
+    return parseIni(text, name);
+  } catch {
+    // Only the template case gets here: the target is replaced whole, so its content does not matter.
+    return undefined;
+  }
 }
 
 export function planConfigure(env: Env, fileFrom: ReadonlyMap<string, string>, opts: AgentOptions, starting: StartingConf): ConfigurePlan {
@@ -41,28 +72,37 @@ export function planConfigure(env: Env, fileFrom: ReadonlyMap<string, string>, o
   let after = doc;
   for (const e of edits) after = setKey(after, e.section, e.key, e.value);
   const afterText = printIni(after);
+  const effective = toConfigView(after);
+  const targets = checkedTargets(effective, edits);
+
   // The diff is taken against the target as it is now (the template case may have none yet).
-  const beforeText = starting.current ?? (starting.origin === 'embedded' ? starting.text : '');
+  const currentText = starting.current ?? (starting.origin === 'embedded' ? starting.text : '');
+  const currentDoc = currentText === '' ? undefined : parseCurrent(currentText, confPath);
+  const currentView = currentDoc ? toConfigView(currentDoc) : undefined;
   const mask = (_section: string, key: string, value: string): string => redactValue(key, value);
-  const shownBefore = beforeText === '' ? '' : printIni(mapValues(parseIni(beforeText, confPath), mask));
-  const shownAfter = printIni(mapValues(after, mask));
+  // A changed secret must still show as a change, though both sides are masked.
+  const maskAfter = (section: string, key: string, value: string): string =>
+    isSecretKey(key) && value !== '' && currentView?.get(section)?.get(key) !== value ? `${MASK} (changed)` : redactValue(key, value);
+  const shownBefore = currentDoc ? printIni(mapValues(currentDoc, mask)) : '';
+  const shownAfter = printIni(mapValues(after, maskAfter));
   const label = confPath.replace(/^\//, '');
+  const fromName =
+    currentText === '' ? '/dev/null' : currentDoc ? `a/${label}` : `a/${label} (not an INI file; replaced whole, not shown)`;
   return {
     confPath,
     starting,
     edits: edits.map((e) => ({
       ...e,
       path: formatAugeasPath(confPath, e.section, e.key),
-      shown: e.secret ? redactValue('password', e.value) : redactValue(e.key, e.value),
+      shown: e.secret ? MASK : redactValue(e.key, e.value),
       changes: beforeView.get(e.section)?.get(e.key) !== e.value,
     })),
     warnings,
     after: afterText,
-    effective: toConfigView(after),
-    diff: unifiedDiff(shownBefore, shownAfter, {
-      fromName: starting.current === undefined && starting.origin !== 'embedded' ? '/dev/null' : `a/${label}`,
-      toName: `b/${label}`,
-    }),
+    writes: starting.current !== afterText,
+    effective,
+    targets,
+    diff: unifiedDiff(shownBefore, shownAfter, { fromName, toName: `b/${label}` }),
   };
 }
 

@@ -6,30 +6,29 @@ import { type Command, parseArgs } from './cli.ts';
 import { type Context, loadContext } from './context.ts';
 import { readStartingConf } from './conf-file.ts';
 import { type ConfigurePlan, applyConfigure, planConfigure } from './configure.ts';
+import { exitOnStopSignals } from './stop-signals.ts';
 import { version } from './embedded.ts';
 import { EntrypointError, ExitCode, UsageError, errorMessage } from './errors.ts';
-import { chooseExecMode, hasExecve } from './exec/mode.ts';
-import { parseSignalRewrite } from './exec/signals.ts';
 import { HELP } from './help.ts';
 import { resolveInitKey } from './init/key.ts';
 import { type Logger, createLogger } from './log.ts';
 import { previewDocument, renderPreview } from './preview.ts';
 import { INIT_ARGV, type Role, type RoleSpec, roleSpec } from './roles.ts';
 import { syslogWarning } from './syslog-check.ts';
-import { targetsFromConfig } from './targets.ts';
 
 function plan(ctx: Context, allowEmbedded: boolean): ConfigurePlan {
-  const { opts } = ctx;
+  const { opts, log } = ctx;
   const starting = readStartingConf(opts.confPath.value, opts.templatePath?.value, allowEmbedded);
+  log.trace('server.conf read', { path: opts.confPath.value, from: starting.readFrom, origin: starting.origin });
   const p = planConfigure(ctx.env, ctx.fileFrom, opts, starting);
-  for (const w of p.warnings) ctx.log.warn(w);
+  for (const w of p.warnings) log.warn(w);
+  for (const e of p.edits) log.trace('edit', { path: e.path, value: e.shown, from: e.from, changes: e.changes });
+  for (const t of p.targets) log.trace('wait target', { kind: t.kind, address: t.address });
   return p;
 }
 
-/** Applies the plan and logs each edit (secrets masked) and what happened to the file. */
-function configure(ctx: Context, print: boolean): ConfigurePlan {
-  const p = plan(ctx, false);
-  ctx.log.trace('server.conf', { path: p.confPath, from: p.starting.readFrom, edits: p.edits.length });
+/** Writes the plan and logs each edit (secrets masked) and what happened to the file. */
+function write(ctx: Context, p: ConfigurePlan, print: boolean): void {
   const lines = p.edits.map((e) => `[${e.section}] ${e.key} = ${e.shown}  (${e.from.join(', ')})${e.changes ? '' : ' unchanged'}`);
   const result = applyConfigure(p);
   const summary = !result.written
@@ -43,7 +42,6 @@ function configure(ctx: Context, print: boolean): ConfigurePlan {
     for (const l of lines) ctx.log.info(`set ${l}`);
     if (!result.written || result.how === 'rename') ctx.log.info(summary);
   }
-  return p;
 }
 
 function specFor(ctx: Context, role: Role, effective: ConfigurePlan['effective'], extraArgs: string[]): RoleSpec {
@@ -66,7 +64,7 @@ async function preview(ctx: Context, role: Role, json: boolean): Promise<number>
   const doc = previewDocument({
     plan: p,
     opts: ctx.opts,
-    targets: targetsFromConfig(p.effective),
+    targets: p.targets,
     spec,
     initKey: await resolveInitKey([...INIT_ARGV], process.env).catch((err: unknown) =>
       err instanceof EntrypointError ? `(not computable here: ${err.message})` : Promise.reject(err),
@@ -83,55 +81,61 @@ async function preview(ctx: Context, role: Role, json: boolean): Promise<number>
 
 async function run(ctx: Context, cmd: Command): Promise<number> {
   if (cmd.kind === 'configure') {
-    configure(ctx, true);
+    write(ctx, plan(ctx, false), true);
     return ExitCode.ok;
   }
   // Waits, init and exec live behind this import so configure and preview never load them.
   const steps = await import('./steps.ts');
+  // PID 1 gets no default signal actions: until the role runs, a stop signal must end us.
+  const stop = exitOnStopSignals(ctx.log, cmd.kind);
   switch (cmd.kind) {
     case 'wait':
     case 'check': {
       const p = plan(ctx, false);
-      const seconds = cmd.timeoutSec ?? ctx.opts.waitTimeoutSec.value;
-      if (cmd.kind === 'wait') await steps.waitAll(ctx, targetsFromConfig(p.effective), seconds * 1000);
-      else await steps.checkAll(ctx, targetsFromConfig(p.effective), (cmd.timeoutSec ?? 5) * 1000);
+      if (cmd.kind === 'wait') await steps.waitAll(ctx, p.targets, (cmd.timeoutSec ?? ctx.opts.waitTimeoutSec.value) * 1000);
+      else await steps.checkAll(ctx, p.targets, (cmd.timeoutSec ?? 5) * 1000);
       return ExitCode.ok;
     }
-    case 'init': {
-      const p = configure(ctx, false);
-      const spec = specFor(ctx, 'beat', p.effective, []);
-      const deadline = Date.now() + ctx.opts.waitTimeoutSec.value * 1000;
-      await steps.waitAll(ctx, targetsFromConfig(p.effective), deadline - Date.now());
-      await steps.initOnce(ctx, spec, p.effective, deadline);
-      return ExitCode.ok;
-    }
+    case 'init':
     case 'run': {
-      // An exec mode this Node cannot honour is a settings error: refuse it before writing anything.
-      chooseExecMode(ctx.opts.execMode.value, hasExecve(), parseSignalRewrite(ctx.opts.signalRewrite?.value).size > 0);
-      const p = configure(ctx, false);
-      const spec = specFor(ctx, cmd.role, p.effective, cmd.args);
+      const role: Role = cmd.kind === 'init' ? 'beat' : cmd.role;
+      const p = plan(ctx, false);
+      const spec = specFor(ctx, role, p.effective, cmd.kind === 'run' ? cmd.args : []);
+      // Everything that can be known wrong is checked before the file is written.
+      const pre = await steps.preflight(ctx, spec, cmd.kind === 'run');
+      write(ctx, p, false);
       const logWarning = syslogWarning(p.effective, existsSync('/dev/log'));
       if (logWarning) ctx.log.warn(logWarning);
       const deadline = Date.now() + ctx.opts.waitTimeoutSec.value * 1000;
-      await steps.waitAll(ctx, targetsFromConfig(p.effective), deadline - Date.now());
-      if (spec.init) await steps.initOnce(ctx, spec, p.effective, deadline);
-      else await steps.awaitInit(ctx, p.effective, deadline);
-      return steps.execCommand(ctx, spec.exec, spec.role);
+      await steps.waitAll(ctx, p.targets, deadline - Date.now());
+      if (cmd.kind === 'init' || spec.init) await steps.initOnce(ctx, spec, pre, p.effective, deadline, stop);
+      else await steps.awaitInit(ctx, pre, p.effective, deadline);
+      if (cmd.kind === 'init') return ExitCode.ok;
+      stop.release();
+      return steps.execCommand(ctx, spec.exec, pre, spec.role);
     }
     case 'exec': {
       // A shell is how people debug a broken configuration, so a configure failure here is
       // reported and the program still starts.
       try {
-        configure(ctx, false);
+        write(ctx, plan(ctx, false), false);
       } catch (err) {
         if (!(err instanceof EntrypointError)) throw err;
         ctx.log.warn(`configure failed, starting ${cmd.argv[0]} anyway: ${err.message}`);
       }
-      return steps.execCommand(ctx, { argv: cmd.argv, user: ctx.opts.runAs.value, cwd: process.cwd() }, cmd.argv[0] ?? '', false);
+      stop.release();
+      return steps.execProgram(cmd.argv, ctx.log, ctx.opts.execMode.value);
     }
     default:
       throw new UsageError(`unexpected command ${cmd.kind}`);
   }
+}
+
+/** For `PROGRAM`: settings that cannot be read must not stand between a person and a shell. */
+async function execDespiteSettings(argv: string[], log: Logger, err: EntrypointError): Promise<number> {
+  log.warn(`settings are invalid, starting ${argv[0]} anyway without configuring: ${err.message}`);
+  const steps = await import('./steps.ts');
+  return steps.execProgram(argv, log, 'auto');
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -146,8 +150,15 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`pulp-entrypoint ${version()}\n`);
       code = ExitCode.ok;
     } else {
-      const ctx = loadContext();
+      let ctx: Context;
+      try {
+        ctx = loadContext();
+      } catch (err) {
+        if (cmd.kind === 'exec' && err instanceof EntrypointError) process.exit(await execDespiteSettings(cmd.argv, log, err));
+        throw err;
+      }
       log = ctx.log;
+      log.trace('settings', Object.fromEntries(Object.entries(ctx.opts).map(([k, v]) => [k, describeSetting(v)])));
       code = cmd.kind === 'preview' ? await preview(ctx, cmd.role, cmd.json) : await run(ctx, cmd);
     }
   } catch (err) {
@@ -161,6 +172,14 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   process.exit(code);
+}
+
+function describeSetting(v: unknown): string {
+  if (v !== null && typeof v === 'object' && 'value' in v && 'from' in v) {
+    const s = v as { value: unknown; from: string[] };
+    return `${String(s.value)} (${s.from.join(', ')})`;
+  }
+  return String(v);
 }
 
 /** The build writes the drivers' code cache through this (scripts/build.mjs). */

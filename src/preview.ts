@@ -74,7 +74,7 @@ export function previewDocument(i: PreviewInputs): PreviewDocument {
       readFrom: plan.starting.readFrom,
       edits: plan.edits.map((e) => ({ path: e.path, section: e.section, key: e.key, value: e.shown, from: e.from, changes: e.changes })),
       diff: plan.diff,
-      writes: plan.starting.current !== plan.after,
+      writes: plan.writes,
     },
     waits: i.targets.map((t) => ({
       kind: t.kind,
@@ -124,7 +124,7 @@ export function renderPreview(doc: PreviewDocument, o: RenderOptions): string {
   out.push('');
 
   out.push(bold(`server.conf ${doc.config.path}`) + (doc.config.source === 'template' ? ` (from template ${doc.config.readFrom})` : ''));
-  if (doc.config.diff === '') out.push('  no change: the file already says all this; nothing would be written');
+  if (!doc.config.writes) out.push('  no change: the file already says all this; nothing would be written');
   else {
     for (const line of doc.config.diff.replace(/\n$/, '').split('\n')) {
       if (line.startsWith('+++') || line.startsWith('---')) out.push(bold(line));

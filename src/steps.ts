@@ -1,15 +1,63 @@
 // The effectful steps of run, behind one dynamic import so configure and preview never load
-// them: waits, the one-time init, and the exec of the role.
+// them: checks before the write, waits, the one-time init, and the exec of the role.
+import { statSync } from 'node:fs';
 import type { ConfigView } from './config-view.ts';
 import type { Context } from './context.ts';
-import { execRole, runToCompletion } from './exec/run.ts';
-import { parseSignalRewrite } from './exec/signals.ts';
+import { ChildFailedError, InputError } from './errors.ts';
+import { type ExecModeSetting, chooseExecMode, hasExecve } from './exec/mode.ts';
+import { DEFAULT_PATH, resolveOnPath } from './exec/path.ts';
 import { planUser } from './exec/privileges.ts';
+import { execRole, runToCompletion } from './exec/run.ts';
+import { type SignalRewrite, parseSignalRewrite } from './exec/signals.ts';
 import { awaitInitOnMongo, runInitOnMongo } from './init/on-mongo.ts';
 import { resolveInitKey } from './init/key.ts';
+import type { Logger } from './log.ts';
+import type { StopSignals } from './stop-signals.ts';
 import { type CommandSpec, INIT_ARGV, type RoleSpec } from './roles.ts';
 import { type Target, mongoTarget } from './targets.ts';
+import type { ResolvedUser } from './users.ts';
 import { checkTargets, waitForTargets } from './wait/wait.ts';
+
+/** What the checks before the write found out, for the steps after it. */
+export interface Preflight {
+  /** The user init and role run as, or null when the agent cannot switch (not root). */
+  user: ResolvedUser | null;
+  /** The key of the init this role runs (beat) or waits for (the others). */
+  initKey: string;
+  rewrite: SignalRewrite;
+}
+
+/**
+ * Everything about a run that can be known wrong before server.conf is written: the exec
+ * mode, the user, the programs on PATH, the working directory, the init key. A failure here
+ * leaves the file as it was.
+ */
+export async function preflight(ctx: Context, spec: RoleSpec, willExec: boolean): Promise<Preflight> {
+  const rewrite = parseSignalRewrite(ctx.opts.signalRewrite?.value);
+  if (willExec) chooseExecMode(ctx.opts.execMode.value, hasExecve(), rewrite.size > 0);
+  const users = planUser(spec.exec.user);
+  if (users.warning) ctx.log.warn(users.warning);
+  const PATH = process.env.PATH ?? DEFAULT_PATH;
+  for (const cmd of [spec.init, willExec ? spec.exec : null]) {
+    if (cmd === null) continue;
+    const name = cmd.argv[0] ?? '';
+    const file = resolveOnPath(name, PATH);
+    // 127, as a shell reports a command that is not there.
+    if (file === undefined) throw new ChildFailedError(`${name}: not found on PATH (${PATH}): install it in the image or fix PATH`, 127);
+    ctx.log.trace('program', { name, file });
+  }
+  const cwd = spec.exec.cwd;
+  let isDir = false;
+  try {
+    isDir = statSync(cwd).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new InputError(`working directory ${cwd} does not exist: create it in the image, or set PULP_CELERY_WORKDIR`);
+  const initKey = await resolveInitKey([...INIT_ARGV], process.env);
+  ctx.log.trace('preflight', { user: users.user?.name ?? 'current', cwd, initKey });
+  return { user: users.user, initKey, rewrite };
+}
 
 export async function waitAll(ctx: Context, targets: Target[], ms: number): Promise<void> {
   await waitForTargets(targets, { deadlineMs: Math.max(0, ms), log: ctx.log });
@@ -19,19 +67,16 @@ export async function checkAll(ctx: Context, targets: Target[], ms: number): Pro
   await checkTargets(targets, { timeoutMs: ms, log: ctx.log });
 }
 
-/** beat: runs the init once per key across all pods, under the lease. */
-export async function initOnce(ctx: Context, spec: RoleSpec, conf: ConfigView, deadline: number): Promise<void> {
+/** beat (and `init`): runs the init once per key across all pods, under the lease. */
+export async function initOnce(ctx: Context, spec: RoleSpec, pre: Preflight, conf: ConfigView, deadline: number, stop: StopSignals): Promise<void> {
   const init = spec.init;
   if (init === null) return;
-  const key = await resolveInitKey(init.argv, process.env);
-  const users = planUser(init.user);
-  if (users.warning) ctx.log.warn(users.warning);
   await runInitOnMongo({
     target: mongoTarget(conf),
-    key,
+    key: pre.initKey,
     force: ctx.opts.forceInit,
     argv: init.argv,
-    run: () => runToCompletion({ argv: init.argv, user: users.user, cwd: init.cwd, env: process.env, label: init.argv[0] ?? 'init' }, ctx.log),
+    run: () => stop.aside(() => runToCompletion({ argv: init.argv, user: pre.user, cwd: init.cwd, env: process.env, label: init.argv[0] ?? 'init' }, ctx.log)),
     deadline,
     log: ctx.log,
     ttlMs: Math.round(ctx.opts.initLeaseTtlSec.value * 1000),
@@ -39,20 +84,23 @@ export async function initOnce(ctx: Context, spec: RoleSpec, conf: ConfigView, d
 }
 
 /** The other roles: wait, inside the same deadline, until the init of the same key has run. */
-export async function awaitInit(ctx: Context, conf: ConfigView, deadline: number): Promise<void> {
-  const key = await resolveInitKey([...INIT_ARGV], process.env);
-  await awaitInitOnMongo({ target: mongoTarget(conf), key, deadline, log: ctx.log });
+export async function awaitInit(ctx: Context, pre: Preflight, conf: ConfigView, deadline: number): Promise<void> {
+  await awaitInitOnMongo({ target: mongoTarget(conf), key: pre.initKey, deadline, log: ctx.log });
 }
 
-/** Execs (or supervises) a command as PULP_RUN_AS; returns only in supervise mode, with the child's code. */
-export async function execCommand(ctx: Context, cmd: CommandSpec, label: string, isRole = true): Promise<number> {
-  // Another program (`docker run IMAGE bash`) runs as the container's user, as in
-  // docker-library images: the drop to PULP_RUN_AS is for Pulp's own processes.
-  const users = isRole ? planUser(cmd.user) : { user: null };
-  if ('warning' in users && users.warning) ctx.log.warn(users.warning);
-  const rewrite = parseSignalRewrite(ctx.opts.signalRewrite?.value);
+/** Execs (or supervises) the role as PULP_RUN_AS; returns only in supervise mode, with the child's code. */
+export async function execCommand(ctx: Context, cmd: CommandSpec, pre: Preflight, label: string): Promise<number> {
+  ctx.log.trace('exec', { argv: cmd.argv, cwd: cmd.cwd, user: pre.user?.name ?? 'current' });
   return execRole(
-    { argv: cmd.argv, user: users.user, cwd: cmd.cwd, env: process.env, signalRewrite: rewrite, mode: ctx.opts.execMode.value, label },
+    { argv: cmd.argv, user: pre.user, cwd: cmd.cwd, env: process.env, signalRewrite: pre.rewrite, mode: ctx.opts.execMode.value, label },
     ctx.log,
   );
+}
+
+/**
+ * Another program (`docker run IMAGE bash`) runs as the container's user, as in
+ * docker-library images: the drop to PULP_RUN_AS is for Pulp's own processes.
+ */
+export async function execProgram(argv: string[], log: Logger, mode: ExecModeSetting): Promise<number> {
+  return execRole({ argv, user: null, cwd: process.cwd(), env: process.env, mode, label: argv[0] ?? '' }, log);
 }
