@@ -8,6 +8,7 @@ import { InputError } from './errors.ts';
 import { formatAugeasPath } from './ini/augeas-path.ts';
 import { type IniDocument, mapValues, parseIni, printIni, toConfigView } from './ini/document.ts';
 import { setKey } from './ini/edit.ts';
+import { escapeValue, interpolateView } from './ini/interpolation.ts';
 import { MASK, isSecretKey, redactValue } from './redact.ts';
 import type { Env } from './settings/kube.ts';
 import { type AgentOptions } from './settings/options.ts';
@@ -55,6 +56,30 @@ function checkedTargets(effective: ConfigView, edits: PlannedEdit[]): Target[] {
   }
 }
 
+/** Keys the agent itself reads from the effective file: a value Pulp cannot read there is fatal. */
+const READ_BY_AGENT = new Set([
+  'database.seeds',
+  'database.name',
+  'database.username',
+  'database.password',
+  'database.replica_set',
+  'database.ssl',
+  'database.verify_ssl',
+  'database.ca_path',
+  'database.ssl_certfile',
+  'database.ssl_keyfile',
+  'messaging.url',
+  'messaging.cacert',
+  'messaging.clientcert',
+  'tasks.broker_url',
+  'tasks.celery_require_ssl',
+  'tasks.cacert',
+  'tasks.certfile',
+  'tasks.keyfile',
+  'server.server_name',
+  'server.log_type',
+]);
+
 function parseCurrent(text: string, name: string): IniDocument | undefined {
   try {
     return parseIni(text, name);
@@ -67,18 +92,24 @@ function parseCurrent(text: string, name: string): IniDocument | undefined {
 export function planConfigure(env: Env, fileFrom: ReadonlyMap<string, string>, opts: AgentOptions, starting: StartingConf): ConfigurePlan {
   const confPath = opts.confPath.value;
   const doc = parseIni(starting.text, starting.readFrom);
-  const beforeView = toConfigView(doc);
+  const beforeView = interpolateView(toConfigView(doc)).view;
   const { edits, warnings } = planEdits(env, fileFrom, opts, beforeView);
   let after = doc;
-  for (const e of edits) after = setKey(after, e.section, e.key, e.value);
+  // Pulp reads the file with interpolation: a literal % is written %%.
+  for (const e of edits) after = setKey(after, e.section, e.key, escapeValue(e.value));
   const afterText = printIni(after);
-  const effective = toConfigView(after);
+  const { view: effective, problems } = interpolateView(toConfigView(after));
+  for (const p of problems) {
+    const where = `${starting.readFrom} [${p.section}] ${p.key}`;
+    if (READ_BY_AGENT.has(`${p.section}.${p.key}`)) throw new InputError(`${where}: ${p.reason}`);
+    warnings.push(`${where}: ${p.reason}`);
+  }
   const targets = checkedTargets(effective, edits);
 
   // The diff is taken against the target as it is now (the template case may have none yet).
   const currentText = starting.current ?? (starting.origin === 'embedded' ? starting.text : '');
   const currentDoc = currentText === '' ? undefined : parseCurrent(currentText, confPath);
-  const currentView = currentDoc ? toConfigView(currentDoc) : undefined;
+  const currentView = currentDoc ? interpolateView(toConfigView(currentDoc)).view : undefined;
   const mask = (_section: string, key: string, value: string): string => redactValue(key, value);
   // A changed secret must still show as a change, though both sides are masked.
   const maskAfter = (section: string, key: string, value: string): string =>

@@ -12,6 +12,7 @@ export function textProblem(value: string, max = MAX_VALUE): string | undefined 
   if (/[\x00-\x1f\x7f]/.test(value)) return 'contains a control character';
   if (value.length > max) return `is longer than ${max} characters`;
   if (value !== value.trim()) return 'has leading or trailing white space (server.conf would drop it)';
+  if (/\s;/.test(value)) return 'contains white space followed by ";", which Pulp 2\'s ConfigParser reads as the start of a comment';
   return undefined;
 }
 
