@@ -19,7 +19,7 @@ import {
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { embeddedServerConf } from './embedded.ts';
-import { CantWriteError, InputError } from './errors.ts';
+import { CantWriteError, InputError, fileErrorReason } from './errors.ts';
 
 export type ConfOrigin = 'file' | 'template' | 'embedded';
 
@@ -31,25 +31,6 @@ export interface StartingConf {
   readFrom: string;
   /** The target's current bytes, when it exists: a write is needed only if they differ. */
   current: string | undefined;
-}
-
-function reason(err: unknown): string {
-  const code = (err as { code?: unknown }).code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EROFS':
-      return 'read-only file system';
-    case 'EISDIR':
-      return 'it is a directory';
-    case 'ENOSPC':
-      return 'no space left on the device';
-    default:
-      return typeof code === 'string' ? code : String(err);
-  }
 }
 
 function isMissing(err: unknown): boolean {
@@ -71,7 +52,7 @@ function readText(path: string, variable: string): string {
   try {
     buf = readFileSync(path);
   } catch (err) {
-    throw new CantWriteError(`${path} (${variable}): cannot read: ${reason(err)}`);
+    throw new CantWriteError(`${path} (${variable}): cannot read: ${fileErrorReason(err)}`);
   }
   return decode(buf, path);
 }
@@ -82,7 +63,7 @@ function readIfExists(path: string): string | undefined {
     buf = readFileSync(path);
   } catch (err) {
     if (isMissing(err)) return undefined;
-    throw new CantWriteError(`${path} (PULP_SERVER_CONF): cannot read: ${reason(err)}`);
+    throw new CantWriteError(`${path} (PULP_SERVER_CONF): cannot read: ${fileErrorReason(err)}`);
   }
   return decode(buf, path);
 }
@@ -129,7 +110,7 @@ export function writeConf(path: string, text: string, current: string | undefine
     const code = (err as { code?: unknown }).code;
     // A read-only directory around a writable bind-mounted file: the in-place path can still work.
     if ((code === 'EROFS' || code === 'EACCES') && current !== undefined) return writeInPlace(path, data);
-    throw new CantWriteError(`${path}: cannot write in ${dir}: ${reason(err)}`);
+    throw new CantWriteError(`${path}: cannot write in ${dir}: ${fileErrorReason(err)}`);
   }
   try {
     writeAll(fd, data);
@@ -143,7 +124,7 @@ export function writeConf(path: string, text: string, current: string | undefine
   } catch (err) {
     closeSync(fd);
     safeUnlink(tmp);
-    throw new CantWriteError(`${path}: cannot write: ${reason(err)}`);
+    throw new CantWriteError(`${path}: cannot write: ${fileErrorReason(err)}`);
   }
   closeSync(fd);
   try {
@@ -152,7 +133,7 @@ export function writeConf(path: string, text: string, current: string | undefine
     safeUnlink(tmp);
     const code = (err as { code?: unknown }).code;
     if ((code === 'EBUSY' || code === 'EXDEV') && current !== undefined) return writeInPlace(path, data);
-    throw new CantWriteError(`${path}: cannot replace the file: ${reason(err)}`);
+    throw new CantWriteError(`${path}: cannot replace the file: ${fileErrorReason(err)}`);
   }
   syncDir(dir);
   return { written: true, how: 'rename' };
@@ -163,7 +144,7 @@ function writeInPlace(path: string, data: Buffer): WriteResult {
   try {
     fd = openSync(path, constants.O_WRONLY);
   } catch (err) {
-    throw new CantWriteError(`${path}: cannot write: ${reason(err)}`);
+    throw new CantWriteError(`${path}: cannot write: ${fileErrorReason(err)}`);
   }
   try {
     if (!fstatSync(fd).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
@@ -171,7 +152,7 @@ function writeInPlace(path: string, data: Buffer): WriteResult {
     ftruncateSync(fd, data.length);
     fsyncSync(fd);
   } catch (err) {
-    throw new CantWriteError(`${path}: cannot write in place: ${reason(err)}`);
+    throw new CantWriteError(`${path}: cannot write in place: ${fileErrorReason(err)}`);
   } finally {
     closeSync(fd);
   }

@@ -54,3 +54,23 @@ export class ChildFailedError extends EntrypointError {}
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** A file system error as a few words for a one-line message ("no such file"). */
+export function fileErrorReason(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'read-only file system';
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    default:
+      return typeof code === 'string' ? code : errorMessage(err);
+  }
+}

@@ -1,6 +1,6 @@
 // Credentials may come as NAME (the value) or NAME_FILE (a path to a file holding it), the
 // docker-library convention that Kubernetes Secrets mounted as files fit.
-import { InputError, errorMessage } from '../errors.ts';
+import { InputError, fileErrorReason } from '../errors.ts';
 import { registerSecret } from '../redact.ts';
 import type { Env } from './kube.ts';
 import { withoutEmpty } from './options.ts';
@@ -42,7 +42,7 @@ export function readFileVariables(rawEnv: Env, readFile: ReadFile): { env: Env; 
     try {
       raw = readFile(path);
     } catch (err) {
-      throw new InputError(`${fileVar}=${path}: cannot read the file (${shortReason(err)})`);
+      throw new InputError(`${fileVar}=${path}: cannot read the file (${fileErrorReason(err)})`);
     }
     if (raw.length > MAX_SECRET_FILE) throw new InputError(`${fileVar}=${path}: the file is larger than 64 KiB`);
     // One trailing newline is how editors and `echo` leave a file; it is not part of the value.
@@ -52,12 +52,4 @@ export function readFileVariables(rawEnv: Env, readFile: ReadFile): { env: Env; 
     from.set(name, fileVar);
   }
   return { env: out, from };
-}
-
-function shortReason(err: unknown): string {
-  const code = (err as { code?: unknown }).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EACCES') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a directory';
-  return typeof code === 'string' ? code : errorMessage(err);
 }
