@@ -188,8 +188,8 @@ export interface Pid1Run {
 }
 
 /** Runs `argv` as PID 1 of a new PID namespace (unshare forks it; its own PID is the parent). */
-export function runAsPid1(argv: string[], env: NodeJS.ProcessEnv): Pid1Run {
-  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function runAsPid1(argv: string[], env: NodeJS.ProcessEnv, cwd?: string): Pid1Run {
+  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd !== undefined ? { cwd } : {}) });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -212,4 +212,27 @@ export function runAsPid1(argv: string[], env: NodeJS.ProcessEnv): Pid1Run {
 
 export function cleanup(...paths: string[]): void {
   for (const p of paths) rmSync(p, { recursive: true, force: true });
+}
+
+/**
+ * Gives `dir` a POSIX access ACL that denies `uid` everything while its mode bits still let
+ * everyone in (0755): the kernel refuses that user, a check of the mode bits does not. There
+ * is no setfacl here, so the xattr is written directly (python3's os.setxattr, ACL format v2).
+ * False when the machine cannot (no python3, or a filesystem without ACLs).
+ */
+export function denyByAcl(dir: string, uid: number): boolean {
+  const script = [
+    'import os, struct, sys',
+    'ANY = 0xffffffff',
+    // USER_OBJ rwx, USER uid ---, GROUP_OBJ r-x, MASK r-x, OTHER r-x
+    'ents = [(1, 7, ANY), (2, 0, int(sys.argv[2])), (4, 5, ANY), (0x10, 5, ANY), (0x20, 5, ANY)]',
+    "os.setxattr(sys.argv[1], 'system.posix_acl_access', struct.pack('<I', 2) + b''.join(struct.pack('<HHI', *e) for e in ents))",
+  ].join('\n');
+  try {
+    chmodSync(dir, 0o755);
+    execFileSync('python3', ['-c', script, dir, String(uid)], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
 }

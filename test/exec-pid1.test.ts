@@ -7,15 +7,16 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { constants } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import {
   ENTRYPOINT,
   FAKE_BIN,
   agentEnv,
   cleanup,
   createTestUser,
+  denyByAcl,
   freshDatabases,
   node24,
   openDir,
@@ -168,6 +169,47 @@ if (!isRoot) {
         });
       }
 
+      t.test('a working directory the user cannot enter: refused with one line naming it and the user; nothing starts', async (t) => {
+        const rec = join(dir, 'closed.jsonl');
+        const closed = mkdtempSync(join(tmpdir(), 'pe-closed-'));
+        chmodSync(closed, 0o700); // root's, and the role runs as the test user
+        t.teardown(() => cleanup(closed));
+        const run = runAsPid1([node, ENTRYPOINT, 'worker'], baseEnv(rec, { PULP_CELERY_WORKDIR: closed }));
+        const { code } = await run.exit;
+        // 126 from the check before the role starts (both modes alike: supervise mode alone would
+        // enter the directory as root and run the role there); 65 once the same check runs
+        // before server.conf is written. Never 70, never a started role.
+        t.ok(code === 126 || code === 65, `exit code ${code} (output: ${run.output()})`);
+        const errors = run.output().split('\n').filter((l) => /^pulp-entrypoint: error:/.test(l));
+        t.equal(errors.length, 1, run.output());
+        t.match(errors[0], new RegExp(`${user.name} \\(uid ${user.uid}, .*cannot enter working directory ${closed}: no search \\(x\\) permission on ${closed} \\(owner 0:0, mode 0700\\)`));
+        t.notMatch(run.output(), /internal error|^\s+at /m);
+        t.equal(readRecord(rec).length, 0, 'nothing started');
+      });
+
+      if (execMode) {
+        t.test('exec: a chdir refused after the switch (an ACL the mode bits do not show) is 126 with one line', async (t) => {
+          const denied = mkdtempSync(join(tmpdir(), 'pe-acl-'));
+          t.teardown(() => cleanup(denied));
+          if (!denyByAcl(denied, user.uid)) {
+            if (process.env.CI === 'true') t.fail('cannot set a POSIX ACL (python3 os.setxattr) on a temp dir');
+            else t.skip('SKIPPED: cannot set a POSIX ACL here (needs python3 and ACL support in the temp filesystem)', () => {});
+            return;
+          }
+          const rec = join(dir, 'acl.jsonl');
+          // Without tap's process-info hook (NODE_OPTIONS): after the switch it cannot write its
+          // own file at exit and prints a stack that is tap's, not the agent's.
+          const run = runAsPid1(['env', '-u', 'NODE_OPTIONS', node, ENTRYPOINT, 'worker'], baseEnv(rec, { PULP_CELERY_WORKDIR: denied }));
+          const { code } = await run.exit;
+          t.equal(code, 126, run.output());
+          const errors = run.output().split('\n').filter((l) => /^pulp-entrypoint: error:/.test(l));
+          t.equal(errors.length, 1, run.output());
+          t.match(errors[0], new RegExp(`^pulp-entrypoint: error: \\S+: ${user.name} \\(uid ${user.uid}, gid ${user.gid}, groups [\\d,]+\\) cannot enter working directory ${denied}: EACCES: give that user search \\(x\\) permission`));
+          t.notMatch(run.output(), /internal error|^\s+at /m);
+          t.equal(readRecord(rec).length, 0, 'the role never ran');
+        });
+      }
+
       t.test('a program not on PATH exits 127, a missing working directory 65', async (t) => {
         const rec = join(dir, 'missing.jsonl');
         const noProg = runAsPid1([node, ENTRYPOINT, 'no-such-celery'], baseEnv(rec));
@@ -175,7 +217,7 @@ if (!isRoot) {
         t.match(noProg.output(), /no-such-celery: not found on PATH/);
         const noDir = runAsPid1([node, ENTRYPOINT, 'worker'], baseEnv(rec, { PULP_CELERY_WORKDIR: join(dir, 'nope') }));
         t.equal((await noDir.exit).code, 65, noDir.output());
-        t.match(noDir.output(), /working directory .*nope for celery does not exist/);
+        t.match(noDir.output(), /working directory .*nope does not exist/);
         t.equal(readRecord(rec).length, 0, 'nothing started');
       });
     });

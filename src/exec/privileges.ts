@@ -1,5 +1,8 @@
 // Dropping from root to PULP_RUN_AS: the environment the user gets, how a spawned child gets
-// its groups, and the in-process drop right before execve.
+// its groups, whether it may enter its working directory, and the in-process drop right
+// before execve.
+import { type Stats, realpathSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { EntrypointError, ExitCode } from '../errors.ts';
 import type { ResolvedUser } from '../users.ts';
 import { resolveUser } from '../users.ts';
@@ -83,4 +86,78 @@ export function dropPrivilegesInProcess(user: ResolvedUser): void {
   process.setgroups(user.groups);
   process.setgid(user.gid);
   process.setuid(user.uid);
+}
+
+interface Identity {
+  uid: number;
+  gid: number;
+  groups: number[];
+  label: string;
+}
+
+function identityOf(user: ResolvedUser | null): Identity {
+  if (user !== null) return { uid: user.uid, gid: user.gid, groups: user.groups, label: `${user.name} (uid ${user.uid}, gid ${user.gid}, groups ${user.groups.join(',')})` };
+  const uid = process.geteuid?.() ?? 0;
+  const gid = process.getegid?.() ?? 0;
+  return { uid, gid, groups: process.getgroups?.() ?? [gid], label: `uid ${uid} (the agent's own user)` };
+}
+
+/** Search (x) permission on a directory by its mode bits, as the kernel picks the class: owner, else group, else other. */
+export function maySearch(st: Pick<Stats, 'uid' | 'gid' | 'mode'>, who: { uid: number; gid: number; groups: number[] }): boolean {
+  if (who.uid === 0) return true;
+  if (st.uid === who.uid) return (st.mode & 0o100) !== 0;
+  if (st.gid === who.gid || who.groups.includes(st.gid)) return (st.mode & 0o010) !== 0;
+  return (st.mode & 0o001) !== 0;
+}
+
+/** Every directory from / down to `path`: "/", "/a", "/a/b". */
+function prefixes(path: string): string[] {
+  const out = ['/'];
+  let at = '';
+  for (const part of path.split('/').filter((p) => p !== '')) {
+    at += `/${part}`;
+    out.push(at);
+  }
+  return out;
+}
+
+/**
+ * Why `user` (null: the agent itself) cannot make `cwd` its working directory, or undefined
+ * when it can: missing, not a directory, or no search permission on a directory along the
+ * path for the user's uid, gid and supplementary groups. Read as the agent (root), before
+ * anything is written, so the answer comes before the switch instead of as a failed chdir
+ * after it. Mode bits only: an ACL or a security module can still refuse, which the chdir in
+ * exec mode then reports.
+ */
+export function checkWorkdirFor(user: ResolvedUser | null, cwd: string): string | undefined {
+  const who = identityOf(user);
+  const abs = resolve(cwd);
+  let real: string;
+  try {
+    real = realpathSync(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return `working directory ${abs} does not exist`;
+    if (code === 'ENOTDIR') return `working directory ${abs} is not a directory (a part of its path is a file)`;
+    return `working directory ${abs} cannot be looked up by the agent: ${(err as Error).message}`;
+  }
+  if (!statSync(real).isDirectory()) return `working directory ${abs} is not a directory`;
+  if (who.uid === 0) return undefined;
+  // The path as given (each prefix's stat follows its symlinks to what the kernel searches)
+  // and the path it resolves to: a symlink's own parents need search permission too.
+  const dirs = [...new Set([...prefixes(abs), ...prefixes(real)])];
+  for (const dir of dirs) {
+    let st: Stats;
+    try {
+      st = statSync(dir);
+    } catch {
+      continue; // a lexical prefix that is only reachable through '..' or a dangling link: realpath covered it
+    }
+    if (!st.isDirectory()) continue;
+    if (!maySearch(st, who)) {
+      const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+      return `${who.label} cannot enter working directory ${abs}: no search (x) permission on ${dir} (owner ${st.uid}:${st.gid}, mode ${mode})`;
+    }
+  }
+  return undefined;
 }

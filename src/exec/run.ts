@@ -15,7 +15,7 @@ import type { Logger } from '../log.ts';
 import type { ResolvedUser } from '../users.ts';
 import { type ExecModeSetting, chooseExecMode, hasExecve } from './mode.ts';
 import { DEFAULT_PATH, resolveOnPath } from './path.ts';
-import { type Launch, dropPrivilegesInProcess, envForUser, planLaunch } from './privileges.ts';
+import { type Launch, checkWorkdirFor, dropPrivilegesInProcess, envForUser, planLaunch } from './privileges.ts';
 import { FORWARDED_SIGNALS, type SignalRewrite, TERMINAL_SIGNALS, exitCodeOf } from './signals.ts';
 
 export interface RunSpec {
@@ -56,7 +56,24 @@ function prepare(spec: RunSpec): Prepared {
     isDir = false;
   }
   if (!isDir) throw new InputError(`working directory ${spec.cwd} for ${name} does not exist: create it in the image or mount a volume there`);
+  // Supervise mode would not notice: libuv enters the directory while still root and only
+  // then switches user. Checked here, both modes refuse the same way.
+  const denied = checkWorkdirFor(spec.user, spec.cwd);
+  if (denied !== undefined) throw new ChildFailedError(`${name}: ${denied}: ${WORKDIR_FIX}`, 126);
   return { file, args: spec.argv.slice(1), env: envForUser(spec.env, spec.user), cwd: spec.cwd, label: spec.label ?? name };
+}
+
+const WORKDIR_FIX = 'give that user search (x) permission on each directory of the path (or choose another PULP_RUN_AS)';
+
+/** The exec-mode chdir, after the switch: a refusal is the role failing to start (126), like a spawn that fails. */
+function enterWorkdir(p: Prepared, user: ResolvedUser | null): void {
+  try {
+    process.chdir(p.cwd);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const who = user === null ? `uid ${process.geteuid?.() ?? '?'}` : `${user.name} (uid ${user.uid}, gid ${user.gid}, groups ${user.groups.join(',')})`;
+    throw new ChildFailedError(`${p.label}: ${who} cannot enter working directory ${p.cwd}: ${e.code ?? e.message}: ${WORKDIR_FIX}`, 126);
+  }
 }
 
 function setprivPath(): string | undefined {
@@ -140,7 +157,7 @@ export async function execRole(spec: RunSpec, log: Logger): Promise<never> {
     for (const [k, v] of Object.entries(p.env)) if (v !== undefined) env[k] = v;
     if (spec.user) dropPrivilegesInProcess(spec.user);
     // After the drop, so the role's own user must be able to enter its directory.
-    process.chdir(p.cwd);
+    enterWorkdir(p, spec.user);
     // Node ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across execve:
     // the role would never die of a broken pipe. A handler is reset to the default instead.
     for (const sig of ['SIGPIPE', 'SIGXFSZ'] as const) process.on(sig, () => {});
