@@ -6,7 +6,7 @@ import type { Context } from './context.ts';
 import { ChildFailedError, InputError } from './errors.ts';
 import { type ExecModeSetting, chooseExecMode, hasExecve } from './exec/mode.ts';
 import { DEFAULT_PATH, resolveOnPath } from './exec/path.ts';
-import { planUser } from './exec/privileges.ts';
+import { checkWorkdirFor, planUser } from './exec/privileges.ts';
 import { execRole, runToCompletion } from './exec/run.ts';
 import { type SignalRewrite, parseSignalRewrite } from './exec/signals.ts';
 import { awaitInitOnMongo, runInitOnMongo } from './init/on-mongo.ts';
@@ -54,6 +54,8 @@ export async function preflight(ctx: Context, spec: RoleSpec, willExec: boolean)
     isDir = false;
   }
   if (!isDir) throw new InputError(`working directory ${cwd} does not exist: create it in the image, or set PULP_CELERY_WORKDIR`);
+  const cannot = checkWorkdirFor(users.user, cwd);
+  if (cannot) throw new InputError(`${cannot}: fix its permissions, or set PULP_CELERY_WORKDIR or PULP_RUN_AS`);
   const initKey = await resolveInitKey([...INIT_ARGV], process.env);
   ctx.log.trace('preflight', { user: users.user?.name ?? 'current', cwd, initKey });
   return { user: users.user, initKey, rewrite };

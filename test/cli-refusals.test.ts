@@ -19,6 +19,8 @@ for (const name of ['celery', 'pulp-manage-db']) {
 }
 const work = join(dir, 'work');
 mkdirSync(work);
+const locked = join(dir, 'locked');
+mkdirSync(locked, { mode: 0o700 });
 const conf = join(dir, 'server.conf');
 copyFileSync(join(ROOT, 'src/default-server.conf'), conf);
 const past = new Date('2020-03-03T00:00:00Z');
@@ -38,13 +40,15 @@ t.test('run refuses before writing: unknown user, missing workdir, missing progr
   const cases: [string, Record<string, string>, number, RegExp][] = [
     ['unknown run-as user', { PULP_RUN_AS: 'no-such-user-x' }, 65, /PULP_RUN_AS/],
     ['missing working directory', { PULP_CELERY_WORKDIR: join(dir, 'nope') }, 65, /working directory .*nope/],
+    ['working directory the run-as user cannot enter', { PULP_CELERY_WORKDIR: locked }, 65, /nobody .*cannot enter working directory/],
     ['role program not on PATH', { PATH: empty }, 127, /celery: not found on PATH/],
     ['seeds with a bad port', { PULP_CONF__DATABASE__SEEDS: 'db:99999' }, 65, /PULP_CONF__DATABASE__SEEDS: .*seeds/],
     ['ssl not a boolean', { PULP_CONF__DATABASE__SSL: 'maybe' }, 65, /PULP_CONF__DATABASE__SSL: .*boolean/],
     ['broker URL not a URL', { PULP_CONF__TASKS__BROKER_URL: 'foo://x' }, 65, /PULP_CONF__TASKS__BROKER_URL/],
     ['init key too long', { PULP_INIT_KEY: 'k'.repeat(250) }, 65, /PULP_INIT_KEY/],
   ];
-  if (process.getuid?.() !== 0) cases.shift(); // not root: PULP_RUN_AS is ignored with a warning
+  // Not root: PULP_RUN_AS is ignored (with a warning), so the user cases do not apply.
+  if (process.getuid?.() !== 0) cases.splice(0, 3, cases[1] as (typeof cases)[number]);
   for (const [name, env, code, message] of cases) {
     const r = cli(['worker'], { ...base, ...env });
     t.equal(r.status, code, `${name}: exit ${code}`);
