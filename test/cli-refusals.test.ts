@@ -4,10 +4,10 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, cli, ROOT } from './helpers/cli.ts';
+import { closedPort } from './helpers/net.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pe-refuse-'));
 chmodSync(dir, 0o755);
@@ -61,13 +61,7 @@ t.test('run refuses before writing: unknown user, missing workdir, missing progr
 });
 
 t.test('as PID 1, SIGTERM during the wait stops the agent at once', async (t) => {
-  const closed = await new Promise<number>((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 1));
-    });
-  });
+  const closed = await closedPort();
   const child = spawn('unshare', ['--pid', '--fork', '--kill-child', process.execPath, BIN, 'wait', '--timeout', '30'], {
     env: { PATH: process.env.PATH, PULP_SERVER_CONF: conf, DB_SERVICE_HOST: '127.0.0.1', DB_SERVICE_PORT: String(closed) },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -4,10 +4,10 @@
 // installed here; test/run-celery.test.ts runs a real Celery worker.
 import t from 'tap';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, ROOT } from './helpers/cli.ts';
+import { closedPort } from './helpers/net.ts';
 import { requireServices } from './helpers/services.ts';
 
 const s = requireServices(t, 'whole-process wait, check and run');
@@ -60,13 +60,7 @@ if (s) {
   });
 
   t.test('wait against a closed port: 69 at the deadline, naming the dependency', async (t) => {
-    const closed = await new Promise<number>((resolve) => {
-      const srv = createServer();
-      srv.listen(0, '127.0.0.1', () => {
-        const a = srv.address();
-        srv.close(() => resolve(typeof a === 'object' && a ? a.port : 1));
-      });
-    });
+    const closed = await closedPort();
     const started = Date.now();
     const r = cli(['wait', '--timeout', '1.5'], { ...base, DB_SERVICE_PORT: String(closed) });
     t.equal(r.status, 69);

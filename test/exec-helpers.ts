@@ -236,3 +236,11 @@ export function denyByAcl(dir: string, uid: number): boolean {
     return false;
   }
 }
+
+/** Under CI a missing Node 24 fails the test; elsewhere it is skipped loudly. Returns the binary or undefined. */
+export function needNode24(t: { fail: (m: string) => void; skip: (m: string, fn: () => void) => void }, node: string | undefined): string | undefined {
+  if (node !== undefined) return node;
+  if (process.env.CI === 'true') t.fail('Node 24 is missing: `node scripts/ensure-node24.mjs` failed');
+  else t.skip('SKIPPED: Node 24 missing; run `node scripts/ensure-node24.mjs` (needs the npm registry)', () => {});
+  return undefined;
+}

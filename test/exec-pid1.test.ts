@@ -25,6 +25,7 @@ import {
   runAsPid1,
   waitFor,
   type RecordEvent,
+  needNode24,
 } from './exec-helpers.ts';
 import { requireServices } from './helpers/services.ts';
 
@@ -45,12 +46,8 @@ if (!isRoot) {
 
   for (const mode of modes) {
     t.test(mode.name, async (t) => {
-      if (mode.node === undefined) {
-        if (process.env.CI === 'true') t.fail('Node 24 is missing: `node scripts/ensure-node24.mjs` failed');
-        else t.skip('SKIPPED: Node 24 missing; run `node scripts/ensure-node24.mjs` (needs the npm registry)', () => {});
-        return;
-      }
-      const node = mode.node;
+      const node = needNode24(t, mode.node);
+      if (node === undefined) return;
       const execMode = mode.name.startsWith('exec');
       const dir = openDir('pe-pid1-');
       t.teardown(() => cleanup(dir));

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENTRYPOINT, FAKE_BIN, ROOT, agentEnv, cleanup, createTestUser, freshDatabases, node24, openDir, runAgent, runAsPid1, waitFor } from './exec-helpers.ts';
+import { ENTRYPOINT, FAKE_BIN, ROOT, agentEnv, cleanup, createTestUser, freshDatabases, node24, openDir, runAgent, runAsPid1, waitFor, needNode24 } from './exec-helpers.ts';
 import { requireServices } from './helpers/services.ts';
 
 const APP_DIR = join(ROOT, 'fixtures', 'celery-app');
@@ -68,12 +68,8 @@ if (!isRoot || !celeryOk) {
   ];
   for (const mode of modes) {
     t.test(`${mode.name}: resource_manager starts a real worker; SIGTERM to PID 1 gives a warm shutdown and exit 0`, async (t) => {
-      if (mode.node === undefined) {
-        if (process.env.CI === 'true') t.fail('Node 24 is missing: `node scripts/ensure-node24.mjs` failed');
-        else t.skip('SKIPPED: Node 24 missing; run `node scripts/ensure-node24.mjs` (needs the npm registry)', () => {});
-        return;
-      }
-      const node = mode.node;
+      const node = needNode24(t, mode.node);
+      if (node === undefined) return;
       const execMode = mode.name.startsWith('exec');
       const dir = openDir('pe-celery-');
       t.teardown(() => cleanup(dir));
