@@ -107,9 +107,15 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
       const logWarning = syslogWarning(p.effective, existsSync('/dev/log'));
       if (logWarning) ctx.log.warn(logWarning);
       const deadline = Date.now() + ctx.opts.waitTimeoutSec.value * 1000;
-      await steps.waitAll(ctx, p.targets, deadline - Date.now());
-      if (cmd.kind === 'init' || spec.init) await steps.initOnce(ctx, spec, pre, p.effective, deadline, stop);
-      else await steps.awaitInit(ctx, pre, p.effective, deadline);
+      const waited = steps.waitAll(ctx, p.targets, deadline - Date.now());
+      // Opened alongside the waits so the init step does not pay for a second connection.
+      const early = steps.openInitConnection(p.effective);
+      await waited.catch(async (err: unknown) => {
+        await early.then((c) => c?.close(true)).catch(() => undefined);
+        throw err;
+      });
+      if (cmd.kind === 'init' || spec.init) await steps.initOnce(ctx, spec, pre, p.effective, deadline, stop, early);
+      else await steps.awaitInit(ctx, pre, p.effective, deadline, early);
       if (cmd.kind === 'init') return ExitCode.ok;
       stop.release();
       return steps.execCommand(ctx, spec.exec, pre, spec.role);

@@ -9,7 +9,8 @@ import { DEFAULT_PATH, resolveOnPath } from './exec/path.ts';
 import { checkWorkdirFor, planUser } from './exec/privileges.ts';
 import { execRole, runToCompletion } from './exec/run.ts';
 import { type SignalRewrite, parseSignalRewrite } from './exec/signals.ts';
-import { awaitInitOnMongo, runInitOnMongo } from './init/on-mongo.ts';
+import type { MongoClient } from 'mongodb';
+import { awaitInitOnMongo, openEarly, runInitOnMongo } from './init/on-mongo.ts';
 import { resolveInitKey } from './init/key.ts';
 import type { Logger } from './log.ts';
 import type { StopSignals } from './stop-signals.ts';
@@ -70,10 +71,19 @@ export async function checkAll(ctx: Context, targets: Target[], ms: number): Pro
 }
 
 /** beat (and `init`): runs the init once per key across all pods, under the lease. */
-export async function initOnce(ctx: Context, spec: RoleSpec, pre: Preflight, conf: ConfigView, deadline: number, stop: StopSignals): Promise<void> {
+export async function initOnce(
+  ctx: Context,
+  spec: RoleSpec,
+  pre: Preflight,
+  conf: ConfigView,
+  deadline: number,
+  stop: StopSignals,
+  early?: Promise<MongoClient | undefined>,
+): Promise<void> {
   const init = spec.init;
   if (init === null) return;
   await runInitOnMongo({
+    early,
     target: mongoTarget(conf),
     key: pre.initKey,
     force: ctx.opts.forceInit,
@@ -86,8 +96,13 @@ export async function initOnce(ctx: Context, spec: RoleSpec, pre: Preflight, con
 }
 
 /** The other roles: wait, inside the same deadline, until the init of the same key has run. */
-export async function awaitInit(ctx: Context, pre: Preflight, conf: ConfigView, deadline: number): Promise<void> {
-  await awaitInitOnMongo({ target: mongoTarget(conf), key: pre.initKey, deadline, log: ctx.log });
+export async function awaitInit(ctx: Context, pre: Preflight, conf: ConfigView, deadline: number, early?: Promise<MongoClient | undefined>): Promise<void> {
+  await awaitInitOnMongo({ target: mongoTarget(conf), key: pre.initKey, deadline, log: ctx.log, early });
+}
+
+/** The init's connection, opened while the waits run (undefined when the database is not up yet). */
+export function openInitConnection(conf: ConfigView): Promise<MongoClient | undefined> {
+  return openEarly(mongoTarget(conf));
 }
 
 /** Execs (or supervises) the role as PULP_RUN_AS; returns only in supervise mode, with the child's code. */

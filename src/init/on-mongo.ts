@@ -49,8 +49,18 @@ async function connectForInit(target: MongoTarget, deadline: number, log: Logger
   }
 }
 
-async function withStore<T>(target: MongoTarget, deadline: number, log: Logger, fn: (store: InitStore) => Promise<T>): Promise<T> {
-  const client = await connectForInit(target, deadline, log);
+/**
+ * A connection opened while the waits ran (see `early` below), or a new one. The early one
+ * saves a whole connection set-up on the usual restart, where the database is already up.
+ */
+async function withStore<T>(
+  target: MongoTarget,
+  deadline: number,
+  log: Logger,
+  early: Promise<MongoClient | undefined> | undefined,
+  fn: (store: InitStore) => Promise<T>,
+): Promise<T> {
+  const client = (await early) ?? (await connectForInit(target, deadline, log));
   try {
     return await fn(mongoInitStore(client.db(target.database)));
   } catch (err) {
@@ -77,11 +87,21 @@ export interface InitOnMongoOptions {
   log: Logger;
   ttlMs?: number;
   holder?: Holder;
+  /** A connection started early by openEarly(); used when it succeeded. */
+  early?: Promise<MongoClient | undefined>;
+}
+
+/**
+ * Starts connecting for the init while the waits run; resolves undefined on any failure
+ * (the database may not be up yet: the init then connects after the waits, as before).
+ */
+export function openEarly(target: MongoTarget): Promise<MongoClient | undefined> {
+  return connectMongo(target, { timeoutMs: 2000 }).catch(() => undefined);
 }
 
 /** For roles with an init. Throws ChildFailedError (the init's code) or UnavailableError (69). */
 export async function runInitOnMongo(opts: InitOnMongoOptions): Promise<InitOutcome> {
-  return withStore(opts.target, opts.deadline, opts.log, (store) =>
+  return withStore(opts.target, opts.deadline, opts.log, opts.early, (store) =>
     runInitOnce({
       store,
       storeName: storeNameOf(opts.target),
@@ -98,6 +118,12 @@ export async function runInitOnMongo(opts: InitOnMongoOptions): Promise<InitOutc
 }
 
 /** For roles without an init: waits for the record of `key`; UnavailableError (69) at the deadline. */
-export async function awaitInitOnMongo(opts: { target: MongoTarget; key: string; deadline: number; log: Logger }): Promise<DoneDoc> {
-  return withStore(opts.target, opts.deadline, opts.log, (store) => awaitInitDone({ store, storeName: storeNameOf(opts.target), key: opts.key, deadline: opts.deadline, log: opts.log }));
+export async function awaitInitOnMongo(opts: {
+  target: MongoTarget;
+  key: string;
+  deadline: number;
+  log: Logger;
+  early?: Promise<MongoClient | undefined>;
+}): Promise<DoneDoc> {
+  return withStore(opts.target, opts.deadline, opts.log, opts.early, (store) => awaitInitDone({ store, storeName: storeNameOf(opts.target), key: opts.key, deadline: opts.deadline, log: opts.log }));
 }
