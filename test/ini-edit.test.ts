@@ -248,6 +248,12 @@ function ambiguous(doc: IniDocument, section: string, key: string): boolean {
   return hits > 1 || (hits === 0 && headers > 1);
 }
 
+t.test('setKey to the value a key already has changes nothing', async (t) => {
+  // Found by the property below (seed 61070342): a duplicated section, the key in the first.
+  const text = '[a]\nseeds:a\n[a]';
+  t.equal(printIni(setKey(parseIni(text), 'a', 'seeds', 'a')), text);
+});
+
 t.test('setKey on generated files changes only the intended lines', async (t) => {
   let edited = 0;
   fc.assert(
@@ -266,6 +272,8 @@ t.test('setKey on generated files changes only the intended lines', async (t) =>
       const out = setKey(doc, section, key, value);
       const printed = printIni(out);
       if (getKey(parseIni(printed), section, key) !== pyStrip(value)) return false;
+      // The key already had this value: nothing may change, and nothing did.
+      if (printed === text) return true;
       const before = splitKeepEol(text.replace(/^\uFEFF/, ''));
       const after = splitKeepEol(printed.replace(/^\uFEFF/, ''));
       const { from, oldEnd, newEnd } = changedRegion(before, after);
