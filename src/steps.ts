@@ -1,13 +1,10 @@
 // The effectful steps of run, behind one dynamic import so configure and preview never load
 // them: checks before the write, waits, the one-time init, and the exec of the role.
-import { statSync } from 'node:fs';
 import type { ConfigView } from './config-view.ts';
 import type { Context } from './context.ts';
-import { ChildFailedError, InputError } from './errors.ts';
 import { type ExecModeSetting, chooseExecMode, hasExecve } from './exec/mode.ts';
-import { DEFAULT_PATH, resolveOnPath } from './exec/path.ts';
-import { checkWorkdirFor, planUser } from './exec/privileges.ts';
-import { execRole, runToCompletion } from './exec/run.ts';
+import { planUser } from './exec/privileges.ts';
+import { checkLaunch, execRole, runToCompletion } from './exec/run.ts';
 import { type SignalRewrite, parseSignalRewrite } from './exec/signals.ts';
 import type { MongoClient } from 'mongodb';
 import { awaitInitOnMongo, openEarly, runInitOnMongo } from './init/on-mongo.ts';
@@ -38,27 +35,12 @@ export async function preflight(ctx: Context, spec: RoleSpec, willExec: boolean)
   if (willExec) chooseExecMode(ctx.opts.execMode.value, hasExecve(), rewrite.size > 0);
   const users = planUser(spec.exec.user);
   if (users.warning) ctx.log.warn(users.warning);
-  const PATH = process.env.PATH ?? DEFAULT_PATH;
   for (const cmd of [spec.init, willExec ? spec.exec : null]) {
     if (cmd === null) continue;
-    const name = cmd.argv[0] ?? '';
-    const file = resolveOnPath(name, PATH);
-    // 127, as a shell reports a command that is not there.
-    if (file === undefined) throw new ChildFailedError(`${name}: not found on PATH (${PATH}): install it in the image or fix PATH`, 127);
-    ctx.log.trace('program', { name, file });
+    ctx.log.trace('program', { name: cmd.argv[0], file: checkLaunch(cmd.argv, users.user, cmd.cwd, process.env) });
   }
-  const cwd = spec.exec.cwd;
-  let isDir = false;
-  try {
-    isDir = statSync(cwd).isDirectory();
-  } catch {
-    isDir = false;
-  }
-  if (!isDir) throw new InputError(`working directory ${cwd} does not exist: create it in the image, or set PULP_CELERY_WORKDIR`);
-  const cannot = checkWorkdirFor(users.user, cwd);
-  if (cannot) throw new InputError(`${cannot}: fix its permissions, or set PULP_CELERY_WORKDIR or PULP_RUN_AS`);
   const initKey = await resolveInitKey([...INIT_ARGV], process.env);
-  ctx.log.trace('preflight', { user: users.user?.name ?? 'current', cwd, initKey });
+  ctx.log.trace('preflight', { user: users.user?.name ?? 'current', cwd: spec.exec.cwd, initKey });
   return { user: users.user, initKey, rewrite };
 }
 

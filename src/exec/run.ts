@@ -42,28 +42,37 @@ interface Prepared {
   label: string;
 }
 
-function prepare(spec: RunSpec): Prepared {
-  const name = spec.argv[0];
+/**
+ * What must hold for a command to start: the program found on PATH (127 otherwise, as a shell
+ * reports it) and a working directory that exists and that the user may enter (65: a setting
+ * to fix). The agent calls this before server.conf is written, and again right before the
+ * start; supervise mode needs it there, since libuv enters the directory while still root.
+ */
+export function checkLaunch(argv: readonly string[], user: ResolvedUser | null, cwd: string, env: NodeJS.ProcessEnv): string {
+  const name = argv[0];
   if (name === undefined || name === '') throw new InputError('nothing to run: the command is empty');
-  const PATH = spec.env.PATH ?? DEFAULT_PATH;
-  const file = resolveOnPath(name, PATH, spec.cwd);
-  // 127, as a shell (and `docker run`) reports a command that is not there.
+  const PATH = env.PATH ?? DEFAULT_PATH;
+  const file = resolveOnPath(name, PATH, cwd);
   if (file === undefined) throw new ChildFailedError(`${name}: not found on PATH (${PATH}) or not executable: install it in the image or fix PATH`, 127);
   let isDir = false;
   try {
-    isDir = statSync(spec.cwd).isDirectory();
+    isDir = statSync(cwd).isDirectory();
   } catch {
     isDir = false;
   }
-  if (!isDir) throw new InputError(`working directory ${spec.cwd} for ${name} does not exist: create it in the image or mount a volume there`);
-  // Supervise mode would not notice: libuv enters the directory while still root and only
-  // then switches user. Checked here, both modes refuse the same way.
-  const denied = checkWorkdirFor(spec.user, spec.cwd);
-  if (denied !== undefined) throw new ChildFailedError(`${name}: ${denied}: ${WORKDIR_FIX}`, 126);
+  if (!isDir) throw new InputError(`working directory ${cwd} does not exist: create it in the image, or set PULP_CELERY_WORKDIR`);
+  const denied = checkWorkdirFor(user, cwd);
+  if (denied !== undefined) throw new InputError(`${name}: ${denied}: ${WORKDIR_FIX}`);
+  return file;
+}
+
+function prepare(spec: RunSpec): Prepared {
+  const file = checkLaunch(spec.argv, spec.user, spec.cwd, spec.env);
+  const name = spec.argv[0] ?? '';
   return { file, args: spec.argv.slice(1), env: envForUser(spec.env, spec.user), cwd: spec.cwd, label: spec.label ?? name };
 }
 
-const WORKDIR_FIX = 'give that user search (x) permission on each directory of the path (or choose another PULP_RUN_AS)';
+const WORKDIR_FIX = 'give that user search (x) permission on each directory of the path, or set PULP_CELERY_WORKDIR or PULP_RUN_AS';
 
 /** The exec-mode chdir, after the switch: a refusal is the role failing to start (126), like a spawn that fails. */
 function enterWorkdir(p: Prepared, user: ResolvedUser | null): void {
