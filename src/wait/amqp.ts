@@ -1,6 +1,5 @@
 // Broker readiness: the AMQP 1.0 open handshake completes (SASL ANONYMOUS, or PLAIN with the
 // URL's credentials; TLS for amqps/qpids/ssl). rhea loads only when a probe runs.
-import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -10,6 +9,7 @@ import type { AmqpTarget } from '../targets.ts';
 import { ProbeError, toProbeError } from './classify.ts';
 import type { AttemptOptions } from './mongodb.ts';
 import { type TimeoutControl, withTimeout } from './timeout.ts';
+import { readTlsFiles } from './tls-files.ts';
 
 /**
  * RabbitMQ answers a failed SASL login only after a pause (3 s here), so once a live AMQP 1.0
@@ -48,23 +48,16 @@ export function describeForeignHeader(first: Buffer, address: string): ProbeErro
 }
 
 async function readTls(target: AmqpTarget): Promise<tls.ConnectionOptions> {
-  const read = async (file: string | undefined, what: string): Promise<Buffer | undefined> => {
-    if (file === undefined) return undefined;
-    try {
-      return await readFile(file);
-    } catch (err) {
-      throw new ProbeError('tls', `cannot read the broker's ${what} ${file}: ${(err as Error).message}`);
-    }
-  };
-  const [ca, cert, key] = await Promise.all([
-    read(target.caFile, 'CA certificate'),
-    read(target.certFile, 'client certificate'),
-    read(target.keyFile ?? target.certFile, 'client key'),
-  ]);
+  const where = target.source === 'messaging.url' ? 'server.conf [messaging]' : 'server.conf [tasks]';
+  const files = await readTlsFiles({
+    ca: { file: target.caFile, setting: `${where} cacert` },
+    cert: { file: target.certFile, setting: `${where} ${target.source === 'messaging.url' ? 'clientcert' : 'certfile'}` },
+    key: { file: target.keyFile, setting: `${where} keyfile` },
+  });
   return {
-    ...(ca && { ca }),
-    ...(cert && { cert }),
-    ...(cert && key && { key }),
+    ...(files.ca && { ca: files.ca }),
+    ...(files.cert && { cert: files.cert }),
+    ...(files.cert && files.key && { key: files.key }),
     ...(net.isIP(target.host) === 0 && { servername: target.host }),
   };
 }

@@ -1,12 +1,12 @@
 // MongoDB readiness: a `ping` answered, authenticated the way Pulp 2 does it (against its own
 // database `name`). The driver loads only when a probe runs, never on configure/preview.
-import { readFile } from 'node:fs/promises';
 import type { MongoClient, MongoClientOptions } from 'mongodb';
 import { loadMongo } from '../drivers.ts';
 import { joinHostPort } from '../net.ts';
 import { registerSecret } from '../redact.ts';
 import type { MongoTarget } from '../targets.ts';
 import { ProbeError, toProbeError } from './classify.ts';
+import { readTlsFiles } from './tls-files.ts';
 import { withTimeout } from './timeout.ts';
 
 export interface AttemptOptions {
@@ -62,24 +62,6 @@ export function mongoClientOptions(
   return opts;
 }
 
-async function readTlsFiles(target: MongoTarget): Promise<{ ca?: Buffer; cert?: Buffer; key?: Buffer }> {
-  if (!target.tls) return {};
-  const read = async (file: string | undefined, key: string): Promise<Buffer | undefined> => {
-    if (file === undefined) return undefined;
-    try {
-      return await readFile(file);
-    } catch (err) {
-      throw new ProbeError('tls', `cannot read server.conf [database] ${key} ${file}: ${(err as Error).message}`);
-    }
-  };
-  const [ca, cert, key] = await Promise.all([
-    read(target.caFile, 'ca_path'),
-    read(target.certFile, 'ssl_certfile'),
-    read(target.keyFile ?? target.certFile, target.keyFile ? 'ssl_keyfile' : 'ssl_certfile'),
-  ]);
-  return { ...(ca && { ca }), ...(cert && { cert }), ...(key && { key }) };
-}
-
 /** One client for `seeds`, connected and pinged within the attempt's time, or closed. */
 async function pingClient(target: MongoTarget, seeds: Seed[], options: MongoClientOptions, opts: AttemptOptions): Promise<MongoClient> {
   const { MongoClient } = await loadMongo();
@@ -118,7 +100,13 @@ async function pingClient(target: MongoTarget, seeds: Seed[], options: MongoClie
  */
 export async function connectMongo(target: MongoTarget, opts: AttemptOptions): Promise<MongoClient> {
   registerSecret(target.password);
-  const options = mongoClientOptions(target, opts.timeoutMs, await readTlsFiles(target));
+  const options = mongoClientOptions(target, opts.timeoutMs, target.tls
+      ? await readTlsFiles({
+          ca: { file: target.caFile, setting: 'server.conf [database] ca_path' },
+          cert: { file: target.certFile, setting: 'server.conf [database] ssl_certfile' },
+          key: { file: target.keyFile, setting: 'server.conf [database] ssl_keyfile' },
+        })
+      : {});
   if (target.replicaSet !== undefined || target.seeds.length === 1) {
     return pingClient(target, target.seeds, options, opts);
   }
