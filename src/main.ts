@@ -66,7 +66,7 @@ async function preview(ctx: Context, role: Role, json: boolean): Promise<number>
     opts: ctx.opts,
     targets: p.targets,
     spec,
-    initKey: await resolveInitKey([...INIT_ARGV], process.env).catch((err: unknown) =>
+    initKey: await resolveInitKey(INIT_ARGV, ctx.opts.initKey?.value, process.env.PATH).catch((err: unknown) =>
       err instanceof EntrypointError ? `(not computable here: ${err.message})` : Promise.reject(err),
     ),
     path: process.env.PATH,

@@ -39,7 +39,7 @@ export async function preflight(ctx: Context, spec: RoleSpec, willExec: boolean)
     if (cmd === null) continue;
     ctx.log.trace('program', { name: cmd.argv[0], file: checkLaunch(cmd.argv, users.user, cmd.cwd, process.env) });
   }
-  const initKey = await resolveInitKey([...INIT_ARGV], process.env);
+  const initKey = await resolveInitKey(INIT_ARGV, ctx.opts.initKey?.value, process.env.PATH);
   ctx.log.trace('preflight', { user: users.user?.name ?? 'current', cwd: spec.exec.cwd, initKey });
   return { user: users.user, initKey, rewrite };
 }

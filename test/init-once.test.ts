@@ -180,11 +180,11 @@ t.test('pure bits', async (t) => {
 
 t.test('resolveInitKey: PULP_INIT_KEY wins; the default needs the program', async (t) => {
   const { resolveInitKey } = await import('../src/init/key.ts');
-  t.equal(await resolveInitKey(['pulp-manage-db'], { PULP_INIT_KEY: ' pulp-2.21.5 ' }), 'pulp-2.21.5');
-  await t.rejects(resolveInitKey(['pulp-manage-db'], { PATH: '/nonexistent' }), { name: 'InputError', message: /pulp-manage-db is not found on PATH.*set PULP_INIT_KEY/ });
-  const k1 = await resolveInitKey(['sh'], { PATH: '/usr/bin' });
+  t.equal(await resolveInitKey(['pulp-manage-db'], 'pulp-2.21.5', '/nonexistent'), 'pulp-2.21.5', 'a given key needs no program');
+  await t.rejects(resolveInitKey(['pulp-manage-db'], undefined, '/nonexistent'), { name: 'InputError', message: /pulp-manage-db is not found on PATH.*set PULP_INIT_KEY/ });
+  const k1 = await resolveInitKey(['sh'], undefined, '/usr/bin');
   t.match(k1, /^sh@[0-9a-f]{16}$/);
-  t.equal(await resolveInitKey(['sh'], { PATH: '/usr/bin' }), k1, 'stable');
+  t.equal(await resolveInitKey(['sh'], undefined, '/usr/bin'), k1, 'stable');
 });
 
 // A store whose calls fail as scripted: `failures[method]` is how many calls fail next (Infinity:

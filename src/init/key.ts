@@ -41,18 +41,14 @@ export async function keyFactsOf(file: string, args: string[]): Promise<KeyFacts
 }
 
 /**
- * PULP_INIT_KEY when set, else the default above for `initArgv` (argv[0] found on PATH).
- * Roles without an init pass the init command of the role that has one (beat's), so they
- * wait for the same key that beat writes.
+ * `given` (PULP_INIT_KEY, validated with the other settings) when set, else the default above
+ * for `initArgv` (argv[0] found on PATH). Roles without an init pass the init command of the
+ * role that has one (beat's), so they wait for the same key that beat writes.
  */
-export async function resolveInitKey(initArgv: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  const given = env.PULP_INIT_KEY?.trim();
-  if (given !== undefined && given !== '') {
-    if (given.length > 200) throw new InputError('PULP_INIT_KEY is longer than 200 characters: use a shorter key (e.g. a version or a digest)');
-    return given;
-  }
+export async function resolveInitKey(initArgv: readonly string[], given: string | undefined, PATH: string | undefined): Promise<string> {
+  if (given !== undefined) return given;
   const name = initArgv[0] ?? '';
-  const file = resolveOnPath(name, env.PATH);
+  const file = resolveOnPath(name, PATH);
   if (file === undefined) {
     throw new InputError(`cannot compute the default init key: ${name} is not found on PATH; install it in this image or set PULP_INIT_KEY to the key the beat role uses`);
   }
