@@ -32,7 +32,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     if (opts.format === 'json') {
       const rec: Record<string, unknown> = { time: now().toISOString(), level, msg };
       for (const [k, v] of Object.entries(fields)) if (v !== undefined) rec[k] = v;
-      write(redact(JSON.stringify(rec)) + '\n');
+      write(JSON.stringify(rec) + '\n');
       return;
     }
     const extra = Object.entries(fields)
@@ -40,7 +40,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       .map(([k, v]) => `${k}=${formatValue(v)}`)
       .join(' ');
     const prefix = level === 'info' ? '' : `${level}: `;
-    write(redact(`pulp-entrypoint: ${prefix}${msg}${extra ? ' ' + extra : ''}`) + '\n');
+    write(`pulp-entrypoint: ${prefix}${msg}${extra ? ' ' + extra : ''}\n`);
   };
   return {
     traceEnabled: opts.trace,

@@ -6,23 +6,26 @@ import { maskUrlPassword } from './url.ts';
 
 export const MASK = '********';
 
-const secrets = new Set<string>();
+/** Registered secrets, longest first, so a secret that contains another is masked whole. */
+let secrets: string[] = [];
+
+function add(value: string): void {
+  if (secrets.includes(value)) return;
+  secrets = [...secrets, value].sort((a, b) => b.length - a.length);
+}
 
 export function registerSecret(value: string | undefined): void {
   // Very short values would mask ordinary text ("a", "1"); a secret that short is no secret.
   if (value !== undefined && value.length >= 3) {
-    secrets.add(value);
+    add(value);
     const encoded = encodeURIComponent(value);
-    if (encoded !== value) secrets.add(encoded);
+    if (encoded !== value) add(encoded);
   }
 }
 
 export function redact(text: string): string {
   let out = text;
-  // Longest first, so a secret that contains another is masked whole.
-  for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
-    if (out.includes(s)) out = out.split(s).join(MASK);
-  }
+  for (const s of secrets) if (out.includes(s)) out = out.split(s).join(MASK);
   return out;
 }
 
@@ -46,5 +49,5 @@ export function redactValue(key: string, value: string): string {
 
 /** For tests: forget every registered secret. */
 export function clearSecrets(): void {
-  secrets.clear();
+  secrets = [];
 }
