@@ -101,7 +101,7 @@ export function mongoTarget(conf: ConfigView): MongoTarget {
 }
 
 /** URL schemes Pulp accepts for [tasks] broker_url and [messaging] url. */
-export const BROKER_SCHEMES: Readonly<Record<string, { tls: boolean; port: number }>> = {
+export const URL_SCHEMES: Readonly<Record<string, { tls: boolean; port: number }>> = {
   qpid: { tls: false, port: 5672 },
   amqp: { tls: false, port: 5672 },
   qpids: { tls: true, port: 5671 },
@@ -116,7 +116,7 @@ export function parseBrokerUrl(
   where: string,
 ): { host: string; port: number; username?: string; password?: string; vhost?: string; tls: boolean; scheme: string } {
   const parts = splitUrl(url);
-  const kind = parts === undefined ? undefined : BROKER_SCHEMES[parts.scheme];
+  const kind = parts === undefined ? undefined : URL_SCHEMES[parts.scheme];
   // Messages never quote text from a URL that carries a password: a malformed one may have
   // put part of the password where the host or port should be.
   const shown = parts?.password !== undefined ? redactUrl(url) : url;

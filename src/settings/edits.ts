@@ -4,7 +4,7 @@ import { type ConfigView, confGet } from '../config-view.ts';
 import { InputError } from '../errors.ts';
 import { joinHostPort } from '../net.ts';
 import { isSecretKey, registerSecret } from '../redact.ts';
-import { BROKER_SCHEMES as BROKER_SCHEME_INFO, PULP_DEFAULTS, parseBrokerUrl, parseSeeds } from '../targets.ts';
+import { PULP_DEFAULTS, URL_SCHEMES, parseBrokerUrl, parseSeeds } from '../targets.ts';
 import { splitUrl } from '../url.ts';
 import { type Env, type Sourced, type VarProblem, discoverService, unique } from './kube.ts';
 import { type AgentOptions, BROKER_SCHEMES, type BrokerScheme, validate, withoutEmpty } from './options.ts';
@@ -87,7 +87,7 @@ export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, op
       : base.scheme !== undefined
         ? { value: base.scheme, from: ['server.conf'] }
         : opts.brokerScheme;
-    const tlsPort = BROKER_SCHEME_INFO[scheme.value]?.port ?? 5672;
+    const tlsPort = URL_SCHEMES[scheme.value]?.port ?? 5672;
     const port = msg.port ?? (msg.host ? { value: tlsPort, from: ['default'] } : { value: base.port, from: ['server.conf'] });
     const user: Sourced<string> =
       c.MSG_SERVICE_USER !== undefined
@@ -105,7 +105,7 @@ export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, op
     if (password) registerSecret(password.value);
     const hp = joinHostPort(host.value, port.value);
     if (msg.host || msg.port) {
-      add('messaging', 'url', `${BROKER_SCHEME_INFO[scheme.value]?.tls ? 'ssl' : 'tcp'}://${hp}`, [...host.from, ...port.from]);
+      add('messaging', 'url', `${URL_SCHEMES[scheme.value]?.tls ? 'ssl' : 'tcp'}://${hp}`, [...host.from, ...port.from]);
     }
     const userinfo = encodeURIComponent(user.value) + (password ? `:${encodeURIComponent(password.value)}` : '');
     const vhost = base.vhost !== undefined ? `/${encodeURIComponent(base.vhost)}` : '';
