@@ -108,8 +108,10 @@ export function planConfigure(env: Env, fileFrom: ReadonlyMap<string, string>, o
 
   // The diff is taken against the target as it is now (the template case may have none yet).
   const currentText = starting.current ?? (starting.origin === 'embedded' ? starting.text : '');
-  const currentDoc = currentText === '' ? undefined : parseCurrent(currentText, confPath);
-  const currentView = currentDoc ? interpolateView(toConfigView(currentDoc)).view : undefined;
+  // Without a template the current file is the starting text, already parsed.
+  const sameAsStart = currentText === starting.text;
+  const currentDoc = currentText === '' ? undefined : sameAsStart ? doc : parseCurrent(currentText, confPath);
+  const currentView = sameAsStart ? beforeView : currentDoc ? interpolateView(toConfigView(currentDoc)).view : undefined;
   const mask = (_section: string, key: string, value: string): string => redactValue(key, value);
   // A changed secret must still show as a change, though both sides are masked.
   const maskAfter = (section: string, key: string, value: string): string =>
