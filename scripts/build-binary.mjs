@@ -32,6 +32,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSyn
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DRIVERS_CHUNK_SOURCE } from './drivers-chunk.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const seaTools = join(root, 'scripts', 'sea');
@@ -118,10 +119,10 @@ async function bundle(entry, main) {
   writeFileSync(join(work, 'meta.json'), JSON.stringify(result.metafile));
 }
 
-/** mongodb + rhea in one CommonJS chunk, and V8's code cache made by running it under Node 24. */
+/** mongodb, rhea and amqplib in one CommonJS chunk, and V8's code cache made by running it under Node 24. */
 async function driversChunk(node, file) {
   await build({
-    stdin: { contents: "module.exports = { mongodb: require('mongodb'), rhea: require('rhea') };", resolveDir: root, loader: 'js' },
+    stdin: { contents: DRIVERS_CHUNK_SOURCE, resolveDir: root, loader: 'js' },
     outfile: file,
     bundle: true,
     platform: 'node',

@@ -146,7 +146,7 @@ t.test('preview and configure never load the MongoDB or AMQP drivers', async (t)
   mkdirSync(join(iso, 'node_modules'), { recursive: true });
   cpSync(join(ROOT, 'dist', 'main.mjs'), join(iso, 'main.mjs'));
   for (const dep of readdirSync(join(ROOT, 'node_modules'))) {
-    if (['mongodb', 'rhea', 'bson', '.bin'].includes(dep)) continue;
+    if (['mongodb', 'rhea', 'amqplib', 'bson', '.bin'].includes(dep)) continue;
     symlinkSync(join(ROOT, 'node_modules', dep), join(iso, 'node_modules', dep));
   }
   const run = (args: string[]) =>
@@ -172,4 +172,25 @@ t.test('run refuses an exec mode this Node cannot honour, before writing anythin
   t.equal(r.status, 65);
   t.match(r.stderr, /PULP_EXEC_MODE=exec/);
   t.ok(readFileSync(conf).equals(before), 'server.conf untouched');
+});
+
+t.test('preview says how and why each dependency is waited for, and why [messaging] url is not', async (t) => {
+  const d = preview('worker', { ...k8s, PULP_BROKER_SCHEME: 'amqp', PULP_CONF__MESSAGING__TRANSPORT: 'rabbitmq' });
+  t.same(
+    d.waits.map((w) => [w.kind, w.source, w.protocol]),
+    [
+      ['mongodb', 'database.seeds', 'mongodb'],
+      ['amqp', 'tasks.broker_url', 'AMQP 0-9-1'],
+    ],
+  );
+  t.match(d.waits[1]?.check, /^AMQP 0-9-1 connection open \(amqplib\)/);
+  t.match(d.waits[1]?.why, /Celery connects to it as it starts.*kombu's py-amqp for amqp:\/\//);
+  t.same(
+    d.notWaited.map((n) => [n.source, n.address, n.protocol]),
+    [['messaging.url', '[fd00::11]:5672', 'AMQP 0-9-1, transport rabbitmq']],
+  );
+  t.match(d.notWaited[0]?.why, /^not waited for: Pulp's Celery roles do not connect to it at start/);
+  const q = preview('beat', k8s);
+  t.same(q.waits.map((w) => w.protocol), ['mongodb', 'AMQP 0-10'], 'qpid:// by default: python-qpid');
+  t.match(q.waits[1]?.check, /AMQP 1\.0 open \(rhea\).*a Qpid answering only AMQP 0-10 counts as live/);
 });
