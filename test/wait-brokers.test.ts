@@ -9,6 +9,11 @@ import { UnavailableError } from '../src/errors.ts';
 import { createLogger, silentLogger } from '../src/log.ts';
 import type { AmqpTarget } from '../src/targets.ts';
 import { checkTargets, waitForTargets } from '../src/wait/wait.ts';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cli, ROOT } from './helpers/cli.ts';
+import { closedPort } from './helpers/net.ts';
 import { requireBrokers } from './helpers/services.ts';
 import { brokerFromConf } from './helpers/targets.ts';
 
@@ -147,5 +152,46 @@ if (b) {
     t.match(err.message, `protocol mismatch at ${amqp10}: the broker speaks AMQP 1.0 only`);
     t.match(err.message, `protocol mismatch at ${web}: not an AMQP server (it sent "HTTP/1.1 400 Bad")`);
     t.notMatch(err.message, /\n/);
+  });
+
+  t.test("bin/pulp-entrypoint with Pulp's documented RabbitMQ set-up: ready at once; [messaging] url is not waited for", async (t) => {
+    // The issue's report: amqp://guest:guest@host//, no AMQP 1.0 plugin, transport rabbitmq.
+    // [messaging] url points at a closed port: the Celery roles never connect there at start.
+    const dir = mkdtempSync(join(tmpdir(), 'pe-brokers-'));
+    const conf = join(dir, 'server.conf');
+    copyFileSync(join(ROOT, 'src/default-server.conf'), conf);
+    const closed = await closedPort();
+    const env = {
+      PULP_SERVER_CONF: conf,
+      DB_SERVICE_HOST: b.mongodb.split(':')[0],
+      DB_SERVICE_PORT: b.mongodb.split(':')[1],
+      PULP_CONF__TASKS__BROKER_URL: `amqp://guest:guest@${b.amqp091}//`,
+      PULP_CONF__MESSAGING__URL: `tcp://127.0.0.1:${closed}`,
+      PULP_CONF__MESSAGING__TRANSPORT: 'rabbitmq',
+    };
+    const started = Date.now();
+    const r = cli(['wait', '--timeout', '10'], env);
+    t.equal(r.status, 0, r.stderr);
+    t.ok(Date.now() - started < 5000, `ready after ${Date.now() - started} ms`);
+    t.match(r.stderr, new RegExp(`amqp at ${b.amqp091.replace(/\./g, '\\.')} \\(\\[tasks\\] broker_url\\) ready after`));
+    t.notMatch(r.stderr, new RegExp(String(closed)), 'nothing waited on [messaging] url');
+
+    const wrong = cli(['check'], { ...env, PULP_CONF__TASKS__BROKER_URL: `amqp://guest:not-the-password@${b.amqp091}//` });
+    t.equal(wrong.status, 69);
+    const last = wrong.stderr.trimEnd().split('\n').pop() ?? '';
+    t.match(last, new RegExp(`^pulp-entrypoint: error: not ready: amqp at .*: authentication failed for user guest at ${b.amqp091.replace(/\./g, '\\.')} \\(check the user and password in \\[tasks\\] broker_url\\)$`));
+    t.notMatch(wrong.stderr, /not-the-password|\n\s+at /, 'no password, no stack trace');
+
+    const vhost = cli(['wait', '--timeout', '10'], { ...env, PULP_CONF__TASKS__BROKER_URL: url('amqp', b.amqp091, user, '/missing') });
+    t.equal(vhost.status, 69);
+    t.match(
+      vhost.stderr.trimEnd().split('\n').pop(),
+      new RegExp(`^pulp-entrypoint: error: the broker at \\S+ refused vhost "missing" for user ${b.amqpUser}: it does not exist or the user has no permissions on it; create the vhost`),
+    );
+    t.notOk(vhost.stderr.includes(b.amqpPassword));
+
+    const qpid = cli(['check'], { ...env, PULP_CONF__TASKS__BROKER_URL: url('qpid', b.qpid, { username: b.qpidUser, password: b.qpidPassword }) });
+    t.equal(qpid.status, 0, qpid.stderr);
+    t.notOk(qpid.stderr.includes(b.qpidPassword));
   });
 }
