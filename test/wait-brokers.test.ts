@@ -104,6 +104,25 @@ if (b) {
     t.notOk(err.message.includes(b.amqpPassword));
   });
 
+  t.test('TLS as py-amqp does it: amqps:// alone checks no certificate; celery_require_ssl checks the chain, not the name', async (t) => {
+    const ready = await checkTargets(
+      [
+        brokerFromConf(url('amqps', b.amqps, user)),
+        // The certificate names "localhost", not 127.0.0.1: py-amqp's ssl.wrap_socket never checks names.
+        brokerFromConf(url('amqp', b.amqps, user), { celery_require_ssl: 'true', cacert: b.amqpsCa }),
+      ],
+      { timeoutMs: 5000, log: silentLogger },
+    );
+    t.same(ready.map((r) => r.ready), [true, true]);
+    const err = await rejection(
+      checkTargets([brokerFromConf(url('amqp', b.amqps, user), { celery_require_ssl: 'true' })], { timeoutMs: 5000, log: silentLogger }),
+    );
+    t.match(err.message, new RegExp(`amqp at ${b.amqps.replace(/\./g, '\\.')} .*: TLS failed at .*\\(check the TLS settings and certificates\\)`), 'a CA Pulp would not trust either');
+    const plain = await rejection(checkTargets([brokerFromConf(url('amqps', b.amqp091, user))], { timeoutMs: 3000, log: silentLogger }));
+    t.match(plain.message, /TLS failed|protocol mismatch|connection reset/, 'amqps:// to a plain port fails');
+    t.notOk([err.message, plain.message].some((m) => m.includes(b.amqpPassword)));
+  });
+
   t.test('RabbitMQ with the AMQP 1.0 plugin: amqp:// still opens 0-9-1; qpid:// is refused, as python-qpid cannot use RabbitMQ', async (t) => {
     const ok = await checkTargets([brokerFromConf(url('amqp', b.amqp, user))], { timeoutMs: 5000, log: silentLogger });
     t.equal(ok[0]?.ready, true);

@@ -22,12 +22,15 @@ export interface Services {
   /** 127.0.0.1:port of Qpid Broker-J with SASL PLAIN (qpidUser, qpidPassword), and with ANONYMOUS. */
   qpid: string | undefined;
   qpidAnonymous: string | undefined;
+  /** 127.0.0.1:port of the plain RabbitMQ's TLS listener, and the CA that signed its certificate (CN=localhost). */
+  amqps: string | undefined;
+  amqpsCa: string | undefined;
   qpidUser: string;
   qpidPassword: string;
 }
 
 /** The brokers beyond the first RabbitMQ, all present. */
-export type Brokers = Services & { amqp091: string; qpid: string; qpidAnonymous: string };
+export type Brokers = Services & { amqp091: string; qpid: string; qpidAnonymous: string; amqps: string; amqpsCa: string };
 
 export const SERVICES_DIR = process.env.PULP_TEST_SERVICES_DIR ?? '/tmp/pulp-entrypoint-services';
 
@@ -61,6 +64,8 @@ export function testServices(): Services | undefined {
     amqp091: v('PULP_TEST_AMQP091'),
     qpid: v('PULP_TEST_QPID'),
     qpidAnonymous: v('PULP_TEST_QPID_ANONYMOUS'),
+    amqps: v('PULP_TEST_AMQPS'),
+    amqpsCa: v('PULP_TEST_AMQPS_CA'),
     qpidUser: v('PULP_TEST_QPID_USER') ?? 'pulptest',
     qpidPassword: v('PULP_TEST_QPID_PASSWORD') ?? '',
   };
@@ -82,10 +87,10 @@ export function requireServices(t: Test, what: string): Services | undefined {
  */
 export function requireBrokers(t: Test, what: string): Brokers | undefined {
   const s = testServices();
-  if (s?.amqp091 !== undefined && s.qpid !== undefined && s.qpidAnonymous !== undefined) {
-    return { ...s, amqp091: s.amqp091, qpid: s.qpid, qpidAnonymous: s.qpidAnonymous };
+  if (s?.amqp091 !== undefined && s.qpid !== undefined && s.qpidAnonymous !== undefined && s.amqps !== undefined && s.amqpsCa !== undefined) {
+    return { ...s, amqp091: s.amqp091, qpid: s.qpid, qpidAnonymous: s.qpidAnonymous, amqps: s.amqps, amqpsCa: s.amqpsCa };
   }
-  const how = 'run test/services/start.sh (or set PULP_TEST_AMQP091, PULP_TEST_QPID and PULP_TEST_QPID_ANONYMOUS)';
+  const how = 'run test/services/start.sh (or set PULP_TEST_AMQP091, PULP_TEST_AMQPS, PULP_TEST_AMQPS_CA, PULP_TEST_QPID and PULP_TEST_QPID_ANONYMOUS)';
   if (process.env.CI === 'true') t.fail(`no test brokers for ${what} under CI=true: ${how}`);
   else t.skip(`SKIPPED ${what}: no RabbitMQ-without-plugins / Qpid Broker-J test brokers; ${how} to run it`, () => {});
   return undefined;

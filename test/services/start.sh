@@ -18,7 +18,8 @@
 #   user "pulptest" with a random password for the authentication tests.
 # - A second RabbitMQ node with NO plugins (AMQP 0-9-1 only, as Pulp's docs set it up), node
 #   name PULP_TEST_RABBIT_PLAIN_NODE (default: the first one's with "-plain"), the same user
-#   and password, a vhost "pulp-test" the user may use, and guest/guest allowed on loopback.
+#   and password, a vhost "pulp-test" the user may use, and guest/guest allowed on loopback;
+#   also a TLS listener with a certificate from a CA made here (openssl).
 # - Apache Qpid Broker-J 10.1.0 (AMQP 0-8 to 1.0, Java) with an in-memory store: PLAIN with
 #   user "pulptest" on one port, ANONYMOUS on another. Its jars come from Maven Central once
 #   (test/services/qpid-broker-j/pom.xml) and are cached in the same cache dir as FerretDB.
@@ -49,6 +50,8 @@ has_ipv6_loopback() {
 port_open() { # host port
   node -e 'const c=require("net").connect({host:process.argv[1],port:+process.argv[2]});c.setTimeout(500);c.on("connect",()=>process.exit(0));c.on("error",()=>process.exit(1));c.on("timeout",()=>process.exit(1))' "$1" "$2" 2>/dev/null
 }
+
+addr_open() { [[ -n $1 ]] && port_open "${1%:*}" "${1##*:}"; } # 127.0.0.1:port
 
 pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -119,15 +122,37 @@ rabbit_env() { # dir node
 
 RABBIT_BIN=/usr/lib/rabbitmq/bin
 
-start_rabbitmq() { # dir node port distport ipv6(yes|no) plugins(amqp1_0|none) password
-  local d=$1 node=$2 port=$3 dist=$4 v6=$5 plugins=$6 pw=$7
+# A CA and a server certificate (CN=localhost, so 127.0.0.1 does not match its name) for the
+# TLS listener of the plain node: Pulp's py-amqp checks the chain, never the name.
+make_tls() { # dir
+  local t="$1/tls"
+  mkdir -p "$t"
+  command -v openssl >/dev/null || die "openssl is needed for the TLS test listener"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$t/ca.key" -out "$t/ca.crt" -days 30 -subj /CN=pulp-entrypoint-test-ca 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout "$t/server.key" -out "$t/server.csr" -subj /CN=localhost 2>/dev/null
+  openssl x509 -req -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial -out "$t/server.crt" -days 30 2>/dev/null \
+    || die "openssl could not make the test certificates"
+  chmod 644 "$t"/*.crt "$t"/*.key
+}
+
+start_rabbitmq() { # dir node port distport ipv6(yes|no) plugins(amqp1_0|none) password [tls-port]
+  local d=$1 node=$2 port=$3 dist=$4 v6=$5 plugins=$6 pw=$7 tls_port=${8:-}
   mkdir -p "$d/home" "$d/mnesia" "$d/log"
   chmod 700 "$d/home"
   : >"$d/rabbitmq-env.conf"
   echo "[]." >"$d/advanced.config"
+  [[ -n $tls_port ]] && make_tls "$d"
   {
     echo "listeners.tcp.1 = 127.0.0.1:$port"
     [[ $v6 == yes ]] && echo "listeners.tcp.2 = ::1:$port"
+    if [[ -n $tls_port ]]; then
+      echo "listeners.ssl.1 = 127.0.0.1:$tls_port"
+      echo "ssl_options.cacertfile = $d/tls/ca.crt"
+      echo "ssl_options.certfile = $d/tls/server.crt"
+      echo "ssl_options.keyfile = $d/tls/server.key"
+      echo "ssl_options.verify = verify_none"
+      echo "ssl_options.fail_if_no_peer_cert = false"
+    fi
     echo "loopback_users = none"
     echo "log.console = false"
     echo "log.file.level = warning"
@@ -197,8 +222,9 @@ if [[ -f "$ENV_FILE" ]] && pid_alive "$STATE/ferretdb/pid" && pid_alive "$STATE/
   && pid_alive "$STATE/rabbitmq-plain/pid" && pid_alive "$STATE/qpid/pid"; then
   # shellcheck disable=SC1090
   . "$ENV_FILE"
-  if port_open "${PULP_TEST_MONGODB%:*}" "${PULP_TEST_MONGODB##*:}" && port_open "${PULP_TEST_AMQP%:*}" "${PULP_TEST_AMQP##*:}" \
-    && port_open "${PULP_TEST_AMQP091%:*}" "${PULP_TEST_AMQP091##*:}" && port_open "${PULP_TEST_QPID%:*}" "${PULP_TEST_QPID##*:}"; then
+  # An env file from an older start.sh lacks some addresses: then everything starts anew.
+  if addr_open "${PULP_TEST_MONGODB:-}" && addr_open "${PULP_TEST_AMQP:-}" && addr_open "${PULP_TEST_AMQP091:-}" \
+    && addr_open "${PULP_TEST_AMQPS:-}" && addr_open "${PULP_TEST_QPID:-}" && addr_open "${PULP_TEST_QPID_ANONYMOUS:-}"; then
     log "already running (state in $STATE)"
     cat "$ENV_FILE"
     exit 0
@@ -238,7 +264,8 @@ start_qpid "$QPID_PORT" "$QPID_ANON_PORT" "$QPID_PASSWORD"
 AMQP_PORT=$(free_port)
 start_rabbitmq "$STATE/rabbitmq" "$NODE_NAME" "$AMQP_PORT" "$(free_port)" "$V6" amqp1_0 "$RABBIT_PASSWORD"
 AMQP091_PORT=$(free_port)
-start_rabbitmq "$STATE/rabbitmq-plain" "$PLAIN_NODE_NAME" "$AMQP091_PORT" "$(free_port)" no none "$RABBIT_PASSWORD"
+AMQPS_PORT=$(free_port)
+start_rabbitmq "$STATE/rabbitmq-plain" "$PLAIN_NODE_NAME" "$AMQP091_PORT" "$(free_port)" no none "$RABBIT_PASSWORD" "$AMQPS_PORT"
 await_qpid "$QPID_PORT" "$QPID_ANON_PORT"
 
 umask 077
@@ -253,6 +280,9 @@ umask 077
   echo "export PULP_TEST_FERRETDB_BIN=$FERRETDB"
   echo "# RabbitMQ without plugins (AMQP 0-9-1 only); same user and password; vhost pulp-test"
   echo "export PULP_TEST_AMQP091=127.0.0.1:$AMQP091_PORT"
+  echo "# its TLS listener, certificate CN=localhost signed by this CA"
+  echo "export PULP_TEST_AMQPS=127.0.0.1:$AMQPS_PORT"
+  echo "export PULP_TEST_AMQPS_CA=$STATE/rabbitmq-plain/tls/ca.crt"
   echo "# Qpid Broker-J: PLAIN (user pulptest) and ANONYMOUS ports"
   echo "export PULP_TEST_QPID=127.0.0.1:$QPID_PORT"
   echo "export PULP_TEST_QPID_ANONYMOUS=127.0.0.1:$QPID_ANON_PORT"
