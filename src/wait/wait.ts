@@ -6,7 +6,7 @@ import { UnavailableError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Target } from '../targets.ts';
 import { ATTEMPT_TIMEOUT_MS, type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from './backoff.ts';
-import { type ProbeError, REASON_HINT, type Reason, toProbeError } from './classify.ts';
+import { ProbeError, REASON_HINT, type Reason, toProbeError } from './classify.ts';
 import type { AttemptOptions } from './mongodb.ts';
 import { describeTarget, probeTarget } from './probe.ts';
 
@@ -111,7 +111,14 @@ async function waitOne(
     } else {
       if (!last) last = toProbeError(err, target.address);
       const rr = result(false);
-      opts.log.error(`${name} not ready after ${seconds(rr.elapsedMs)} (${attemptsText(attempts)}): ${last.message}`, fields(rr));
+      // Another dependency refused for good (a broker refuses a wrong password at once, often
+      // before this one answered): this wait was cut short, not failed.
+      const reason: unknown = signal.reason;
+      if (reason instanceof ProbeError && reason.permanent && reason !== last) {
+        opts.log.info(`${name}: wait stopped after ${seconds(rr.elapsedMs)} (${attemptsText(attempts)}): another dependency failed for good`, fields(rr));
+      } else {
+        opts.log.error(`${name} not ready after ${seconds(rr.elapsedMs)} (${attemptsText(attempts)}): ${last.message}`, fields(rr));
+      }
       return rr;
     }
     return r;
