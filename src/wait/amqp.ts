@@ -23,12 +23,12 @@ import { readTlsFiles } from './tls-files.ts';
  */
 export const SASL_OUTCOME_GRACE_MS = 5000;
 
+/** The TLS material of [tasks] (cacert, certfile, keyfile) and SNI for a host name. */
 export async function readTls(target: AmqpTarget): Promise<tls.ConnectionOptions> {
-  const where = target.source === 'messaging.url' ? 'server.conf [messaging]' : 'server.conf [tasks]';
   const files = await readTlsFiles({
-    ca: { file: target.caFile, setting: `${where} cacert` },
-    cert: { file: target.certFile, setting: `${where} ${target.source === 'messaging.url' ? 'clientcert' : 'certfile'}` },
-    key: { file: target.keyFile, setting: `${where} keyfile` },
+    ca: { file: target.caFile, setting: 'server.conf [tasks] cacert' },
+    cert: { file: target.certFile, setting: 'server.conf [tasks] certfile' },
+    key: { file: target.keyFile, setting: 'server.conf [tasks] keyfile' },
   });
   return {
     ...(files.ca && { ca: files.ca }),
