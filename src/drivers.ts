@@ -1,9 +1,10 @@
-// The MongoDB and AMQP drivers (mongodb, rhea for AMQP 1.0, amqplib for AMQP 0-9-1): the heaviest part of the agent (about 190 ms to load from
-// node_modules on Node 20, against 40 ms to connect and ping), and needed only by the waits
-// and the init. The build puts both in one CommonJS chunk, dist/drivers.cjs, with a V8 code
-// cache beside it (dist/drivers.cjs.v8-VERSION.cache), which loads in about a third of that time. Run
-// from source (tests) or inside the standalone binary (which has a code cache of its own),
-// they come from plain import().
+// The MongoDB and AMQP drivers (mongodb; rhea for AMQP 1.0; amqplib for AMQP 0-9-1): the
+// heaviest part of the agent (about 190 ms to load from node_modules on Node 20, against 40 ms
+// to connect and ping), and needed only by the waits and the init. The build puts them in one
+// CommonJS chunk, dist/drivers.cjs (its contents: scripts/drivers-chunk.mjs), with a V8 code
+// cache beside it (dist/drivers.cjs.v8-VERSION.cache), which loads in about a third of that
+// time. Run from source (tests) or inside the standalone binary (which has a code cache of its
+// own), they come from plain import().
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
