@@ -5,7 +5,7 @@
 //      agent and its small dependencies inlined (a SEA's require() reaches built-in modules
 //      only). src/drivers.ts is swapped for scripts/sea/drivers.ts, so the main script
 //      holds no driver code at all.
-//   2. The drivers (mongodb + rhea) -> dist/sea/drivers.cjs, and V8's code cache for it
+//   2. The drivers (mongodb, rhea, amqplib) -> dist/sea/drivers.cjs, and V8's code cache for it
 //      made by *running* it under Node 24 (scripts/sea/warm-drivers.mjs), so the cache
 //      covers the module bodies; both go in as SEA assets, loaded on the first wait.
 //   3. The agent's own code cache, likewise made after running it (`preview beat`, which

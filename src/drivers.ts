@@ -88,7 +88,7 @@ export async function loadAmqplib(): Promise<AmqplibModule> {
 }
 
 /**
- * For the build: load the chunk, run both drivers' connect paths against a port nobody
+ * For the build: load the chunk, run the drivers' connect paths against a port nobody
  * listens on (so V8 compiles what a real probe uses), then write the code cache with the
  * Node that will run it. A cache taken right after loading would hold top-level code only.
  */
