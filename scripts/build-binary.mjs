@@ -121,7 +121,11 @@ async function bundle(entry, main) {
 /** mongodb + rhea in one CommonJS chunk, and V8's code cache made by running it under Node 24. */
 async function driversChunk(node, file) {
   await build({
-    stdin: { contents: "module.exports = { mongodb: require('mongodb'), rhea: require('rhea') };", resolveDir: root, loader: 'js' },
+    stdin: {
+      contents: "module.exports = { mongodb: require('mongodb'), mongodbConnection: require('mongodb/lib/cmap/connection'), rhea: require('rhea') };",
+      resolveDir: root,
+      loader: 'js',
+    },
     outfile: file,
     bundle: true,
     platform: 'node',

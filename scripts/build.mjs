@@ -43,7 +43,12 @@ await build({
 });
 
 await build({
-  stdin: { contents: "module.exports = { mongodb: require('mongodb'), rhea: require('rhea') };", resolveDir: fileURLToPath(root), loader: 'js' },
+  // mongodb/lib/cmap/connection: the same module instance the driver uses (src/wait/mongodb.ts).
+  stdin: {
+    contents: "module.exports = { mongodb: require('mongodb'), mongodbConnection: require('mongodb/lib/cmap/connection'), rhea: require('rhea') };",
+    resolveDir: fileURLToPath(root),
+    loader: 'js',
+  },
   outfile: `${dist}drivers.cjs`,
   bundle: true,
   platform: 'node',

@@ -7,6 +7,7 @@ import { loadRhea } from '../drivers.ts';
 import { registerSecret } from '../redact.ts';
 import type { AmqpTarget } from '../targets.ts';
 import { ProbeError, toProbeError } from './classify.ts';
+import { AMQP10_MAX_FRAME, AMQP10_MAX_SASL_FRAME, type Guard, amqp10Format, guardStream } from './frame-guard.ts';
 import type { AttemptOptions } from './mongodb.ts';
 import { type TimeoutControl, withTimeout } from './timeout.ts';
 import { readTlsFiles } from './tls-files.ts';
@@ -72,6 +73,7 @@ export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promi
   const container = rhea.create_container({ id: 'pulp-entrypoint' });
 
   let socket: Duplex | undefined;
+  let guard: Guard | undefined;
   let first = Buffer.alloc(0);
   const control: TimeoutControl = {};
   // rhea reports a foreign protocol header only as a vague framing error, so the probe watches
@@ -88,6 +90,8 @@ export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promi
       }
     };
     s.on('data', peek);
+    // Before rhea's own listener, which would collect any announced frame size (see frame-guard.ts).
+    guard = guardStream(s, amqp10Format({ sasl: AMQP10_MAX_SASL_FRAME, max: AMQP10_MAX_FRAME }), where);
     socket = s;
     return s;
   };
@@ -100,10 +104,12 @@ export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promi
       ...(target.username !== undefined && { username: target.username, password: target.password ?? '' }),
       reconnect: false,
       idle_time_out: 0,
+      max_frame_size: AMQP10_MAX_FRAME,
       connect,
       // rhea's typings do not know the connect hook; it is documented in its README.
     } as unknown as Parameters<typeof container.connect>[0]);
     const failed = (err: unknown): void => {
+      if (guard?.refused) return reject(guard.refused);
       const foreign = describeForeignHeader(first, where);
       if (foreign) return reject(foreign);
       const condition = (err as { condition?: unknown } | undefined)?.condition;
