@@ -59,6 +59,8 @@ export function errorMessage(err: unknown): string {
 export function fileErrorReason(err: unknown): string {
   const code = (err as { code?: unknown }).code;
   switch (code) {
+    case 'ENOTREG':
+      return errorMessage(err);
     case 'ENOENT':
       return 'no such file';
     case 'EACCES':

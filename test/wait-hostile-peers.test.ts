@@ -1,15 +1,14 @@
 // Peers that announce a huge message and then stream zeros, against the whole command
 // (bin/pulp-entrypoint wait): the agent must refuse the message unread, fail that attempt with
-// a clear reason, keep its deadline and stay small. The other dependency is the real server
-// from test/services/start.sh. The agent's peak RSS is its ru_maxrss, read by a python3
-// parent (getrusage of its waited-for child).
+// a clear reason, keep its deadline and stay small (peak RSS: test/helpers/measure.ts). The
+// other dependency is the real server from test/services/start.sh.
 import t, { type Test } from 'tap';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, ROOT } from './helpers/cli.ts';
+import { ROOT } from './helpers/cli.ts';
+import { type Measured, runMeasured } from './helpers/measure.ts';
 import { requireServices } from './helpers/services.ts';
 
 const MAX_RSS_KIB = 150 * 1024;
@@ -48,41 +47,6 @@ async function floodingPeer(prefix: Buffer): Promise<{ port: number; connections
   return { port: (server.address() as net.AddressInfo).port, connections: () => connections };
 }
 
-interface Measured {
-  status: number | null;
-  stderr: string;
-  elapsedMs: number;
-  maxRssKib: number;
-}
-
-const RUSAGE = [
-  'import resource, subprocess, sys',
-  'r = subprocess.run(sys.argv[1:])',
-  'sys.stdout.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))',
-  'sys.exit(r.returncode)',
-].join('\n');
-
-/** Runs the agent (asynchronously: the peers live in this process) and measures it. */
-function measured(args: string[], env: Record<string, string>): Promise<Measured> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn('python3', ['-c', RUSAGE, process.execPath, BIN, ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(killer);
-      resolve({ status, stderr, elapsedMs: Date.now() - started, maxRssKib: Number(stdout.trim()) });
-    });
-  });
-}
-
 const s = requireServices(t, 'the hostile-peer wait tests (the other dependency is real)');
 if (s) {
   const dir = mkdtempSync(join(tmpdir(), 'pe-hostile-'));
@@ -118,7 +82,7 @@ if (s) {
     header.writeInt32LE(0, 8); // responseTo
     header.writeInt32LE(2013, 12); // OP_MSG
     const peer = await floodingPeer(header);
-    const r = await measured(['wait', '--timeout', String(DEADLINE_S)], { ...base, DB_SERVICE_HOST: '127.0.0.1', DB_SERVICE_PORT: String(peer.port) });
+    const r = await runMeasured(['wait', '--timeout', String(DEADLINE_S)], { ...base, DB_SERVICE_HOST: '127.0.0.1', DB_SERVICE_PORT: String(peer.port) });
     bounded(t, r, new RegExp(`mongodb at 127\\.0\\.0\\.1:${peer.port}: oversized MongoDB message at 127\\.0\\.0\\.1:${peer.port}: the peer announced 2147483632 bytes, at most 1048576 are allowed here`));
     t.ok(peer.connections() > 1, `each attempt refused and retried (${peer.connections()} connections)`);
     t.match(r.stderr, /amqp at .* ready/, 'the real broker was ready');
@@ -127,7 +91,7 @@ if (s) {
   t.test('an "AMQP 1.0 broker" that announces a 4 GiB SASL frame and streams zeros', async (t) => {
     const prefix = Buffer.concat([Buffer.from('AMQP\x03\x01\x00\x00', 'latin1'), Buffer.from([0xff, 0xff, 0xff, 0xf0, 2, 1, 0, 0])]);
     const peer = await floodingPeer(prefix);
-    const r = await measured(['wait', '--timeout', String(DEADLINE_S)], { ...base, MSG_SERVICE_HOST: '127.0.0.1', MSG_SERVICE_PORT: String(peer.port) });
+    const r = await runMeasured(['wait', '--timeout', String(DEADLINE_S)], { ...base, MSG_SERVICE_HOST: '127.0.0.1', MSG_SERVICE_PORT: String(peer.port) });
     bounded(t, r, new RegExp(`amqp at 127\\.0\\.0\\.1:${peer.port} \\(\\[tasks\\] broker_url\\): oversized AMQP 1\\.0 SASL frame at .*: the peer announced 4294967280 bytes, at most 4096 are allowed`));
     t.ok(peer.connections() > 1, `each attempt refused and retried (${peer.connections()} connections)`);
     t.match(r.stderr, /mongodb at .* ready/, 'the real FerretDB was ready');
@@ -137,7 +101,7 @@ if (s) {
     // Without credentials rhea sends no SASL header and expects the AMQP one straight away.
     const prefix = Buffer.concat([Buffer.from('AMQP\x00\x01\x00\x00', 'latin1'), Buffer.from([0x00, 0x10, 0x00, 0x01, 2, 0, 0, 0])]);
     const peer = await floodingPeer(prefix);
-    const r = await measured(['wait', '--timeout', String(DEADLINE_S)], {
+    const r = await runMeasured(['wait', '--timeout', String(DEADLINE_S)], {
       ...base,
       PULP_CONF__TASKS__BROKER_URL: `qpid://127.0.0.1:${peer.port}/`,
       MSG_SERVICE_HOST: '127.0.0.1',
