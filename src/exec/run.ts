@@ -100,8 +100,6 @@ function supervise(launch: Launch, p: Prepared, rewrite: SignalRewrite, log: Log
       stdio: 'inherit',
       cwd: p.cwd,
       env: p.env,
-      ...(launch.uid !== undefined ? { uid: launch.uid } : {}),
-      ...(launch.gid !== undefined ? { gid: launch.gid } : {}),
     });
     const tty = process.stdin.isTTY === true;
     const handlers: [NodeJS.Signals, () => void][] = [];
