@@ -8,6 +8,7 @@ export const ExitCode = {
   unavailable: 69,
   software: 70,
   cantCreate: 73,
+  ioErr: 74,
 } as const;
 
 export class EntrypointError extends Error {
@@ -45,6 +46,13 @@ export class UnavailableError extends EntrypointError {
 export class CantWriteError extends EntrypointError {
   constructor(message: string) {
     super(message, ExitCode.cantCreate);
+  }
+}
+
+/** Exit 74: what a command was asked to print could not be written (a full or closed stdout). */
+export class OutputError extends EntrypointError {
+  constructor(message: string) {
+    super(message, ExitCode.ioErr);
   }
 }
 

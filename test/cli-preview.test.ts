@@ -54,7 +54,7 @@ t.test('--help answers: every contract variable and exit code is there', async (
     if (v === 'PULP_CONF__SECTION__KEY' || v.endsWith('_')) continue;
     t.match(r.stdout, v, `--help mentions ${v}`);
   }
-  for (const code of ['64', '65', '69', '73', '70']) t.match(r.stdout, code);
+  for (const code of ['64', '65', '69', '73', '74', '70']) t.match(r.stdout, code);
   t.equal(cli(['preview', '--help']).status, 0, 'subcommand --help');
 });
 
