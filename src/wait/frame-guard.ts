@@ -94,7 +94,9 @@ export interface Guard {
  * Watches `stream` with `format` and destroys it with a ProbeError ('protocol') on the first
  * unit that is too long. Call it before the driver attaches its own 'data' listener, so the
  * guard sees each chunk first: listeners run in the order they were added, and the refused
- * chunk is the last one the driver gets.
+ * chunk is the last one the driver gets. It fits drivers that read in flowing mode (rhea,
+ * mongodb's pipe) or with read() without a size (amqplib: 'data' is emitted per read); one
+ * that called read(n) with a huge n would make the stream buffer n bytes before any 'data'.
  */
 export function guardStream(stream: GuardedStream, format: FrameFormat, where: string): Guard {
   const scanner = new FrameScanner(format);
