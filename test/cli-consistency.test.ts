@@ -1,10 +1,12 @@
 // Small disagreements, through the real command: preview refuses the PULP_RUN_AS that run
 // refuses; output that cannot be written is exit 74, not 0; durations in messages are whole
-// milliseconds. (The group list of a role in supervise mode: test/exec-pid1.test.ts.)
+// milliseconds; a missing setpriv (every switch of user in supervise mode and for the init
+// needs it) is refused before server.conf is written. (The group list of a role in supervise
+// mode: test/exec-pid1.test.ts.)
 import t from 'tap';
 import net from 'node:net';
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, cli, ROOT } from './helpers/cli.ts';
@@ -72,4 +74,35 @@ t.test('durations in messages are whole milliseconds', async (t) => {
   t.equal(r.status, 69, last(r.stderr));
   t.match(r.stderr, /no answer within 840 ms/, 'the attempt limit is in the messages');
   t.notMatch(r.stderr, /\d\.\d+ ms/, 'and never with a fraction');
+});
+
+t.test('as root, no setpriv: run refuses before server.conf is written', { skip: process.getuid?.() === 0 ? false : 'SKIPPED: needs root (user switch, unshare --mount)' }, async (t) => {
+  const bin = join(dir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  for (const name of ['celery', 'pulp-manage-db']) {
+    writeFileSync(join(bin, name), '#!/bin/sh\nexit 0\n');
+    chmodSync(join(bin, name), 0o755);
+  }
+  chmodSync(dir, 0o755);
+  chmodSync(work, 0o777);
+  const blank = join(dir, 'not-setpriv');
+  writeFileSync(blank, '');
+  const file = join(dir, 'untouched.conf');
+  copyFileSync(conf, file);
+  const past = new Date('2020-03-03T00:00:00Z');
+  utimesSync(file, past, past);
+  const before = readFileSync(file);
+  // setpriv hidden in a mount namespace of this command alone: an empty, non-executable file
+  // bound over it.
+  const script = 'for f in /usr/bin/setpriv /bin/setpriv /usr/sbin/setpriv /sbin/setpriv; do [ -e "$f" ] && mount --bind "$0" "$f"; done; exec "$@"';
+  for (const role of ['beat', 'worker']) {
+    const r = spawnSync('unshare', ['--mount', 'sh', '-c', script, blank, process.execPath, BIN, role], {
+      env: { PATH: `${bin}:/usr/bin:/bin`, PULP_SERVER_CONF: file, DB_SERVICE_HOST: 'db', PULP_CELERY_WORKDIR: work, PULP_RUN_AS: 'nobody', PULP_INIT_KEY: 'k', PULP_EXEC_MODE: 'supervise' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    t.equal(r.status, 70, `${role}: ${last(r.stderr)}`);
+    t.match(last(r.stderr), /setpriv \(util-linux\) not found: it is needed to start a program as nobody with its groups/, `${role}: names setpriv`);
+    t.ok(readFileSync(file).equals(before) && statSync(file).mtimeMs === past.getTime(), `${role}: server.conf untouched`);
+  }
 });
