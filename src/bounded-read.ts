@@ -1,5 +1,5 @@
-// Reading a small file that someone else names (a NAME_FILE secret) without trusting it: only
-// a regular file, never more than asked for, never waiting. readFileSync would read
+// Reading a file that someone else names (a NAME_FILE secret, server.conf) without trusting
+// it: only a regular file, never more than asked for, never waiting. readFileSync would read
 // /dev/zero until memory runs out, a 1.5 GB file whole before any size check, and wait
 // forever on a FIFO nobody writes (as PID 1, deaf to SIGTERM while it waits).
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
@@ -23,10 +23,10 @@ export class NotRegularFileError extends Error {
 }
 
 /**
- * At most `maxBytes` (allocated at once: keep it small) of the regular file at `path`,
- * symbolic links followed, as a Kubernetes Secret volume needs. The path is looked at before
- * it is opened, so a device is not opened at all (opening some has effects); the open is
- * non-blocking, and fstat on the open file checks again what was opened.
+ * At most `maxBytes` of the regular file at `path`, symbolic links followed (as a Kubernetes
+ * Secret volume needs). The path is looked at before it is opened, so a device is not opened
+ * at all (opening some has effects); the open is non-blocking, and fstat on the open file
+ * checks again what was opened.
  */
 export function readRegularFile(path: string, maxBytes: number): Buffer {
   const before = statSync(path);
@@ -35,15 +35,18 @@ export function readRegularFile(path: string, maxBytes: number): Buffer {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new NotRegularFileError(fileKind(st));
-    // maxBytes, not st.size: a file may grow between fstat and read.
-    const buf = Buffer.alloc(maxBytes);
+    // Sized by st.size, but bounded by maxBytes only: a file may grow between fstat and read.
+    const chunks: Buffer[] = [];
     let n = 0;
     while (n < maxBytes) {
-      const r = readSync(fd, buf, n, maxBytes - n, null);
+      const want = Math.min(maxBytes - n, Math.max(st.size - n + 1, 64 * 1024));
+      const buf = Buffer.allocUnsafe(want);
+      const r = readSync(fd, buf, 0, want, null);
       if (r === 0) break;
+      chunks.push(buf.subarray(0, r));
       n += r;
     }
-    return buf.subarray(0, n);
+    return Buffer.concat(chunks, n);
   } finally {
     closeSync(fd);
   }

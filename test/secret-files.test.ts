@@ -1,6 +1,7 @@
 // NAME_FILE secrets that are not what they should be, through the real command: only a
 // regular file is read, at most the limit plus one byte, without ever waiting; anything else
-// is exit 65 with one line, at once and small.
+// is exit 65 with one line, at once and small. The same holds for server.conf and its
+// template (exit 73: cannot be read; 65: too large to be one).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -70,6 +71,24 @@ t.test('as PID 1, a FIFO does not hold the agent: it exits 65 at once', { skip: 
   });
   t.equal(r.status, 65, last(r.stderr));
   t.match(last(r.stderr), /FIFO/);
+});
+
+t.test('server.conf and the template: a device, a FIFO or a huge file is refused at once', async (t) => {
+  const target = join(dir, 'target.conf');
+  const cases: [string, Record<string, string>, number, RegExp][] = [
+    ['PULP_SERVER_CONF=/dev/zero', { PULP_SERVER_CONF: '/dev/zero' }, 73, /^pulp-entrypoint: error: \/dev\/zero \(PULP_SERVER_CONF\): cannot read: a character device, not a regular file$/],
+    ['PULP_SERVER_CONF=FIFO', { PULP_SERVER_CONF: fifo }, 73, /\(PULP_SERVER_CONF\): cannot read: a FIFO \(named pipe\), not a regular file$/],
+    ['PULP_SERVER_CONF_TEMPLATE=FIFO', { PULP_SERVER_CONF: target, PULP_SERVER_CONF_TEMPLATE: fifo }, 73, /\(PULP_SERVER_CONF_TEMPLATE\): cannot read: a FIFO/],
+    ['PULP_SERVER_CONF_TEMPLATE=1.5 GB', { PULP_SERVER_CONF: target, PULP_SERVER_CONF_TEMPLATE: huge }, 65, /\(PULP_SERVER_CONF_TEMPLATE\): larger than 16 MiB; is this really server.conf\?$/],
+  ];
+  for (const [name, env, code, message] of cases) {
+    for (const cmd of [['preview', 'beat'], ['configure']]) {
+      const r = await runMeasured(cmd, env, { timeoutMs: 15_000 });
+      t.equal(r.status, code, `${name}, ${cmd[0]}: exit ${code} (${last(r.stderr)})`);
+      t.match(last(r.stderr), message, `${name}, ${cmd[0]}: one line naming the file and the variable`);
+      t.ok(r.maxRssKib < 150 * 1024, `${name}, ${cmd[0]}: peak RSS ${Math.round(r.maxRssKib / 1024)} MiB`);
+    }
+  }
 });
 
 t.test('readRegularFile: never more than asked for', async (t) => {
