@@ -44,6 +44,7 @@ await build({
 });
 
 await build({
+  // mongodbConnection: the same module instance the driver uses (src/wait/mongodb.ts).
   stdin: { contents: DRIVERS_CHUNK_SOURCE, resolveDir: fileURLToPath(root), loader: 'js' },
   outfile: `${dist}drivers.cjs`,
   bundle: true,

@@ -19,6 +19,7 @@ import {
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { embeddedServerConf } from './embedded.ts';
+import { readRegularFile } from './bounded-read.ts';
 import { CantWriteError, InputError, fileErrorReason } from './errors.ts';
 
 export type ConfOrigin = 'file' | 'template' | 'embedded';
@@ -47,11 +48,25 @@ function decode(buf: Buffer, path: string): string {
   }
 }
 
+/** Pulp's own server.conf is about 15 KB; anything near this is not one. */
+const MAX_CONF = 16 * 1024 * 1024;
+
+/**
+ * A regular file only, at most MAX_CONF + 1 bytes, never waiting: a FIFO or /dev/zero named
+ * by mistake would otherwise hang the agent or fill its memory (bounded-read.ts).
+ */
+function readBounded(path: string, variable: string): Buffer {
+  const buf = readRegularFile(path, MAX_CONF + 1);
+  if (buf.length > MAX_CONF) throw new InputError(`${path} (${variable}): larger than 16 MiB; is this really server.conf?`);
+  return buf;
+}
+
 function readText(path: string, variable: string): string {
   let buf: Buffer;
   try {
-    buf = readFileSync(path);
+    buf = readBounded(path, variable);
   } catch (err) {
+    if (err instanceof InputError) throw err;
     throw new CantWriteError(`${path} (${variable}): cannot read: ${fileErrorReason(err)}`);
   }
   return decode(buf, path);
@@ -60,8 +75,9 @@ function readText(path: string, variable: string): string {
 function readIfExists(path: string): string | undefined {
   let buf: Buffer;
   try {
-    buf = readFileSync(path);
+    buf = readBounded(path, 'PULP_SERVER_CONF');
   } catch (err) {
+    if (err instanceof InputError) throw err;
     if (isMissing(err)) return undefined;
     throw new CantWriteError(`${path} (PULP_SERVER_CONF): cannot read: ${fileErrorReason(err)}`);
   }

@@ -14,12 +14,15 @@ import { Script } from 'node:vm';
 type MongoModule = typeof import('mongodb');
 type RheaModule = typeof import('rhea');
 type AmqplibModule = typeof import('amqplib');
+type MongoConnectionModule = typeof import('mongodb/lib/cmap/connection.js');
 
 /** Defined (true) by scripts/build.mjs, which writes the chunk. */
 declare const PULP_DRIVERS_CHUNK: boolean | undefined;
 
 interface Chunk {
   mongodb: MongoModule;
+  /** The driver's Connection class, for its connectionType option (src/wait/mongodb.ts). */
+  mongodbConnection: MongoConnectionModule;
   rhea: RheaModule;
   amqplib: AmqplibModule;
 }
@@ -75,6 +78,11 @@ function writeCache({ script, cacheFile }: Loaded): void {
 export async function loadMongo(): Promise<MongoModule> {
   if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.mongodb;
   return import('mongodb');
+}
+
+export async function loadMongoConnection(): Promise<MongoConnectionModule> {
+  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.mongodbConnection;
+  return import('mongodb/lib/cmap/connection.js');
 }
 
 export async function loadRhea(): Promise<RheaModule> {

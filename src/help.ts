@@ -49,8 +49,8 @@ start. Wrong credentials or a refused vhost end the wait at once.
 
 Exit codes: 0 done (run: the role's own), 64 usage, 65 bad environment value or server.conf
 (nothing written), 69 a dependency was not ready in time, 73 server.conf cannot be read or
-written, 70 internal error, 126 the program could not start, 127 it is not on PATH; a failing
-init exits with its own code.
+written, 74 the output could not be written (a full or closed stdout), 70 internal error,
+126 the program could not start, 127 it is not on PATH; a failing init exits with its own code.
 
 Every key is edited only when the environment gives its value; secrets show as ********.
 `;

@@ -12,9 +12,11 @@ import { Script } from 'node:vm';
 type MongoModule = typeof import('mongodb');
 type RheaModule = typeof import('rhea');
 type AmqplibModule = typeof import('amqplib');
+type MongoConnectionModule = typeof import('mongodb/lib/cmap/connection.js');
 
 interface Chunk {
   mongodb: MongoModule;
+  mongodbConnection: MongoConnectionModule;
   rhea: RheaModule;
   amqplib: AmqplibModule;
 }
@@ -45,6 +47,10 @@ function loadChunk(): Chunk {
 
 export async function loadMongo(): Promise<MongoModule> {
   return loadChunk().mongodb;
+}
+
+export async function loadMongoConnection(): Promise<MongoConnectionModule> {
+  return loadChunk().mongodbConnection;
 }
 
 export async function loadRhea(): Promise<RheaModule> {

@@ -89,6 +89,15 @@ function setprivPath(): string | undefined {
   return resolveOnPath('setpriv', `${process.env.PATH ?? ''}:${DEFAULT_PATH}`);
 }
 
+/**
+ * Fails as starting a child (the init, or the role in supervise mode) as `user` would, when
+ * its helper is missing, so that run refuses before server.conf is written instead of after
+ * the waits and the lease.
+ */
+export function checkChildLaunch(user: ResolvedUser | null): void {
+  planLaunch('', [], user, user ? setprivPath() : undefined);
+}
+
 function userFields(user: ResolvedUser | null): { user: string } {
   return { user: user === null ? `uid ${process.geteuid?.() ?? '?'} (no switch)` : `${user.name} (${user.uid}:${user.gid})` };
 }
@@ -100,8 +109,6 @@ function supervise(launch: Launch, p: Prepared, rewrite: SignalRewrite, log: Log
       stdio: 'inherit',
       cwd: p.cwd,
       env: p.env,
-      ...(launch.uid !== undefined ? { uid: launch.uid } : {}),
-      ...(launch.gid !== undefined ? { gid: launch.gid } : {}),
     });
     const tty = process.stdin.isTTY === true;
     const handlers: [NodeJS.Signals, () => void][] = [];

@@ -12,6 +12,7 @@ import { registerSecret } from '../redact.ts';
 import type { AmqpTarget } from '../targets.ts';
 import { QPID_0_10_LIVENESS, mismatch, rabbitBehindQpid, readPeerHeader } from './amqp-peer.ts';
 import { ProbeError, toProbeError } from './classify.ts';
+import { AMQP10_MAX_FRAME, AMQP10_MAX_SASL_FRAME, type Guard, amqp10Format, guardStream } from './frame-guard.ts';
 import type { AttemptOptions } from './mongodb.ts';
 import { type TimeoutControl, withTimeout } from './timeout.ts';
 import { readTlsFiles } from './tls-files.ts';
@@ -51,6 +52,7 @@ export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promi
   const container = rhea.create_container({ id: 'pulp-entrypoint' });
 
   let socket: Duplex | undefined;
+  let guard: Guard | undefined;
   let first = Buffer.alloc(0);
   const control: TimeoutControl = {};
   let settle: { resolve: (note: string | undefined) => void; reject: (e: unknown) => void } | undefined;
@@ -74,6 +76,8 @@ export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promi
       }
     };
     s.on('data', peek);
+    // Before rhea's own listener, which would collect any announced frame size (see frame-guard.ts).
+    guard = guardStream(s, amqp10Format({ sasl: AMQP10_MAX_SASL_FRAME, max: AMQP10_MAX_FRAME }), where);
     socket = s;
     return s;
   };
@@ -87,10 +91,12 @@ export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promi
       ...(target.username !== undefined && { username: target.username, password: target.password ?? '' }),
       reconnect: false,
       idle_time_out: 0,
+      max_frame_size: AMQP10_MAX_FRAME,
       connect,
       // rhea's typings do not know the connect hook; it is documented in its README.
     } as unknown as Parameters<typeof container.connect>[0]);
     const failed = (err: unknown): void => {
+      if (guard?.refused) return reject(guard.refused);
       const wrong = foreign();
       if (wrong) return reject(wrong);
       const condition = (err as { condition?: unknown } | undefined)?.condition;

@@ -75,7 +75,8 @@ async function waitOne(
         attempts++;
         const remaining = deadlineAt - performance.now();
         try {
-          note = (await probe(target, { timeoutMs: Math.max(50, Math.min(opts.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS, remaining)), signal })) ?? undefined;
+          // Whole milliseconds: the attempt's limit shows in messages ("no answer within 840 ms").
+          note = (await probe(target, { timeoutMs: Math.max(50, Math.round(Math.min(opts.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS, remaining))), signal })) ?? undefined;
         } catch (err) {
           const e = toProbeError(err, target.address);
           // A deadline abort says nothing new about the dependency; keep the earlier reason.
