@@ -55,15 +55,16 @@ export interface Launch {
  * gets signals straight from the agent. runuser would fork and stay as the parent (for
  * PAM), which puts one more process between the agent and the role; a forked helper is
  * not something Node can do. Without supplementary groups spawn's own options give the
- * same result with one exec fewer, and no dependency on setpriv.
+ * same result with one exec fewer, and no dependency on setpriv. setpriv runs as root, so
+ * it comes from a fixed root-owned location (trusted-helper.ts), never from PATH.
  */
-export function planLaunch(file: string, args: string[], user: ResolvedUser | null, setprivPath: string | undefined): Launch {
+export function planLaunch(file: string, args: string[], user: ResolvedUser | null, setprivPath: string | undefined, setprivMissing = 'not found'): Launch {
   if (user === null) return { file, args };
   const supplementary = user.groups.filter((g) => g !== user.gid);
   if (supplementary.length === 0) return { file, args, uid: user.uid, gid: user.gid };
   if (setprivPath === undefined) {
     throw new EntrypointError(
-      `setpriv (util-linux) not found on PATH: it is needed to give ${user.name} its supplementary groups (${supplementary.join(',')}); install util-linux in the image`,
+      `setpriv (util-linux) ${setprivMissing}: it is needed to give ${user.name} its supplementary groups (${supplementary.join(',')}); install util-linux in the image (it is never looked up on PATH, since it runs as root)`,
       ExitCode.software,
     );
   }

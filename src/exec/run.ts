@@ -16,6 +16,7 @@ import type { ResolvedUser } from '../users.ts';
 import { type ExecModeSetting, chooseExecMode, hasExecve } from './mode.ts';
 import { DEFAULT_PATH, resolveOnPath } from './path.ts';
 import { type Launch, checkWorkdirFor, dropPrivilegesInProcess, envForUser, planLaunch } from './privileges.ts';
+import { SETPRIV_LOCATIONS, findTrustedHelper } from './trusted-helper.ts';
 import { FORWARDED_SIGNALS, type SignalRewrite, TERMINAL_SIGNALS, exitCodeOf } from './signals.ts';
 
 export interface RunSpec {
@@ -85,8 +86,11 @@ function enterWorkdir(p: Prepared, user: ResolvedUser | null): void {
   }
 }
 
-function setprivPath(): string | undefined {
-  return resolveOnPath('setpriv', `${process.env.PATH ?? ''}:${DEFAULT_PATH}`);
+/** The launch of a spawned child; setpriv, which runs as root, never comes from PATH. */
+function launchOf(p: Prepared, user: ResolvedUser | null): Launch {
+  if (user === null) return planLaunch(p.file, p.args, null, undefined);
+  const setpriv = findTrustedHelper(SETPRIV_LOCATIONS);
+  return 'path' in setpriv ? planLaunch(p.file, p.args, user, setpriv.path) : planLaunch(p.file, p.args, user, undefined, setpriv.refused);
 }
 
 function userFields(user: ResolvedUser | null): { user: string } {
@@ -139,7 +143,7 @@ function supervise(launch: Launch, p: Prepared, rewrite: SignalRewrite, log: Log
  */
 export async function runToCompletion(spec: RunSpec, log: Logger): Promise<number> {
   const p = prepare(spec);
-  const launch = planLaunch(p.file, p.args, spec.user, spec.user ? setprivPath() : undefined);
+  const launch = launchOf(p, spec.user);
   log.info(`running ${p.label}`, { argv: [p.file, ...p.args], ...userFields(spec.user), cwd: p.cwd });
   const started = Date.now();
   const code = await supervise(launch, p, new Map(), log);
@@ -177,7 +181,7 @@ export async function execRole(spec: RunSpec, log: Logger): Promise<never> {
     }
   }
 
-  const launch = planLaunch(p.file, p.args, spec.user, spec.user ? setprivPath() : undefined);
+  const launch = launchOf(p, spec.user);
   log.info(`starting ${p.label} under the agent`, { ...fields, why: reason, rewrite: [...rewrite].map(([a, b]) => `${a}:${b}`) });
   const code = await supervise(launch, p, rewrite, log);
   log.info(`${p.label} exited`, { code });
