@@ -8,8 +8,9 @@
 #   rabbitmq-server             the broker (AMQP 1.0 plugin and 0-9-1)
 #   tini                        reaping example in the docs, compared in tests
 #   util-linux passwd           unshare/setpriv for PID-1 tests, useradd for the test user
+#   attr                        getfattr/setfattr: server.conf's ACL and xattrs are kept
 set -euo pipefail
-packages=(augeas-tools augeas-lenses python3-pymongo python3-celery rabbitmq-server tini util-linux passwd)
+packages=(augeas-tools augeas-lenses python3-pymongo python3-celery rabbitmq-server tini util-linux passwd attr)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
