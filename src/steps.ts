@@ -70,7 +70,7 @@ export async function initOnce(
     key: pre.initKey,
     force: ctx.opts.forceInit,
     argv: init.argv,
-    run: () => stop.aside(() => runToCompletion({ argv: init.argv, user: pre.user, cwd: init.cwd, env: process.env, label: init.argv[0] ?? 'init' }, ctx.log)),
+    run: (lost) => stop.aside(() => runToCompletion({ argv: init.argv, user: pre.user, cwd: init.cwd, env: process.env, label: init.argv[0] ?? 'init' }, ctx.log, lost)),
     deadline,
     log: ctx.log,
     ttlMs: Math.round(ctx.opts.initLeaseTtlSec.value * 1000),

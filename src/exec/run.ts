@@ -97,8 +97,14 @@ function userFields(user: ResolvedUser | null): { user: string } {
   return { user: user === null ? `uid ${process.geteuid?.() ?? '?'} (no switch)` : `${user.name} (${user.uid}:${user.gid})` };
 }
 
-/** Spawns with inherited stdio, forwards signals while the child lives, resolves its exit code. */
-function supervise(launch: Launch, p: Prepared, rewrite: SignalRewrite, log: Logger): Promise<number> {
+/** After SIGTERM, how long a stopped init gets before SIGKILL. */
+export const STOP_GRACE_MS = 3000;
+
+/**
+ * Spawns with inherited stdio, forwards signals while the child lives, resolves its exit
+ * code. When `stop` aborts, the child gets SIGTERM, then SIGKILL after STOP_GRACE_MS.
+ */
+function supervise(launch: Launch, p: Prepared, rewrite: SignalRewrite, log: Logger, stop?: AbortSignal): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(launch.file, launch.args, {
       stdio: 'inherit',
@@ -123,8 +129,28 @@ function supervise(launch: Launch, p: Prepared, rewrite: SignalRewrite, log: Log
       handlers.push([sig, handler]);
       process.on(sig, handler);
     }
+    let killTimer: NodeJS.Timeout | undefined;
+    const onStop = (): void => {
+      log.warn(`stopping ${p.label} (SIGTERM, then SIGKILL after ${STOP_GRACE_MS} ms)`, { pid: child.pid });
+      try {
+        child.kill('SIGTERM');
+      } catch {
+        // Already gone.
+      }
+      killTimer = setTimeout(() => {
+        try {
+          child.kill('SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }, STOP_GRACE_MS);
+    };
+    if (stop?.aborted) onStop();
+    else stop?.addEventListener('abort', onStop, { once: true });
     const done = (): void => {
       for (const [sig, handler] of handlers) process.off(sig, handler);
+      stop?.removeEventListener('abort', onStop);
+      clearTimeout(killTimer);
     };
     child.once('error', (err) => {
       done();
@@ -139,14 +165,15 @@ function supervise(launch: Launch, p: Prepared, rewrite: SignalRewrite, log: Log
 
 /**
  * Runs a program to its end (the init) and returns its exit code (128 + signal when killed).
- * Signals the agent gets meanwhile are passed on, so a pod stopped during the init stops it.
+ * Signals the agent gets meanwhile are passed on, so a pod stopped during the init stops it;
+ * `stop` stops it too (the init lease was lost).
  */
-export async function runToCompletion(spec: RunSpec, log: Logger): Promise<number> {
+export async function runToCompletion(spec: RunSpec, log: Logger, stop?: AbortSignal): Promise<number> {
   const p = prepare(spec);
   const launch = launchOf(p, spec.user);
   log.info(`running ${p.label}`, { argv: [p.file, ...p.args], ...userFields(spec.user), cwd: p.cwd });
   const started = Date.now();
-  const code = await supervise(launch, p, new Map(), log);
+  const code = await supervise(launch, p, new Map(), log, stop);
   log.info(`${p.label} exited`, { code, ms: Date.now() - started });
   return code;
 }
