@@ -1,0 +1,160 @@
+// Load: many agents against one FerretDB (and one RabbitMQ) of test/services/start.sh at once.
+// - BENCH_WAITS (default 200) concurrent `pulp-entrypoint wait`: every one must exit 0;
+// - BENCH_INITS (default 50) concurrent `pulp-entrypoint init` of one key on a fresh database:
+//   every one must exit 0, the init (the pulp-manage-db stand-in) must run exactly once, and
+//   the other 49 must say they skipped it.
+// Prints the wall time of each wave, the agents' peak RSS (largest and median VmHWM) and the
+// peak of their summed RSS, read from /proc every 50 ms. Exits 1 when an outcome is wrong.
+// Standalone: `node scripts/bench/load.mjs` (after `npm run build`).
+import { spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const cli = join(root, 'bin/pulp-entrypoint');
+const WAITS = Number(process.env.BENCH_WAITS ?? 200);
+const INITS = Number(process.env.BENCH_INITS ?? 50);
+
+function services() {
+  const env = { ...process.env };
+  try {
+    const dir = process.env.PULP_TEST_SERVICES_DIR ?? '/tmp/pulp-entrypoint-services';
+    for (const line of readFileSync(join(dir, 'env'), 'utf8').split('\n')) {
+      const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+      if (m && !env[m[1]]) env[m[1]] = m[2];
+    }
+  } catch {
+    // only the environment then
+  }
+  if (!env.PULP_TEST_MONGODB || !env.PULP_TEST_AMQP) return undefined;
+  return { mongodb: env.PULP_TEST_MONGODB, amqp: env.PULP_TEST_AMQP, user: env.PULP_TEST_AMQP_USER ?? 'guest', password: env.PULP_TEST_AMQP_PASSWORD ?? 'guest' };
+}
+
+const svc = services();
+if (!svc || !existsSync(join(root, 'dist/main.mjs'))) {
+  console.log('load bench: SKIPPED (needs test/services/start.sh and `npm run build`)');
+  process.exit(0);
+}
+const split = (a) => {
+  const i = a.lastIndexOf(':');
+  return [a.slice(0, i).replace(/^\[|\]$/g, ''), a.slice(i + 1)];
+};
+const [dbHost, dbPort] = split(svc.mongodb);
+const [msgHost, msgPort] = split(svc.amqp);
+
+const dir = mkdtempSync(join(tmpdir(), 'pe-bench-load-'));
+chmodSync(dir, 0o777);
+const rec = join(dir, 'init.jsonl');
+const isRoot = process.geteuid?.() === 0;
+
+/** VmHWM and VmRSS of a live process, in KiB (undefined once it is gone). */
+function mem(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? 0);
+    return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts `n` agents at once with `args`; resolves with their exits, the wall time and the memory figures. */
+async function wave(n, args, envFor) {
+  const hwm = new Map();
+  let peakSum = 0;
+  const started = performance.now();
+  const runs = Array.from({ length: n }, (_, i) => {
+    const child = spawn(process.execPath, [cli, ...args], { env: envFor(i), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    return { child, done: new Promise((r) => child.on('close', (code) => r({ code, out }))) };
+  });
+  const sample = () => {
+    let sum = 0;
+    for (const { child } of runs) {
+      const m = mem(child.pid);
+      if (!m) continue;
+      hwm.set(child.pid, Math.max(hwm.get(child.pid) ?? 0, m.hwm));
+      sum += m.rss;
+    }
+    peakSum = Math.max(peakSum, sum);
+  };
+  const timer = setInterval(sample, 50);
+  const results = await Promise.all(runs.map((r) => r.done));
+  clearInterval(timer);
+  const ms = performance.now() - started;
+  const peaks = [...hwm.values()].sort((a, b) => a - b);
+  return { results, ms, maxHwm: peaks[peaks.length - 1] ?? 0, medianHwm: peaks[Math.floor(peaks.length / 2)] ?? 0, peakSum };
+}
+
+function agentEnv(i, db, extra = {}) {
+  const own = join(dir, `pod${i}`);
+  mkdirSync(own, { recursive: true });
+  const conf = join(own, 'server.conf');
+  if (!existsSync(conf)) copyFileSync(join(root, 'src/default-server.conf'), conf);
+  return {
+    PATH: `${join(root, 'fixtures/fake-bin')}:/usr/bin:/bin`,
+    PULP_SERVER_CONF: conf,
+    DB_SERVICE_HOST: dbHost,
+    DB_SERVICE_PORT: dbPort,
+    PULP_DB_NAME: db,
+    MSG_SERVICE_HOST: msgHost,
+    MSG_SERVICE_PORT: msgPort,
+    MSG_SERVICE_USER: svc.user,
+    MSG_SERVICE_PASSWORD: svc.password,
+    PULP_BROKER_SCHEME: 'amqp',
+    PULP_CONF__SERVER__LOG_TYPE: 'console',
+    PULP_WAIT_TIMEOUT: '300',
+    PULP_RUN_AS: isRoot ? 'nobody' : String(process.geteuid?.()),
+    PULP_CELERY_WORKDIR: dir,
+    ...extra,
+  };
+}
+
+const mib = (kb) => `${(kb / 1024).toFixed(0)} MiB`;
+const rows = [];
+let wrong = 0;
+const db = `pe_bench_load_${process.pid}`;
+
+const w = await wave(WAITS, ['wait'], (i) => agentEnv(i, db));
+const waitBad = w.results.filter((r) => r.code !== 0);
+wrong += waitBad.length;
+rows.push([`${WAITS} concurrent \`wait\``, `${(w.ms / 1000).toFixed(1)} s`, `${WAITS - waitBad.length}/${WAITS} exit 0`, mib(w.maxHwm), mib(w.medianHwm), mib(w.peakSum)]);
+
+const i = await wave(INITS, ['init'], (n) => agentEnv(n, db, { PULP_INIT_KEY: 'bench-load', FAKE_RECORD: rec, FAKE_INIT_SLEEP: '1' }));
+const initBad = i.results.filter((r) => r.code !== 0);
+const runs = existsSync(rec) ? readFileSync(rec, 'utf8').split('\n').filter((l) => l.includes('"start"')).length : 0;
+const skipped = i.results.filter((r) => /already done at .*: skipping it/.test(r.out)).length;
+const initRight = initBad.length === 0 && runs === 1 && skipped === INITS - 1;
+if (!initRight) wrong++;
+rows.push([
+  `${INITS} concurrent \`init\`, one key`,
+  `${(i.ms / 1000).toFixed(1)} s`,
+  `${INITS - initBad.length}/${INITS} exit 0, init ran ${runs}x, ${skipped} skipped`,
+  mib(i.maxHwm),
+  mib(i.medianHwm),
+  mib(i.peakSum),
+]);
+
+const head = ['wave', 'wall time', 'outcome', 'peak RSS, largest agent', 'median agent', 'all agents together, peak'];
+const widths = head.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k].length)));
+const line = (r) => `| ${r.map((c, k) => c.padEnd(widths[k])).join(' | ')} |`;
+console.log(line(head));
+console.log(`|${widths.map((n) => '-'.repeat(n + 2)).join('|')}|`);
+for (const r of rows) console.log(line(r));
+for (const r of [...waitBad, ...initBad].slice(0, 3)) console.log(`\nexit ${r.code}:\n${r.out.split('\n').filter((l) => /error|warn/.test(l)).slice(0, 5).join('\n')}`);
+
+// The bench database and the pods' files.
+try {
+  const { MongoClient } = await import('mongodb');
+  const c = new MongoClient(`mongodb://${svc.mongodb}/`, { directConnection: true, serverSelectionTimeoutMS: 5000 });
+  await c.db(db).dropDatabase();
+  await c.close();
+} catch {
+  // best effort
+}
+rmSync(dir, { recursive: true, force: true });
+process.exit(wrong ? 1 : 0);
