@@ -3,11 +3,16 @@
 // - BENCH_INITS (default 50) concurrent `pulp-entrypoint init` of one key on a fresh database:
 //   every one must exit 0, the init (the pulp-manage-db stand-in) must run exactly once, and
 //   the other 49 must say they skipped it.
-// Prints the wall time of each wave, the agents' peak RSS (largest and median VmHWM) and the
-// peak of their summed RSS, read from /proc every 50 ms. Exits 1 when an outcome is wrong.
+// So that all of a wave are alive at once (starting 200 Node processes on 2 cores takes longer
+// than one of them needs), the agents reach FerretDB through a relay in this process that
+// starts listening only when every agent of the wave is up and retrying: then all of them
+// connect at once. Prints the wall time of each wave (all started -> all ended, and from the
+// gate opening), the agents' peak RSS (largest and median VmHWM) and the peak of their summed
+// RSS with how many were alive then, read from /proc every 50 ms. Exits 1 when an outcome is wrong.
 // Standalone: `node scripts/bench/load.mjs` (after `npm run build`).
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,13 +65,46 @@ function mem(pid) {
   }
 }
 
-/** Starts `n` agents at once with `args`; resolves with their exits, the wall time and the memory figures. */
+async function freePort() {
+  const srv = net.createServer();
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** A relay on `port` to FerretDB that listens only once open() is called. */
+function gate(port) {
+  const sockets = new Set();
+  const server = net.createServer((c) => {
+    const u = net.connect(Number(dbPort), dbHost);
+    sockets.add(c).add(u);
+    c.pipe(u).pipe(c);
+    c.on('error', () => u.destroy());
+    u.on('error', () => c.destroy());
+  });
+  return {
+    open: () => new Promise((r) => server.listen(port, '127.0.0.1', r)),
+    close: () => {
+      for (const sock of sockets) sock.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+/**
+ * Starts `n` agents with `args`, their database behind a closed gate; opens it once all are
+ * alive; resolves with their exits, the times and the memory figures.
+ */
 async function wave(n, args, envFor) {
+  const port = await freePort();
+  const g = gate(port);
   const hwm = new Map();
   let peakSum = 0;
+  let peakLive = 0;
   const started = performance.now();
   const runs = Array.from({ length: n }, (_, i) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: envFor(i), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...envFor(i), DB_SERVICE_HOST: '127.0.0.1', DB_SERVICE_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -74,20 +112,55 @@ async function wave(n, args, envFor) {
   });
   const sample = () => {
     let sum = 0;
+    let live = 0;
     for (const { child } of runs) {
       const m = mem(child.pid);
       if (!m) continue;
+      live++;
       hwm.set(child.pid, Math.max(hwm.get(child.pid) ?? 0, m.hwm));
       sum += m.rss;
     }
     peakSum = Math.max(peakSum, sum);
+    peakLive = Math.max(peakLive, live);
   };
   const timer = setInterval(sample, 50);
-  const results = await Promise.all(runs.map((r) => r.done));
+  const all = Promise.all(runs.map((r) => r.done));
+  // Open when every agent has been alive for a while (each then retries every 250 ms at most).
+  let ended = false;
+  void all.then(() => (ended = true));
+  const since = performance.now();
+  while (!ended && peakLive < n && performance.now() - since < 120_000) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 1000));
+  const opened = performance.now();
+  const openedAt = Date.now();
+  await g.open();
+  const results = await all;
   clearInterval(timer);
+  await g.close();
   const ms = performance.now() - started;
+  const fromGate = performance.now() - opened;
   const peaks = [...hwm.values()].sort((a, b) => a - b);
-  return { results, ms, maxHwm: peaks[peaks.length - 1] ?? 0, medianHwm: peaks[Math.floor(peaks.length / 2)] ?? 0, peakSum };
+  // From the agents' JSON log: when MongoDB answered each, and why attempts after the gate failed.
+  const readyAfter = [];
+  const reasons = {};
+  for (const r of results) {
+    for (const l of r.out.split('\n')) {
+      if (!l.startsWith('{')) continue;
+      let e;
+      try {
+        e = JSON.parse(l);
+      } catch {
+        continue;
+      }
+      if (e.dependency !== 'mongodb') continue;
+      const at = Date.parse(e.time) - openedAt;
+      if (e.ready === true) readyAfter.push(at);
+      else if (e.reason !== undefined && at >= 0 && e.reason !== 'refused') reasons[e.reason] = (reasons[e.reason] ?? 0) + 1;
+    }
+  }
+  readyAfter.sort((a, b) => a - b);
+  const ready = { median: readyAfter[Math.floor(readyAfter.length / 2)] ?? NaN, worst: readyAfter[readyAfter.length - 1] ?? NaN };
+  return { results, ms, fromGate, ready, reasons, peakLive, maxHwm: peaks[peaks.length - 1] ?? 0, medianHwm: peaks[Math.floor(peaks.length / 2)] ?? 0, peakSum };
 }
 
 function agentEnv(i, db, extra = {}) {
@@ -107,6 +180,7 @@ function agentEnv(i, db, extra = {}) {
     MSG_SERVICE_PASSWORD: svc.password,
     PULP_BROKER_SCHEME: 'amqp',
     PULP_CONF__SERVER__LOG_TYPE: 'console',
+    PULP_ENTRYPOINT_LOG: 'json',
     PULP_WAIT_TIMEOUT: '300',
     PULP_RUN_AS: isRoot ? 'nobody' : String(process.geteuid?.()),
     PULP_CELERY_WORKDIR: dir,
@@ -122,7 +196,7 @@ const db = `pe_bench_load_${process.pid}`;
 const w = await wave(WAITS, ['wait'], (i) => agentEnv(i, db));
 const waitBad = w.results.filter((r) => r.code !== 0);
 wrong += waitBad.length;
-rows.push([`${WAITS} concurrent \`wait\``, `${(w.ms / 1000).toFixed(1)} s`, `${WAITS - waitBad.length}/${WAITS} exit 0`, mib(w.maxHwm), mib(w.medianHwm), mib(w.peakSum)]);
+rows.push([`${WAITS} concurrent \`wait\``, `${(w.ms / 1000).toFixed(1)} s (${(w.fromGate / 1000).toFixed(1)} s)`, `${WAITS - waitBad.length}/${WAITS} exit 0`, mib(w.maxHwm), mib(w.medianHwm), `${mib(w.peakSum)} (${w.peakLive} alive)`]);
 
 const i = await wave(INITS, ['init'], (n) => agentEnv(n, db, { PULP_INIT_KEY: 'bench-load', FAKE_RECORD: rec, FAKE_INIT_SLEEP: '1' }));
 const initBad = i.results.filter((r) => r.code !== 0);
@@ -132,20 +206,24 @@ const initRight = initBad.length === 0 && runs === 1 && skipped === INITS - 1;
 if (!initRight) wrong++;
 rows.push([
   `${INITS} concurrent \`init\`, one key`,
-  `${(i.ms / 1000).toFixed(1)} s`,
+  `${(i.ms / 1000).toFixed(1)} s (${(i.fromGate / 1000).toFixed(1)} s)`,
   `${INITS - initBad.length}/${INITS} exit 0, init ran ${runs}x, ${skipped} skipped`,
   mib(i.maxHwm),
   mib(i.medianHwm),
-  mib(i.peakSum),
+  `${mib(i.peakSum)} (${i.peakLive} alive)`,
 ]);
 
-const head = ['wave', 'wall time', 'outcome', 'peak RSS, largest agent', 'median agent', 'all agents together, peak'];
+const head = ['wave', 'wall time (from the gate)', 'outcome', 'peak RSS, largest agent', 'median agent', 'all agents together, peak'];
 const widths = head.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k].length)));
 const line = (r) => `| ${r.map((c, k) => c.padEnd(widths[k])).join(' | ')} |`;
 console.log(line(head));
 console.log(`|${widths.map((n) => '-'.repeat(n + 2)).join('|')}|`);
 for (const r of rows) console.log(line(r));
-for (const r of [...waitBad, ...initBad].slice(0, 3)) console.log(`\nexit ${r.code}:\n${r.out.split('\n').filter((l) => /error|warn/.test(l)).slice(0, 5).join('\n')}`);
+for (const [what, x] of [['wait', w], ['init', i]]) {
+  const failed = Object.entries(x.reasons).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
+  console.log(`${what}: MongoDB answered each agent ${(x.ready.median / 1000).toFixed(1)} s after the gate opened (median), ${(x.ready.worst / 1000).toFixed(1)} s (worst); failed attempts after it: ${failed}`);
+}
+for (const r of [...waitBad, ...initBad].slice(0, 3)) console.log(`\nexit ${r.code}:\n${r.out.split('\n').filter((l) => /"level":"(error|warn)"/.test(l)).slice(0, 5).join('\n')}`);
 
 // The bench database and the pods' files.
 try {
