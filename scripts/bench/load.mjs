@@ -8,7 +8,7 @@
 // starts listening only when every agent of the wave is up and retrying: then all of them
 // connect at once. Prints the wall time of each wave (all started -> all ended, and from the
 // gate opening), the agents' peak RSS (largest and median VmHWM) and the peak of their summed
-// RSS with how many were alive then, read from /proc every 50 ms. Exits 1 when an outcome is wrong.
+// RSS with how many were alive then, read from /proc every 200 ms. Exits 1 when an outcome is wrong.
 // Standalone: `node scripts/bench/load.mjs` (after `npm run build`).
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -73,22 +73,30 @@ async function freePort() {
   return port;
 }
 
-/** A relay on `port` to FerretDB that listens only once open() is called. */
-function gate(port) {
-  const sockets = new Set();
-  const server = net.createServer((c) => {
-    const u = net.connect(Number(dbPort), dbHost);
-    sockets.add(c).add(u);
+// The relay runs in its own process, so that this one's /proc sampling cannot slow it down.
+const RELAY = `
+const net = require('node:net');
+const [port, host, upPort] = process.argv.slice(1);
+process.stdin.once('data', () => {
+  net.createServer((c) => {
+    const u = net.connect(Number(upPort), host);
     c.pipe(u).pipe(c);
     c.on('error', () => u.destroy());
     u.on('error', () => c.destroy());
-  });
+  }).listen(Number(port), '127.0.0.1', () => process.stdout.write('open\\n'));
+});
+`;
+
+/** A relay on `port` to FerretDB that listens only once open() is called. */
+function gate(port) {
+  const child = spawn(process.execPath, ['-e', RELAY, String(port), dbHost, dbPort], { stdio: ['pipe', 'pipe', 'inherit'] });
   return {
-    open: () => new Promise((r) => server.listen(port, '127.0.0.1', r)),
-    close: () => {
-      for (const sock of sockets) sock.destroy();
-      return new Promise((r) => server.close(() => r()));
-    },
+    open: () =>
+      new Promise((r) => {
+        child.stdout.once('data', () => r());
+        child.stdin.write('go\n');
+      }),
+    close: () => new Promise((r) => (child.once('exit', () => r()), child.kill())),
   };
 }
 
@@ -123,7 +131,7 @@ async function wave(n, args, envFor) {
     peakSum = Math.max(peakSum, sum);
     peakLive = Math.max(peakLive, live);
   };
-  const timer = setInterval(sample, 50);
+  const timer = setInterval(sample, 200);
   const all = Promise.all(runs.map((r) => r.done));
   // Open when every agent has been alive for a while (each then retries every 250 ms at most).
   let ended = false;
