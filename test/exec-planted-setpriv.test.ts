@@ -3,10 +3,11 @@
 // bin/pulp-entrypoint `init` (Node 20: supervise, so the init is spawned), as a user with a
 // supplementary group, against the real FerretDB and RabbitMQ.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FAKE_BIN, agentEnv, cleanup, createTestUser, freshDatabases, openDir, readRecord, runAgent } from './exec-helpers.ts';
+import { ENTRYPOINT, FAKE_BIN, agentEnv, cleanup, createTestUser, freshDatabases, openDir, readRecord, runAgent } from './exec-helpers.ts';
 import { requireServices } from './helpers/services.ts';
 import { findTrustedHelper, untrustedBecause } from '../src/exec/trusted-helper.ts';
 
@@ -69,5 +70,31 @@ if (!isRoot) {
     const start = readRecord(rec).find((e) => e.event === 'start' && e.prog === 'pulp-manage-db');
     t.same(start?.uid, [user.uid, user.uid, user.uid], 'the init ran as the user');
     t.same(start?.groups, [user.gid, user.extraGid].sort((a, b) => a - b), 'with its supplementary group');
+  });
+
+  t.test('no trusted setpriv (hidden): refused before server.conf is written, one line naming it', async (t) => {
+    const dir = openDir('pe-nosetpriv-');
+    t.teardown(() => cleanup(dir));
+    const planted = join(dir, 'planted');
+    mkdirSync(planted);
+    chmodSync(planted, 0o777);
+    writeFileSync(join(planted, 'setpriv'), '#!/bin/sh\nexec /usr/bin/setpriv "$@"\n', { mode: 0o777 });
+    chmodSync(join(planted, 'setpriv'), 0o777);
+    const env = {
+      PATH: `${planted}:${FAKE_BIN}:/usr/bin:/bin`,
+      HOME: '/root',
+      PULP_RUN_AS: user.name,
+      PULP_CELERY_WORKDIR: dir,
+      PULP_INIT_KEY: 'nosetpriv',
+      ...agentEnv(s, dir, newDb()),
+    };
+    const before = readFileSync(join(dir, 'server.conf'));
+    // /usr/bin/setpriv (and /bin/setpriv, the same file here) hidden behind /dev/null.
+    const r = spawnSync('unshare', ['--mount', 'sh', '-c', `mount --bind /dev/null /usr/bin/setpriv && exec "${process.execPath}" "${ENTRYPOINT}" init`], { env, encoding: 'utf8' });
+    t.equal(r.status, 70, r.stderr);
+    const errors = r.stderr.split('\n').filter((l) => /error:/.test(l));
+    t.equal(errors.length, 1, r.stderr);
+    t.match(errors[0], new RegExp(`setpriv \\(util-linux\\) not found at /usr/bin/setpriv or /bin/setpriv: it is needed to give ${user.name} its supplementary groups .*never looked up on PATH`));
+    t.ok(readFileSync(join(dir, 'server.conf')).equals(before), 'server.conf untouched');
   });
 }

@@ -87,10 +87,15 @@ function enterWorkdir(p: Prepared, user: ResolvedUser | null): void {
 }
 
 /** The launch of a spawned child; setpriv, which runs as root, never comes from PATH. */
-function launchOf(p: Prepared, user: ResolvedUser | null): Launch {
+function launchOf(p: Pick<Prepared, 'file' | 'args'>, user: ResolvedUser | null): Launch {
   if (user === null) return planLaunch(p.file, p.args, null, undefined);
   const setpriv = findTrustedHelper(SETPRIV_LOCATIONS);
   return 'path' in setpriv ? planLaunch(p.file, p.args, user, setpriv.path) : planLaunch(p.file, p.args, user, undefined, setpriv.refused);
+}
+
+/** Throws now, before anything is written, what spawning a child as `user` would throw later. */
+export function checkSpawnAs(user: ResolvedUser | null): void {
+  launchOf({ file: '', args: [] }, user);
 }
 
 function userFields(user: ResolvedUser | null): { user: string } {
