@@ -153,7 +153,12 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
         // Committed by a holder that stalled before publishing it: its init did succeed.
         const pending = got.pending;
         log.info(`publishing the completion record of ${pending.key} that ${pending.holder} on ${pending.host} committed in the lease`, { key: pending.key });
-        await storeCall(ctx, `write the completion record of ${pending.key}`, opts.deadline, () => store.markDone(pending));
+        try {
+          await storeCall(ctx, `write the completion record of ${pending.key}`, opts.deadline, () => store.markDone(pending));
+        } catch (err) {
+          await store.release(holder, clock.now()).catch(() => {});
+          throw err;
+        }
       }
       break;
     }
