@@ -49,6 +49,20 @@ t.test('a symlinked server.conf: the target is edited, the link stays (chains an
   t.same(readdirSync(join(dir, 'etc')).sort(), ['middle.conf', 'server.conf'], 'no file beside the link');
   t.same(readdirSync(join(dir, 'real')), ['server.conf'], 'no temporary file left');
 
+  // The same with the real augtool (the original's tool), when installed: it keeps the link too.
+  if (spawnSync('augtool', ['--version']).status === 0) {
+    const root = join(dir, 'aug');
+    mkdirSync(join(root, 'etc', 'pulp'), { recursive: true });
+    mkdirSync(join(root, 'real'));
+    copyFileSync(DEFAULT_CONF, join(root, 'real', 'server.conf'));
+    symlinkSync('../../real/server.conf', join(root, 'etc', 'pulp', 'server.conf'));
+    const script = ['set /augeas/load/Pulp/lens Pulp.lns', 'set /augeas/load/Pulp/incl /etc/pulp/*.conf', 'load', "set /files/etc/pulp/server.conf/target[. = 'database']/seeds aug:27017", 'save', ''].join('\n');
+    const aug = spawnSync('augtool', ['-r', root, '-I', join(ROOT, 'test', 'augtool'), '-A'], { input: script, encoding: 'utf8' });
+    t.match(aug.stdout, /Saved 1 file/, aug.stderr);
+    t.ok(lstatSync(join(root, 'etc', 'pulp', 'server.conf')).isSymbolicLink(), 'augtool keeps the link as well');
+    t.match(readFileSync(join(root, 'real', 'server.conf'), 'utf8'), /\nseeds=aug:27017\n/, 'and edits its target');
+  } else if (process.env.CI === 'true') t.fail('augtool is missing (augeas-tools, installed by test/setup-machine.sh)');
+
   // A dangling link with a template: the file is created where the link points.
   const dangling = join(dir, 'etc', 'new.conf');
   symlinkSync('../real/created.conf', dangling);
