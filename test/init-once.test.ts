@@ -409,6 +409,40 @@ t.test('runInitOnce: a lease taken over while the init ran (found on renewal) st
   t.ok(lines.some((l) => /this agent was stalled for 4\.\d s: checking the init lease now|the init lease is lost/.test(l)));
 });
 
+t.test('runInitOnce: a paused VM resuming with only its wall clock moved on checks the lease at once', async (t) => {
+  const store = memoryStore();
+  // Wall (now) and monotonic (mono) clocks apart: the pause moves only the wall clock.
+  const c = { wall: 1_000_000, mono: 0 };
+  const clock: Clock = {
+    now: () => new Date(c.wall),
+    mono: () => c.mono,
+    sleep: async (ms, signal) => {
+      if (signal?.aborted) return;
+      c.wall += ms;
+      c.mono += ms;
+      await new Promise((r) => setImmediate(r));
+    },
+  };
+  const init = stoppableRun();
+  let monoAtResume = 0;
+  const run = (stop: AbortSignal): Promise<number> => {
+    setImmediate(() => {
+      c.wall += 60_000; // paused for a minute; the lease expired and B took it
+      monoAtResume = c.mono;
+      void store.tryAcquire(B, 'k', clock.now(), 30_000);
+    });
+    return init.run(stop);
+  };
+  const { log, lines } = capture();
+  await t.rejects(runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: c.wall + 60_000, log, clock, ttlMs: 30_000 }), {
+    exitCode: 69,
+    message: /lost the init lease while pmd ran \(podB:1:bb on podB took it over after it expired\)/,
+  });
+  t.ok(init.stopped());
+  t.ok(c.mono - monoAtResume < 10_000, `found within ${c.mono - monoAtResume} ms of monotonic time, before the next scheduled renewal (10 s)`);
+  t.ok(lines.some((l) => /this agent was stalled for 60\.\d s: checking the init lease now/.test(l)));
+});
+
 t.test('runInitOnce: an init that ends after losing the lease (not stoppable) writes no record', async (t) => {
   const store = memoryStore();
   const clock = fakeClock();

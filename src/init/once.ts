@@ -229,16 +229,22 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
   };
   const watch = async (): Promise<void> => {
     let lastTick = clock.mono();
+    let lastWall = clock.now().getTime();
     let nextRenewal = lastTick + interval;
     while (!stop.signal.aborted && !lost.signal.aborted) {
       await clock.sleep(Math.min(WATCH_TICK_MS, interval), stop.signal);
       if (stop.signal.aborted) return;
       const now = clock.mono();
-      if (now - lastTick > interval) {
-        log.warn(`this agent was stalled for ${((now - lastTick) / 1000).toFixed(1)} s: checking the init lease now`, { key });
+      const wall = clock.now().getTime();
+      // A paused VM may resume with its monotonic clock where it stopped but its wall clock
+      // corrected: a jump on either means "check now" (a needless check costs one renewal).
+      const gap = Math.max(now - lastTick, wall - lastWall);
+      if (gap > interval) {
+        log.warn(`this agent was stalled for ${(gap / 1000).toFixed(1)} s: checking the init lease now`, { key });
         nextRenewal = now;
       }
       lastTick = now;
+      lastWall = wall;
       if (now - confirmedAt >= giveUp) {
         lose(`no renewal confirmed by ${storeName} for ${((now - confirmedAt) / 1000).toFixed(1)} s, and it expires ${ttlMs / 1000} s after one`);
         return;
