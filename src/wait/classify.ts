@@ -1,7 +1,7 @@
 // Why an attempt failed, in words a person checking a pod understands. Pure: the drivers'
 // error objects are reduced to plain facts first (errorFacts), then classified.
 
-export type Reason = 'refused' | 'timeout' | 'reset' | 'dns' | 'unreachable' | 'auth' | 'protocol' | 'tls' | 'error';
+export type Reason = 'refused' | 'timeout' | 'reset' | 'dns' | 'unreachable' | 'auth' | 'vhost' | 'protocol' | 'tls' | 'error';
 
 /** What to tell the person for each reason. */
 export const REASON_TEXT: Record<Reason, string> = {
@@ -11,6 +11,7 @@ export const REASON_TEXT: Record<Reason, string> = {
   dns: 'host name not found',
   unreachable: 'network unreachable',
   auth: 'authentication failed',
+  vhost: 'vhost refused',
   protocol: 'protocol mismatch',
   tls: 'TLS failed',
   error: 'failed',
@@ -24,6 +25,7 @@ export const REASON_HINT: Record<Reason, string> = {
   dns: 'is the service name right and does it resolve in this namespace?',
   unreachable: 'is there a route to that address?',
   auth: 'check the user name and password',
+  vhost: 'create the vhost or give the user permissions on it (rabbitmqctl add_vhost, set_permissions), or fix the path of [tasks] broker_url ("//" is the vhost "/")',
   protocol: 'is it the right kind of server on that port?',
   tls: 'check the TLS settings and certificates',
   error: 'see the reason above',
