@@ -4,9 +4,9 @@
 //   every one must exit 0, the init (the pulp-manage-db stand-in) must run exactly once, and
 //   the other 49 must say they skipped it.
 // So that all of a wave are alive at once (starting 200 Node processes on 2 cores takes longer
-// than one of them needs), the agents reach FerretDB through a relay in this process that
-// starts listening only when every agent of the wave is up and retrying: then all of them
-// connect at once. Prints the wall time of each wave (all started -> all ended, and from the
+// than one of them needs), the agents reach FerretDB through a relay (its own process) that
+// starts listening only when every agent of the wave has logged a refused attempt, i.e. is in
+// its retry loop: then all of them connect at once. Prints the wall time of each wave (all started -> all ended, and from the
 // gate opening), the agents' peak RSS (largest and median VmHWM) and the peak of their summed
 // RSS with how many were alive then, read from /proc every 200 ms. Exits 1 when an outcome is wrong.
 // Standalone: `node scripts/bench/load.mjs` (after `npm run build`).
@@ -113,10 +113,17 @@ async function wave(n, args, envFor) {
   const started = performance.now();
   const runs = Array.from({ length: n }, (_, i) => {
     const child = spawn(process.execPath, [cli, ...args], { env: { ...envFor(i), DB_SERVICE_HOST: '127.0.0.1', DB_SERVICE_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const run = { child, waiting: false, done: undefined };
     let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    return { child, done: new Promise((r) => child.on('close', (code) => r({ code, out }))) };
+    const take = (d) => {
+      out += d;
+      // In the retry loop: its first refused attempt at the closed gate.
+      if (!run.waiting && /"dependency":"mongodb"[^\n]*"reason":"refused"/.test(out)) run.waiting = true;
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    run.done = new Promise((r) => child.on('close', (code) => ((run.waiting = true), r({ code, out }))));
+    return run;
   });
   const sample = () => {
     let sum = 0;
@@ -133,12 +140,9 @@ async function wave(n, args, envFor) {
   };
   const timer = setInterval(sample, 200);
   const all = Promise.all(runs.map((r) => r.done));
-  // Open when every agent has been alive for a while (each then retries every 250 ms at most).
-  let ended = false;
-  void all.then(() => (ended = true));
+  // Open when every agent is in its retry loop (each then tries again within 250 ms).
   const since = performance.now();
-  while (!ended && peakLive < n && performance.now() - since < 120_000) await new Promise((r) => setTimeout(r, 100));
-  await new Promise((r) => setTimeout(r, 1000));
+  while (runs.some((r) => !r.waiting) && performance.now() - since < 300_000) await new Promise((r) => setTimeout(r, 50));
   const opened = performance.now();
   const openedAt = Date.now();
   await g.open();
