@@ -33,7 +33,8 @@ Environment (empty counts as unset):
   PULP_RUN_AS                 user for init and role (default apache; needs root)
   PULP_WORKER_ID              N in reserved_resource_worker-N (default: StatefulSet ordinal, else 0)
   PULP_INIT_KEY               what makes an init "the same one" again; PULP_FORCE_INIT=1 re-runs it
-  PULP_INIT_LEASE_TTL         seconds a dead init holder blocks the init (default 30)
+  PULP_INIT_LEASE_TTL         seconds a dead or stalled init holder blocks the init (default 30,
+                              by the database server's clock)
   PULP_SIGNAL_REWRITE         e.g. TERM:QUIT, signals rewritten on the way to the role (supervise mode)
   PULP_CELERY_LOGLEVEL        Celery --loglevel (default info); PULP_CELERY_LOGFILE adds --logfile
   PULP_CELERY_WORKDIR         working directory of the role (default /var/lib/pulp/celery)
@@ -48,9 +49,10 @@ and vhost (guest/guest and / when absent); qpid:// an AMQP 1.0 open (a Qpid answ
 start. Wrong credentials or a refused vhost end the wait at once.
 
 Exit codes: 0 done (run: the role's own), 64 usage, 65 bad environment value or server.conf
-(nothing written), 69 a dependency was not ready in time, 73 server.conf cannot be read or
-written, 74 the output could not be written (a full or closed stdout), 70 internal error,
-126 the program could not start, 127 it is not on PATH; a failing init exits with its own code.
+(nothing written), 69 a dependency was not ready in time (or the init lease was lost), 73
+server.conf cannot be read or written, 74 the output could not be written (a full or closed
+stdout), 70 internal error, 126 the program could not start, 127 it is not on PATH; a failing
+init exits with its own code.
 
 Every key is edited only when the environment gives its value; secrets show as ********.
 `;

@@ -33,11 +33,12 @@ function plan(ctx: Context, allowEmbedded: boolean): ConfigurePlan {
 async function write(ctx: Context, p: ConfigurePlan, print: boolean): Promise<void> {
   const lines = p.edits.map((e) => `[${e.section}] ${e.key} = ${e.shown}  (${e.from.join(', ')})${e.changes ? '' : ' unchanged'}`);
   const result = applyConfigure(p);
+  const where = result.written && result.file !== p.confPath ? `${p.confPath} (a link to ${result.file}, kept)` : p.confPath;
   const summary = !result.written
     ? `${p.confPath}: unchanged, nothing written`
     : result.how === 'rename'
-      ? `${p.confPath}: written (${p.edits.filter((e) => e.changes).length} key(s) changed)`
-      : `${p.confPath}: written in place (rename was refused, e.g. a bind-mounted file; not crash-safe)`;
+      ? `${where}: written (${p.edits.filter((e) => e.changes).length} key(s) changed)`
+      : `${where}: written in place (${result.note ?? 'rename was refused, e.g. a bind-mounted file'}; not crash-safe)`;
   if (result.written && result.how === 'in-place') ctx.log.warn(summary);
   if (print) await writeStdout([...lines, summary].join('\n') + '\n');
   else {

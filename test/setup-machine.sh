@@ -9,8 +9,10 @@
 #   openjdk-17-jre-headless maven  Qpid Broker-J (Java; its jars come from Maven Central once)
 #   tini                        reaping example in the docs, compared in tests
 #   util-linux passwd           unshare/setpriv for PID-1 tests, useradd for the test user
+#   attr                        getfattr/setfattr: server.conf's ACL and xattrs are kept
+#   faketime                    an agent whose clock is ahead (the init lease uses the server's)
 set -euo pipefail
-packages=(augeas-tools augeas-lenses python3-pymongo python3-celery rabbitmq-server openjdk-17-jre-headless maven tini util-linux passwd)
+packages=(augeas-tools augeas-lenses python3-pymongo python3-celery rabbitmq-server openjdk-17-jre-headless maven tini util-linux passwd attr faketime)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

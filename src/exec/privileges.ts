@@ -52,13 +52,14 @@ export interface Launch {
  * setpriv, which sets groups, gid and uid (real, effective and saved) and then exec()s the
  * program: no process stays behind, the role gets signals straight from the agent. runuser
  * would fork and stay as the parent (for PAM), which puts one more process between the agent
- * and the role; a forked helper is not something Node can do.
+ * and the role; a forked helper is not something Node can do. setpriv runs as root, so it
+ * comes from a fixed root-owned location (trusted-helper.ts), never from PATH.
  */
-export function planLaunch(file: string, args: string[], user: ResolvedUser | null, setprivPath: string | undefined): Launch {
+export function planLaunch(file: string, args: string[], user: ResolvedUser | null, setprivPath: string | undefined, setprivMissing = 'not found'): Launch {
   if (user === null) return { file, args };
   if (setprivPath === undefined) {
     throw new EntrypointError(
-      `setpriv (util-linux) not found: it is needed to start a program as ${user.name} with its groups (${user.groups.join(',')}); install util-linux in the image`,
+      `setpriv (util-linux) ${setprivMissing}: it is needed to start a program as ${user.name} with its groups (${user.groups.join(',')}); install util-linux in the image (it is never looked up on PATH, since it runs as root)`,
       ExitCode.software,
     );
   }
