@@ -102,7 +102,7 @@ t.test('as root, no setpriv: run refuses before server.conf is written', { skip:
       timeout: 30_000,
     });
     t.equal(r.status, 70, `${role}: ${last(r.stderr)}`);
-    t.match(last(r.stderr), /setpriv \(util-linux\) not found: it is needed to start a program as nobody with its groups/, `${role}: names setpriv`);
+    t.match(last(r.stderr), /setpriv \(util-linux\) not found at \/usr\/bin\/setpriv or \/bin\/setpriv: it is needed to start a program as nobody with its groups/, `${role}: names setpriv`);
     t.ok(readFileSync(file).equals(before) && statSync(file).mtimeMs === past.getTime(), `${role}: server.conf untouched`);
   }
 });

@@ -94,7 +94,7 @@ if (!isRoot) {
     t.equal(r.status, 70, r.stderr);
     const errors = r.stderr.split('\n').filter((l) => /error:/.test(l));
     t.equal(errors.length, 1, r.stderr);
-    t.match(errors[0], new RegExp(`setpriv \\(util-linux\\) not found at /usr/bin/setpriv or /bin/setpriv: it is needed to give ${user.name} its supplementary groups .*never looked up on PATH`));
+    t.match(errors[0], new RegExp(`setpriv \\(util-linux\\) not found at /usr/bin/setpriv or /bin/setpriv: it is needed to start a program as ${user.name} with its groups .*never looked up on PATH`));
     t.ok(readFileSync(join(dir, 'server.conf')).equals(before), 'server.conf untouched');
   });
 }
