@@ -95,7 +95,8 @@ async function main(setupEnv: Env, services: Services): Promise<void> {
     return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   };
   const [dbHost, dbPort] = splitHostPort(services.mongodb);
-  const [msgHost, msgPort] = splitHostPort(services.amqp);
+  // RabbitMQ without plugins when there is one: AMQP 0-9-1, as Pulp's docs set it up.
+  const [msgHost, msgPort] = splitHostPort(services.amqp091 ?? services.amqp);
   // Celery node names and the database are this run's own: the broker is shared.
   const runId = randomBytes(4).toString('hex');
 
