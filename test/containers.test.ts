@@ -176,6 +176,25 @@ async function main(setupEnv: Env, services: Services): Promise<void> {
     await threeRoles(t, db, args, { uid: 48, gid: 48 });
   });
 
+  await t.test(`uid ${ARBITRARY_UID}:0 reads a 0440 Secret file through the pod's group, and only so`, async (t) => {
+    // What fsGroup + defaultMode 0440 buy: without the group (0400, or no fsGroup) the agent
+    // stops with one line naming the variable, before writing anything.
+    const dir = mkdtempSync(join(tmpdir(), 'containers-secret-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'msg-password'), 'not-printed-anywhere');
+    chownSync(join(dir, 'msg-password'), 0, FS_GROUP);
+    chmodSync(join(dir, 'msg-password'), 0o440);
+    chmodSync(dir, 0o755);
+    const args = ['run', '--rm', `--user=${ARBITRARY_UID}:0`, '-v', `${dir}:/run/secrets/pulp:ro`, '-e', 'MSG_SERVICE_PASSWORD_FILE=/run/secrets/pulp/msg-password', '-e', 'MSG_SERVICE_HOST=127.0.0.1'];
+    const denied = podman([...args, IMAGE.worker, 'configure']);
+    t.equal(denied.status, 65, 'no group: refused as bad input');
+    t.match(denied.stderr, /MSG_SERVICE_PASSWORD_FILE=\/run\/secrets\/pulp\/msg-password: cannot read the file \(permission denied/, denied.stderr);
+    const allowed = podman([...args.slice(0, 3), `--group-add=${FS_GROUP}`, ...args.slice(3), IMAGE.worker, 'configure']);
+    t.equal(allowed.status, 0, `with the pod's group: ${allowed.stderr}`);
+    t.match(allowed.stdout + allowed.stderr, /\/etc\/pulp\/server\.conf: written/, 'and server.conf is written as that uid');
+    t.notMatch(denied.stdout + denied.stderr + allowed.stdout + allowed.stderr, /not-printed-anywhere/, 'the secret is in no output');
+  });
+
   await t.test(`three roles as uid ${ARBITRARY_UID}:0, set up as the Kubernetes pods are`, async (t) => {
     const db = `pulp_ct_${runId}_anyuid`;
     // The pod's volumes: the ConfigMap's server.conf (read-only) and the Secret's files, 0440,
