@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { InputError } from '../src/errors.ts';
 import { parseIni, printIni, toConfigView } from '../src/ini/document.ts';
-import { formatAugeasPath, setPath } from '../src/ini/augeas-path.ts';
+import { formatAugeasPath } from '../src/ini/augeas-path.ts';
+import { setKey } from '../src/ini/edit.ts';
 import { fixture, splitKeepEol, viewToObject } from './ini-helpers.ts';
 
 const LENS_DIR = new URL('./augtool/', import.meta.url).pathname;
@@ -49,10 +50,10 @@ function augtool(files: Record<string, string>, commands: string[]): AugtoolRun 
 const setCommand = (file: string, section: string, key: string, value: string): string =>
   `set ${formatAugeasPath(`/etc/pulp/${file}`, section, key)} ${value}`;
 
-/** Our result for the same edits, through the same Augeas paths. */
+/** Our result for the same edits, made as configure makes them. */
 function ours(text: string, file: string, edits: [string, string, string][]): string {
   let doc = parseIni(text, file);
-  for (const [section, key, value] of edits) doc = setPath(doc, formatAugeasPath(`/etc/pulp/${file}`, section, key), value);
+  for (const [section, key, value] of edits) doc = setKey(doc, section, key, value);
   return printIni(doc);
 }
 

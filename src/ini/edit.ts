@@ -16,13 +16,6 @@ import {
   style,
 } from './document.ts';
 
-export function getKey(doc: IniDocument, section: string, key: string): string | undefined {
-  const found = locate(doc, section, key);
-  if (found.keys.length > 1) throw ambiguousKey(doc, section, key, found.keys);
-  const index = found.keys[0];
-  return index === undefined ? undefined : readValue(doc, index);
-}
-
 export function setKey(doc: IniDocument, section: string, key: string, value: string): IniDocument {
   assertSingleLine(value, `value of [${section}] ${key}`);
   checkNames(section, key);
@@ -43,24 +36,6 @@ export function setKey(doc: IniDocument, section: string, key: string, value: st
     out = appendSection(doc, section, key, value);
   }
   verify(doc, out, section, key, pyStrip(value));
-  return out;
-}
-
-/** Removes the key and its continuation lines; a key that is not there is no change. */
-export function removeKey(doc: IniDocument, section: string, key: string): IniDocument {
-  const found = locate(doc, section, key);
-  if (found.keys.length > 1) throw ambiguousKey(doc, section, key, found.keys);
-  const index = found.keys[0];
-  if (index === undefined) return doc;
-  const end = (doc.lines[index] as KeyLine).spanEnd;
-  const lines = [...doc.lines.slice(0, index), ...doc.lines.slice(end + 1)];
-  // A removed last line takes the "no final newline" property with it.
-  const last = lines.at(-1);
-  if (end === doc.lines.length - 1 && last !== undefined && doc.lines[end]!.eol === '') {
-    lines[lines.length - 1] = { ...last, eol: '' };
-  }
-  const out = fromLines(doc, lines);
-  verify(doc, out, section, key, undefined);
   return out;
 }
 
@@ -212,13 +187,11 @@ function appendSection(doc: IniDocument, section: string, key: string, value: st
  * Defence in depth: ConfigParser must read back exactly the intended change and nothing
  * else. A failure here is a bug in the placement rules, not bad input.
  */
-function verify(before: IniDocument, after: IniDocument, section: string, key: string, value: string | undefined): void {
+function verify(before: IniDocument, after: IniDocument, section: string, key: string, value: string): void {
   const expected = rawSections(before);
-  const name = key.toLowerCase();
   let keys = expected.get(section);
   if (keys === undefined) expected.set(section, (keys = new Map()));
-  if (value === undefined) keys.delete(name);
-  else keys.set(name, value);
+  keys.set(key.toLowerCase(), value);
   const actual = rawSections(after);
   const same =
     expected.size === actual.size &&
