@@ -4,7 +4,7 @@ import { UsageError } from './errors.ts';
 import { ROLES, type Role, isRole } from './roles.ts';
 
 export type Command =
-  | { kind: 'help'; topic?: string }
+  | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'run'; role: Role; args: string[] }
   | { kind: 'preview'; role: Role; json: boolean }
@@ -19,7 +19,7 @@ const SUBCOMMANDS = ['run', 'preview', 'configure', 'wait', 'check', 'init'];
 export function parseArgs(argv: readonly string[]): Command {
   const [first, ...rest] = argv;
   if (first === undefined) throw new UsageError(`no command given: try "pulp-entrypoint beat", or --help`);
-  if (first === '--help' || first === '-h' || first === 'help') return { kind: 'help', topic: rest[0] };
+  if (first === '--help' || first === '-h' || first === 'help') return { kind: 'help' };
   if (first === '--version' || first === '-V' || first === 'version') return { kind: 'version' };
   if (isRole(first)) return { kind: 'run', role: first, args: rest };
   if (first.startsWith('-')) {
@@ -29,7 +29,7 @@ export function parseArgs(argv: readonly string[]): Command {
   }
   if (!SUBCOMMANDS.includes(first)) return { kind: 'exec', argv: [first, ...rest] };
   // `run ROLE --help` is the role's own --help, as `ROLE --help` is.
-  if (first !== 'run' && (rest.includes('--help') || rest.includes('-h'))) return { kind: 'help', topic: first };
+  if (first !== 'run' && (rest.includes('--help') || rest.includes('-h'))) return { kind: 'help' };
   switch (first) {
     case 'run': {
       const [role, ...args] = rest;

@@ -6,7 +6,7 @@ t.test('roles and their arguments', async (t) => {
   t.same(parseArgs(['worker', '--concurrency=2']), { kind: 'run', role: 'worker', args: ['--concurrency=2'] });
   t.same(parseArgs(['run', 'beat', '--help']), { kind: 'run', role: 'beat', args: ['--help'] }, "run ROLE --help is the role's");
   t.same(parseArgs(['worker', '--help']), { kind: 'run', role: 'worker', args: ['--help'] });
-  t.same(parseArgs(['preview', '--help']), { kind: 'help', topic: 'preview' });
+  t.same(parseArgs(['preview', '--help']), { kind: 'help' });
   t.same(parseArgs(['bash', '-l']), { kind: 'exec', argv: ['bash', '-l'] });
   t.same(parseArgs(['wait', '--timeout', '2.5']), { kind: 'wait', timeoutSec: 2.5 });
   t.same(parseArgs(['check', '--timeout=3']), { kind: 'check', timeoutSec: 3 });

@@ -10,8 +10,6 @@ import { resolveUser } from '../users.ts';
 export interface UserPlan {
   /** The user to switch to, or null to run as the agent's own user. */
   user: ResolvedUser | null;
-  /** True when the agent is root and will switch user. */
-  drop: boolean;
   /** Set when PULP_RUN_AS is ignored: the caller logs it as a warning. */
   warning?: string;
 }
@@ -25,11 +23,10 @@ export function planUser(runAs: string, euid: number = process.geteuid?.() ?? 0,
   if (euid !== 0) {
     return {
       user: null,
-      drop: false,
       warning: `not running as root (uid ${euid}): PULP_RUN_AS=${runAs} is ignored, the init and the role run as uid ${euid}`,
     };
   }
-  return { user: resolveUser(runAs, paths), drop: true };
+  return { user: resolveUser(runAs, paths) };
 }
 
 /** HOME, USER and LOGNAME from passwd, as runuser/su set them; everything else is kept. */
