@@ -89,8 +89,11 @@ export function openInitConnection(conf: ConfigView): Promise<MongoClient | unde
   return openEarly(mongoTarget(conf));
 }
 
-/** Execs (or supervises) the role as PULP_RUN_AS; returns only in supervise mode, with the child's code. */
-export async function execCommand(ctx: Context, cmd: CommandSpec, pre: Preflight, label: string): Promise<number> {
+/**
+ * Execs (or supervises) the role as PULP_RUN_AS and never returns: in supervise mode the
+ * agent exits with the role's code.
+ */
+export async function execCommand(ctx: Context, cmd: CommandSpec, pre: Preflight, label: string): Promise<never> {
   ctx.log.trace('exec', { argv: cmd.argv, cwd: cmd.cwd, user: pre.user?.name ?? 'current' });
   return execRole(
     { argv: cmd.argv, user: pre.user, cwd: cmd.cwd, env: process.env, signalRewrite: pre.rewrite, mode: ctx.opts.execMode.value, label },
@@ -102,6 +105,6 @@ export async function execCommand(ctx: Context, cmd: CommandSpec, pre: Preflight
  * Another program (`docker run IMAGE bash`) runs as the container's user, as in
  * docker-library images: the drop to PULP_RUN_AS is for Pulp's own processes.
  */
-export async function execProgram(argv: string[], log: Logger, mode: ExecModeSetting): Promise<number> {
+export async function execProgram(argv: string[], log: Logger, mode: ExecModeSetting): Promise<never> {
   return execRole({ argv, user: null, cwd: process.cwd(), env: process.env, mode, label: argv[0] ?? '' }, log);
 }

@@ -32,7 +32,10 @@ export const realClock: Clock = {
     }),
 };
 
-/** How the store is named in log and error lines: "MongoDB at 10.0.0.5:27017 (database pulp_database)". */
+/**
+ * How log and error lines name the store when the caller does not (tests); the MongoDB
+ * store passes its own name, "MongoDB at 10.0.0.5:27017 (database pulp_database)".
+ */
 const DEFAULT_STORE_NAME = 'the init database';
 
 interface StoreCallContext {
