@@ -2,7 +2,7 @@
 // pulp_entrypoint_init. Only a Db is passed in: the caller owns the client. Every driver
 // error leaves as a StoreError, so once.ts can tell "try again" from "give up" without the driver.
 import type { Db } from 'mongodb';
-import { REASON_HINT, REASON_TEXT, classifyFacts, errorFacts } from '../wait/classify.ts';
+import { REASON_HINT, REASON_TEXT, classifyFacts, errorDetail, errorFacts } from '../wait/classify.ts';
 import { type DoneDoc, type Holder, INIT_COLLECTION, LEASE_ID, type LeaseDoc, acquireFilter, acquireUpdate, commitUpdate, doneId, isDuplicateKey, releaseUpdate, renewFilter, renewUpdate } from './lease.ts';
 import { StoreError } from './store-error.ts';
 import type { AcquireResult, InitStore } from './store.ts';
@@ -17,11 +17,6 @@ const TRANSIENT_LABELS = ['RetryableWriteError', 'TransientTransactionError', 'R
 // Unauthorized: the user logged in but may not use this collection.
 const UNAUTHORIZED = 13;
 
-function oneLine(s: string): string {
-  const line = s.replace(/\s+/g, ' ').trim();
-  return line.length > 200 ? line.slice(0, 197) + '...' : line;
-}
-
 function labelsOf(err: unknown): string[] {
   const labels = (err as { errorLabels?: unknown } | null)?.errorLabels;
   return Array.isArray(labels) ? labels.filter((l): l is string => typeof l === 'string') : [];
@@ -31,8 +26,7 @@ function labelsOf(err: unknown): string[] {
 export function toStoreError(err: unknown, database: string): StoreError {
   if (err instanceof StoreError) return err;
   const facts = errorFacts(err);
-  // The innermost system message is the most specific ("connect ECONNREFUSED 127.0.0.1:1").
-  const detail = oneLine(facts.messages.find((m) => /\bE[A-Z]{3,}\b/.test(m)) ?? facts.messages[0] ?? String(err));
+  const detail = errorDetail(facts, err);
   if (facts.serverCodes.includes(UNAUTHORIZED) || /not authorized|unauthorized/i.test(facts.messages.join(' '))) {
     return new StoreError(`not authorized (${detail})`, false, `give the database user the readWrite role on database ${database} (server.conf [database] username)`);
   }

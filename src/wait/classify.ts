@@ -126,13 +126,15 @@ export function toProbeError(err: unknown, where: string): ProbeError {
   const inner = innerProbeError(err);
   if (inner) return inner;
   const reason = classifyError(err);
-  const facts = errorFacts(err);
-  // The innermost system message is the most specific ("connect ECONNREFUSED 127.0.0.1:1").
-  const detail = facts.messages.find((m) => /\bE[A-Z]{3,}\b/.test(m)) ?? facts.messages[0] ?? String(err);
-  return new ProbeError(reason, `${REASON_TEXT[reason]} at ${where} (${oneLine(detail)})`, reason === 'auth');
+  return new ProbeError(reason, `${REASON_TEXT[reason]} at ${where} (${errorDetail(errorFacts(err), err)})`, reason === 'auth');
 }
 
-function oneLine(s: string): string {
-  const line = s.replace(/\s+/g, ' ').trim();
+/**
+ * The error's most specific message, on one line of at most 200 characters: the innermost
+ * system message ("connect ECONNREFUSED 127.0.0.1:1") when there is one.
+ */
+export function errorDetail(facts: ErrorFacts, err: unknown): string {
+  const detail = facts.messages.find((m) => /\bE[A-Z]{3,}\b/.test(m)) ?? facts.messages[0] ?? String(err);
+  const line = detail.replace(/\s+/g, ' ').trim();
   return line.length > 200 ? line.slice(0, 197) + '...' : line;
 }
