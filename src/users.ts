@@ -15,6 +15,11 @@ export interface ResolvedUser {
   shell: string;
 }
 
+/** How error lines name a user: "apache (uid 48, gid 48, groups 48,500)". */
+export function describeUser(user: ResolvedUser): string {
+  return `${user.name} (uid ${user.uid}, gid ${user.gid}, groups ${user.groups.join(',')})`;
+}
+
 export interface PasswdEntry {
   name: string;
   uid: number;

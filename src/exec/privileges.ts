@@ -4,8 +4,7 @@
 import { type Stats, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EntrypointError, ExitCode } from '../errors.ts';
-import type { ResolvedUser } from '../users.ts';
-import { resolveUser } from '../users.ts';
+import { type ResolvedUser, describeUser, resolveUser } from '../users.ts';
 
 export interface UserPlan {
   /** The user to switch to, or null to run as the agent's own user. */
@@ -89,7 +88,7 @@ interface Identity {
 }
 
 function identityOf(user: ResolvedUser | null): Identity {
-  if (user !== null) return { uid: user.uid, gid: user.gid, groups: user.groups, label: `${user.name} (uid ${user.uid}, gid ${user.gid}, groups ${user.groups.join(',')})` };
+  if (user !== null) return { uid: user.uid, gid: user.gid, groups: user.groups, label: describeUser(user) };
   const uid = process.geteuid?.() ?? 0;
   const gid = process.getegid?.() ?? 0;
   return { uid, gid, groups: process.getgroups?.() ?? [gid], label: `uid ${uid} (the agent's own user)` };

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { ChildFailedError, InputError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { ResolvedUser } from '../users.ts';
+import { type ResolvedUser, describeUser } from '../users.ts';
 import { type ExecModeSetting, chooseExecMode, hasExecve } from './mode.ts';
 import { DEFAULT_PATH, resolveOnPath } from './path.ts';
 import { type Launch, checkWorkdirFor, dropPrivilegesInProcess, envForUser, planLaunch } from './privileges.ts';
@@ -81,7 +81,7 @@ function enterWorkdir(p: Prepared, user: ResolvedUser | null): void {
     process.chdir(p.cwd);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const who = user === null ? `uid ${process.geteuid?.() ?? '?'}` : `${user.name} (uid ${user.uid}, gid ${user.gid}, groups ${user.groups.join(',')})`;
+    const who = user === null ? `uid ${process.geteuid?.() ?? '?'}` : describeUser(user);
     throw new ChildFailedError(`${p.label}: ${who} cannot enter working directory ${p.cwd}: ${e.code ?? e.message}: ${WORKDIR_FIX}`, 126);
   }
 }
