@@ -65,25 +65,17 @@ function readBounded(path: string, variable: string): Buffer {
   return buf;
 }
 
-function readText(path: string, variable: string): string {
+/** The file's text; with `missingOk`, undefined when it does not exist. */
+function readText(path: string, variable: string, missingOk: true): string | undefined;
+function readText(path: string, variable: string, missingOk?: false): string;
+function readText(path: string, variable: string, missingOk = false): string | undefined {
   let buf: Buffer;
   try {
     buf = readBounded(path, variable);
   } catch (err) {
     if (err instanceof InputError) throw err;
+    if (missingOk && isMissing(err)) return undefined;
     throw new CantWriteError(`${path} (${variable}): cannot read: ${fileErrorReason(err)}`);
-  }
-  return decode(buf, path);
-}
-
-function readIfExists(path: string): string | undefined {
-  let buf: Buffer;
-  try {
-    buf = readBounded(path, 'PULP_SERVER_CONF');
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    if (isMissing(err)) return undefined;
-    throw new CantWriteError(`${path} (PULP_SERVER_CONF): cannot read: ${fileErrorReason(err)}`);
   }
   return decode(buf, path);
 }
@@ -93,7 +85,7 @@ function readIfExists(path: string): string | undefined {
  * With `allowEmbedded` (preview only) a missing file falls back to the embedded default.
  */
 export function readStartingConf(confPath: string, templatePath: string | undefined, allowEmbedded: boolean): StartingConf {
-  const current = readIfExists(confPath);
+  const current = readText(confPath, 'PULP_SERVER_CONF', true);
   // A template that cannot be read is an error for preview too: showing the embedded
   // default instead would preview a run that cannot happen.
   if (templatePath !== undefined) {
