@@ -2,6 +2,7 @@
 // so `docker run IMAGE bash` gives a shell, as docker-library entrypoints do.
 import { UsageError } from './errors.ts';
 import { ROLES, type Role, isRole } from './roles.ts';
+import { MAX_WAIT_SECONDS, waitSecondsOf } from './settings/validators.ts';
 
 export type Command =
   | { kind: 'help' }
@@ -71,10 +72,8 @@ function parseTimeout(cmd: string, args: readonly string[]): number | undefined 
     if (a === '--timeout') value = args[++i];
     else if (a.startsWith('--timeout=')) value = a.slice('--timeout='.length);
     else throw new UsageError(`${cmd}: unknown argument ${a} (only --timeout SECONDS)`);
-    const n = Number(value);
-    if (value === undefined || !/^[0-9]+(\.[0-9]+)?$/.test(value) || n <= 0 || n > 86400) {
-      throw new UsageError(`${cmd}: --timeout needs a number of seconds (more than 0, at most 86400)`);
-    }
+    const n = value === undefined ? undefined : waitSecondsOf(value);
+    if (n === undefined) throw new UsageError(`${cmd}: --timeout needs a number of seconds (more than 0, at most ${MAX_WAIT_SECONDS})`);
     timeout = n;
   }
   return timeout;

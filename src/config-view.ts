@@ -8,6 +8,17 @@ export function confGet(conf: ConfigView, section: string, key: string): string 
   return conf.get(section)?.get(key);
 }
 
+/**
+ * ConfigParser's getboolean() vocabulary (any case, surrounding space ignored), or undefined
+ * for any other text. The agent's own flag variables take the same words.
+ */
+export function booleanOf(text: string): boolean | undefined {
+  const v = text.trim().toLowerCase();
+  if (['1', 'yes', 'true', 'on'].includes(v)) return true;
+  if (['0', 'no', 'false', 'off'].includes(v)) return false;
+  return undefined;
+}
+
 /** Builds a view from plain objects (tests, embedded defaults). */
 export function configViewFrom(obj: Record<string, Record<string, string>>): ConfigView {
   return new Map(Object.entries(obj).map(([s, kv]) => [s, new Map(Object.entries(kv))]));

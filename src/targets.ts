@@ -1,6 +1,6 @@
 // What the waits connect to, derived from the *effective* server.conf (after the edits),
 // with Pulp's own defaults for keys the file leaves commented out.
-import { type ConfigView, confGet } from './config-view.ts';
+import { type ConfigView, booleanOf, confGet } from './config-view.ts';
 import { InputError } from './errors.ts';
 import { joinHostPort, splitHostPort } from './net.ts';
 import { redactUrl } from './redact.ts';
@@ -78,13 +78,12 @@ function opt(conf: ConfigView, section: string, key: string): string | undefined
   return v === undefined || v === '' ? undefined : v;
 }
 
-/** ConfigParser's getboolean() vocabulary. */
+/** A boolean key as Pulp reads it (getboolean); anything else is refused naming `where`. */
 export function parseBool(value: string | undefined, where: string): boolean | undefined {
   if (value === undefined) return undefined;
-  const v = value.trim().toLowerCase();
-  if (['1', 'yes', 'true', 'on'].includes(v)) return true;
-  if (['0', 'no', 'false', 'off'].includes(v)) return false;
-  throw new InputError(`${where}: "${value}" is not a boolean (use true or false)`);
+  const b = booleanOf(value);
+  if (b === undefined) throw new InputError(`${where}: "${value}" is not a boolean (use true or false)`);
+  return b;
 }
 
 export function parseSeeds(seeds: string, where = 'server.conf [database] seeds'): { host: string; port: number }[] {

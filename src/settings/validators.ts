@@ -1,6 +1,7 @@
 // Value checks for everything that reaches server.conf or the command line. A value that
 // would inject a line into the file (newline, control character) never gets past here.
 import { EnvError, makeValidator } from 'envalid';
+import { booleanOf } from '../config-view.ts';
 import { isHost } from '../net.ts';
 
 export const MAX_VALUE = 1024;
@@ -75,18 +76,31 @@ export const userName = check<string>((v) =>
     : { problem: `"${truncate(v)}" is not a user name or uid` },
 );
 
+/** The longest wait, for PULP_WAIT_TIMEOUT and --timeout alike: one day. */
+export const MAX_WAIT_SECONDS = 86400;
+
+/** A wait in seconds ("5", "2.5"), more than 0 and at most MAX_WAIT_SECONDS; else undefined. */
+export function waitSecondsOf(text: string): number | undefined {
+  const n = secondsOf(text);
+  return n !== undefined && n > 0 && n <= MAX_WAIT_SECONDS ? n : undefined;
+}
+
+function secondsOf(text: string): number | undefined {
+  return /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : undefined;
+}
+
 export const seconds = check<number>((v) => {
-  const n = Number(v);
-  return /^[0-9]+(\.[0-9]+)?$/.test(v.trim()) && n > 0 && n <= 86400
+  const n = waitSecondsOf(v.trim());
+  return n !== undefined
     ? { ok: n }
-    : { problem: `"${truncate(v)}" is not a number of seconds (more than 0, at most 86400)` };
+    : { problem: `"${truncate(v)}" is not a number of seconds (more than 0, at most ${MAX_WAIT_SECONDS})` };
 });
 
 /** Seconds within [min, max]: "how long" settings other than the wait timeout. */
 export function secondsBetween(min: number, max: number) {
   return check<number>((v) => {
-    const n = Number(v);
-    return /^[0-9]+(\.[0-9]+)?$/.test(v.trim()) && n >= min && n <= max
+    const n = secondsOf(v.trim());
+    return n !== undefined && n >= min && n <= max
       ? { ok: n }
       : { problem: `"${truncate(v)}" is not a number of seconds from ${min} to ${max}` };
   });
@@ -104,12 +118,10 @@ export function oneOf<T extends string>(choices: readonly T[]) {
   );
 }
 
-/** 1/0, true/false, yes/no, on/off. */
+/** 1/0, true/false, yes/no, on/off: the words server.conf takes. */
 export const flag = check<boolean>((v) => {
-  const s = v.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(s)) return { ok: true };
-  if (['0', 'false', 'no', 'off'].includes(s)) return { ok: false };
-  return { problem: `"${truncate(v)}" is not a boolean (1 or 0)` };
+  const b = booleanOf(v);
+  return b === undefined ? { problem: `"${truncate(v)}" is not a boolean (1 or 0)` } : { ok: b };
 });
 
 export function truncate(v: string, max = 60): string {
