@@ -19,7 +19,7 @@ export function booleanOf(text: string): boolean | undefined {
   return undefined;
 }
 
-/** Builds a view from plain objects (tests, embedded defaults). */
+/** Builds a view from plain objects (tests). */
 export function configViewFrom(obj: Record<string, Record<string, string>>): ConfigView {
   return new Map(Object.entries(obj).map(([s, kv]) => [s, new Map(Object.entries(kv))]));
 }

@@ -2,8 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import t from 'tap';
 import { InputError } from '../src/errors.ts';
-import { mapValues, parseIni, printIni, sectionNames, toConfigView } from '../src/ini/document.ts';
+import { type IniDocument, mapValues, parseIni, printIni, toConfigView } from '../src/ini/document.ts';
 import { badLine, configparserRead, fixture, FIXTURES, iniFile, splitKeepEol, viewToObject } from './ini-helpers.ts';
+
+/** Section names as ConfigParser.sections() lists them: first appearance order, no DEFAULT. */
+const sectionNames = (doc: IniDocument): string[] => [...toConfigView(doc).keys()];
 
 const fixtureNames = readdirSync(FIXTURES).filter((f) => f.endsWith('.conf')).sort();
 

@@ -242,11 +242,6 @@ export function toConfigView(doc: IniDocument): ConfigView {
   return view;
 }
 
-/** Section names as ConfigParser.sections() lists them: first appearance order, no DEFAULT. */
-export function sectionNames(doc: IniDocument): string[] {
-  return [...toConfigView(doc).keys()];
-}
-
 export function mapValues(doc: IniDocument, fn: (section: string, key: string, value: string) => string): IniDocument {
   const changes: { index: number; value: string }[] = [];
   forEachKey(doc, (section, index, line) => {
