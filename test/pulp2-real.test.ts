@@ -1,0 +1,211 @@
+// The real Pulp 2 behind the agent: Pulp's 2-master sources with their Python 2.7 environment
+// (built and cached by test/services/pulp2.sh from ../shared/pulp2), the real
+// `pulp-manage-db` and the real `celery beat` / `celery worker` of Pulp's three roles, started
+// through the program under test (bin/pulp-entrypoint, or PULP_TEST_ENTRYPOINT), against the
+// real FerretDB and brokers of test/services/start.sh (every broker of helpers/pulp2.ts'
+// BROKERS), in both exec modes.
+//
+// Each role runs as a container would: PID 1 of its own PID namespace, its own process group
+// and host name, a Kubernetes-shaped environment (the kubelet's service variables for the
+// Services `db` and `msg`), and its own /etc/pulp/server.conf (Pulp's own file as shipped) and
+// /usr/lib/pulp/plugins through a mount namespace (test/services/pulp2-pod.sh); the machine's
+// /etc is never touched. Roles run as `apache`, the default of PULP_RUN_AS, created when missing.
+import t, { type Test } from 'tap';
+import { execFile } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { cleanup, freshDatabases, needNode24, node24, openDir } from './exec-helpers.ts';
+import { KUBERNETES_SERVICE, type KubeObject, serviceEnv } from './helpers/kubelet-env.ts';
+import { type Broker, POD_SCRIPT, type PodRun, type Program, brokers, ensureApacheUser, podView, programs, requirePulp2, runInPod } from './helpers/pulp2.ts';
+import { requireServices } from './helpers/services.ts';
+import { INIT_COLLECTION } from '../src/init/lease.ts';
+import { splitHostPort } from '../src/net.ts';
+
+const run = promisify(execFile);
+const SERVER_NAME = 'pulp.test';
+const RESOURCE_MANAGER = `resource_manager@${SERVER_NAME}`;
+// A StatefulSet pod: the agent takes N of reserved_resource_worker-N from the ordinal.
+const WORKER_HOST = 'pulp-worker-2';
+const WORKER = `reserved_resource_worker-2@${SERVER_NAME}`;
+// The images' stop grace: each role must be gone well within Kubernetes' default 30 s.
+const STOP_WITHIN_MS = 10_000;
+
+/**
+ * Beat's first heartbeat, under the pod's host name: its scheduler is set up. A SIGTERM between
+ * "beat: Starting" and this line makes Pulp 2's beat exit 1 (Celery's shutdown handler syncs a
+ * scheduler that is still connecting to MongoDB: "The database is already initialized"), the
+ * same with or without the agent; so the stop test starts here.
+ */
+const scheduling = (host: string): RegExp => new RegExp(`New worker 'scheduler@${host}' discovered`);
+
+const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The kubelet's variables for the Services `db` (MongoDB) and `msg` (the broker) at these addresses. */
+function kubeEnv(mongodb: string, broker: string): Record<string, string> {
+  const service = (name: string, address: string, portName: string): KubeObject => {
+    const hp = splitHostPort(address);
+    if (hp?.port === undefined) throw new Error(`not host:port: ${address}`);
+    return { apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { clusterIP: hp.host, ports: [{ name: portName, port: hp.port, protocol: 'TCP' }] } };
+  };
+  return Object.fromEntries(serviceEnv([KUBERNETES_SERVICE, service('db', mongodb, 'mongodb'), service('msg', broker, 'amqp')]));
+}
+
+const isRoot = process.geteuid?.() === 0;
+if (!isRoot) {
+  if (process.env.CI === 'true') t.fail('the real Pulp 2 tests need root (unshare, mount, useradd); CI runs as root');
+  else t.skip('SKIPPED the tests against the real Pulp 2: they need root (unshare, mount, useradd); run the suite as root, as CI does', () => {});
+}
+const s = isRoot ? requireServices(t, 'the real Pulp 2 roles (FerretDB and RabbitMQ)') : undefined;
+const pulp2 = s ? requirePulp2(t) : undefined;
+
+if (s && pulp2) {
+  ensureApacheUser();
+  const apache = { uid: Number((await run('id', ['-u', 'apache'])).stdout), gid: Number((await run('id', ['-g', 'apache'])).stdout) };
+  const machineHadEtcPulp = existsSync('/etc/pulp');
+  const { MongoClient } = await import('mongodb');
+  const client = new MongoClient(`mongodb://${s.mongodb}/`, { directConnection: true, serverSelectionTimeoutMS: 5000 });
+  await client.connect();
+  t.teardown(() => client.close());
+  const newDb = freshDatabases(t, s, 'pe_pulp2');
+  const n24 = node24();
+
+  for (const broker of brokers()) {
+    for (const { name, program } of programs(n24)) {
+      t.test(`${broker.name}; ${name}`, async (t) => {
+        if (broker.address === undefined) {
+          const how = `its PULP_TEST_* address is not set (test/services/start.sh starts it)`;
+          if (process.env.CI === 'true') t.fail(`no ${broker.name} under CI=true: ${how}`);
+          else t.skip(`SKIPPED ${broker.name}: ${how}`, () => {});
+          return;
+        }
+        if (program === undefined) {
+          needNode24(t, undefined);
+          return;
+        }
+        await threeRoles(t, { ...broker, address: broker.address }, program);
+      });
+    }
+  }
+
+  /** One Pulp: worker first (it waits), then beat and resource_manager; checks; stop; init again. */
+  async function threeRoles(t: Test, broker: Broker & { address: string }, program: Program): Promise<void> {
+    const dir = openDir('pe-pulp2-');
+    t.teardown(() => cleanup(dir));
+    const db = newDb();
+    const kube = kubeEnv(s!.mongodb, broker.address);
+
+    interface Pod extends PodRun {
+      conf: string;
+      view: string;
+      host: string;
+    }
+    const pods: Pod[] = [];
+    t.teardown(() => {
+      for (const p of pods) p.child.kill('SIGKILL');
+    });
+    const startPod = (role: string, host: string, extra: NodeJS.ProcessEnv = {}): Pod => {
+      const view = join(dir, `${host}-${pods.length}`);
+      const conf = podView(pulp2!, view);
+      const workdir = join(view, 'celery');
+      mkdirSync(workdir);
+      chownSync(workdir, apache.uid, apache.gid);
+      const env: NodeJS.ProcessEnv = {
+        PATH: `${pulp2}/venv/bin:/usr/bin:/bin`,
+        HOSTNAME: host,
+        ...kube,
+        MSG_SERVICE_USER: broker.user,
+        MSG_SERVICE_PASSWORD: broker.password,
+        PULP_BROKER_SCHEME: 'amqp',
+        PULP_DB_NAME: db,
+        PULP_SERVER_NAME: SERVER_NAME,
+        // Pulp's documented RabbitMQ set-up; and console logs, as a container has no /dev/log.
+        PULP_CONF__MESSAGING__TRANSPORT: 'rabbitmq',
+        PULP_CONF__SERVER__LOG_TYPE: 'console',
+        PULP_CELERY_WORKDIR: workdir,
+        PULP_EXEC_MODE: program.execMode,
+        // Two cores shared with everything else: generous, the deadline is not what is tested.
+        PULP_WAIT_TIMEOUT: '240',
+        ...extra,
+      };
+      const pod: Pod = { ...runInPod(view, host, [...program.argv, role], env), conf, view, host };
+      pods.push(pod);
+      return pod;
+    };
+    const stop = async (pod: Pod, signal: NodeJS.Signals): Promise<{ code: number | null; ms: number }> => {
+      const pid1 = await pod.pid1();
+      const t0 = Date.now();
+      process.kill(pid1, signal);
+      const { code } = await pod.exit;
+      return { code, ms: Date.now() - t0 };
+    };
+
+    // A worker started before beat waits for the init record, then starts.
+    const worker = startPod('worker', WORKER_HOST);
+    await worker.until(/waiting for the one-time init pulp-manage-db@\w+ \(run by the beat role\)/, 'the worker to wait for the init');
+
+    const beat = startPod('beat', 'pulp-beat-0');
+    const rm = startPod('resource_manager', 'pulp-resource-manager-0');
+    await Promise.all([
+      beat.until(/beat: Starting/, 'beat: Starting').then(() => beat.until(scheduling('pulp-beat-0'), 'the scheduler to run')),
+      rm.until(new RegExp(`${esc(RESOURCE_MANAGER)} ready\\.`), 'the resource manager to be ready'),
+      worker.until(new RegExp(`${esc(WORKER)} ready\\.`), 'the worker to be ready'),
+    ]);
+
+    // configure: Pulp's own server.conf, in each pod's view, with what the environment says.
+    for (const pod of [beat, rm, worker]) {
+      const conf = readFileSync(pod.conf, 'utf8');
+      t.match(conf, new RegExp(`^seeds: ${esc(s!.mongodb)}$`, 'm'), `${pod.host}: [database] seeds from DB_SERVICE_*`);
+      t.match(conf, new RegExp(`^name: ${db}$`, 'm'), `${pod.host}: [database] name`);
+      t.match(conf, new RegExp(`^broker_url: amqp://${esc(broker.user)}:.+@${esc(broker.address)}$`, 'm'), `${pod.host}: [tasks] broker_url from MSG_SERVICE_*`);
+      t.match(conf, /^transport: rabbitmq$/m, `${pod.host}: [messaging] transport`);
+    }
+    t.equal(existsSync('/etc/pulp'), machineHadEtcPulp, "the machine's /etc is untouched");
+
+    // init: the real pulp-manage-db ran once, in beat, on the database the agent configured.
+    const migrated = (p: Pod): number => (p.output().match(/^Database migrations complete\.$/gm) ?? []).length;
+    t.same([beat, rm, worker].map(migrated), [1, 0, 0], 'pulp-manage-db ran once, in the beat pod');
+    const version = Number(/fast-forwarded to version (\d+)/.exec(beat.output())?.[1]);
+    t.ok(version > 0, `pulp-manage-db migrated to version ${version}`);
+    const tracker = await client.db(db).collection('migration_trackers').findOne({ name: 'pulp.server.db.migrations' });
+    t.equal(tracker?.version, version, `the migrations are recorded in ${db}, the database the agent configured`);
+    t.equal(await client.db(db).collection(INIT_COLLECTION).countDocuments({ _id: { $regex: '^done:' } } as never), 1, 'one completion record');
+    for (const pod of [rm, worker]) t.match(pod.output(), /init pulp-manage-db@\w+ was done at \S+ on pulp-beat-0/, `${pod.host} waited for beat's init`);
+    t.match(beat.output(), program.execMode === 'exec' ? /exec beat / : /starting beat under the agent/, `mode ${program.execMode}`);
+
+    // (inspect ping returns as soon as every node named by -d answered; the timeout is for a slow machine.)
+    // The workers answer over the broker the agent configured, under the names the agent built.
+    const pong = await run(
+      'unshare',
+      ['--mount', '--uts', 'bash', POD_SCRIPT, rm.view, 'ping', 'setpriv', '--reuid=apache', '--regid=apache', '--init-groups', 'celery', '-A', 'pulp.server.async.app', 'inspect', 'ping', '--timeout', '15', '-d', `${RESOURCE_MANAGER},${WORKER}`],
+      { env: { PATH: `${pulp2}/venv/bin:/usr/bin:/bin`, HOME: '/' }, timeout: 60_000 },
+    ).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: String(err.stdout), stderr: String(err.stderr) }));
+    for (const node of [RESOURCE_MANAGER, WORKER]) t.match(pong.stdout, new RegExp(`-> ${esc(node)}: OK\\s+pong`), `${node} answers ping: ${pong.stdout}${pong.stderr}`);
+    const workers = await client.db(db).collection('workers').find({}).toArray();
+    for (const node of [RESOURCE_MANAGER, WORKER]) t.ok(workers.some((w) => w._id === (node as never)), `${node} is in Pulp's workers collection`);
+
+    // Stop signals: the images' STOPSIGNALs. Each role stops and exits 0 in time.
+    const stopped = await Promise.all([stop(beat, 'SIGTERM'), stop(rm, 'SIGTERM'), stop(worker, 'SIGQUIT')]);
+    ['beat (SIGTERM)', 'resource_manager (SIGTERM)', 'worker (SIGQUIT)'].forEach((what, i) => {
+      const r = stopped[i]!;
+      const pod = [beat, rm, worker][i]!;
+      t.equal(r.code, 0, r.code === 0 ? `${what}: exit 0` : `${what}: exit code; output:\n${pod.output()}`);
+      t.ok(r.ms < STOP_WITHIN_MS, `${what}: stopped in ${r.ms} ms`);
+    });
+    for (const pod of [beat, rm, worker]) t.notOk(pod.output().includes(broker.password), `${pod.host}: the broker password is in no line`);
+
+    // beat again: the init is skipped; with PULP_FORCE_INIT=1 the real pulp-manage-db runs again.
+    const again = startPod('beat', 'pulp-beat-0');
+    await again.until(/beat: Starting/, 'beat: Starting (again)');
+    await again.until(scheduling('pulp-beat-0'), 'the scheduler to run (again)');
+    t.match(again.output(), /init pulp-manage-db@\w+ already done at \S+ on pulp-beat-0: skipping it/, 'a second beat skips the init');
+    t.equal(migrated(again), 0, 'pulp-manage-db did not run');
+    t.equal((await stop(again, 'SIGTERM')).code, 0);
+    const forced = startPod('beat', 'pulp-beat-0', { PULP_FORCE_INIT: '1' });
+    await forced.until(/beat: Starting/, 'beat: Starting (forced init)');
+    await forced.until(scheduling('pulp-beat-0'), 'the scheduler to run (forced init)');
+    t.match(forced.output(), /init lease taken: running pulp-manage-db/, 'PULP_FORCE_INIT=1 runs the init again');
+    t.match(forced.output(), /pulp-manage-db exited code=0/);
+    t.equal((await stop(forced, 'SIGTERM')).code, 0);
+  }
+}
