@@ -51,6 +51,10 @@ function kubeEnv(mongodb: string, broker: string): Record<string, string> {
   return Object.fromEntries(serviceEnv([KUBERNETES_SERVICE, service('db', mongodb, 'mongodb'), service('msg', broker, 'amqp')]));
 }
 
+// Up to six real Pulp processes per broker and mode on a shared two-core machine: more than
+// the suite's 300 s per file.
+t.setTimeout(15 * 60_000);
+
 const isRoot = process.geteuid?.() === 0;
 if (!isRoot) {
   if (process.env.CI === 'true') t.fail('the real Pulp 2 tests need root (unshare, mount, useradd); CI runs as root');
@@ -102,7 +106,7 @@ if (s && pulp2) {
     }
     const pods: Pod[] = [];
     t.teardown(() => {
-      for (const p of pods) p.child.kill('SIGKILL');
+      for (const p of pods) p.kill();
     });
     const startPod = (role: string, host: string, extra: NodeJS.ProcessEnv = {}): Pod => {
       const view = join(dir, `${host}-${pods.length}`);

@@ -132,6 +132,8 @@ export function podView(pulp2: string, view: string): string {
 
 export interface PodRun {
   child: ChildProcess;
+  /** SIGKILL to the whole pod (its PID namespace). */
+  kill: () => void;
   output: () => string;
   /** Host PID of the pod's PID 1 (the agent, or the role after execve). */
   pid1: () => Promise<number>;
@@ -161,19 +163,25 @@ export function runInPod(view: string, host: string, argv: string[], env: NodeJS
       r({ code, signal });
     }),
   );
-  // A failed test must not leave a pod behind (--kill-child takes the namespace along).
-  const kill = (): void => void child.kill('SIGKILL');
+  const init = (): number | undefined => {
+    try {
+      const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim();
+      return kids === '' ? undefined : Number(kids.split(/\s+/)[0]);
+    } catch {
+      return undefined;
+    }
+  };
+  // A failed test must not leave a pod behind. Killing unshare is not enough: --kill-child is
+  // a parent-death signal, which the kernel drops when the child changes its uid (exec mode:
+  // the agent becomes apache's Celery in place). Killing a PID namespace's init ends it all.
+  const kill = (): void => {
+    const pid = init();
+    if (pid !== undefined) process.kill(pid, 'SIGKILL');
+    child.kill('SIGKILL');
+  };
   process.once('exit', kill);
   void exit.then(() => process.off('exit', kill));
-  const pid1 = (): Promise<number> =>
-    waitFor('the pod init', () => {
-      try {
-        const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim();
-        return kids === '' ? undefined : Number(kids.split(/\s+/)[0]);
-      } catch {
-        return undefined;
-      }
-    });
+  const pid1 = (): Promise<number> => waitFor('the pod init', init);
   const until = (re: RegExp, what: string, ms = 120_000): Promise<void> =>
     waitFor(
       what,
@@ -188,5 +196,5 @@ export function runInPod(view: string, host: string, argv: string[], env: NodeJS
       .catch((err: unknown) => {
         throw ended ? err : new Error(`${String(err)}; output so far:\n${out}`);
       });
-  return { child, output: () => out, pid1, exit, until };
+  return { child, kill, output: () => out, pid1, exit, until };
 }
