@@ -25,9 +25,10 @@ import { splitHostPort } from '../src/net.ts';
 const run = promisify(execFile);
 const SERVER_NAME = 'pulp.test';
 const RESOURCE_MANAGER = `resource_manager@${SERVER_NAME}`;
-// A StatefulSet pod: the agent takes N of reserved_resource_worker-N from the ordinal.
+// A StatefulSet pod: the agent takes N of reserved_resource_worker-N from the ordinal. It has
+// no PULP_SERVER_NAME (beat and resource_manager have): Pulp then takes its host name.
 const WORKER_HOST = 'pulp-worker-2';
-const WORKER = `reserved_resource_worker-2@${SERVER_NAME}`;
+const WORKER = `reserved_resource_worker-2@${WORKER_HOST}`;
 // The images' stop grace: each role must be gone well within Kubernetes' default 30 s.
 const STOP_WITHIN_MS = 10_000;
 
@@ -132,6 +133,7 @@ if (s && pulp2) {
         PULP_WAIT_TIMEOUT: '240',
         ...extra,
       };
+      for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
       const pod: Pod = { ...runInPod(view, host, [...program.argv, role], env), conf, view, host };
       pods.push(pod);
       return pod;
@@ -145,7 +147,7 @@ if (s && pulp2) {
     };
 
     // A worker started before beat waits for the init record, then starts.
-    const worker = startPod('worker', WORKER_HOST);
+    const worker = startPod('worker', WORKER_HOST, { PULP_SERVER_NAME: undefined });
     await worker.until(/waiting for the one-time init pulp-manage-db@\w+ \(run by the beat role\)/, 'the worker to wait for the init');
 
     const beat = startPod('beat', 'pulp-beat-0');
@@ -164,6 +166,8 @@ if (s && pulp2) {
       t.match(conf, new RegExp(`^broker_url: amqp://${esc(broker.user)}:.+@${esc(broker.address)}$`, 'm'), `${pod.host}: [tasks] broker_url from MSG_SERVICE_*`);
       t.match(conf, /^transport: rabbitmq$/m, `${pod.host}: [messaging] transport`);
     }
+    t.match(readFileSync(beat.conf, 'utf8'), new RegExp(`^server_name: ${esc(SERVER_NAME)}$`, 'm'), 'beat: [server] server_name from PULP_SERVER_NAME');
+    t.notMatch(readFileSync(worker.conf, 'utf8'), /^server_name:/m, 'worker: no PULP_SERVER_NAME, no server_name written');
     t.equal(existsSync('/etc/pulp'), machineHadEtcPulp, "the machine's /etc is untouched");
 
     // init: the real pulp-manage-db ran once, in beat, on the database the agent configured.
@@ -185,6 +189,13 @@ if (s && pulp2) {
       { env: { PATH: `${pulp2}/venv/bin:/usr/bin:/bin`, HOME: '/' }, timeout: 60_000 },
     ).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: String(err.stdout), stderr: String(err.stderr) }));
     for (const node of [RESOURCE_MANAGER, WORKER]) t.match(pong.stdout, new RegExp(`-> ${esc(node)}: OK\\s+pong`), `${node} answers ping: ${pong.stdout}${pong.stderr}`);
+    // Without server_name the node name's host is the one Pulp itself takes for server_name.
+    const pulpServerName = await run(
+      'unshare',
+      ['--mount', '--uts', 'bash', POD_SCRIPT, worker.view, WORKER_HOST, 'python', '-c', "from pulp.server.config import config; print(config.get('server', 'server_name'))"],
+      { env: { PATH: `${pulp2}/venv/bin:/usr/bin:/bin`, HOME: '/' }, timeout: 60_000 },
+    );
+    t.equal(`reserved_resource_worker-2@${pulpServerName.stdout.trim()}`, WORKER, "no PULP_SERVER_NAME: the worker's node name ends in Pulp's own server_name (its host name)");
     const workers = await client.db(db).collection('workers').find({}).toArray();
     for (const node of [RESOURCE_MANAGER, WORKER]) t.ok(workers.some((w) => w._id === (node as never)), `${node} is in Pulp's workers collection`);
 
