@@ -12,6 +12,7 @@
 // /etc is never touched. Roles run as `apache`, the default of PULP_RUN_AS, created when missing.
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,21 +24,10 @@ import { INIT_COLLECTION } from '../src/init/lease.ts';
 import { splitHostPort } from '../src/net.ts';
 
 const run = promisify(execFile);
-const SERVER_NAME = 'pulp.test';
-const RESOURCE_MANAGER = `resource_manager@${SERVER_NAME}`;
-// A StatefulSet pod: the agent takes N of reserved_resource_worker-N from the ordinal. It has
-// no PULP_SERVER_NAME (beat and resource_manager have): Pulp then takes its host name.
-const WORKER_HOST = 'pulp-worker-2';
-const WORKER = `reserved_resource_worker-2@${WORKER_HOST}`;
 // The images' stop grace: each role must be gone well within Kubernetes' default 30 s.
 const STOP_WITHIN_MS = 10_000;
 
-/**
- * Beat's first heartbeat, under the pod's host name: its scheduler is set up. A SIGTERM between
- * "beat: Starting" and this line makes Pulp 2's beat exit 1 (Celery's shutdown handler syncs a
- * scheduler that is still connecting to MongoDB: "The database is already initialized"), the
- * same with or without the agent; so the stop test starts here.
- */
+/** Beat's scheduler has started, under the pod's host name. */
 const scheduling = (host: string): RegExp => new RegExp(`New worker 'scheduler@${host}' discovered`);
 
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -99,6 +89,17 @@ if (s && pulp2) {
     t.teardown(() => cleanup(dir));
     const db = newDb();
     const kube = kubeEnv(s!.mongodb, broker.address);
+    // Names of this test's own: the brokers are shared, and Celery's remote-control queues are
+    // named after the nodes.
+    const tag = `p${randomBytes(3).toString('hex')}`;
+    const SERVER_NAME = `${tag}.pulp.test`;
+    const BEAT_HOST = `${tag}-beat-0`;
+    const RM_HOST = `${tag}-resource-manager-0`;
+    const RESOURCE_MANAGER = `resource_manager@${SERVER_NAME}`;
+    // A StatefulSet pod: the agent takes N of reserved_resource_worker-N from the ordinal. It has
+    // no PULP_SERVER_NAME (beat and resource_manager have): Pulp then takes its host name.
+    const WORKER_HOST = `${tag}-worker-2`;
+    const WORKER = `reserved_resource_worker-2@${WORKER_HOST}`;
 
     interface Pod extends PodRun {
       conf: string;
@@ -138,22 +139,46 @@ if (s && pulp2) {
       pods.push(pod);
       return pod;
     };
+    /** Signals the pod's PID 1; after 30 s without an exit the pod is killed (code null). */
     const stop = async (pod: Pod, signal: NodeJS.Signals): Promise<{ code: number | null; ms: number }> => {
       const pid1 = await pod.pid1();
       const t0 = Date.now();
       process.kill(pid1, signal);
-      const { code } = await pod.exit;
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise<{ code: null }>((r) => (timer = setTimeout(() => r({ code: null }), 30_000)));
+      const { code } = await Promise.race([pod.exit, hung]);
+      clearTimeout(timer);
+      if (code === null) pod.kill();
       return { code, ms: Date.now() - t0 };
+    };
+    /**
+     * Until beat's first heartbeat is in the database. Pulp 2's beat does not survive a SIGTERM
+     * during its first tick, with or without the agent (in exec mode the agent is gone): before
+     * the scheduler is set up it exits 1 ("The database is already initialized": Celery's
+     * shutdown handler builds the scheduler a second time); inside the tick's first save it
+     * hangs for good (the handler runs in the main thread while it holds pymongo's topology
+     * lock, and needs that lock to delete the scheduler's record). After that save the next
+     * database work is a heartbeat interval (6 s) away.
+     */
+    const settled = async (host: string, since: Date): Promise<void> => {
+      const end = Date.now() + 120_000;
+      for (;;) {
+        const doc = await client.db(db).collection('workers').findOne({ _id: `scheduler@${host}` as never });
+        if (doc && (doc.last_heartbeat as Date) >= new Date(since.getTime() - 1000)) return;
+        if (Date.now() > end) throw new Error(`no heartbeat of scheduler@${host} in ${db}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     };
 
     // A worker started before beat waits for the init record, then starts.
     const worker = startPod('worker', WORKER_HOST, { PULP_SERVER_NAME: undefined });
     await worker.until(/waiting for the one-time init pulp-manage-db@\w+ \(run by the beat role\)/, 'the worker to wait for the init');
 
-    const beat = startPod('beat', 'pulp-beat-0');
-    const rm = startPod('resource_manager', 'pulp-resource-manager-0');
+    const beatSince = new Date();
+    const beat = startPod('beat', BEAT_HOST);
+    const rm = startPod('resource_manager', RM_HOST);
     await Promise.all([
-      beat.until(/beat: Starting/, 'beat: Starting').then(() => beat.until(scheduling('pulp-beat-0'), 'the scheduler to run')),
+      beat.until(/beat: Starting/, 'beat: Starting').then(() => beat.until(scheduling(BEAT_HOST), 'the scheduler to run')),
       rm.until(new RegExp(`${esc(RESOURCE_MANAGER)} ready\\.`), 'the resource manager to be ready'),
       worker.until(new RegExp(`${esc(WORKER)} ready\\.`), 'the worker to be ready'),
     ]);
@@ -178,17 +203,24 @@ if (s && pulp2) {
     const tracker = await client.db(db).collection('migration_trackers').findOne({ name: 'pulp.server.db.migrations' });
     t.equal(tracker?.version, version, `the migrations are recorded in ${db}, the database the agent configured`);
     t.equal(await client.db(db).collection(INIT_COLLECTION).countDocuments({ _id: { $regex: '^done:' } } as never), 1, 'one completion record');
-    for (const pod of [rm, worker]) t.match(pod.output(), /init pulp-manage-db@\w+ was done at \S+ on pulp-beat-0/, `${pod.host} waited for beat's init`);
+    for (const pod of [rm, worker]) t.match(pod.output(), new RegExp(`init pulp-manage-db@\\w+ was done at \\S+ on ${BEAT_HOST}`), `${pod.host} waited for beat's init`);
     t.match(beat.output(), program.execMode === 'exec' ? /exec beat / : /starting beat under the agent/, `mode ${program.execMode}`);
 
-    // (inspect ping returns as soon as every node named by -d answered; the timeout is for a slow machine.)
     // The workers answer over the broker the agent configured, under the names the agent built.
-    const pong = await run(
-      'unshare',
-      ['--mount', '--uts', 'bash', POD_SCRIPT, rm.view, 'ping', 'setpriv', '--reuid=apache', '--regid=apache', '--init-groups', 'celery', '-A', 'pulp.server.async.app', 'inspect', 'ping', '--timeout', '15', '-d', `${RESOURCE_MANAGER},${WORKER}`],
-      { env: { PATH: `${pulp2}/venv/bin:/usr/bin:/bin`, HOME: '/' }, timeout: 60_000 },
-    ).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: String(err.stdout), stderr: String(err.stderr) }));
-    for (const node of [RESOURCE_MANAGER, WORKER]) t.match(pong.stdout, new RegExp(`-> ${esc(node)}: OK\\s+pong`), `${node} answers ping: ${pong.stdout}${pong.stderr}`);
+    // (inspect ping returns as soon as every node named by -d answered; the timeout is for a
+    // slow machine.)
+    const ping = async (): Promise<string> => {
+      const r = await run(
+        'unshare',
+        ['--mount', '--uts', 'bash', POD_SCRIPT, rm.view, 'ping', 'setpriv', '--reuid=apache', '--regid=apache', '--init-groups', 'celery', '-A', 'pulp.server.async.app', 'inspect', 'ping', '--timeout', '15', '-d', `${RESOURCE_MANAGER},${WORKER}`],
+        { env: { PATH: `${pulp2}/venv/bin:/usr/bin:/bin`, HOME: '/' }, timeout: 60_000 },
+      ).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: String(err.stdout), stderr: String(err.stderr) }));
+      return r.stdout + r.stderr;
+    };
+    const pong = await ping();
+    for (const node of [RESOURCE_MANAGER, WORKER]) {
+      t.match(pong, new RegExp(`-> ${esc(node)}: OK\\s+pong`), `${node} answers ping`, { pong, rm: rm.output().slice(-3000), worker: worker.output().slice(-3000) });
+    }
     // Without server_name the node name's host is the one Pulp itself takes for server_name.
     const pulpServerName = await run(
       'unshare',
@@ -200,6 +232,7 @@ if (s && pulp2) {
     for (const node of [RESOURCE_MANAGER, WORKER]) t.ok(workers.some((w) => w._id === (node as never)), `${node} is in Pulp's workers collection`);
 
     // Stop signals: the images' STOPSIGNALs. Each role stops and exits 0 in time.
+    await settled(BEAT_HOST, beatSince);
     const stopped = await Promise.all([stop(beat, 'SIGTERM'), stop(rm, 'SIGTERM'), stop(worker, 'SIGQUIT')]);
     ['beat (SIGTERM)', 'resource_manager (SIGTERM)', 'worker (SIGQUIT)'].forEach((what, i) => {
       const r = stopped[i]!;
@@ -210,17 +243,21 @@ if (s && pulp2) {
     for (const pod of [beat, rm, worker]) t.notOk(pod.output().includes(broker.password), `${pod.host}: the broker password is in no line`);
 
     // beat again: the init is skipped; with PULP_FORCE_INIT=1 the real pulp-manage-db runs again.
-    const again = startPod('beat', 'pulp-beat-0');
+    const againSince = new Date();
+    const again = startPod('beat', BEAT_HOST);
     await again.until(/beat: Starting/, 'beat: Starting (again)');
-    await again.until(scheduling('pulp-beat-0'), 'the scheduler to run (again)');
-    t.match(again.output(), /init pulp-manage-db@\w+ already done at \S+ on pulp-beat-0: skipping it/, 'a second beat skips the init');
+    await again.until(scheduling(BEAT_HOST), 'the scheduler to run (again)');
+    t.match(again.output(), new RegExp(`init pulp-manage-db@\\w+ already done at \\S+ on ${BEAT_HOST}: skipping it`), 'a second beat skips the init');
     t.equal(migrated(again), 0, 'pulp-manage-db did not run');
-    t.equal((await stop(again, 'SIGTERM')).code, 0);
-    const forced = startPod('beat', 'pulp-beat-0', { PULP_FORCE_INIT: '1' });
+    await settled(BEAT_HOST, againSince);
+    t.equal((await stop(again, 'SIGTERM')).code, 0, 'the second beat stops: exit 0');
+    const forcedSince = new Date();
+    const forced = startPod('beat', BEAT_HOST, { PULP_FORCE_INIT: '1' });
     await forced.until(/beat: Starting/, 'beat: Starting (forced init)');
-    await forced.until(scheduling('pulp-beat-0'), 'the scheduler to run (forced init)');
+    await forced.until(scheduling(BEAT_HOST), 'the scheduler to run (forced init)');
     t.match(forced.output(), /init lease taken: running pulp-manage-db/, 'PULP_FORCE_INIT=1 runs the init again');
     t.match(forced.output(), /pulp-manage-db exited code=0/);
-    t.equal((await stop(forced, 'SIGTERM')).code, 0);
+    await settled(BEAT_HOST, forcedSince);
+    t.equal((await stop(forced, 'SIGTERM')).code, 0, 'the forced beat stops: exit 0');
   }
 }
