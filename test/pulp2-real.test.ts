@@ -213,6 +213,9 @@ if (s && pulp2) {
     }
     t.match(readFileSync(beat.conf, 'utf8'), new RegExp(`^server_name: ${esc(SERVER_NAME)}$`, 'm'), 'beat: [server] server_name from PULP_SERVER_NAME');
     t.notMatch(readFileSync(worker.conf, 'utf8'), /^server_name:/m, 'worker: no PULP_SERVER_NAME, no server_name written');
+    const pgrp = (pid: number): string => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[2] ?? '';
+    const groups = await Promise.all([beat, rm, worker].map(async (p) => pgrp(await p.pid1())));
+    t.equal(new Set([...groups, pgrp(process.pid)]).size, 4, 'each pod in a process group of its own');
     t.equal(existsSync('/etc/pulp'), machineHadEtcPulp, "the machine's /etc is untouched");
 
     // init: the real pulp-manage-db ran once, in beat, on the database the agent configured.
