@@ -5,7 +5,7 @@
 //      agent and its small dependencies inlined (a SEA's require() reaches built-in modules
 //      only). src/drivers.ts is swapped for scripts/sea/drivers.ts, so the main script
 //      holds no driver code at all.
-//   2. The drivers (mongodb + rhea) -> dist/sea/drivers.cjs, and V8's code cache for it
+//   2. The drivers (mongodb, rhea, amqplib) -> dist/sea/drivers.cjs, and V8's code cache for it
 //      made by *running* it under Node 24 (scripts/sea/warm-drivers.mjs), so the cache
 //      covers the module bodies; both go in as SEA assets, loaded on the first wait.
 //   3. The agent's own code cache, likewise made after running it (`preview beat`, which
@@ -32,6 +32,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSyn
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DRIVERS_CHUNK_SOURCE } from './drivers-chunk.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const seaTools = join(root, 'scripts', 'sea');
@@ -118,10 +119,10 @@ async function bundle(entry, main) {
   writeFileSync(join(work, 'meta.json'), JSON.stringify(result.metafile));
 }
 
-/** mongodb + rhea in one CommonJS chunk, and V8's code cache made by running it under Node 24. */
+/** mongodb, rhea and amqplib in one CommonJS chunk, and V8's code cache made by running it under Node 24. */
 async function driversChunk(node, file) {
   await build({
-    stdin: { contents: "module.exports = { mongodb: require('mongodb'), rhea: require('rhea') };", resolveDir: root, loader: 'js' },
+    stdin: { contents: DRIVERS_CHUNK_SOURCE, resolveDir: root, loader: 'js' },
     outfile: file,
     bundle: true,
     platform: 'node',

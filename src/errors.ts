@@ -8,6 +8,7 @@ export const ExitCode = {
   unavailable: 69,
   software: 70,
   cantCreate: 73,
+  ioErr: 74,
 } as const;
 
 export class EntrypointError extends Error {
@@ -48,6 +49,13 @@ export class CantWriteError extends EntrypointError {
   }
 }
 
+/** Exit 74: what a command was asked to print could not be written (a full or closed stdout). */
+export class OutputError extends EntrypointError {
+  constructor(message: string) {
+    super(message, ExitCode.ioErr);
+  }
+}
+
 /** A child program (the init) failed: exit with its own code. */
 export class ChildFailedError extends EntrypointError {}
 
@@ -59,6 +67,8 @@ export function errorMessage(err: unknown): string {
 export function fileErrorReason(err: unknown): string {
   const code = (err as { code?: unknown }).code;
   switch (code) {
+    case 'ENOTREG':
+      return errorMessage(err);
     case 'ENOENT':
       return 'no such file';
     case 'EACCES':

@@ -6,7 +6,7 @@ Usage:
   pulp-entrypoint run ROLE [ARGS...]       the same
   pulp-entrypoint preview ROLE [--json]    dry run: what it would write, wait for and run
   pulp-entrypoint configure                apply the environment to server.conf, print the edits
-  pulp-entrypoint wait [--timeout S]       wait until MongoDB and the broker answer
+  pulp-entrypoint wait [--timeout S]       wait until MongoDB and the Celery broker answer
   pulp-entrypoint check [--timeout S]      one attempt per dependency (for exec probes)
   pulp-entrypoint init                     run the one-time init (pulp-manage-db) alone
   pulp-entrypoint PROGRAM [ARGS...]        configure, then exec PROGRAM (e.g. bash)
@@ -25,6 +25,7 @@ Environment (empty counts as unset):
   MSG_SERVICE_USER            broker user (default guest)        also as MSG_SERVICE_USER_FILE
   MSG_SERVICE_PASSWORD        broker password                    also as MSG_SERVICE_PASSWORD_FILE
   PULP_BROKER_SCHEME          qpid (default), qpids, amqp or amqps, for [tasks] broker_url
+                              (amqp for RabbitMQ, as Pulp's docs set it up; no plugin needed)
   PULP_DB_NAME, PULP_DB_REPLICA_SET   [database] name, replica_set
   PULP_DB_USERNAME, PULP_DB_PASSWORD  [database] username, password (also as NAME_FILE)
   PULP_CONF__SECTION__KEY     set any [section] key (PULP_CONF__DATABASE__WRITE_CONCERN=majority)
@@ -32,7 +33,8 @@ Environment (empty counts as unset):
   PULP_RUN_AS                 user for init and role (default apache; needs root)
   PULP_WORKER_ID              N in reserved_resource_worker-N (default: StatefulSet ordinal, else 0)
   PULP_INIT_KEY               what makes an init "the same one" again; PULP_FORCE_INIT=1 re-runs it
-  PULP_INIT_LEASE_TTL         seconds a dead init holder blocks the init (default 30)
+  PULP_INIT_LEASE_TTL         seconds a dead or stalled init holder blocks the init (default 30,
+                              by the database server's clock)
   PULP_SIGNAL_REWRITE         e.g. TERM:QUIT, signals rewritten on the way to the role (supervise mode)
   PULP_CELERY_LOGLEVEL        Celery --loglevel (default info); PULP_CELERY_LOGFILE adds --logfile
   PULP_CELERY_WORKDIR         working directory of the role (default /var/lib/pulp/celery)
@@ -40,9 +42,16 @@ Environment (empty counts as unset):
   PULP_ENTRYPOINT_TRACE       1: log every step with its inputs
   PULP_EXEC_MODE              auto (default), exec (replace the agent: Node 22.15+) or supervise
 
+Waits (run, wait, check): MongoDB ping, and [tasks] broker_url in the protocol Pulp's client
+speaks there: amqp://, amqps://, pyamqp:// an AMQP 0-9-1 open with the URL's user, password
+and vhost (guest/guest and / when absent); qpid:// an AMQP 1.0 open (a Qpid answering AMQP
+0-10 counts as live). [messaging] url is not waited for: the Celery roles do not use it at
+start. Wrong credentials or a refused vhost end the wait at once.
+
 Exit codes: 0 done (run: the role's own), 64 usage, 65 bad environment value or server.conf
-(nothing written), 69 a dependency was not ready in time, 73 server.conf cannot be read or
-written, 70 internal error, 126 the program could not start, 127 it is not on PATH; a failing
+(nothing written), 69 a dependency was not ready in time (or the init lease was lost), 73
+server.conf cannot be read or written, 74 the output could not be written (a full or closed
+stdout), 70 internal error, 126 the program could not start, 127 it is not on PATH; a failing
 init exits with its own code.
 
 Every key is edited only when the environment gives its value; secrets show as ********.

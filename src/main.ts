@@ -10,7 +10,9 @@ import { exitOnStopSignals } from './stop-signals.ts';
 import { version } from './embedded.ts';
 import { EntrypointError, ExitCode, UsageError, errorMessage } from './errors.ts';
 import { HELP } from './help.ts';
+import { writeStdout } from './output.ts';
 import { resolveInitKey } from './init/key.ts';
+import { planUser } from './exec/privileges.ts';
 import { type Logger, createLogger } from './log.ts';
 import { previewDocument, renderPreview } from './preview.ts';
 import { INIT_ARGV, type Role, type RoleSpec, roleSpec } from './roles.ts';
@@ -28,16 +30,17 @@ function plan(ctx: Context, allowEmbedded: boolean): ConfigurePlan {
 }
 
 /** Writes the plan and logs each edit (secrets masked) and what happened to the file. */
-function write(ctx: Context, p: ConfigurePlan, print: boolean): void {
+async function write(ctx: Context, p: ConfigurePlan, print: boolean): Promise<void> {
   const lines = p.edits.map((e) => `[${e.section}] ${e.key} = ${e.shown}  (${e.from.join(', ')})${e.changes ? '' : ' unchanged'}`);
   const result = applyConfigure(p);
+  const where = result.written && result.file !== p.confPath ? `${p.confPath} (a link to ${result.file}, kept)` : p.confPath;
   const summary = !result.written
     ? `${p.confPath}: unchanged, nothing written`
     : result.how === 'rename'
-      ? `${p.confPath}: written (${p.edits.filter((e) => e.changes).length} key(s) changed)`
-      : `${p.confPath}: written in place (rename was refused, e.g. a bind-mounted file; not crash-safe)`;
+      ? `${where}: written (${p.edits.filter((e) => e.changes).length} key(s) changed)`
+      : `${where}: written in place (${result.note ?? 'rename was refused, e.g. a bind-mounted file'}; not crash-safe)`;
   if (result.written && result.how === 'in-place') ctx.log.warn(summary);
-  if (print) process.stdout.write([...lines, summary].join('\n') + '\n');
+  if (print) await writeStdout([...lines, summary].join('\n') + '\n');
   else {
     for (const l of lines) ctx.log.info(`set ${l}`);
     if (!result.written || result.how === 'rename') ctx.log.info(summary);
@@ -61,6 +64,8 @@ function specFor(ctx: Context, role: Role, effective: ConfigurePlan['effective']
 async function preview(ctx: Context, role: Role, json: boolean): Promise<number> {
   const p = plan(ctx, true);
   const spec = specFor(ctx, role, p.effective, []);
+  // The same check as run's (steps.preflight): a PULP_RUN_AS that run refuses, preview refuses.
+  planUser(spec.exec.user);
   const doc = previewDocument({
     plan: p,
     opts: ctx.opts,
@@ -75,13 +80,13 @@ async function preview(ctx: Context, role: Role, json: boolean): Promise<number>
   const logWarning = syslogWarning(p.effective, existsSync('/dev/log'));
   if (logWarning) doc.notes.push(logWarning);
   const color = !json && process.stdout.isTTY === true && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb';
-  process.stdout.write(json ? JSON.stringify(doc, null, 2) + '\n' : renderPreview(doc, { color }));
+  await writeStdout(json ? JSON.stringify(doc, null, 2) + '\n' : renderPreview(doc, { color }));
   return ExitCode.ok;
 }
 
 async function run(ctx: Context, cmd: Command): Promise<number> {
   if (cmd.kind === 'configure') {
-    write(ctx, plan(ctx, false), true);
+    await write(ctx, plan(ctx, false), true);
     return ExitCode.ok;
   }
   // Waits, init and exec live behind this import so configure and preview never load them.
@@ -103,7 +108,7 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
       const spec = specFor(ctx, role, p.effective, cmd.kind === 'run' ? cmd.args : []);
       // Everything that can be known wrong is checked before the file is written.
       const pre = await steps.preflight(ctx, spec, cmd.kind === 'run');
-      write(ctx, p, false);
+      await write(ctx, p, false);
       const logWarning = syslogWarning(p.effective, existsSync('/dev/log'));
       if (logWarning) ctx.log.warn(logWarning);
       const deadline = Date.now() + ctx.opts.waitTimeoutSec.value * 1000;
@@ -124,7 +129,7 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
       // A shell is how people debug a broken configuration, so a configure failure here is
       // reported and the program still starts.
       try {
-        write(ctx, plan(ctx, false), false);
+        await write(ctx, plan(ctx, false), false);
       } catch (err) {
         if (!(err instanceof EntrypointError)) throw err;
         ctx.log.warn(`configure failed, starting ${cmd.argv[0]} anyway: ${err.message}`);
@@ -150,10 +155,10 @@ export async function main(argv: string[]): Promise<void> {
   try {
     const cmd = parseArgs(argv);
     if (cmd.kind === 'help') {
-      process.stdout.write(HELP);
+      await writeStdout(HELP);
       code = ExitCode.ok;
     } else if (cmd.kind === 'version') {
-      process.stdout.write(`pulp-entrypoint ${version()}\n`);
+      await writeStdout(`pulp-entrypoint ${version()}\n`);
       code = ExitCode.ok;
     } else {
       let ctx: Context;

@@ -3,7 +3,7 @@
 import type { ConfigurePlan } from './configure.ts';
 import type { CommandSpec, RoleSpec } from './roles.ts';
 import type { AgentOptions } from './settings/options.ts';
-import type { Target } from './targets.ts';
+import { BROKER_PROTOCOLS, MESSAGING_NOT_WAITED, type Target, WAIT_REASONS, messagingEndpoint } from './targets.ts';
 import { resolveOnPath } from './exec/path.ts';
 
 export interface PreviewCommand {
@@ -22,7 +22,10 @@ export interface PreviewDocument {
     diff: string;
     writes: boolean;
   };
-  waits: { kind: string; address: string; source: string; user?: string }[];
+  /** What run waits for, how it checks each, and why the role needs it at start. */
+  waits: { kind: string; address: string; source: string; user?: string; protocol: string; check: string; why: string }[];
+  /** Endpoints of the file that are deliberately not waited for, and why. */
+  notWaited: { source: string; address: string; protocol?: string; why: string }[];
   waitTimeoutSeconds: number;
   init: (PreviewCommand & { key: string }) | null;
   exec: PreviewCommand;
@@ -81,13 +84,32 @@ export function previewDocument(i: PreviewInputs): PreviewDocument {
       address: t.address,
       source: t.kind === 'mongodb' ? 'database.seeds' : t.source,
       ...(t.username !== undefined ? { user: t.username } : {}),
+      protocol: t.kind === 'mongodb' ? 'mongodb' : BROKER_PROTOCOLS[t.protocol].name,
+      check: t.kind === 'mongodb' ? WAIT_REASONS.mongodb.check : BROKER_PROTOCOLS[t.protocol].check,
+      why:
+        t.kind === 'mongodb'
+          ? WAIT_REASONS.mongodb.why
+          : `${WAIT_REASONS.broker.why}, with ${BROKER_PROTOCOLS[t.protocol].client} for ${t.scheme}:// (${BROKER_PROTOCOLS[t.protocol].name})`,
     })),
+    notWaited: notWaited(plan),
     waitTimeoutSeconds: opts.waitTimeoutSec.value,
     init: i.spec.init ? { ...resolved(i.spec.init, i.path, notes), key: i.initKey } : null,
     exec: resolved(i.spec.exec, i.path, notes),
     settings,
     notes,
   };
+}
+
+function notWaited(plan: ConfigurePlan): PreviewDocument['notWaited'] {
+  const m = messagingEndpoint(plan.effective);
+  return [
+    {
+      source: 'messaging.url',
+      address: m.address,
+      ...(m.protocol && { protocol: `${BROKER_PROTOCOLS[m.protocol].name}, transport ${m.transport}` }),
+      why: MESSAGING_NOT_WAITED,
+    },
+  ];
 }
 
 function workerN(spec: RoleSpec): string {
@@ -139,6 +161,11 @@ export function renderPreview(doc: PreviewDocument, o: RenderOptions): string {
   out.push(bold(`Waits`) + ` (all at once, up to ${doc.waitTimeoutSeconds} s in all)`);
   for (const w of doc.waits) {
     out.push(`  ${w.kind.padEnd(8)} ${w.address}  ${c('2', `<- ${w.source}${w.user ? `, as ${w.user}` : ''}`)}`);
+    out.push(`  ${''.padEnd(8)} check: ${w.check}`);
+    out.push(`  ${''.padEnd(8)} why: ${w.why}`);
+  }
+  for (const n of doc.notWaited) {
+    out.push(`  [${n.source.replace('.', '] ')} ${n.address}${n.protocol ? ` (${n.protocol})` : ''}: ${n.why}`);
   }
   out.push('');
 

@@ -1,8 +1,10 @@
-// Secrets must never reach a log line, a preview or a diff. Two mechanisms:
+// Secrets must never reach a log line, a preview or a diff. Three mechanisms:
 // - structural: keys and URL passwords known to be secret are masked where they are rendered;
 // - by value: every secret value the agent learns is registered, and every line it prints
-//   passes through redact(), so a secret that slips into an error message is still masked.
-import { maskUrlPassword } from './url.ts';
+//   passes through redact(), so a secret that slips into an error message is still masked;
+// - by shape: redact() also masks anything shaped `user:password@`, so a password in a value
+//   the agent could not parse (and so never learnt as a secret) is masked too.
+import { maskUrlPassword, maskUserinfo } from './url.ts';
 
 export const MASK = '********';
 
@@ -26,7 +28,7 @@ export function registerSecret(value: string | undefined): void {
 export function redact(text: string): string {
   let out = text;
   for (const s of secrets) if (out.includes(s)) out = out.split(s).join(MASK);
-  return out;
+  return out.includes('@') ? maskUserinfo(out, MASK) : out;
 }
 
 const SECRET_KEY = /pass(word|wd)?|secret|token|credential/i;
@@ -36,9 +38,12 @@ export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);
 }
 
-/** Masks the password of a URL's userinfo: qpid://user:pw@host -> qpid://user:********@host. */
+/**
+ * Masks the password of a URL's userinfo: qpid://user:pw@host -> qpid://user:********@host;
+ * also in a value too malformed to be read as a URL (qpid:/user:pw@host).
+ */
 export function redactUrl(value: string): string {
-  return maskUrlPassword(value, MASK);
+  return maskUserinfo(maskUrlPassword(value, MASK), MASK);
 }
 
 /** How a server.conf value is shown: masked whole for secret keys, URL passwords masked otherwise. */

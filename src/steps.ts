@@ -4,7 +4,7 @@ import type { ConfigView } from './config-view.ts';
 import type { Context } from './context.ts';
 import { type ExecModeSetting, chooseExecMode, hasExecve } from './exec/mode.ts';
 import { planUser } from './exec/privileges.ts';
-import { checkLaunch, execRole, runToCompletion } from './exec/run.ts';
+import { checkLaunch, checkSpawnAs, execRole, runToCompletion } from './exec/run.ts';
 import { type SignalRewrite, parseSignalRewrite } from './exec/signals.ts';
 import type { MongoClient } from 'mongodb';
 import { awaitInitOnMongo, openEarly, runInitOnMongo } from './init/on-mongo.ts';
@@ -32,9 +32,11 @@ export interface Preflight {
  */
 export async function preflight(ctx: Context, spec: RoleSpec, willExec: boolean): Promise<Preflight> {
   const rewrite = parseSignalRewrite(ctx.opts.signalRewrite?.value);
-  if (willExec) chooseExecMode(ctx.opts.execMode.value, hasExecve(), rewrite.size > 0);
+  const mode = willExec ? chooseExecMode(ctx.opts.execMode.value, hasExecve(), rewrite.size > 0).mode : undefined;
   const users = planUser(spec.exec.user);
   if (users.warning) ctx.log.warn(users.warning);
+  // The init is always spawned, the role only in supervise mode: their groups may need setpriv.
+  if (spec.init !== null || mode === 'supervise') checkSpawnAs(users.user);
   for (const cmd of [spec.init, willExec ? spec.exec : null]) {
     if (cmd === null) continue;
     ctx.log.trace('program', { name: cmd.argv[0], file: checkLaunch(cmd.argv, users.user, cmd.cwd, process.env) });
@@ -70,7 +72,7 @@ export async function initOnce(
     key: pre.initKey,
     force: ctx.opts.forceInit,
     argv: init.argv,
-    run: () => stop.aside(() => runToCompletion({ argv: init.argv, user: pre.user, cwd: init.cwd, env: process.env, label: init.argv[0] ?? 'init' }, ctx.log)),
+    run: (lost) => stop.aside(() => runToCompletion({ argv: init.argv, user: pre.user, cwd: init.cwd, env: process.env, label: init.argv[0] ?? 'init' }, ctx.log, lost)),
     deadline,
     log: ctx.log,
     ttlMs: Math.round(ctx.opts.initLeaseTtlSec.value * 1000),

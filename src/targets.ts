@@ -29,20 +29,38 @@ export interface MongoTarget {
   keyFile: string | undefined;
 }
 
+/**
+ * The protocol Pulp's own client speaks to the broker, which is what the wait checks:
+ * kombu's py-amqp for amqp:// (AMQP 0-9-1, RabbitMQ), python-qpid for qpid:// (AMQP 0-10).
+ */
+export type BrokerProtocol = 'amqp-0-9-1' | 'amqp-0-10';
+
 export interface AmqpTarget {
   kind: 'amqp';
   /** host:port, IPv6 bracketed. */
   address: string;
+  /** What Pulp speaks there; see BROKER_PROTOCOLS for how each is checked. */
+  protocol: BrokerProtocol;
+  /** The URL scheme as written (amqp, pyamqp, qpid, ...), for messages. */
+  scheme: string;
   host: string;
   port: number;
   username: string | undefined;
   password: string | undefined;
   vhost: string | undefined;
   tls: boolean;
+  /**
+   * Whether the broker's certificate is checked, as Pulp's client does: py-amqp (0-9-1) checks
+   * the chain only with celery_require_ssl (against cacert) and never the host name; an
+   * amqps:// URL alone encrypts without checking. python-qpid checks chain and name.
+   */
+  tlsVerify: 'none' | 'chain' | 'chain-and-name';
   caFile: string | undefined;
   certFile: string | undefined;
   keyFile: string | undefined;
-  /** Which key named this endpoint: "tasks.broker_url" or "messaging.url". */
+  /** The SASL mechanism Pulp's client names ([tasks] login_method; py-amqp's default AMQPLAIN). */
+  loginMethod: string | undefined;
+  /** Which key named this endpoint: "tasks.broker_url". */
   source: string;
 }
 
@@ -99,28 +117,65 @@ export function mongoTarget(conf: ConfigView): MongoTarget {
   };
 }
 
-/** URL schemes Pulp accepts for [tasks] broker_url and [messaging] url. */
-export const URL_SCHEMES: Readonly<Record<string, { tls: boolean; port: number }>> = {
-  qpid: { tls: false, port: 5672 },
-  amqp: { tls: false, port: 5672 },
-  qpids: { tls: true, port: 5671 },
-  amqps: { tls: true, port: 5671 },
-  tcp: { tls: false, port: 5672 },
-  ssl: { tls: true, port: 5671 },
+/**
+ * URL schemes of [tasks] broker_url, as kombu 4.0.2 (Pulp 2's) resolves them: amqp, pyamqp and
+ * librabbitmq are its AMQP 0-9-1 transports (librabbitmq needs that C module in the image),
+ * amqps the same over TLS; qpid is its Qpid transport (python-qpid, AMQP 0-10). qpids is no
+ * kombu transport ("No such transport: qpids"): it is kept because PULP_BROKER_SCHEME offers
+ * it, and checked like qpid over TLS. tcp and ssl are [messaging] url's (gofer's) schemes.
+ */
+export const URL_SCHEMES: Readonly<Record<string, { tls: boolean; port: number; protocol: BrokerProtocol | undefined }>> = {
+  qpid: { tls: false, port: 5672, protocol: 'amqp-0-10' },
+  qpids: { tls: true, port: 5671, protocol: 'amqp-0-10' },
+  amqp: { tls: false, port: 5672, protocol: 'amqp-0-9-1' },
+  amqps: { tls: true, port: 5671, protocol: 'amqp-0-9-1' },
+  pyamqp: { tls: false, port: 5672, protocol: 'amqp-0-9-1' },
+  librabbitmq: { tls: false, port: 5672, protocol: 'amqp-0-9-1' },
+  tcp: { tls: false, port: 5672, protocol: undefined },
+  ssl: { tls: true, port: 5671, protocol: undefined },
+};
+
+/** How the wait checks each protocol, and why that is what the role needs (README, preview). */
+export const BROKER_PROTOCOLS: Readonly<Record<BrokerProtocol, { name: string; client: string; check: string }>> = {
+  'amqp-0-9-1': {
+    name: 'AMQP 0-9-1',
+    client: "kombu's py-amqp",
+    check: 'AMQP 0-9-1 connection open (amqplib) with the user, password and vhost that Pulp sends',
+  },
+  'amqp-0-10': {
+    name: 'AMQP 0-10',
+    client: 'python-qpid',
+    check: 'AMQP 1.0 open (rhea), which Qpid brokers also speak; a Qpid answering only AMQP 0-10 counts as live',
+  },
+};
+
+/** Why each wait is there: what the role does with that dependency as it starts (preview, README). */
+export const WAIT_REASONS = {
+  mongodb: {
+    check: 'MongoDB ping, authenticated as Pulp does',
+    why: "every role opens Pulp's database as it starts (beat's pulp-manage-db, the workers' records, the init record)",
+  },
+  broker: { why: 'Celery connects to it as it starts (beat to send the scheduled tasks, workers to take theirs)' },
+} as const;
+
+/** [messaging] transport -> the protocol gofer speaks to [messaging] url (Pulp's default qpid). */
+export const MESSAGING_TRANSPORTS: Readonly<Record<string, BrokerProtocol>> = {
+  qpid: 'amqp-0-10',
+  rabbitmq: 'amqp-0-9-1',
 };
 
 /** Parses a broker URL (qpid://user:pw@host:port/vhost); user and password are percent-decoded. */
 export function parseBrokerUrl(
   url: string,
   where: string,
-): { host: string; port: number; username?: string; password?: string; vhost?: string; tls: boolean; scheme: string } {
+): { host: string; port: number; portGiven: boolean; username?: string; password?: string; vhost?: string; tls: boolean; scheme: string } {
   const parts = splitUrl(url);
   const kind = parts === undefined ? undefined : URL_SCHEMES[parts.scheme];
   // Messages never quote text from a URL that carries a password: a malformed one may have
   // put part of the password where the host or port should be.
   const shown = parts?.password !== undefined ? redactUrl(url) : url;
   if (!parts || !kind) {
-    throw new InputError(`${where}: "${shown}" is not a broker URL (qpid://, qpids://, amqp://, amqps://, tcp:// or ssl://)`);
+    throw new InputError(`${where}: "${shown}" is not a broker URL (${Object.keys(URL_SCHEMES).map((k) => `${k}://`).join(', ')})`);
   }
   const quote = (text: string): string => (parts.password !== undefined ? '' : ` "${text}"`);
   const hp = parts.hostPort === '' ? { host: 'localhost', port: undefined } : splitHostPort(parts.hostPort);
@@ -136,6 +191,7 @@ export function parseBrokerUrl(
   return {
     host: hp.host,
     port: hp.port ?? kind.port,
+    portGiven: hp.port !== undefined,
     username: decode(parts.user),
     password: decode(parts.password),
     vhost: decode(parts.path.replace(/^\//, '')),
@@ -144,36 +200,65 @@ export function parseBrokerUrl(
   };
 }
 
-function amqpTarget(conf: ConfigView, section: 'tasks' | 'messaging', key: string, source: string): AmqpTarget {
-  const url = get(conf, section, key) ?? '';
-  const u = parseBrokerUrl(url, `server.conf [${section}] ${key}`);
-  const tlsFiles =
-    section === 'tasks'
-      ? { caFile: opt(conf, 'tasks', 'cacert'), certFile: opt(conf, 'tasks', 'certfile'), keyFile: opt(conf, 'tasks', 'keyfile') }
-      : { caFile: opt(conf, 'messaging', 'cacert'), certFile: opt(conf, 'messaging', 'clientcert'), keyFile: undefined };
-  const requireSsl = section === 'tasks' ? parseBool(opt(conf, 'tasks', 'celery_require_ssl'), 'server.conf [tasks] celery_require_ssl') : undefined;
+function brokerTarget(conf: ConfigView): AmqpTarget {
+  const where = 'server.conf [tasks] broker_url';
+  const url = get(conf, 'tasks', 'broker_url') ?? '';
+  const u = parseBrokerUrl(url, where);
+  const protocol = URL_SCHEMES[u.scheme]?.protocol;
+  if (protocol === undefined) {
+    throw new InputError(`${where}: ${u.scheme}:// is a [messaging] url scheme; Celery needs amqp://, amqps:// (RabbitMQ) or qpid:// (Qpid)`);
+  }
+  const requireSsl = parseBool(opt(conf, 'tasks', 'celery_require_ssl'), 'server.conf [tasks] celery_require_ssl') === true;
+  const tls = u.tls || requireSsl;
+  // kombu's py-amqp transport defaults to 5671 whenever TLS is on; its Qpid transport to 5672.
+  const port = protocol === 'amqp-0-9-1' && tls && !u.portGiven ? 5671 : u.port;
   return {
     kind: 'amqp',
-    address: joinHostPort(u.host, u.port),
+    address: joinHostPort(u.host, port),
+    protocol,
+    scheme: u.scheme,
     host: u.host,
-    port: u.port,
+    port,
     username: u.username,
     password: u.password,
     vhost: u.vhost,
-    tls: u.tls || requireSsl === true,
-    ...tlsFiles,
-    source,
+    tls,
+    tlsVerify: protocol === 'amqp-0-10' ? 'chain-and-name' : requireSsl ? 'chain' : 'none',
+    caFile: opt(conf, 'tasks', 'cacert'),
+    certFile: opt(conf, 'tasks', 'certfile'),
+    keyFile: opt(conf, 'tasks', 'keyfile'),
+    loginMethod: opt(conf, 'tasks', 'login_method'),
+    source: 'tasks.broker_url',
   };
 }
 
+/** [messaging] url: what Pulp would reach there, and why the Celery roles do not wait for it. */
+export interface MessagingEndpoint {
+  address: string;
+  transport: string;
+  protocol: BrokerProtocol | undefined;
+}
+
+export function messagingEndpoint(conf: ConfigView): MessagingEndpoint {
+  const u = parseBrokerUrl(get(conf, 'messaging', 'url') ?? '', 'server.conf [messaging] url');
+  const transport = (opt(conf, 'messaging', 'transport') ?? 'qpid').toLowerCase();
+  return { address: joinHostPort(u.host, u.port), transport, protocol: MESSAGING_TRANSPORTS[transport] };
+}
+
 /**
- * Every dependency of the effective configuration: the database, the Celery broker, and the
- * messaging endpoint when it names another host:port than the broker.
+ * Why [messaging] url is not waited for: Pulp 2's Celery processes never connect to it at
+ * start (read from the 2-master sources: only the web application starts gofer's reply
+ * handler; tasks reach consumer agents and event listeners there when they run).
+ */
+export const MESSAGING_NOT_WAITED =
+  "not waited for: Pulp's Celery roles do not connect to it at start (its web server and tasks that talk to consumer agents do)";
+
+/**
+ * What a Celery role needs to start: the database and the Celery broker. [messaging] url is
+ * not one of them (see MESSAGING_NOT_WAITED), but it is still parsed, so a value Pulp could
+ * not read is refused before anything is written.
  */
 export function targetsFromConfig(conf: ConfigView): Target[] {
-  const broker = amqpTarget(conf, 'tasks', 'broker_url', 'tasks.broker_url');
-  const messaging = amqpTarget(conf, 'messaging', 'url', 'messaging.url');
-  const targets: Target[] = [mongoTarget(conf), broker];
-  if (messaging.address !== broker.address) targets.push(messaging);
-  return targets;
+  messagingEndpoint(conf);
+  return [mongoTarget(conf), brokerTarget(conf)];
 }

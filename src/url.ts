@@ -41,3 +41,27 @@ export function maskUrlPassword(url: string, mask: string): string {
   const prefix = url.slice(0, url.indexOf('://') + 3);
   return `${prefix}${p.user ?? ''}:${mask}@${url.slice(url.lastIndexOf('@') + 1)}`;
 }
+
+/**
+ * Every `user:password@` shape in free text with its password replaced by `mask`, whether or
+ * not the text around it is a well-formed URL: a value refused for a missing slash
+ * ("qpid:/bob:pw@h"), no slash at all ("bob:pw@h"), or a URL inside a longer message. A token
+ * is a quoted string or a run without white space; its userinfo ends at its last "@" (as in
+ * splitUrl). After "scheme://" the password starts at the userinfo's first ":" (none: no
+ * password, nothing to mask). Otherwise at the first ":" after "scheme:/", else at the
+ * token's first ":", which masks more than the password in a few shapes
+ * ("qpid:bob@h" -> "qpid:********@h"), never less.
+ */
+export function maskUserinfo(text: string, mask: string): string {
+  return text.replace(/"[^"\n]*"|'[^'\n]*'|[^\s"']+/g, (token) => {
+    const at = token.lastIndexOf('@');
+    if (at < 0) return token;
+    const head = token.slice(0, at);
+    const scheme = /^[^:]*?[a-z][a-z0-9+.-]*:(\/\/?)/is.exec(head);
+    let colon = scheme ? head.indexOf(':', scheme[0].length) : head.indexOf(':');
+    if (colon < 0 && scheme?.[1] === '/') colon = head.indexOf(':');
+    // No password, or an empty one: nothing to hide.
+    if (colon < 0 || colon === head.length - 1) return token;
+    return `${token.slice(0, colon + 1)}${mask}${token.slice(at)}`;
+  });
+}

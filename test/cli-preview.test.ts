@@ -45,16 +45,29 @@ t.test('usage errors exit 64 with one line', async (t) => {
   }
 });
 
-t.test('--help answers: every contract variable and exit code is there', async (t) => {
+// The README's Environment and Exit codes tables are the repository's copy of the outside
+// contract: --help must name everything they list.
+const readmeSection = (heading: string): string => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf(`\n## ${heading}\n`);
+  if (start < 0) throw new Error(`README has no "## ${heading}" section`);
+  const end = readme.indexOf('\n## ', start + 1);
+  return readme.slice(start, end < 0 ? undefined : end);
+};
+
+t.test('--help answers: every variable and exit code of the README tables is there', async (t) => {
   const r = cli(['--help']);
   t.equal(r.status, 0);
-  const contract = readFileSync(join(ROOT, '..', 'shared', 'contract.md'), 'utf8');
-  const vars = new Set([...contract.matchAll(/\b((?:PULP|DB|MSG)_[A-Z_]+|SERVICE_HOST)\b/g)].map((m) => m[1] ?? ''));
+  const rows = readmeSection('Environment').split('\n').filter((l) => l.startsWith('| `'));
+  const vars = new Set(rows.flatMap((l) => [...(l.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1] ?? '')));
+  t.ok(vars.size >= 25, `the README's Environment table lists the variables (${vars.size})`);
   for (const v of vars) {
-    if (v === 'PULP_CONF__SECTION__KEY' || v.endsWith('_')) continue;
+    if (v === 'PULP_CONF__SECTION__KEY') continue;
     t.match(r.stdout, v, `--help mentions ${v}`);
   }
-  for (const code of ['64', '65', '69', '73', '70']) t.match(r.stdout, code);
+  const codes = [...readmeSection('Exit codes').matchAll(/^\| (\d+) \|/gm)].map((m) => m[1] ?? '');
+  t.ok(codes.length >= 8, `the README's Exit codes table lists the codes (${codes.join(' ')})`);
+  for (const code of codes) t.match(r.stdout, new RegExp(`\\b${code}\\b`), `--help mentions exit code ${code}`);
   t.equal(cli(['preview', '--help']).status, 0, 'subcommand --help');
 });
 
@@ -141,7 +154,7 @@ t.test('preview and configure never load the MongoDB or AMQP drivers', async (t)
   mkdirSync(join(iso, 'node_modules'), { recursive: true });
   cpSync(join(ROOT, 'dist', 'main.mjs'), join(iso, 'main.mjs'));
   for (const dep of readdirSync(join(ROOT, 'node_modules'))) {
-    if (['mongodb', 'rhea', 'bson', '.bin'].includes(dep)) continue;
+    if (['mongodb', 'rhea', 'amqplib', 'bson', '.bin'].includes(dep)) continue;
     symlinkSync(join(ROOT, 'node_modules', dep), join(iso, 'node_modules', dep));
   }
   const run = (args: string[]) =>
@@ -167,4 +180,25 @@ t.test('run refuses an exec mode this Node cannot honour, before writing anythin
   t.equal(r.status, 65);
   t.match(r.stderr, /PULP_EXEC_MODE=exec/);
   t.ok(readFileSync(conf).equals(before), 'server.conf untouched');
+});
+
+t.test('preview says how and why each dependency is waited for, and why [messaging] url is not', async (t) => {
+  const d = preview('worker', { ...k8s, PULP_BROKER_SCHEME: 'amqp', PULP_CONF__MESSAGING__TRANSPORT: 'rabbitmq' });
+  t.same(
+    d.waits.map((w) => [w.kind, w.source, w.protocol]),
+    [
+      ['mongodb', 'database.seeds', 'mongodb'],
+      ['amqp', 'tasks.broker_url', 'AMQP 0-9-1'],
+    ],
+  );
+  t.match(d.waits[1]?.check, /^AMQP 0-9-1 connection open \(amqplib\)/);
+  t.match(d.waits[1]?.why, /Celery connects to it as it starts.*kombu's py-amqp for amqp:\/\//);
+  t.same(
+    d.notWaited.map((n) => [n.source, n.address, n.protocol]),
+    [['messaging.url', '[fd00::11]:5672', 'AMQP 0-9-1, transport rabbitmq']],
+  );
+  t.match(d.notWaited[0]?.why, /^not waited for: Pulp's Celery roles do not connect to it at start/);
+  const q = preview('beat', k8s);
+  t.same(q.waits.map((w) => w.protocol), ['mongodb', 'AMQP 0-10'], 'qpid:// by default: python-qpid');
+  t.match(q.waits[1]?.check, /AMQP 1\.0 open \(rhea\).*a Qpid answering only AMQP 0-10 counts as live/);
 });

@@ -28,6 +28,7 @@ import {
   needNode24,
 } from './exec-helpers.ts';
 import { requireServices } from './helpers/services.ts';
+import { resolveUser } from '../src/users.ts';
 
 const isRoot = process.geteuid?.() === 0;
 const s = isRoot ? requireServices(t, 'bin/pulp-entrypoint as PID 1 (run waits for MongoDB and AMQP)') : undefined;
@@ -116,6 +117,17 @@ if (!isRoot) {
         const run = runAsPid1([node, ENTRYPOINT, 'worker'], baseEnv(rec, { FAKE_EXIT: '7' }));
         t.equal((await run.exit).code, 7, run.output());
         t.equal(readRecord(rec).filter((e) => e.event === 'start').length, 1);
+      });
+
+      t.test('a user without supplementary groups: its own group is its group list, in both modes', async (t) => {
+        // libuv's setgroups(0, NULL) for spawn's uid/gid left supervise mode with none at all.
+        const rec = join(dir, 'plain.jsonl');
+        const run = runAsPid1([node, ENTRYPOINT, 'worker'], baseEnv(rec, { FAKE_EXIT: '0', PULP_RUN_AS: 'nobody' }));
+        t.equal((await run.exit).code, 0, run.output());
+        const start = readRecord(rec).find((e) => e.event === 'start');
+        const nobody = resolveUser('nobody');
+        t.same(start?.uid, [nobody.uid, nobody.uid, nobody.uid]);
+        t.same(start?.groups, [...nobody.groups].sort((a, b) => a - b), `the groups of nobody in /etc/group: ${nobody.groups.join(',')}`);
       });
 
       if (!execMode) {

@@ -61,12 +61,16 @@ const apache: ResolvedUser = { name: 'apache', uid: 48, gid: 48, groups: [48, 50
 
 t.test('launch plan: setpriv only when supplementary groups are needed', async (t) => {
   t.same(planLaunch('/usr/bin/celery', ['worker'], null, '/usr/bin/setpriv'), { file: '/usr/bin/celery', args: ['worker'] });
-  t.same(planLaunch('/usr/bin/celery', ['worker'], { ...apache, groups: [48] }, undefined), { file: '/usr/bin/celery', args: ['worker'], uid: 48, gid: 48 });
+  // Also without supplementary groups: spawn's own uid/gid would leave the group list empty.
+  t.same(planLaunch('/usr/bin/celery', ['worker'], { ...apache, groups: [48] }, '/usr/bin/setpriv'), {
+    file: '/usr/bin/setpriv',
+    args: ['--reuid=48', '--regid=48', '--groups=48', '--', '/usr/bin/celery', 'worker'],
+  });
   t.same(planLaunch('/usr/bin/celery', ['worker'], apache, '/usr/bin/setpriv'), {
     file: '/usr/bin/setpriv',
     args: ['--reuid=48', '--regid=48', '--groups=48,500', '--', '/usr/bin/celery', 'worker'],
   });
-  t.throws(() => planLaunch('/usr/bin/celery', [], apache, undefined), { exitCode: 70, message: /setpriv \(util-linux\) not found.*apache.*500/ });
+  t.throws(() => planLaunch('/usr/bin/celery', [], apache, undefined), { exitCode: 70, message: /setpriv \(util-linux\) not found.*apache.*48,500/ });
 });
 
 t.test('user plan and environment', async (t) => {

@@ -25,8 +25,8 @@ function memoryStore(): InitStore & { lease: LeaseDoc | null; done: Map<string, 
       const st = leaseState(s.lease, now);
       if (st.state === 'held' && st.by !== holder.id) return { acquired: false as const, current: s.lease };
       const before = s.lease;
-      s.lease = { _id: LEASE_ID, ...acquireUpdate(holder, key, now, ttlMs).$set };
-      return { acquired: true as const, tookOver: before && before.holder !== null && before.holder !== holder.id ? before : null };
+      s.lease = { _id: LEASE_ID, committing: s.lease?.committing ?? null, ...acquireUpdate(holder, key, now, ttlMs).$set };
+      return { acquired: true as const, tookOver: before && before.holder !== null && before.holder !== holder.id ? before : null, pending: before?.committing ?? null };
     },
     async renew(holder: Holder, now: Date, ttlMs: number) {
       if (s.lease?.holder !== holder.id) return false;
@@ -36,6 +36,11 @@ function memoryStore(): InitStore & { lease: LeaseDoc | null; done: Map<string, 
     },
     async release(holder: Holder, now: Date) {
       if (s.lease?.holder === holder.id) s.lease = { ...s.lease, ...releaseUpdate(now).$set };
+    },
+    async commit(holder: Holder, doc: DoneDoc, now: Date, ttlMs: number) {
+      if (s.lease?.holder !== holder.id) return false;
+      s.lease = { ...s.lease, committing: doc, ...renewUpdate(now, ttlMs).$set };
+      return true;
     },
     async markDone(doc: DoneDoc) {
       s.done.set(doc.key, doc);
@@ -48,6 +53,7 @@ function fakeClock(start = 1_000_000): Clock & { t: number } {
   const c = {
     t: start,
     now: () => new Date(c.t),
+    mono: () => c.t,
     sleep: async (ms: number, signal?: AbortSignal) => {
       if (signal?.aborted) return;
       c.t += ms;
@@ -189,10 +195,10 @@ t.test('resolveInitKey: PULP_INIT_KEY wins; the default needs the program', asyn
 
 // A store whose calls fail as scripted: `failures[method]` is how many calls fail next (Infinity:
 // all of them), with `error`. The memory store answers the others.
-type Method = 'findDone' | 'readLease' | 'tryAcquire' | 'renew' | 'release' | 'markDone';
+type Method = 'findDone' | 'readLease' | 'tryAcquire' | 'renew' | 'release' | 'commit' | 'markDone';
 function failingStore(failures: Partial<Record<Method, number>>, error: () => unknown): ReturnType<typeof memoryStore> & { calls: Record<Method, number> } {
   const inner = memoryStore();
-  const calls: Record<Method, number> = { findDone: 0, readLease: 0, tryAcquire: 0, renew: 0, release: 0, markDone: 0 };
+  const calls: Record<Method, number> = { findDone: 0, readLease: 0, tryAcquire: 0, renew: 0, release: 0, commit: 0, markDone: 0 };
   const guard = <A extends unknown[], R>(m: Method, f: (...a: A) => Promise<R>) =>
     async (...a: A): Promise<R> => {
       calls[m]++;
@@ -210,6 +216,7 @@ function failingStore(failures: Partial<Record<Method, number>>, error: () => un
     tryAcquire: guard('tryAcquire', inner.tryAcquire),
     renew: guard('renew', inner.renew),
     release: guard('release', inner.release),
+    commit: guard('commit', inner.commit),
     markDone: guard('markDone', inner.markDone),
   });
 }
@@ -308,8 +315,12 @@ t.test('runInitOnce: an init that ran but whose record cannot be written says so
 
 t.test('runInitOnce: a transient record failure is retried for one lease TTL after the init, even past the deadline', async (t) => {
   const clock = fakeClock();
-  // The init takes 90 s of fake time: far past the 60 s start-up deadline.
-  const slowRun = async (): Promise<number> => ((clock.t += 90_000), 0);
+  // The init takes 90 s of fake time: far past the 60 s start-up deadline (the watchdog renews meanwhile).
+  const slowRun = async (): Promise<number> => {
+    const end = clock.t + 90_000;
+    while (clock.t < end) await new Promise((r) => setImmediate(r));
+    return 0;
+  };
   const flaky = failingStore({ markDone: 2 }, refused);
   const r = await runInitOnce({ store: flaky, key: 'k', force: false, holder: A, argv: ['pmd'], run: slowRun, deadline: clock.t + 60_000, log: capture().log, clock, ttlMs: 30_000 });
   t.equal(r.ran, true);
@@ -325,8 +336,8 @@ t.test('runInitOnce: a transient record failure is retried for one lease TTL aft
   t.ok(clock.t >= ended + 30_000, 'retried for the lease TTL');
 });
 
-t.test('runInitOnce: renewals that fail are logged and the init goes on', async (t) => {
-  const store = failingStore({ renew: Infinity }, refused);
+t.test('runInitOnce: a renewal that fails is logged and the init goes on', async (t) => {
+  const store = failingStore({ renew: 1 }, refused);
   const clock = fakeClock();
   const { log, lines } = capture();
   const run = async (): Promise<number> => {
@@ -336,6 +347,132 @@ t.test('runInitOnce: renewals that fail are logged and the init goes on', async 
   const r = await runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: clock.t + 60_000, log, clock, ttlMs: 3000 });
   t.equal(r.ran, true);
   t.ok(lines.some((l) => /warn: cannot renew the init lease in MongoDB at 10\.0\.0\.5:27017 .*: connection refused .*; trying again in 1000 ms/.test(l)));
+});
+
+/** An init that runs until stopped (resolving 143, as SIGTERM gives), or `max` turns. */
+function stoppableRun(max = 10_000): { run: (stop: AbortSignal) => Promise<number>; stopped: () => boolean } {
+  let stopped = false;
+  return {
+    stopped: () => stopped,
+    run: async (stop) => {
+      for (let i = 0; i < max; i++) {
+        if (stop.aborted) {
+          stopped = true;
+          return 143;
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      return 0;
+    },
+  };
+}
+
+t.test('runInitOnce: renewals failing for nearly a TTL (a partition) stop the init: 69, no record, no release', async (t) => {
+  const store = failingStore({ renew: Infinity }, refused);
+  const clock = fakeClock();
+  const { log, lines } = capture();
+  const init = stoppableRun();
+  const err = await runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['pmd'], run: init.run, deadline: clock.t + 60_000, log, clock, ttlMs: 3000 }).then(
+    () => t.fail('must not resolve') as never,
+    (e: unknown) => e as Error & { exitCode: number },
+  );
+  t.ok(init.stopped(), 'the init was stopped');
+  t.equal(err.exitCode, 69);
+  t.match(err.message, /^lost the init lease while pmd ran \(no renewal confirmed by MongoDB at 10\.0\.0\.5:27017 .* for 2\.\d s, and it expires 3 s after one\): stopped it; no completion record written/);
+  t.equal(store.done.size, 0, 'no record');
+  t.equal(store.calls.commit, 0, 'nothing committed');
+  t.equal(store.calls.release, 0, 'not released: it may be someone else\'s by now');
+  t.ok(clock.t - 1_000_000 < 3000, 'stopped before the TTL ran out');
+  t.ok(lines.some((l) => /warn: the init lease is lost/.test(l)));
+});
+
+t.test('runInitOnce: a lease taken over while the init ran (found on renewal) stops it; the new holder keeps it', async (t) => {
+  const store = memoryStore();
+  const clock = fakeClock();
+  const init = stoppableRun();
+  const run = (stop: AbortSignal): Promise<number> => {
+    // The holder "stalls": its lease expires and B takes it over.
+    setImmediate(() => {
+      clock.t += 4000;
+      void store.tryAcquire(B, 'k', clock.now(), 3000);
+    });
+    return init.run(stop);
+  };
+  const { log, lines } = capture();
+  await t.rejects(runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: clock.t + 60_000, log, clock, ttlMs: 3000 }), {
+    exitCode: 69,
+    message: /lost the init lease while pmd ran \((podB:1:bb on podB took it over after it expired|no renewal confirmed .*)\): stopped it/,
+  });
+  t.ok(init.stopped());
+  t.equal(store.lease?.holder, B.id, 'B still holds it');
+  t.equal(store.done.size, 0);
+  t.ok(lines.some((l) => /this agent was stalled for 4\.\d s: checking the init lease now|the init lease is lost/.test(l)));
+});
+
+t.test('runInitOnce: a paused VM resuming with only its wall clock moved on checks the lease at once', async (t) => {
+  const store = memoryStore();
+  // Wall (now) and monotonic (mono) clocks apart: the pause moves only the wall clock.
+  const c = { wall: 1_000_000, mono: 0 };
+  const clock: Clock = {
+    now: () => new Date(c.wall),
+    mono: () => c.mono,
+    sleep: async (ms, signal) => {
+      if (signal?.aborted) return;
+      c.wall += ms;
+      c.mono += ms;
+      await new Promise((r) => setImmediate(r));
+    },
+  };
+  const init = stoppableRun();
+  let monoAtResume = 0;
+  const run = (stop: AbortSignal): Promise<number> => {
+    setImmediate(() => {
+      c.wall += 60_000; // paused for a minute; the lease expired and B took it
+      monoAtResume = c.mono;
+      void store.tryAcquire(B, 'k', clock.now(), 30_000);
+    });
+    return init.run(stop);
+  };
+  const { log, lines } = capture();
+  await t.rejects(runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: c.wall + 60_000, log, clock, ttlMs: 30_000 }), {
+    exitCode: 69,
+    message: /lost the init lease while pmd ran \(podB:1:bb on podB took it over after it expired\)/,
+  });
+  t.ok(init.stopped());
+  t.ok(c.mono - monoAtResume < 10_000, `found within ${c.mono - monoAtResume} ms of monotonic time, before the next scheduled renewal (10 s)`);
+  t.ok(lines.some((l) => /this agent was stalled for 60\.\d s: checking the init lease now/.test(l)));
+});
+
+t.test('runInitOnce: an init that ends after losing the lease (not stoppable) writes no record', async (t) => {
+  const store = memoryStore();
+  const clock = fakeClock();
+  const run = async (): Promise<number> => {
+    store.lease = { ...(store.lease as LeaseDoc), holder: B.id, host: B.host };
+    return 0;
+  };
+  await t.rejects(runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: clock.t + 60_000, log: capture().log, clock, ttlMs: 3000 }), {
+    exitCode: 69,
+    message: /lost the init lease while pmd ran \(it was taken over before the init ended\)/,
+  });
+  t.equal(store.done.size, 0, 'no record');
+  t.equal(store.lease?.holder, B.id);
+});
+
+t.test('runInitOnce: a record committed in the lease but not published is published by the next holder', async (t) => {
+  const store = memoryStore();
+  const clock = fakeClock();
+  await store.tryAcquire(A, 'k', clock.now(), 3000);
+  const record: DoneDoc = { _id: doneId('k'), key: 'k', doneAt: clock.now(), host: 'podA', holder: A.id, argv: ['pmd'], durationMs: 5 };
+  t.ok(await store.commit(A, record, clock.now(), 3000));
+  clock.t += 5000; // A stalls past its TTL before publishing
+  let runs = 0;
+  const { log, lines } = capture();
+  const r = await runInitOnce({ store, key: 'k', force: false, holder: B, argv: ['pmd'], run: async () => (runs++, 0), deadline: clock.t + 60_000, log, clock, ttlMs: 3000 });
+  t.equal(r.ran, false, 'the published record means the init is done');
+  t.equal(runs, 0);
+  t.equal(store.done.get('k')?.holder, A.id);
+  t.equal(store.lease?.committing, null, 'cleared on release');
+  t.match(lines.join(''), /publishing the completion record of k that podA:1:aa on podA committed in the lease/);
 });
 
 t.test('errors that are not StoreErrors are bugs and pass unchanged', async (t) => {

@@ -6,12 +6,15 @@
 #   python3-pymongo             the original pipeline's MongoDB check (benchmark)
 #   python3-celery              a real Celery worker exec'd by the agent
 #   rabbitmq-server             the broker (AMQP 1.0 plugin and 0-9-1)
+#   openjdk-17-jre-headless maven  Qpid Broker-J (Java; its jars come from Maven Central once)
 #   tini                        reaping example in the docs, compared in tests
 #   util-linux passwd           unshare/setpriv for PID-1 tests, useradd for the test user
+#   attr                        getfattr/setfattr: server.conf's ACL and xattrs are kept
+#   faketime                    an agent whose clock is ahead (the init lease uses the server's)
 #   swig libssl-dev libldap2-dev libsasl2-dev libselinux1-dev gcc patchelf
 #                               the real Pulp 2's Python 2.7 build (test/services/pulp2.sh)
 set -euo pipefail
-packages=(augeas-tools augeas-lenses python3-pymongo python3-celery rabbitmq-server tini util-linux passwd
+packages=(augeas-tools augeas-lenses python3-pymongo python3-celery rabbitmq-server openjdk-17-jre-headless maven tini util-linux passwd attr faketime
   swig libssl-dev libldap2-dev libsasl2-dev libselinux1-dev gcc patchelf)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,6 @@
-// The Dockerfiles in fixtures/docker cannot be built here (no Docker engine), so this reads
-// them the way `docker build` would and checks that they name only what this project has:
+// test/containers.test.ts builds and runs these images with podman; this reads the
+// Dockerfiles the way `docker build` would and checks, quickly and without a runtime, that
+// they name only what this project has:
 // COPY sources that exist (or that `npm run build:binary` writes), an ENTRYPOINT that is
 // where COPY put the agent, CMD roles the agent knows, ENV names it reads, valid
 // STOPSIGNALs. Then it runs each image's ENTRYPOINT + CMD with the image's ENV through
@@ -60,11 +61,16 @@ function argDefaults(ins: Instruction[]): Map<string, string> {
   return m;
 }
 
+/** `${NAME}` and `$NAME` replaced by the ARG defaults, as a build without --build-arg sees them. */
+function withArgs(ins: Instruction[], text: string): string {
+  const args = argDefaults(ins);
+  return text.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a: string | undefined, b: string | undefined) => args.get(a ?? b ?? '') ?? '');
+}
+
 function resolveFrom(ins: Instruction[]): string {
   const from = all(ins, 'FROM');
   if (from.length !== 1 || !from[0]) throw new Error(`expected one FROM, got ${from.length}`);
-  const args = argDefaults(ins);
-  return from[0].replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a: string | undefined, b: string | undefined) => args.get(a ?? b ?? '') ?? '');
+  return withArgs(ins, from[0]);
 }
 
 function envOf(ins: Instruction[]): Record<string, string> {
@@ -98,12 +104,12 @@ const baseTag = /docker build -f fixtures\/docker\/base\/Dockerfile -t (\S+) \./
 
 t.test('one base image and one image per role, nothing else', async (t) => {
   const dirs = readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-  t.same(dirs, ['base', ...ROLES].sort());
+  t.same(dirs, ['base', 'pulp2', ...ROLES].sort());
   t.ok(baseTag, 'the base Dockerfile documents its build command and tag');
 });
 
 t.test('base: COPY sources exist or are the build output, ENTRYPOINT is the copied agent', async (t) => {
-  const copies = all(base.ins, 'COPY').map((c) => c.split(/\s+/));
+  const copies = all(base.ins, 'COPY').map((c) => withArgs(base.ins, c).split(/\s+/));
   t.ok(copies.length > 0, 'base copies the agent in');
   let agentDest: string | undefined;
   for (const parts of copies) {
@@ -168,3 +174,14 @@ for (const role of ROLES) {
     t.match(p.config.edits, [{ section: 'server', key: 'log_type', value: 'console' }], 'the base ENV turns syslog off');
   });
 }
+
+t.test('.dockerignore sends only what the root-context images copy', async (t) => {
+  // Without it the context is the whole checkout (node_modules, the Node 24 copy, dist): about
+  // 480 MB for one binary. test/containers.test.ts lists what a real build receives.
+  const rules = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  t.equal(rules[0], '*', 'everything is excluded first');
+  const kept = rules.slice(1);
+  t.ok(kept.every((r) => r.startsWith('!dist/pulp-entrypoint')), `only the agent binaries are let back in: ${kept.join(' ')}`);
+  const copied = all(base.ins, 'COPY').map((c) => withArgs(base.ins, c).split(/\s+/).slice(0, -1)).flat();
+  for (const src of copied) t.ok(kept.includes(`!${src}`), `COPY source ${src} is let in`);
+});

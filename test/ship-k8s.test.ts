@@ -39,6 +39,15 @@ function imageRoles(): Map<string, Role> {
 
 const baseEntrypoint = (JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(ROOT, 'fixtures', 'docker', 'base', 'Dockerfile'), 'utf8'))?.[1] ?? '[]') as string[])[0];
 
+/** What the API server does on create: a cluster IP for each Service that asks for none in particular. */
+const ASSIGNED: Record<string, string> = { db: '10.96.0.10', msg: '10.96.0.11' };
+function withClusterIPs(objects: KubeObject[], ips: Record<string, string> = ASSIGNED): KubeObject[] {
+  return objects.map((o) => {
+    const ip = ips[o.metadata.name];
+    return o.kind === 'Service' && o.spec?.clusterIP === undefined && ip ? { ...o, spec: { ...o.spec, clusterIP: ip } } : o;
+  });
+}
+
 function field(p: Preview, section: string, key: string): string | undefined {
   return p.config.edits.find((e) => e.section === section && e.key === key)?.value;
 }
@@ -87,10 +96,28 @@ t.test('kubelet service variables follow pkg/kubelet/envvars', async (t) => {
   t.equal(expand('$(A)-$$(A)-$(B)', { A: 'x' }), 'x-$(A)-$(B)');
 });
 
-t.test('manifests: Services db and msg with cluster IPs, one workload per role', async (t) => {
+t.test('manifests: Services db and msg first and without fixed cluster IPs, one workload per role', async (t) => {
   const objects = await loadManifests(DIR);
   const services = objects.filter((o) => o.kind === 'Service');
-  for (const name of ['db', 'msg']) t.ok(services.find((s) => s.metadata.name === name && typeof s.spec?.clusterIP === 'string' && s.spec.clusterIP !== 'None'), `Service ${name} has a cluster IP`);
+  for (const name of ['db', 'msg']) t.ok(services.find((s) => s.metadata.name === name), `Service ${name} exists`);
+  // A fixed address collides with what a cluster has allocated (kube-dns holds 10.96.0.10 on
+  // kubeadm and kind) or lies outside its service range; only headless (None) is a choice.
+  for (const s of services) t.ok(s.spec?.clusterIP === undefined || s.spec.clusterIP === 'None', `Service ${s.metadata.name}: no fixed clusterIP`);
+  // `kubectl apply -f DIR` goes in file-name order (loadManifests reads it the same way): the
+  // kubelet gives a pod the variables of the Services that exist when it starts.
+  const firstWorkload = objects.findIndex((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
+  const lastService = objects.map((o) => o.kind).lastIndexOf('Service');
+  t.ok(firstWorkload > lastService, 'every Service comes before every workload');
+  for (const w of objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')) {
+    const pod = podOf(w);
+    for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+      // A tag with no pull policy means Always for :latest: images loaded into a local cluster
+      // (kind load, ctr import) would fail with ErrImagePull.
+      t.equal(c.imagePullPolicy, 'IfNotPresent', `${w.metadata.name}/${c.name}: imagePullPolicy IfNotPresent`);
+    }
+    t.equal(typeof pod.spec.securityContext?.fsGroup, 'number', `${w.metadata.name}: an fsGroup, so that any uid can read the Secret's files`);
+    for (const v of pod.spec.volumes ?? []) if (v.secret) t.equal(v.secret.defaultMode, 0o440, `${w.metadata.name}: Secret volume ${v.name} is 0440 (group: the fsGroup)`);
+  }
   const images = imageRoles();
   const roles = objects
     .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')
@@ -100,7 +127,7 @@ t.test('manifests: Services db and msg with cluster IPs, one workload per role',
 });
 
 t.test('each role previews with the pod environment the kubelet gives it', async (t) => {
-  const objects = await loadManifests(DIR);
+  const objects = withClusterIPs(await loadManifests(DIR));
   const images = imageRoles();
   for (const w of objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')) {
     const pod = podOf(w, 1);
@@ -148,10 +175,7 @@ t.test('each role previews with the pod environment the kubelet gives it', async
 
 t.test('IPv6 cluster IPs reach seeds, URLs and waits in brackets', async (t) => {
   const objects = await loadManifests(DIR);
-  const v6: Record<string, string> = { db: 'fd00:10:96::10', msg: 'fd00:10:96::11' };
-  const services = objects
-    .filter((o) => o.kind === 'Service')
-    .map((s) => (v6[s.metadata.name] ? { ...s, spec: { ...s.spec, clusterIP: v6[s.metadata.name] } } : s));
+  const services = withClusterIPs(objects, { db: 'fd00:10:96::10', msg: 'fd00:10:96::11' }).filter((o) => o.kind === 'Service');
   const worker = objects.find((o) => o.kind === 'StatefulSet') as KubeObject;
   const pod = podOf(worker, 3);
   const p = preview(t, objects, pod, pod.spec.containers[0] as Container, 'worker', services);

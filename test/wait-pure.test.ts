@@ -3,12 +3,14 @@
 import t from 'tap';
 import { attemptsPerMinuteAtCap, backoffDelay, DEFAULT_BACKOFF } from '../src/wait/backoff.ts';
 import { classifyFacts, errorFacts, ProbeError, toProbeError } from '../src/wait/classify.ts';
-import { describeForeignHeader } from '../src/wait/amqp.ts';
+import { mismatch, rabbitBehindQpid, readPeerHeader } from '../src/wait/amqp-peer.ts';
+import { classifyAmqplibError, loginOf } from '../src/wait/amqp091.ts';
 import { mongoClientOptions } from '../src/wait/mongodb.ts';
 import { checkTargets, waitForTargets } from '../src/wait/wait.ts';
 import { UnavailableError } from '../src/errors.ts';
 import { createLogger, silentLogger } from '../src/log.ts';
-import type { AmqpTarget, MongoTarget, Target } from '../src/targets.ts';
+import { type AmqpTarget, type MongoTarget, type Target, messagingEndpoint, targetsFromConfig } from '../src/targets.ts';
+import { configViewFrom } from '../src/config-view.ts';
 import { brokerFromConf, brokerUrl, mongoFromConf } from './helpers/targets.ts';
 
 const mongo = (database: Record<string, string> = {}): MongoTarget => mongoFromConf('db:27017', database);
@@ -59,16 +61,66 @@ t.test('classifier: each reason from the facts drivers give', async (t) => {
   t.ok(toProbeError(Object.assign(new Error('Authentication failed.'), { code: 18 }), 'h:1').permanent, 'auth is permanent');
 });
 
-t.test('AMQP header recognition', async (t) => {
-  const h = (s: string) => describeForeignHeader(Buffer.from(s, 'latin1'), 'msg:5672');
+t.test('AMQP header recognition and the mismatch line for each broker URL', async (t) => {
+  const qpid = brokerFromConf('qpid://msg:5672/');
+  const rabbit = brokerFromConf('amqp://msg:5672//');
+  const peer = (s: string) => readPeerHeader(Buffer.from(s, 'latin1'));
+  const h = (s: string, target: AmqpTarget = qpid) => {
+    const p = peer(s);
+    return p === undefined ? undefined : mismatch(p, target);
+  };
   t.equal(h('AMQP\x03\x01\x00\x00'), undefined, 'SASL layer');
   t.equal(h('AMQP\x00\x01\x00\x00'), undefined, 'plain AMQP 1.0');
   t.equal(h('AMQP\x02\x01\x00\x00'), undefined, 'TLS layer');
   t.equal(h('AMQ'), undefined, 'too short to tell');
-  t.match(h('AMQP\x00\x00\x09\x01')?.message, /AMQP 0-9-1 only.*rabbitmq-plugins enable rabbitmq_amqp1_0/);
+  t.equal(h('AMQP\x01\x01\x00\x0a'), undefined, 'a Qpid answering AMQP 0-10 is no mismatch behind qpid://');
+  t.same(peer('AMQP\x01\x01\x00\x0a'), { kind: 'amqp', version: '0-10', bytes: '1.1.0.10' });
+  // Behind qpid:// a RabbitMQ without AMQP 1.0 is a real mismatch, and the line says to use amqp://.
+  t.equal(
+    h('AMQP\x00\x00\x09\x01')?.message,
+    'protocol mismatch at msg:5672: the broker speaks AMQP 0-9-1 only (RabbitMQ), but qpid:// makes Pulp speak AMQP 0-10 (python-qpid); for RabbitMQ set [tasks] broker_url to amqp://... (PULP_BROKER_SCHEME=amqp)',
+  );
   t.equal(h('AMQP\x00\x00\x09\x01')?.reason, 'protocol');
-  t.match(h('AMQP\x01\x01\x00\x0a')?.message, /AMQP header 1\.1\.0\.10, not AMQP 1\.0/);
+  // Behind amqp:// a Qpid answering 0-10 or an AMQP 1.0-only broker are mismatches naming qpid://.
+  t.equal(
+    h('AMQP\x01\x01\x00\x0a', rabbit)?.message,
+    "protocol mismatch at msg:5672: the broker speaks AMQP 0-10 (Qpid), but amqp:// makes Pulp speak AMQP 0-9-1 (kombu's py-amqp); for Qpid set [tasks] broker_url to qpid://... (PULP_BROKER_SCHEME=qpid)",
+  );
+  t.match(h('AMQP\x00\x01\x00\x00', rabbit)?.message, /the broker speaks AMQP 1\.0 only, but amqp:\/\/ makes Pulp speak AMQP 0-9-1.*needs RabbitMQ \(amqp:\/\/\) or Qpid \(qpid:\/\/\)/);
+  t.equal(h('AMQP\x00\x00\x09\x01', rabbit), undefined);
+  t.match(h('AMQP\x01\x01\x08\x00')?.message, /answered with AMQP header 1\.1\.8\.0, which Pulp's client \(python-qpid\) does not speak/);
   t.match(h('HTTP/1.1 400 Bad Request')?.message, /not an AMQP server \(it sent "HTTP\/1\.1 400 Bad"\)/);
+  t.match(h('HTTP/1.1 400 Bad Request', rabbit)?.message, /not an AMQP server/);
+  t.match(rabbitBehindQpid(qpid).message, /^protocol mismatch at msg:5672: RabbitMQ answered .*AMQP 0-10 \(python-qpid\), which RabbitMQ does not; for RabbitMQ set \[tasks\] broker_url to amqp:\/\//);
+});
+
+t.test('amqplib failures: wrong login and a refused vhost are permanent, one line, no password', async (t) => {
+  const target = brokerFromConf('amqp://pulp:s3cret-pw@msg:5672/pulp');
+  const auth = classifyAmqplibError('Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused using authentication mechanism AMQPLAIN. For details see the broker logfile."', target);
+  t.ok(auth instanceof ProbeError);
+  if (auth instanceof ProbeError) {
+    t.same([auth.reason, auth.permanent, auth.message], ['auth', true, 'authentication failed for user pulp at msg:5672']);
+  }
+  const vhost = classifyAmqplibError('Expected ConnectionOpenOk; got <ConnectionClose channel:0>', target);
+  t.ok(vhost instanceof ProbeError);
+  if (vhost instanceof ProbeError) {
+    t.same([vhost.reason, vhost.permanent], ['vhost', true]);
+    t.equal(vhost.message, 'the broker at msg:5672 refused vhost "pulp" for user pulp: it does not exist or the user has no permissions on it');
+    t.notMatch(vhost.message, /s3cret/);
+  }
+  t.equal(classifyAmqplibError('Frame size 1342243072 exceeds maxFrameSize 67108864', target), 'sniff');
+  t.equal(classifyAmqplibError('Socket closed abruptly during opening handshake', target), 'sniff');
+  t.equal(classifyAmqplibError('connect ECONNREFUSED 127.0.0.1:1', target), undefined);
+  const mech = classifyAmqplibError('SASL mechanism AMQPLAIN is not provided by the server', target);
+  t.match(mech instanceof ProbeError && [mech.reason, mech.permanent, mech.message], ['protocol', true, /does not offer SASL AMQPLAIN, which Pulp's amqp:\/\/ client \(py-amqp\) logs in with/]);
+});
+
+t.test("login as kombu's py-amqp does: guest/guest, vhost / and AMQPLAIN unless the file says otherwise", async (t) => {
+  t.same(loginOf(brokerFromConf('amqp://msg//')), { user: 'guest', password: 'guest', vhost: '/', mechanism: 'AMQPLAIN' });
+  t.same(loginOf(brokerFromConf('amqp://msg')), { user: 'guest', password: 'guest', vhost: '/', mechanism: 'AMQPLAIN' });
+  t.same(loginOf(brokerFromConf('amqp://msg/')), { user: 'guest', password: 'guest', vhost: '/', mechanism: 'AMQPLAIN' });
+  t.same(loginOf(brokerFromConf('pyamqp://u:p%40w@msg/pulp%2Fprod', { login_method: 'EXTERNAL' })), { user: 'u', password: 'p@w', vhost: 'pulp/prod', mechanism: 'EXTERNAL' });
+  t.same(loginOf(brokerFromConf('amqp://u@msg/v')), { user: 'u', password: 'guest', vhost: 'v', mechanism: 'AMQPLAIN' }, "kombu fills a missing password with guest");
 });
 
 t.test('mongo options: direct connection without a replica set, auth against the Pulp database', async (t) => {
@@ -145,4 +197,33 @@ t.test('loop with stand-in probes', async (t) => {
     const ok = await checkTargets([mongo()] as Target[], { timeoutMs: 100, log: silentLogger }, async () => {});
     t.equal(ok[0]?.ready, true);
   });
+});
+
+t.test('broker targets: the protocol, port and TLS checks follow the URL scheme as kombu 4.0.2 reads it', async (t) => {
+  const b = (url: string, tasks: Record<string, string> = {}) => {
+    const x = brokerFromConf(url, tasks);
+    return [x.protocol, x.address, x.tls, x.tlsVerify];
+  };
+  t.same(b('amqp://msg//'), ['amqp-0-9-1', 'msg:5672', false, 'none']);
+  t.same(b('pyamqp://msg/'), ['amqp-0-9-1', 'msg:5672', false, 'none']);
+  t.same(b('librabbitmq://msg/'), ['amqp-0-9-1', 'msg:5672', false, 'none']);
+  t.same(b('amqps://msg/'), ['amqp-0-9-1', 'msg:5671', true, 'none'], 'py-amqp checks no certificate for amqps:// alone');
+  t.same(b('amqp://msg/', { celery_require_ssl: 'true' }), ['amqp-0-9-1', 'msg:5671', true, 'chain'], "py-amqp's TLS port, chain checked, no host name");
+  t.same(b('amqp://msg:5672/', { celery_require_ssl: 'true' }), ['amqp-0-9-1', 'msg:5672', true, 'chain'], 'a port in the URL stays');
+  t.same(b('qpid://msg/'), ['amqp-0-10', 'msg:5672', false, 'chain-and-name']);
+  t.same(b('qpid://msg/', { celery_require_ssl: 'true' }), ['amqp-0-10', 'msg:5672', true, 'chain-and-name'], "kombu's Qpid transport keeps 5672 with TLS");
+  t.same(b('qpids://msg/'), ['amqp-0-10', 'msg:5671', true, 'chain-and-name']);
+  t.throws(() => brokerFromConf('tcp://msg:5672'), /\[tasks\] broker_url: tcp:\/\/ is a \[messaging\] url scheme/);
+});
+
+t.test('[messaging] url is parsed (a bad value is refused) but not waited for; its transport names the protocol', async (t) => {
+  const conf = (messaging: Record<string, string>) => configViewFrom({ tasks: { broker_url: 'amqp://msg//' }, messaging });
+  t.same(
+    targetsFromConfig(conf({ url: 'tcp://other:5672' })).map((x) => x.kind),
+    ['mongodb', 'amqp'],
+    'a [messaging] url on another host adds no wait',
+  );
+  t.same(messagingEndpoint(conf({ url: 'tcp://other:5672' })), { address: 'other:5672', transport: 'qpid', protocol: 'amqp-0-10' });
+  t.same(messagingEndpoint(conf({ url: 'ssl://other', transport: 'rabbitmq' })), { address: 'other:5671', transport: 'rabbitmq', protocol: 'amqp-0-9-1' });
+  t.throws(() => targetsFromConfig(conf({ url: 'http://other' })), /\[messaging\] url: "http:\/\/other" is not a broker URL/);
 });

@@ -1,5 +1,5 @@
 // The wait against real servers (FerretDB and RabbitMQ with AMQP 1.0 from
-// test/services/start.sh) and against small hostile listeners written here: one that accepts
+// test/services/start.sh; amqp:// URLs, so the broker is checked over AMQP 0-9-1) and against small hostile listeners written here: one that accepts
 // and never answers, one that resets on accept, one that answers with the AMQP 0-9-1 header.
 import t from 'tap';
 import net from 'node:net';
@@ -61,7 +61,7 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 if (services) {
   const s = services;
 
-  t.test('both ready: FerretDB ping, RabbitMQ AMQP 1.0 open (ANONYMOUS and PLAIN)', async (t) => {
+  t.test('both ready: FerretDB ping, RabbitMQ AMQP 0-9-1 open (guest default and the test user)', async (t) => {
     const results = await waitForTargets(
       [mongo([s.mongodb]), amqp(s.amqp), amqp(s.amqp, { username: s.amqpUser, password: s.amqpPassword })],
       { deadlineMs: 20000, log: silentLogger },
@@ -154,14 +154,14 @@ if (services) {
     t.match(results.message, /mongodb at 127\.0\.0\.1:\d+: connection reset.*; amqp at .*: connection reset/);
   });
 
-  t.test('a listener answering with the AMQP 0-9-1 header', async (t) => {
+  t.test('a listener answering with the AMQP 0-9-1 header behind qpid://', async (t) => {
     const old = await listen((c) =>
       c.once('data', () => {
         c.end(Buffer.from('AMQP\x00\x00\x09\x01', 'latin1'));
       }),
     );
-    const err = await rejection(checkTargets([amqp(old.address)], { timeoutMs: 1500, log: silentLogger }));
-    t.match(err.message, /protocol mismatch at 127\.0\.0\.1:\d+: the broker speaks AMQP 0-9-1 only, not AMQP 1\.0; on RabbitMQ enable the plugin: rabbitmq-plugins enable rabbitmq_amqp1_0/);
+    const err = await rejection(checkTargets([brokerFromConf(`qpid://${old.address}/`)], { timeoutMs: 1500, log: silentLogger }));
+    t.match(err.message, /protocol mismatch at 127\.0\.0\.1:\d+: the broker speaks AMQP 0-9-1 only \(RabbitMQ\), but qpid:\/\/ makes Pulp speak AMQP 0-10 \(python-qpid\); for RabbitMQ set \[tasks\] broker_url to amqp:\/\//);
   });
 
   t.test('wrong password: fails fast, names user and address, never shows the password (text and JSON logs)', async (t) => {
@@ -185,9 +185,11 @@ if (services) {
           recs.find((r) => r.dependency === 'amqp'),
           { level: 'error', address: s.amqp, ready: false, attempts: 1, reason: 'auth' },
         );
+        // RabbitMQ refuses an AMQP 0-9-1 login at once, often before FerretDB's ping returns:
+        // then the MongoDB wait is cut short, and its record says so in the same fields.
         t.match(
           recs.find((r) => r.dependency === 'mongodb'),
-          { level: 'info', address: s.mongodb, ready: true, attempts: 1, elapsed_ms: Number },
+          { address: s.mongodb, ready: Boolean, attempts: 1, elapsed_ms: Number },
         );
       }
     }

@@ -5,6 +5,8 @@
 // - attempts per minute during an outage: from the backoff schedule (exact bounds) and
 //   measured against a closed port for a few seconds, extrapolated to a minute.
 // - `pulp-entrypoint wait` with both ready as a whole process, next to `node -e 0`.
+// - one broker probe in process (drivers loaded): the AMQP 0-9-1 open (amqplib) against RabbitMQ
+//   without plugins, the AMQP 1.0 open (rhea) against Qpid Broker-J and against RabbitMQ.
 // The source is bundled with esbuild into node_modules/.cache (so the drivers resolve from
 // the repo's node_modules); dist/ holds only the CLI.
 import { spawnSync } from 'node:child_process';
@@ -24,6 +26,7 @@ await build({
   stdin: {
     contents: [
       `export { waitForTargets } from ${JSON.stringify(join(root, 'src/wait/wait.ts'))};`,
+      `export { probeTarget } from ${JSON.stringify(join(root, 'src/wait/probe.ts'))};`,
       `export { attemptsPerMinuteAtCap, DEFAULT_BACKOFF, ATTEMPT_TIMEOUT_MS } from ${JSON.stringify(join(root, 'src/wait/backoff.ts'))};`,
       `export { createLogger, silentLogger } from ${JSON.stringify(join(root, 'src/log.ts'))};`,
     ].join('\n'),
@@ -54,7 +57,14 @@ function services() {
     }
   }
   if (!env.PULP_TEST_MONGODB || !env.PULP_TEST_AMQP) return undefined;
-  return { mongodb: env.PULP_TEST_MONGODB, amqp: env.PULP_TEST_AMQP };
+  return {
+    mongodb: env.PULP_TEST_MONGODB,
+    amqp: env.PULP_TEST_AMQP,
+    amqp091: env.PULP_TEST_AMQP091,
+    qpid: env.PULP_TEST_QPID,
+    qpidUser: env.PULP_TEST_QPID_USER,
+    qpidPassword: env.PULP_TEST_QPID_PASSWORD,
+  };
 }
 
 const split = (a) => {
@@ -65,10 +75,13 @@ const mongoTarget = (address) => ({
   kind: 'mongodb', address, seeds: [split(address)], database: 'pulp_database', username: undefined, password: undefined,
   replicaSet: undefined, tls: false, tlsVerify: true, caFile: undefined, certFile: undefined, keyFile: undefined,
 });
-const amqpTarget = (address) => ({
-  kind: 'amqp', address, ...split(address), username: undefined, password: undefined, vhost: undefined, tls: false,
-  caFile: undefined, certFile: undefined, keyFile: undefined, source: 'tasks.broker_url',
+// amqp://address// by default (AMQP 0-9-1, guest/guest as kombu sends it); qpid:// for rhea.
+const amqpTarget = (address, o = {}) => ({
+  kind: 'amqp', address, ...split(address), protocol: 'amqp-0-9-1', scheme: 'amqp', username: undefined, password: undefined,
+  vhost: undefined, tls: false, tlsVerify: 'none', caFile: undefined, certFile: undefined, keyFile: undefined, loginMethod: undefined,
+  source: 'tasks.broker_url', ...o,
 });
+const qpid = { protocol: 'amqp-0-10', scheme: 'qpid', tlsVerify: 'chain-and-name' };
 
 async function freePort() {
   const s = net.createServer();
@@ -179,6 +192,7 @@ if (svc) {
       DB_SERVICE_PORT: String(m.port),
       MSG_SERVICE_HOST: a.host,
       MSG_SERVICE_PORT: String(a.port),
+      PULP_BROKER_SCHEME: 'amqp',
     };
     const wait = time([bin, 'wait', '--timeout', '10'], env);
     rows.push([
@@ -186,6 +200,30 @@ if (svc) {
       wait.error ? `n/a (${wait.error})` : `${ms(wait.median)} (+${(wait.median - node.median).toFixed(0)} ms over node -e 0)`,
       'goal: within 60 ms of node -e 0',
     ]);
+  }
+}
+
+// 4. One broker probe, in process, drivers already loaded.
+if (svc) {
+  const n = Number(process.env.BENCH_PROBES ?? 30);
+  const cases = [
+    ['AMQP 0-9-1 open (amqplib), RabbitMQ without plugins', svc.amqp091 && amqpTarget(svc.amqp091)],
+    ['AMQP 1.0 open (rhea), Qpid Broker-J, PLAIN', svc.qpid && amqpTarget(svc.qpid, { ...qpid, username: svc.qpidUser, password: svc.qpidPassword })],
+    ['AMQP 0-9-1 open (amqplib), RabbitMQ with the AMQP 1.0 plugin', amqpTarget(svc.amqp)],
+  ];
+  for (const [name, target] of cases) {
+    if (!target) {
+      rows.push([`broker probe: ${name}`, 'n/a (not started: run test/services/start.sh)', '']);
+      continue;
+    }
+    const xs = [];
+    for (let i = 0; i < n + 3; i++) {
+      const t0 = performance.now();
+      await w.probeTarget(target, { timeoutMs: 5000 });
+      if (i >= 3) xs.push(performance.now() - t0);
+    }
+    const st = stats(xs);
+    rows.push([`broker probe: ${name} (median of ${n})`, `${st.median.toFixed(1)} ms, best ${st.best.toFixed(1)}, worst ${st.worst.toFixed(1)}`, 'connect, handshake, clean close']);
   }
 }
 

@@ -1,6 +1,6 @@
 // src/drivers.ts as the standalone binary has it (scripts/build-binary.mjs puts this module
-// in its place). The drivers travel as two SEA assets: drivers.cjs (mongodb + rhea in one
-// CommonJS chunk) and drivers.cjs.cache, V8's code cache made by Node 24 after *running*
+// in its place). The drivers travel as two SEA assets: drivers.cjs (mongodb, rhea and amqplib
+// in one CommonJS chunk) and drivers.cjs.cache, V8's code cache made by Node 24 after *running*
 // the chunk, so it holds the module bodies V8 compiled while loading. The SEA's own code
 // cache (useCodeCache) is made before running and so leaves every lazily compiled function
 // out; for the drivers, the bulk of the start-up cost, that is most of their code.
@@ -11,10 +11,14 @@ import { Script } from 'node:vm';
 
 type MongoModule = typeof import('mongodb');
 type RheaModule = typeof import('rhea');
+type AmqplibModule = typeof import('amqplib');
+type MongoConnectionModule = typeof import('mongodb/lib/cmap/connection.js');
 
 interface Chunk {
   mongodb: MongoModule;
+  mongodbConnection: MongoConnectionModule;
   rhea: RheaModule;
+  amqplib: AmqplibModule;
 }
 
 type Wrapper = (exports: object, require: (id: string) => unknown, module: { exports: object }, filename: string, dirname: string) => void;
@@ -45,8 +49,16 @@ export async function loadMongo(): Promise<MongoModule> {
   return loadChunk().mongodb;
 }
 
+export async function loadMongoConnection(): Promise<MongoConnectionModule> {
+  return loadChunk().mongodbConnection;
+}
+
 export async function loadRhea(): Promise<RheaModule> {
   return loadChunk().rhea;
+}
+
+export async function loadAmqplib(): Promise<AmqplibModule> {
+  return loadChunk().amqplib;
 }
 
 /** The binary's cache is made at build time (scripts/build-binary.mjs), not by the binary. */

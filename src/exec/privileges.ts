@@ -41,29 +41,25 @@ export function envForUser(env: NodeJS.ProcessEnv, user: ResolvedUser | null): N
 export interface Launch {
   file: string;
   args: string[];
-  /** For child_process.spawn's uid/gid options; undefined when setpriv switches or no switch. */
-  uid?: number;
-  gid?: number;
 }
 
 /**
  * How a spawned child (the init, or the role in supervise mode) gets the target's
- * credentials. child_process.spawn can set uid and gid, but libuv then calls
- * setgroups(0, NULL): the supplementary groups are lost. So when the user has any, the
- * child is started through util-linux's setpriv, which sets groups, gid and uid (real,
- * effective and saved) and then exec()s the program: no process stays behind, the role
- * gets signals straight from the agent. runuser would fork and stay as the parent (for
- * PAM), which puts one more process between the agent and the role; a forked helper is
- * not something Node can do. Without supplementary groups spawn's own options give the
- * same result with one exec fewer, and no dependency on setpriv.
+ * credentials: exactly those exec mode gives the role (dropPrivilegesInProcess), the user's
+ * groups included. child_process.spawn can set uid and gid, but libuv then calls
+ * setgroups(0, NULL): the child would have no supplementary groups at all, not even the
+ * user's own group that exec mode lists. So the child is started through util-linux's
+ * setpriv, which sets groups, gid and uid (real, effective and saved) and then exec()s the
+ * program: no process stays behind, the role gets signals straight from the agent. runuser
+ * would fork and stay as the parent (for PAM), which puts one more process between the agent
+ * and the role; a forked helper is not something Node can do. setpriv runs as root, so it
+ * comes from a fixed root-owned location (trusted-helper.ts), never from PATH.
  */
-export function planLaunch(file: string, args: string[], user: ResolvedUser | null, setprivPath: string | undefined): Launch {
+export function planLaunch(file: string, args: string[], user: ResolvedUser | null, setprivPath: string | undefined, setprivMissing = 'not found'): Launch {
   if (user === null) return { file, args };
-  const supplementary = user.groups.filter((g) => g !== user.gid);
-  if (supplementary.length === 0) return { file, args, uid: user.uid, gid: user.gid };
   if (setprivPath === undefined) {
     throw new EntrypointError(
-      `setpriv (util-linux) not found on PATH: it is needed to give ${user.name} its supplementary groups (${supplementary.join(',')}); install util-linux in the image`,
+      `setpriv (util-linux) ${setprivMissing}: it is needed to start a program as ${user.name} with its groups (${user.groups.join(',')}); install util-linux in the image (it is never looked up on PATH, since it runs as root)`,
       ExitCode.software,
     );
   }

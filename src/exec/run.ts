@@ -16,6 +16,7 @@ import type { ResolvedUser } from '../users.ts';
 import { type ExecModeSetting, chooseExecMode, hasExecve } from './mode.ts';
 import { DEFAULT_PATH, resolveOnPath } from './path.ts';
 import { type Launch, checkWorkdirFor, dropPrivilegesInProcess, envForUser, planLaunch } from './privileges.ts';
+import { SETPRIV_LOCATIONS, findTrustedHelper } from './trusted-helper.ts';
 import { FORWARDED_SIGNALS, type SignalRewrite, TERMINAL_SIGNALS, exitCodeOf } from './signals.ts';
 
 export interface RunSpec {
@@ -85,23 +86,35 @@ function enterWorkdir(p: Prepared, user: ResolvedUser | null): void {
   }
 }
 
-function setprivPath(): string | undefined {
-  return resolveOnPath('setpriv', `${process.env.PATH ?? ''}:${DEFAULT_PATH}`);
+/** The launch of a spawned child; setpriv, which runs as root, never comes from PATH. */
+function launchOf(p: Pick<Prepared, 'file' | 'args'>, user: ResolvedUser | null): Launch {
+  if (user === null) return planLaunch(p.file, p.args, null, undefined);
+  const setpriv = findTrustedHelper(SETPRIV_LOCATIONS);
+  return 'path' in setpriv ? planLaunch(p.file, p.args, user, setpriv.path) : planLaunch(p.file, p.args, user, undefined, setpriv.refused);
+}
+
+/** Throws now, before anything is written, what spawning a child as `user` would throw later. */
+export function checkSpawnAs(user: ResolvedUser | null): void {
+  launchOf({ file: '', args: [] }, user);
 }
 
 function userFields(user: ResolvedUser | null): { user: string } {
   return { user: user === null ? `uid ${process.geteuid?.() ?? '?'} (no switch)` : `${user.name} (${user.uid}:${user.gid})` };
 }
 
-/** Spawns with inherited stdio, forwards signals while the child lives, resolves its exit code. */
-function supervise(launch: Launch, p: Prepared, rewrite: SignalRewrite, log: Logger): Promise<number> {
+/** After SIGTERM, how long a stopped init gets before SIGKILL. */
+export const STOP_GRACE_MS = 3000;
+
+/**
+ * Spawns with inherited stdio, forwards signals while the child lives, resolves its exit
+ * code. When `stop` aborts, the child gets SIGTERM, then SIGKILL after STOP_GRACE_MS.
+ */
+function supervise(launch: Launch, p: Prepared, rewrite: SignalRewrite, log: Logger, stop?: AbortSignal): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(launch.file, launch.args, {
       stdio: 'inherit',
       cwd: p.cwd,
       env: p.env,
-      ...(launch.uid !== undefined ? { uid: launch.uid } : {}),
-      ...(launch.gid !== undefined ? { gid: launch.gid } : {}),
     });
     const tty = process.stdin.isTTY === true;
     const handlers: [NodeJS.Signals, () => void][] = [];
@@ -119,8 +132,28 @@ function supervise(launch: Launch, p: Prepared, rewrite: SignalRewrite, log: Log
       handlers.push([sig, handler]);
       process.on(sig, handler);
     }
+    let killTimer: NodeJS.Timeout | undefined;
+    const onStop = (): void => {
+      log.warn(`stopping ${p.label} (SIGTERM, then SIGKILL after ${STOP_GRACE_MS} ms)`, { pid: child.pid });
+      try {
+        child.kill('SIGTERM');
+      } catch {
+        // Already gone.
+      }
+      killTimer = setTimeout(() => {
+        try {
+          child.kill('SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }, STOP_GRACE_MS);
+    };
+    if (stop?.aborted) onStop();
+    else stop?.addEventListener('abort', onStop, { once: true });
     const done = (): void => {
       for (const [sig, handler] of handlers) process.off(sig, handler);
+      stop?.removeEventListener('abort', onStop);
+      clearTimeout(killTimer);
     };
     child.once('error', (err) => {
       done();
@@ -135,14 +168,15 @@ function supervise(launch: Launch, p: Prepared, rewrite: SignalRewrite, log: Log
 
 /**
  * Runs a program to its end (the init) and returns its exit code (128 + signal when killed).
- * Signals the agent gets meanwhile are passed on, so a pod stopped during the init stops it.
+ * Signals the agent gets meanwhile are passed on, so a pod stopped during the init stops it;
+ * `stop` stops it too (the init lease was lost).
  */
-export async function runToCompletion(spec: RunSpec, log: Logger): Promise<number> {
+export async function runToCompletion(spec: RunSpec, log: Logger, stop?: AbortSignal): Promise<number> {
   const p = prepare(spec);
-  const launch = planLaunch(p.file, p.args, spec.user, spec.user ? setprivPath() : undefined);
+  const launch = launchOf(p, spec.user);
   log.info(`running ${p.label}`, { argv: [p.file, ...p.args], ...userFields(spec.user), cwd: p.cwd });
   const started = Date.now();
-  const code = await supervise(launch, p, new Map(), log);
+  const code = await supervise(launch, p, new Map(), log, stop);
   log.info(`${p.label} exited`, { code, ms: Date.now() - started });
   return code;
 }
@@ -177,7 +211,7 @@ export async function execRole(spec: RunSpec, log: Logger): Promise<never> {
     }
   }
 
-  const launch = planLaunch(p.file, p.args, spec.user, spec.user ? setprivPath() : undefined);
+  const launch = launchOf(p, spec.user);
   log.info(`starting ${p.label} under the agent`, { ...fields, why: reason, rewrite: [...rewrite].map(([a, b]) => `${a}:${b}`) });
   const code = await supervise(launch, p, rewrite, log);
   log.info(`${p.label} exited`, { code });

@@ -8,7 +8,16 @@
 // index refuses it (E11000): that error means "held by someone else". Two racers on a
 // missing document are the same case: one insert wins, the other gets E11000 (MongoDB may
 // retry it internally as an update, which then misses the filter: same answer).
-// Times are the pods' clocks: a lease's TTL must be much longer than their skew.
+// Times are the database server's clock (InitStore.serverNow: the `localTime` of its hello
+// reply; FerretDB 1.24 has neither update pipelines with $$NOW nor $expr comparisons), so a
+// pod whose clock is off cannot take over a live lease. The holder's id is unique per start
+// and every write of the holder is conditioned on it: a takeover changes it, and it never
+// comes back, so "holder is still me" means nobody else held the lease in between.
+//
+// The completion record is committed in the lease document first (`committing`), by an
+// update conditioned on holding the lease, then copied to its own document `done:KEY`, then
+// the lease is released. A holder that stalls between the two leaves the committed record in
+// the lease; whoever takes the lease next publishes it before anything else.
 
 export const INIT_COLLECTION = 'pulp_entrypoint_init';
 export const LEASE_ID = 'lease';
@@ -27,6 +36,8 @@ export interface LeaseDoc {
   acquiredAt: Date | null;
   renewedAt: Date | null;
   expiresAt: Date;
+  /** A completion record committed by the holder and not yet known to be published. */
+  committing?: DoneDoc | null;
 }
 
 export interface DoneDoc {
@@ -69,7 +80,12 @@ export function renewUpdate(now: Date, ttlMs: number): { $set: { renewedAt: Date
 }
 
 export function releaseUpdate(now: Date): { $set: Omit<LeaseDoc, '_id'> } {
-  return { $set: { holder: null, host: null, key: null, acquiredAt: null, renewedAt: now, expiresAt: now } };
+  return { $set: { holder: null, host: null, key: null, acquiredAt: null, renewedAt: now, expiresAt: now, committing: null } };
+}
+
+/** Commits `record` in the lease, only while `holder` holds it (filter: renewFilter). */
+export function commitUpdate(record: DoneDoc, now: Date, ttlMs: number): { $set: { committing: DoneDoc; renewedAt: Date; expiresAt: Date } } {
+  return { $set: { committing: record, ...renewUpdate(now, ttlMs).$set } };
 }
 
 export type LeaseState = { state: 'free' } | { state: 'held'; by: string; host: string; until: Date } | { state: 'expired'; by: string; host: string; since: Date };

@@ -3,7 +3,7 @@
 // error leaves as a StoreError, so once.ts can tell "try again" from "give up" without the driver.
 import type { Db } from 'mongodb';
 import { REASON_HINT, REASON_TEXT, classifyFacts, errorFacts } from '../wait/classify.ts';
-import { type DoneDoc, type Holder, INIT_COLLECTION, LEASE_ID, type LeaseDoc, acquireFilter, acquireUpdate, doneId, isDuplicateKey, releaseUpdate, renewFilter, renewUpdate } from './lease.ts';
+import { type DoneDoc, type Holder, INIT_COLLECTION, LEASE_ID, type LeaseDoc, acquireFilter, acquireUpdate, commitUpdate, doneId, isDuplicateKey, releaseUpdate, renewFilter, renewUpdate } from './lease.ts';
 import { StoreError } from './store-error.ts';
 import type { AcquireResult, InitStore } from './store.ts';
 
@@ -64,6 +64,15 @@ export function mongoInitStore(db: Db, collectionName = INIT_COLLECTION): InitSt
   };
   const readLease = (): Promise<LeaseDoc | null> => wrap(async () => (await col.findOne({ _id: LEASE_ID })) as LeaseDoc | null);
   return {
+    serverNow() {
+      // hello's localTime is the server's wall clock (MongoDB and FerretDB alike).
+      return wrap(async () => {
+        const reply = await db.command({ hello: 1 });
+        const t = reply.localTime as unknown;
+        if (!(t instanceof Date)) throw new StoreError('the server gave no localTime in its hello reply', false, 'use MongoDB 3.6 or later, or FerretDB');
+        return t;
+      });
+    },
     findDone(key) {
       return wrap(async () => (await col.findOne({ _id: doneId(key) })) as DoneDoc | null);
     },
@@ -77,7 +86,7 @@ export function mongoInitStore(db: Db, collectionName = INIT_COLLECTION): InitSt
         })) as LeaseDoc | null;
         if (after !== null && after.holder === holder.id) {
           const tookOver = before !== null && before.holder !== null && before.holder !== holder.id ? before : null;
-          return { acquired: true, tookOver };
+          return { acquired: true, tookOver, pending: after.committing ?? null };
         }
         return { acquired: false, current: after };
       } catch (err) {
@@ -92,6 +101,9 @@ export function mongoInitStore(db: Db, collectionName = INIT_COLLECTION): InitSt
       return wrap(async () => {
         await col.updateOne(renewFilter(holder), releaseUpdate(now));
       });
+    },
+    commit(holder, doc, now, ttlMs) {
+      return wrap(async () => (await col.updateOne(renewFilter(holder), commitUpdate(doc, now, ttlMs))).matchedCount === 1);
     },
     markDone(doc) {
       const { _id, ...rest } = doc;

@@ -80,8 +80,8 @@ export interface InitOnMongoOptions {
   force: boolean;
   /** The init's argv, for the record and the log. */
   argv: string[];
-  /** Runs the init and returns its code: runToCompletion(spec, log) from src/exec/run.ts. */
-  run: () => Promise<number>;
+  /** Runs the init and returns its code: runToCompletion(spec, log, stop) from src/exec/run.ts. */
+  run: (stop: AbortSignal) => Promise<number>;
   /** Epoch ms (the same deadline as the waits). */
   deadline: number;
   log: Logger;

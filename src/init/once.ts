@@ -10,12 +10,15 @@ import type { InitStore } from './store.ts';
 
 export interface Clock {
   now(): Date;
+  /** Milliseconds on a clock that never jumps (stalls and lost leases are measured on it). */
+  mono(): number;
   /** Resolves after `ms`, or at once when `signal` aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const realClock: Clock = {
   now: () => new Date(),
+  mono: () => performance.now(),
   sleep: (ms, signal) =>
     new Promise((resolve) => {
       if (signal?.aborted) return resolve();
@@ -73,8 +76,8 @@ export interface InitOnceOptions {
   holder: Holder;
   /** For the record and the log lines. */
   argv: string[];
-  /** Runs the init, returns its exit code. */
-  run: () => Promise<number>;
+  /** Runs the init, returns its exit code; stops it (SIGTERM, then SIGKILL) when `stop` aborts. */
+  run: (stop: AbortSignal) => Promise<number>;
   /** Epoch ms: give up waiting for the lease then (the init itself is not cut short). */
   deadline: number;
   log: Logger;
@@ -88,6 +91,23 @@ export interface InitOnceOptions {
 export type InitOutcome = { ran: true; record: DoneDoc } | { ran: false; record: DoneDoc };
 
 export const DEFAULT_LEASE_TTL_MS = 30_000;
+
+/** How often the holder's watchdog looks at its lease while the init runs (at most). */
+const WATCH_TICK_MS = 250;
+
+/**
+ * How long after sending its last confirmed renewal the holder gives up: before the server can
+ * call the lease expired (its expiry is the server's time at that renewal, later than the
+ * send, plus the TTL), by a margin for a slow round trip and the time to stop the init.
+ */
+export function giveUpAfterMs(ttlMs: number): number {
+  return ttlMs - Math.min(Math.floor(ttlMs / 3), Math.max(250, Math.floor(ttlMs / 10)));
+}
+
+/** Thrown (exit 69) when the holder lost its lease while its init ran: the init was stopped. */
+function lostLease(argv: string[], why: string): UnavailableError {
+  return new UnavailableError(`lost the init lease while ${argv.join(' ')} ran (${why}): stopped it; no completion record written, the start that holds the lease now runs it`);
+}
 
 function describeDone(d: DoneDoc): string {
   return `init ${d.key} already done at ${d.doneAt.toISOString()} on ${d.host}`;
@@ -109,16 +129,36 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
     return done;
   };
 
+  const serverNow = (): Promise<Date> => (store.serverNow ? store.serverNow() : Promise.resolve(clock.now()));
+
   const early = await skipIfDone();
   if (early) return { ran: false, record: early };
 
   let lastSeen = '';
+  // When the call that took the lease was sent, on the monotonic clock: the lease lives at
+  // least a TTL from then.
+  let confirmedAt = 0;
   for (;;) {
-    const now = clock.now();
-    const got = await storeCall(ctx, 'take the init lease', opts.deadline, () => store.tryAcquire(holder, key, now, ttlMs));
+    const sent = clock.mono();
+    const [got, now] = await storeCall(ctx, 'take the init lease', opts.deadline, async () => {
+      const at = await serverNow();
+      return [await store.tryAcquire(holder, key, at, ttlMs), at] as const;
+    });
     if (got.acquired) {
+      confirmedAt = sent;
       if (got.tookOver) {
-        log.warn(`took over the init lease of ${got.tookOver.holder} on ${got.tookOver.host}: it expired at ${got.tookOver.expiresAt.toISOString()} without being renewed (its holder died?)`);
+        log.warn(`took over the init lease of ${got.tookOver.holder} on ${got.tookOver.host}: it expired at ${got.tookOver.expiresAt.toISOString()} (database time) without being renewed (its holder died or stalled?)`);
+      }
+      if (got.pending) {
+        // Committed by a holder that stalled before publishing it: its init did succeed.
+        const pending = got.pending;
+        log.info(`publishing the completion record of ${pending.key} that ${pending.holder} on ${pending.host} committed in the lease`, { key: pending.key });
+        try {
+          await storeCall(ctx, `write the completion record of ${pending.key}`, opts.deadline, () => store.markDone(pending));
+        } catch (err) {
+          await store.release(holder, clock.now()).catch(() => {});
+          throw err;
+        }
       }
       break;
     }
@@ -151,58 +191,115 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
   }
 
   log.info(`init lease taken: running ${opts.argv.join(' ')}`, { key, holder: holder.id, ttlMs });
-  // Stopped (and awaited) before the lease is released or the record written, so a late
-  // renewal cannot race the release, and no timer keeps the process alive afterwards.
+  // The watchdog: renews every ttl/3; renews at once after a stall (the process, or the whole
+  // machine, stopped for longer than that); stops the init when the lease is no longer ours
+  // (a renewal finds another holder), or when no renewal has been confirmed for nearly a TTL
+  // (the database unreachable, or a stall), since by then the server may give it to another.
+  // Stopped before the record is committed, so no timer keeps the process alive afterwards.
   const stop = new AbortController();
-  const renewLoop = async (): Promise<void> => {
-    for (;;) {
-      await clock.sleep(Math.max(1, Math.floor(ttlMs / 3)), stop.signal);
+  const lost = new AbortController();
+  let lostWhy = '';
+  const lose = (why: string): void => {
+    if (lost.signal.aborted) return;
+    lostWhy = why;
+    log.warn(`the init lease is lost (${why}): stopping ${opts.argv.join(' ')}`, { key });
+    lost.abort();
+  };
+  const interval = Math.max(1, Math.floor(ttlMs / 3));
+  const giveUp = giveUpAfterMs(ttlMs);
+  let inFlight = false;
+  const renewOnce = async (): Promise<void> => {
+    inFlight = true;
+    const sent = clock.mono();
+    try {
+      if (await store.renew(holder, await serverNow(), ttlMs)) {
+        confirmedAt = Math.max(confirmedAt, sent);
+        return;
+      }
+      const now = await store.readLease().catch(() => null);
+      lose(now?.holder ? `${now.holder} on ${now.host ?? '?'} took it over after it expired` : 'it expired and was taken over');
+    } catch (err) {
+      // After the loss or the end, a renewal cut short by the closing connection says nothing new.
+      if (lost.signal.aborted || stop.signal.aborted) return;
+      const why = err instanceof StoreError ? err.reason : errorMessage(err);
+      log.warn(`cannot renew the init lease in ${storeName}: ${why}; trying again in ${interval} ms`, { key });
+    } finally {
+      inFlight = false;
+    }
+  };
+  const watch = async (): Promise<void> => {
+    let lastTick = clock.mono();
+    let lastWall = clock.now().getTime();
+    let nextRenewal = lastTick + interval;
+    while (!stop.signal.aborted && !lost.signal.aborted) {
+      await clock.sleep(Math.min(WATCH_TICK_MS, interval), stop.signal);
       if (stop.signal.aborted) return;
-      try {
-        if (!(await store.renew(holder, clock.now(), ttlMs))) {
-          log.warn('the init lease was taken by another start while this init ran (renewals failed for longer than its TTL); letting this init finish', { key });
-          return;
-        }
-      } catch (err) {
-        // The init is not cut short for this: at worst the lease expires and another start
-        // runs the same idempotent init after it.
-        const why = err instanceof StoreError ? err.reason : errorMessage(err);
-        log.warn(`cannot renew the init lease in ${storeName}: ${why}; trying again in ${Math.floor(ttlMs / 3)} ms`, { key });
+      const now = clock.mono();
+      const wall = clock.now().getTime();
+      // A paused VM may resume with its monotonic clock where it stopped but its wall clock
+      // corrected: a jump on either means "check now" (a needless check costs one renewal).
+      const gap = Math.max(now - lastTick, wall - lastWall);
+      if (gap > interval) {
+        log.warn(`this agent was stalled for ${(gap / 1000).toFixed(1)} s: checking the init lease now`, { key });
+        nextRenewal = now;
+      }
+      lastTick = now;
+      lastWall = wall;
+      if (now - confirmedAt >= giveUp) {
+        lose(`no renewal confirmed by ${storeName} for ${((now - confirmedAt) / 1000).toFixed(1)} s, and it expires ${ttlMs / 1000} s after one`);
+        return;
+      }
+      if (now >= nextRenewal && !inFlight) {
+        nextRenewal = now + interval;
+        void renewOnce();
       }
     }
   };
-  const renewal = renewLoop();
-  const stopRenewing = async (): Promise<void> => {
+  const watching = watch();
+  const stopWatching = async (): Promise<void> => {
     stop.abort();
-    await renewal;
+    await watching;
   };
 
   const started = clock.now();
   let code: number;
   try {
-    code = await opts.run();
+    code = await opts.run(lost.signal);
   } catch (err) {
-    await stopRenewing();
-    await store.release(holder, clock.now()).catch(() => {});
+    await stopWatching();
+    if (!lost.signal.aborted) await store.release(holder, await serverNow().catch(() => clock.now())).catch(() => {});
     throw err;
   }
-  await stopRenewing();
+  await stopWatching();
+  // Not ours any more: no record, and no release (it belongs to someone else now).
+  if (lost.signal.aborted) throw lostLease(opts.argv, lostWhy);
   const ended = clock.now();
   if (code !== 0) {
-    await store.release(holder, ended).catch((err: unknown) => log.warn(`cannot release the init lease: ${errorMessage(err)} (it expires by itself)`));
+    await store.release(holder, await serverNow().catch(() => ended)).catch((err: unknown) => log.warn(`cannot release the init lease: ${errorMessage(err)} (it expires by itself)`));
     throw new ChildFailedError(`init ${opts.argv.join(' ')} failed with exit code ${code}: no completion record written, lease released; fix the cause and restart`, code);
   }
   const record: DoneDoc = { _id: doneId(key), key, doneAt: ended, host: holder.host, holder: holder.id, argv: opts.argv, durationMs: ended.getTime() - started.getTime() };
   // The init usually outlasts the start-up deadline; the record still gets one lease TTL of
   // retries, the time our lease would keep others from running the init anyway.
   const recordDeadline = Math.max(opts.deadline, ended.getTime() + ttlMs);
+  const failure = (why: string): string =>
+    `init ${opts.argv.join(' ')} ran successfully, but its completion record ${key} could not be written to ${storeName}, so the next start will run the init again: ${why}`;
+  // The commit point: one update that succeeds only while this start holds the lease.
+  let held: boolean;
+  try {
+    held = await storeCall(ctx, `commit the completion record of ${key}`, recordDeadline, async () => store.commit(holder, record, await serverNow(), ttlMs), failure);
+  } catch (err) {
+    await store.release(holder, clock.now()).catch(() => {});
+    throw err;
+  }
+  if (!held) throw lostLease(opts.argv, 'it was taken over before the init ended');
   try {
     await storeCall(
       ctx,
       `write the completion record of ${key}`,
       recordDeadline,
       () => store.markDone(record),
-      (why) => `init ${opts.argv.join(' ')} ran successfully, but its completion record ${key} could not be written to ${storeName}, so the next start will run the init again: ${why}`,
+      failure,
     );
   } catch (err) {
     await store.release(holder, clock.now()).catch(() => {});

@@ -2,9 +2,21 @@
 // interface only, so it is tested fast against memory; mongo-store.ts is the real one.
 import type { DoneDoc, Holder, LeaseDoc } from './lease.ts';
 
-export type AcquireResult = { acquired: true; tookOver: LeaseDoc | null } | { acquired: false; current: LeaseDoc | null };
+export type AcquireResult =
+  | {
+      acquired: true;
+      tookOver: LeaseDoc | null;
+      /** A record a previous holder committed in the lease but may not have published. */
+      pending: DoneDoc | null;
+    }
+  | { acquired: false; current: LeaseDoc | null };
 
 export interface InitStore {
+  /**
+   * The database server's clock, which judges every lease expiry, so that agents with
+   * skewed clocks agree. A store without one (the tests' memory store) uses the agent's.
+   */
+  serverNow?(): Promise<Date>;
   findDone(key: string): Promise<DoneDoc | null>;
   readLease(): Promise<LeaseDoc | null>;
   /** Takes the lease if it is free, expired or ours. */
@@ -12,5 +24,8 @@ export interface InitStore {
   /** False when the lease is no longer ours. */
   renew(holder: Holder, now: Date, ttlMs: number): Promise<boolean>;
   release(holder: Holder, now: Date): Promise<void>;
+  /** Commits `doc` in the lease if `holder` still holds it; false when it does not. */
+  commit(holder: Holder, doc: DoneDoc, now: Date, ttlMs: number): Promise<boolean>;
+  /** Publishes a record (its own document, which the other roles read). */
   markDone(doc: DoneDoc): Promise<void>;
 }

@@ -7,7 +7,7 @@ import { isSecretKey, registerSecret } from '../redact.ts';
 import { PULP_DEFAULTS, URL_SCHEMES, parseBrokerUrl, parseSeeds } from '../targets.ts';
 import { splitUrl } from '../url.ts';
 import { type Env, type Sourced, type VarProblem, discoverService, unique } from './kube.ts';
-import { type AgentOptions, BROKER_SCHEMES, type BrokerScheme, validate, withoutEmpty } from './options.ts';
+import { type AgentOptions, validate, withoutEmpty } from './options.ts';
 import * as v from './validators.ts';
 
 export interface PlannedEdit {
@@ -81,8 +81,8 @@ export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, op
     const base = currentBroker(current);
     const host = msg.host ?? { value: base.host, from: ['server.conf'] };
     // The file's scheme is kept unless PULP_BROKER_SCHEME says otherwise: adding a password
-    // must not turn qpids:// (TLS) into qpid://.
-    const scheme: Sourced<BrokerScheme> = schemeSet
+    // must not turn qpids:// (TLS) into qpid://, nor kombu's pyamqp:// into qpid://.
+    const scheme: Sourced<string> = schemeSet
       ? opts.brokerScheme
       : base.scheme !== undefined
         ? { value: base.scheme, from: ['server.conf'] }
@@ -168,7 +168,8 @@ function firstSeed(current: ConfigView): { host: string; port: number } {
 function currentBroker(current: ConfigView): {
   host: string;
   port: number;
-  scheme: BrokerScheme | undefined;
+  /** A Celery broker scheme (URL_SCHEMES with a protocol), else undefined. */
+  scheme: string | undefined;
   username?: string;
   password?: string;
   vhost?: string;
@@ -176,7 +177,7 @@ function currentBroker(current: ConfigView): {
   const url = confGet(current, 'tasks', 'broker_url') || PULP_DEFAULTS.tasks.broker_url;
   try {
     const u = parseBrokerUrl(url, 'server.conf [tasks] broker_url');
-    return { ...u, scheme: (BROKER_SCHEMES as readonly string[]).includes(u.scheme) ? (u.scheme as BrokerScheme) : undefined };
+    return { ...u, scheme: URL_SCHEMES[u.scheme]?.protocol !== undefined ? u.scheme : undefined };
   } catch {
     return { host: 'localhost', port: 5672, scheme: undefined };
   }

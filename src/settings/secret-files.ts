@@ -15,7 +15,8 @@ export const FILE_VARIABLES: readonly { name: string; secret: boolean }[] = [
 
 const MAX_SECRET_FILE = 64 * 1024;
 
-export type ReadFile = (path: string) => Buffer;
+/** Reads at most `maxBytes` of a regular file; throws (with an fs `code`) otherwise. */
+export type ReadFile = (path: string, maxBytes: number) => Buffer;
 
 /**
  * Returns the environment with every NAME_FILE read into NAME, and which variable each
@@ -40,7 +41,8 @@ export function readFileVariables(rawEnv: Env, readFile: ReadFile): { env: Env; 
     }
     let raw: Buffer;
     try {
-      raw = readFile(path);
+      // One byte past the limit tells "too large" from "exactly the limit".
+      raw = readFile(path, MAX_SECRET_FILE + 1);
     } catch (err) {
       throw new InputError(`${fileVar}=${path}: cannot read the file (${fileErrorReason(err)})`);
     }

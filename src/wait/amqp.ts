@@ -1,12 +1,18 @@
-// Broker readiness: the AMQP 1.0 open handshake completes (SASL ANONYMOUS, or PLAIN with the
-// URL's credentials; TLS for amqps/qpids/ssl). rhea loads only when a probe runs.
+// The Qpid check ([tasks] broker_url qpid:// or qpids://): Pulp's client there is python-qpid
+// (AMQP 0-10), for which Node has no client, so the probe opens AMQP 1.0 through rhea, which
+// Qpid brokers (qpidd with its AMQP 1.0 module, Broker-J) also speak: SASL ANONYMOUS, or PLAIN
+// with the URL's credentials, TLS for qpids/celery_require_ssl. A Qpid that answers with the
+// AMQP 0-10 header instead is live and usable by python-qpid: ready, saying that only liveness
+// was checked. rhea loads only when a probe runs.
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { loadRhea } from '../drivers.ts';
 import { registerSecret } from '../redact.ts';
 import type { AmqpTarget } from '../targets.ts';
+import { QPID_0_10_LIVENESS, mismatch, rabbitBehindQpid, readPeerHeader } from './amqp-peer.ts';
 import { ProbeError, toProbeError } from './classify.ts';
+import { AMQP10_MAX_FRAME, AMQP10_MAX_SASL_FRAME, type Guard, amqp10Format, guardStream } from './frame-guard.ts';
 import type { AttemptOptions } from './mongodb.ts';
 import { type TimeoutControl, withTimeout } from './timeout.ts';
 import { readTlsFiles } from './tls-files.ts';
@@ -18,41 +24,12 @@ import { readTlsFiles } from './tls-files.ts';
  */
 export const SASL_OUTCOME_GRACE_MS = 5000;
 
-const AMQP_0_9_1 = Buffer.from('AMQP\x00\x00\x09\x01', 'latin1');
-
-/**
- * What the first bytes a peer sent say about it, when they rule out AMQP 1.0; undefined when
- * they are an AMQP 1.0 header (plain, SASL or TLS layer) or too short to tell.
- */
-export function describeForeignHeader(first: Buffer, address: string): ProbeError | undefined {
-  if (first.length === 0) return undefined;
-  const amqp = Buffer.from('AMQP', 'latin1');
-  const prefix = first.subarray(0, Math.min(4, first.length));
-  if (!amqp.subarray(0, prefix.length).equals(prefix)) {
-    const shown = JSON.stringify(first.subarray(0, 16).toString('latin1'));
-    return new ProbeError('protocol', `protocol mismatch at ${address}: not an AMQP server (it sent ${shown}); is this the broker's AMQP port?`);
-  }
-  if (first.length < 8) return undefined;
-  if (first.subarray(0, 8).equals(AMQP_0_9_1)) {
-    return new ProbeError(
-      'protocol',
-      `protocol mismatch at ${address}: the broker speaks AMQP 0-9-1 only, not AMQP 1.0; on RabbitMQ enable the plugin: rabbitmq-plugins enable rabbitmq_amqp1_0`,
-    );
-  }
-  const [id, major, minor] = [first[4], first[5], first[6]];
-  if ((id === 0 || id === 2 || id === 3) && major === 1 && minor === 0) return undefined;
-  return new ProbeError(
-    'protocol',
-    `protocol mismatch at ${address}: the peer answered with AMQP header ${[...first.subarray(4, 8)].join('.')}, not AMQP 1.0`,
-  );
-}
-
-async function readTls(target: AmqpTarget): Promise<tls.ConnectionOptions> {
-  const where = target.source === 'messaging.url' ? 'server.conf [messaging]' : 'server.conf [tasks]';
+/** The TLS material of [tasks] (cacert, certfile, keyfile) and SNI for a host name. */
+export async function readTls(target: AmqpTarget): Promise<tls.ConnectionOptions> {
   const files = await readTlsFiles({
-    ca: { file: target.caFile, setting: `${where} cacert` },
-    cert: { file: target.certFile, setting: `${where} ${target.source === 'messaging.url' ? 'clientcert' : 'certfile'}` },
-    key: { file: target.keyFile, setting: `${where} keyfile` },
+    ca: { file: target.caFile, setting: 'server.conf [tasks] cacert' },
+    cert: { file: target.certFile, setting: 'server.conf [tasks] certfile' },
+    key: { file: target.keyFile, setting: 'server.conf [tasks] keyfile' },
   });
   return {
     ...(files.ca && { ca: files.ca }),
@@ -62,8 +39,11 @@ async function readTls(target: AmqpTarget): Promise<tls.ConnectionOptions> {
   };
 }
 
-/** One AMQP 1.0 open handshake; resolves once the broker's open arrives, then closes. */
-export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promise<void> {
+/**
+ * One AMQP 1.0 open handshake; resolves once the broker's open arrives (then closes), or with
+ * a note when a Qpid answered with the AMQP 0-10 header.
+ */
+export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promise<string | undefined> {
   registerSecret(target.password);
   const where = target.address;
   const tlsOptions = target.tls ? await readTls(target) : {};
@@ -72,8 +52,14 @@ export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promi
   const container = rhea.create_container({ id: 'pulp-entrypoint' });
 
   let socket: Duplex | undefined;
+  let guard: Guard | undefined;
   let first = Buffer.alloc(0);
   const control: TimeoutControl = {};
+  let settle: { resolve: (note: string | undefined) => void; reject: (e: unknown) => void } | undefined;
+  const foreign = (): ProbeError | undefined => {
+    const peer = readPeerHeader(first);
+    return peer === undefined ? undefined : mismatch(peer, target);
+  };
   // rhea reports a foreign protocol header only as a vague framing error, so the probe watches
   // the first bytes itself on the very socket rhea uses.
   const connect = (port: number, host: string, _o: unknown, callback: () => void): Duplex => {
@@ -84,15 +70,20 @@ export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promi
       first = Buffer.concat([first, chunk]);
       if (first.length >= 8) {
         s.off('data', peek);
-        if (describeForeignHeader(first, where) === undefined) control.extendTo?.(Math.max(opts.timeoutMs, SASL_OUTCOME_GRACE_MS));
+        const peer = readPeerHeader(first);
+        if (peer?.kind === 'amqp' && peer.version === '0-10') settle?.resolve(QPID_0_10_LIVENESS);
+        else if (foreign() === undefined) control.extendTo?.(Math.max(opts.timeoutMs, SASL_OUTCOME_GRACE_MS));
       }
     };
     s.on('data', peek);
+    // Before rhea's own listener, which would collect any announced frame size (see frame-guard.ts).
+    guard = guardStream(s, amqp10Format({ sasl: AMQP10_MAX_SASL_FRAME, max: AMQP10_MAX_FRAME }), where);
     socket = s;
     return s;
   };
 
-  const handshake = new Promise<void>((resolve, reject) => {
+  const handshake = new Promise<string | undefined>((resolve, reject) => {
+    settle = { resolve, reject };
     const connection = container.connect({
       host: target.host,
       port: target.port,
@@ -100,12 +91,14 @@ export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promi
       ...(target.username !== undefined && { username: target.username, password: target.password ?? '' }),
       reconnect: false,
       idle_time_out: 0,
+      max_frame_size: AMQP10_MAX_FRAME,
       connect,
       // rhea's typings do not know the connect hook; it is documented in its README.
     } as unknown as Parameters<typeof container.connect>[0]);
     const failed = (err: unknown): void => {
-      const foreign = describeForeignHeader(first, where);
-      if (foreign) return reject(foreign);
+      if (guard?.refused) return reject(guard.refused);
+      const wrong = foreign();
+      if (wrong) return reject(wrong);
       const condition = (err as { condition?: unknown } | undefined)?.condition;
       const text = err instanceof Error ? err.message : String(err ?? '');
       if (condition === 'amqp:unauthorized-access' || /Failed to authenticate/.test(text)) {
@@ -117,8 +110,10 @@ export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promi
       }
       reject(toProbeError(err, where));
     };
-    connection.on('connection_open', () => {
-      resolve();
+    connection.on('connection_open', (ctx) => {
+      const product = (ctx.connection.remote.open as { properties?: { product?: unknown } } | undefined)?.properties?.product;
+      if (product === 'RabbitMQ') reject(rabbitBehindQpid(target));
+      else resolve(undefined);
       connection.close();
     });
     connection.on('connection_error', (ctx) => failed(ctx.connection.error ?? ctx.error));
@@ -130,7 +125,7 @@ export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promi
   });
 
   try {
-    await withTimeout(handshake, opts.timeoutMs, opts.signal, where, control);
+    return await withTimeout(handshake, opts.timeoutMs, opts.signal, where, control);
   } finally {
     // Let the close frame go out when the handshake succeeded; then make sure nothing lingers.
     const s = socket;

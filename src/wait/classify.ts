@@ -1,7 +1,7 @@
 // Why an attempt failed, in words a person checking a pod understands. Pure: the drivers'
 // error objects are reduced to plain facts first (errorFacts), then classified.
 
-export type Reason = 'refused' | 'timeout' | 'reset' | 'dns' | 'unreachable' | 'auth' | 'protocol' | 'tls' | 'error';
+export type Reason = 'refused' | 'timeout' | 'reset' | 'dns' | 'unreachable' | 'auth' | 'vhost' | 'protocol' | 'tls' | 'error';
 
 /** What to tell the person for each reason. */
 export const REASON_TEXT: Record<Reason, string> = {
@@ -11,6 +11,7 @@ export const REASON_TEXT: Record<Reason, string> = {
   dns: 'host name not found',
   unreachable: 'network unreachable',
   auth: 'authentication failed',
+  vhost: 'vhost refused',
   protocol: 'protocol mismatch',
   tls: 'TLS failed',
   error: 'failed',
@@ -24,6 +25,7 @@ export const REASON_HINT: Record<Reason, string> = {
   dns: 'is the service name right and does it resolve in this namespace?',
   unreachable: 'is there a route to that address?',
   auth: 'check the user name and password',
+  vhost: 'create the vhost or give the user permissions on it (rabbitmqctl add_vhost, set_permissions), or fix the path of [tasks] broker_url ("//" is the vhost "/")',
   protocol: 'is it the right kind of server on that port?',
   tls: 'check the TLS settings and certificates',
   error: 'see the reason above',
@@ -72,38 +74,57 @@ export function classifyFacts(f: ErrorFacts): Reason {
   return 'error';
 }
 
-/** Collects the facts from an error, its `cause` chain, AggregateErrors and the driver's topology. */
-export function errorFacts(err: unknown): ErrorFacts {
-  const facts: ErrorFacts = { codes: [], names: [], messages: [], serverCodes: [] };
+/** Every error object in `err`: itself, its `cause` chain, AggregateErrors and the driver's topology. */
+function eachError(err: unknown, visit: (o: Record<string, unknown>) => void): void {
   const seen = new Set<unknown>();
-  const visit = (e: unknown, depth: number): void => {
+  const walk = (e: unknown, depth: number): void => {
     if (e === null || typeof e !== 'object' || seen.has(e) || depth > 6) return;
     seen.add(e);
     const o = e as Record<string, unknown>;
-    if (e instanceof Error) {
-      facts.names.push(e.name);
-      if (e.message) facts.messages.push(e.message);
+    visit(o);
+    walk(o.cause, depth + 1);
+    if (Array.isArray(o.errors)) for (const x of o.errors) walk(x, depth + 1);
+    // MongoServerSelectionError.reason is a TopologyDescription whose servers carry the socket errors.
+    const servers = (o.reason as { servers?: unknown } | undefined)?.servers;
+    if (servers instanceof Map) for (const sd of servers.values()) walk((sd as { error?: unknown }).error, depth + 1);
+  };
+  walk(err, 0);
+}
+
+/** Collects the facts from an error and everything inside it (eachError). */
+export function errorFacts(err: unknown): ErrorFacts {
+  const facts: ErrorFacts = { codes: [], names: [], messages: [], serverCodes: [] };
+  eachError(err, (o) => {
+    if (o instanceof Error) {
+      facts.names.push(o.name);
+      if (o.message) facts.messages.push(o.message);
     }
     if (typeof o.code === 'string') facts.codes.push(o.code);
     if (typeof o.code === 'number') facts.serverCodes.push(o.code);
-    visit(o.cause, depth + 1);
-    if (Array.isArray(o.errors)) for (const x of o.errors) visit(x, depth + 1);
-    // MongoServerSelectionError.reason is a TopologyDescription whose servers carry the socket errors.
-    const servers = (o.reason as { servers?: unknown } | undefined)?.servers;
-    if (servers instanceof Map) for (const sd of servers.values()) visit((sd as { error?: unknown }).error, depth + 1);
-  };
-  visit(err, 0);
+  });
   return facts;
 }
 
-export function classifyError(err: unknown): Reason {
-  if (err instanceof ProbeError) return err.reason;
-  return classifyFacts(errorFacts(err));
+/**
+ * A ProbeError anywhere inside `err`: our own checks on a driver's socket (frame-guard.ts)
+ * destroy it with one, and the driver hands it back wrapped as the cause of its own error.
+ */
+function innerProbeError(err: unknown): ProbeError | undefined {
+  let found: ProbeError | undefined;
+  eachError(err, (o) => {
+    if (found === undefined && o instanceof ProbeError) found = o;
+  });
+  return found;
 }
 
-/** Wraps any failure as a ProbeError, keeping ProbeErrors as they are. */
+export function classifyError(err: unknown): Reason {
+  return innerProbeError(err)?.reason ?? classifyFacts(errorFacts(err));
+}
+
+/** Wraps any failure as a ProbeError, keeping a ProbeError (also one found inside) as it is. */
 export function toProbeError(err: unknown, where: string): ProbeError {
-  if (err instanceof ProbeError) return err;
+  const inner = innerProbeError(err);
+  if (inner) return inner;
   const reason = classifyError(err);
   const facts = errorFacts(err);
   // The innermost system message is the most specific ("connect ECONNREFUSED 127.0.0.1:1").

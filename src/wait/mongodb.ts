@@ -1,11 +1,14 @@
 // MongoDB readiness: a `ping` answered, authenticated the way Pulp 2 does it (against its own
 // database `name`). The driver loads only when a probe runs, never on configure/preview.
+import type { Duplex } from 'node:stream';
 import type { MongoClient, MongoClientOptions } from 'mongodb';
-import { loadMongo } from '../drivers.ts';
+import type { Connection, ConnectionOptions } from 'mongodb/lib/cmap/connection.js';
+import { loadMongo, loadMongoConnection } from '../drivers.ts';
 import { joinHostPort } from '../net.ts';
 import { registerSecret } from '../redact.ts';
 import type { MongoTarget } from '../targets.ts';
 import { ProbeError, toProbeError } from './classify.ts';
+import { MONGO_MAX_BEFORE_HELLO, MONGO_MAX_MESSAGE, guardStream, mongoFormat } from './frame-guard.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { withTimeout } from './timeout.ts';
 
@@ -19,6 +22,44 @@ type Seed = MongoTarget['seeds'][number];
 
 export function mongoUrl(seeds: Seed[]): string {
   return `mongodb://${seeds.map((s) => joinHostPort(s.host, s.port)).join(',')}/`;
+}
+
+/**
+ * The driver's Connection, with a guard on the stream it reads (plaintext, after TLS) that
+ * refuses a message longer than allowed before the driver starts collecting it: 1 MiB until
+ * the hello is answered, then the server's own maxMessageSizeBytes (at most MongoDB's 48 MB).
+ * The driver itself accepts any length up to 2 GiB. Every connection the client opens (the
+ * monitor's, the pool's, the RTT pinger's) is made from this class.
+ */
+export function guardedConnectionType(Base: typeof Connection): typeof Connection {
+  return class GuardedConnection extends Base {
+    private readonly limits: { max: number };
+
+    constructor(stream: Duplex, options: ConnectionOptions) {
+      const limits = { max: MONGO_MAX_BEFORE_HELLO };
+      // Before super(): the guard's 'data' listener must come before the driver's.
+      guardStream(stream, mongoFormat(limits), String(options.hostAddress ?? 'the MongoDB server'));
+      super(stream, options);
+      this.limits = limits;
+    }
+
+    override get hello(): unknown {
+      return super.hello;
+    }
+
+    override set hello(response: unknown) {
+      super.hello = response;
+      const announced = Number((response as { maxMessageSizeBytes?: unknown } | null | undefined)?.maxMessageSizeBytes);
+      this.limits.max = announced > 0 ? Math.min(announced, MONGO_MAX_MESSAGE) : MONGO_MAX_MESSAGE;
+    }
+  };
+}
+
+let guarded: Promise<typeof Connection> | undefined;
+
+function guardedConnection(): Promise<typeof Connection> {
+  guarded ??= loadMongoConnection().then((m) => guardedConnectionType(m.Connection));
+  return guarded;
 }
 
 /** Driver options for one attempt. TLS material is passed in, already read. */
@@ -65,7 +106,8 @@ export function mongoClientOptions(
 /** One client for `seeds`, connected and pinged within the attempt's time, or closed. */
 async function pingClient(target: MongoTarget, seeds: Seed[], options: MongoClientOptions, opts: AttemptOptions): Promise<MongoClient> {
   const { MongoClient } = await loadMongo();
-  const client = new MongoClient(mongoUrl(seeds), options);
+  // connectionType is accepted by the driver's option parser but missing from its typings.
+  const client = new MongoClient(mongoUrl(seeds), { ...options, connectionType: await guardedConnection() } as MongoClientOptions);
   const where = seeds.map((s) => joinHostPort(s.host, s.port)).join(',');
   // A direct connection has one server: its first failed heartbeat is the answer (refused,
   // reset, ...), so there is no point in waiting out server selection.

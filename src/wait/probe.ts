@@ -1,10 +1,16 @@
 // One readiness attempt for any target, and how targets are named in log lines and errors.
 import type { Target } from '../targets.ts';
 import { probeAmqp } from './amqp.ts';
+import { probeAmqp091 } from './amqp091.ts';
 import { type AttemptOptions, probeMongo } from './mongodb.ts';
 
-export function probeTarget(target: Target, opts: AttemptOptions): Promise<void> {
-  return target.kind === 'mongodb' ? probeMongo(target, opts) : probeAmqp(target, opts);
+/** Resolves when the target is ready, with a note when readiness was only partly checked. */
+export async function probeTarget(target: Target, opts: AttemptOptions): Promise<string | undefined> {
+  if (target.kind === 'mongodb') {
+    await probeMongo(target, opts);
+    return undefined;
+  }
+  return target.protocol === 'amqp-0-9-1' ? probeAmqp091(target, opts) : probeAmqp(target, opts);
 }
 
 /** "mongodb at db:27017" or "amqp at msg:5672 ([tasks] broker_url)". */

@@ -28,7 +28,7 @@ export function withTimeout<T>(
     let limit = timeoutMs;
     const expire = (): void => {
       cleanup();
-      reject(new ProbeError('timeout', `timed out at ${where} (no answer within ${limit} ms)`));
+      reject(new ProbeError('timeout', `timed out at ${where} (no answer within ${Math.round(limit)} ms)`));
     };
     let timer = setTimeout(expire, timeoutMs);
     control.extendTo = (totalMs: number): void => {

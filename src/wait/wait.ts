@@ -6,7 +6,8 @@ import { UnavailableError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Target } from '../targets.ts';
 import { ATTEMPT_TIMEOUT_MS, type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from './backoff.ts';
-import { type ProbeError, REASON_HINT, type Reason, toProbeError } from './classify.ts';
+import { ProbeError, REASON_HINT, type Reason, toProbeError } from './classify.ts';
+import type { AttemptOptions } from './mongodb.ts';
 import { describeTarget, probeTarget } from './probe.ts';
 
 export interface WaitResult {
@@ -18,6 +19,8 @@ export interface WaitResult {
   /** Why the last attempt failed (absent when ready). */
   reason?: Reason;
   error?: string;
+  /** Ready, with a limit on what could be checked (a Qpid that answered only AMQP 0-10). */
+  note?: string;
 }
 
 export interface WaitOptions {
@@ -30,7 +33,8 @@ export interface WaitOptions {
   random?: () => number;
 }
 
-type Probe = typeof probeTarget;
+/** A stand-in may resolve with nothing; a note says what could not be checked. */
+type Probe = (target: Target, opts: AttemptOptions) => Promise<string | undefined | void>;
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
@@ -55,6 +59,7 @@ async function waitOne(
   const random = opts.random ?? Math.random;
   let attempts = 0;
   let last: ProbeError | undefined;
+  let note: string | undefined;
   const result = (ready: boolean): WaitResult => ({
     kind: target.kind,
     address: target.address,
@@ -62,6 +67,7 @@ async function waitOne(
     attempts,
     elapsedMs: Math.round(performance.now() - started),
     ...(last && !ready && { reason: last.reason, error: last.message }),
+    ...(ready && note !== undefined && { note }),
   });
   try {
     await pRetry(
@@ -69,7 +75,8 @@ async function waitOne(
         attempts++;
         const remaining = deadlineAt - performance.now();
         try {
-          await probe(target, { timeoutMs: Math.max(50, Math.min(opts.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS, remaining)), signal });
+          // Whole milliseconds: the attempt's limit shows in messages ("no answer within 840 ms").
+          note = (await probe(target, { timeoutMs: Math.max(50, Math.round(Math.min(opts.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS, remaining))), signal })) ?? undefined;
         } catch (err) {
           const e = toProbeError(err, target.address);
           // A deadline abort says nothing new about the dependency; keep the earlier reason.
@@ -105,18 +112,25 @@ async function waitOne(
     } else {
       if (!last) last = toProbeError(err, target.address);
       const rr = result(false);
-      opts.log.error(`${name} not ready after ${seconds(rr.elapsedMs)} (${attemptsText(attempts)}): ${last.message}`, fields(rr));
+      // Another dependency refused for good (a broker refuses a wrong password at once, often
+      // before this one answered): this wait was cut short, not failed.
+      const reason: unknown = signal.reason;
+      if (reason instanceof ProbeError && reason.permanent && reason !== last) {
+        opts.log.info(`${name}: wait stopped after ${seconds(rr.elapsedMs)} (${attemptsText(attempts)}): another dependency failed for good`, fields(rr));
+      } else {
+        opts.log.error(`${name} not ready after ${seconds(rr.elapsedMs)} (${attemptsText(attempts)}): ${last.message}`, fields(rr));
+      }
       return rr;
     }
     return r;
   }
   const r = result(true);
-  opts.log.info(`${name} ready after ${seconds(r.elapsedMs)} (${attemptsText(attempts)})`, fields(r));
+  opts.log.info(`${name} ready after ${seconds(r.elapsedMs)} (${attemptsText(attempts)})${r.note ? `; ${r.note}` : ''}`, fields(r));
   return r;
 }
 
 function fields(r: WaitResult): Record<string, string | number | boolean | undefined> {
-  return { dependency: r.kind, address: r.address, ready: r.ready, attempts: r.attempts, elapsed_ms: r.elapsedMs, reason: r.reason };
+  return { dependency: r.kind, address: r.address, ready: r.ready, attempts: r.attempts, elapsed_ms: r.elapsedMs, reason: r.reason, note: r.note };
 }
 
 /** The one-line message for exit 69: every dependency not ready, its last reason, what to check. */
@@ -169,7 +183,8 @@ export async function waitForTargets(targets: Target[], opts: WaitOptions, probe
       // Only the dependency that refused the credentials is at fault; the others were cut short.
       const idx = results.findIndex((r) => r.reason === p.reason && r.error === p.message);
       const t = targets[idx];
-      throw new UnavailableError(`${p.message}${t ? `; ${authHint(t)}` : ''}`);
+      const hint = p.reason === 'auth' ? (t ? authHint(t) : undefined) : REASON_HINT[p.reason];
+      throw new UnavailableError(`${p.message}${hint ? `; ${hint}` : ''}`);
     }
     const waited = opts.signal?.aborted ? 'wait interrupted' : `not ready after ${+(opts.deadlineMs / 1000).toFixed(1)} s`;
     throw new UnavailableError(`${unavailableMessage(targets, results, waited)}; the limit is PULP_WAIT_TIMEOUT`);
@@ -189,9 +204,16 @@ export async function checkTargets(
       const started = performance.now();
       const name = describeTarget(t);
       try {
-        await probe(t, { timeoutMs: opts.timeoutMs });
-        const r: WaitResult = { kind: t.kind, address: t.address, ready: true, attempts: 1, elapsedMs: Math.round(performance.now() - started) };
-        opts.log.info(`${name} ready`, fields(r));
+        const note = (await probe(t, { timeoutMs: opts.timeoutMs })) ?? undefined;
+        const r: WaitResult = {
+          kind: t.kind,
+          address: t.address,
+          ready: true,
+          attempts: 1,
+          elapsedMs: Math.round(performance.now() - started),
+          ...(note !== undefined && { note }),
+        };
+        opts.log.info(`${name} ready${note ? `; ${note}` : ''}`, fields(r));
         return r;
       } catch (err) {
         const e = toProbeError(err, t.address);

@@ -51,6 +51,7 @@ export interface EnvVar {
 export interface Container {
   name: string;
   image: string;
+  imagePullPolicy?: string;
   command?: string[];
   args?: string[];
   env?: EnvVar[];
@@ -63,7 +64,7 @@ export interface Container {
 
 export interface Volume {
   name: string;
-  secret?: { secretName: string; items?: { key: string; path: string }[] };
+  secret?: { secretName: string; items?: { key: string; path: string }[]; defaultMode?: number };
   configMap?: { name: string; items?: { key: string; path: string }[] };
   emptyDir?: Record<string, unknown>;
 }
@@ -74,6 +75,7 @@ export interface PodSpec {
   volumes?: Volume[];
   hostname?: string;
   enableServiceLinks?: boolean;
+  securityContext?: { fsGroup?: number; runAsUser?: number; runAsGroup?: number };
 }
 
 /** The master service every pod sees (default namespace); the agent must ignore it. */
@@ -84,11 +86,16 @@ export const KUBERNETES_SERVICE: KubeObject = {
   spec: { clusterIP: '10.96.0.1', ports: [{ name: 'https', port: 443, protocol: 'TCP' }] },
 };
 
+/**
+ * The objects of every manifest in `dir`, in the order `kubectl apply -f dir` creates them
+ * (file names sorted, documents in file order). YAML 1.1, as Kubernetes reads it: `0440` is
+ * octal there (and decimal 440 in YAML 1.2).
+ */
 export async function loadManifests(dir: string): Promise<KubeObject[]> {
   const YAML = await import('yaml');
   const out: KubeObject[] = [];
   for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
-    for (const doc of YAML.parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
+    for (const doc of YAML.parseAllDocuments(readFileSync(join(dir, file), 'utf8'), { version: '1.1' })) {
       if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]?.message}`);
       const obj = doc.toJS() as KubeObject | null;
       if (obj) out.push(obj);
@@ -195,7 +202,7 @@ function materialise(objects: KubeObject[], pod: Pod, container: Container, root
       const value = data[key];
       if (value === undefined) throw new Error(`${source.kind} ${source.name} has no key ${key}`);
       mkdirSync(join(dir, posix.dirname(path)), { recursive: true });
-      writeFileSync(join(dir, path), value, { mode: vol.secret ? 0o400 : 0o644 });
+      writeFileSync(join(dir, path), value, { mode: vol.secret ? (vol.secret.defaultMode ?? 0o644) : 0o644 });
     }
   }
 }

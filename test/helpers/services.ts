@@ -17,7 +17,20 @@ export interface Services {
   amqpPassword: string;
   /** The FerretDB binary, for tests that start their own. */
   ferretdbBin: string | undefined;
+  /** 127.0.0.1:port of RabbitMQ with no plugins (AMQP 0-9-1 only); same user and password as amqp. */
+  amqp091: string | undefined;
+  /** 127.0.0.1:port of Qpid Broker-J with SASL PLAIN (qpidUser, qpidPassword), and with ANONYMOUS. */
+  qpid: string | undefined;
+  qpidAnonymous: string | undefined;
+  /** 127.0.0.1:port of the plain RabbitMQ's TLS listener, and the CA that signed its certificate (CN=localhost). */
+  amqps: string | undefined;
+  amqpsCa: string | undefined;
+  qpidUser: string;
+  qpidPassword: string;
 }
+
+/** The brokers beyond the first RabbitMQ, all present. */
+export type Brokers = Services & { amqp091: string; qpid: string; qpidAnonymous: string; amqps: string; amqpsCa: string };
 
 export const SERVICES_DIR = process.env.PULP_TEST_SERVICES_DIR ?? '/tmp/pulp-entrypoint-services';
 
@@ -48,6 +61,13 @@ export function testServices(): Services | undefined {
     amqpUser: v('PULP_TEST_AMQP_USER') ?? 'guest',
     amqpPassword: v('PULP_TEST_AMQP_PASSWORD') ?? 'guest',
     ferretdbBin: v('PULP_TEST_FERRETDB_BIN'),
+    amqp091: v('PULP_TEST_AMQP091'),
+    qpid: v('PULP_TEST_QPID'),
+    qpidAnonymous: v('PULP_TEST_QPID_ANONYMOUS'),
+    amqps: v('PULP_TEST_AMQPS'),
+    amqpsCa: v('PULP_TEST_AMQPS_CA'),
+    qpidUser: v('PULP_TEST_QPID_USER') ?? 'pulptest',
+    qpidPassword: v('PULP_TEST_QPID_PASSWORD') ?? '',
   };
 }
 
@@ -58,5 +78,20 @@ export function requireServices(t: Test, what: string): Services | undefined {
   const how = 'run test/services/start.sh (or set PULP_TEST_MONGODB and PULP_TEST_AMQP)';
   if (process.env.CI === 'true') t.fail(`no test servers for ${what} under CI=true: ${how}`);
   else t.skip(`SKIPPED ${what}: no FerretDB/RabbitMQ test servers; ${how} to run it`, () => {});
+  return undefined;
+}
+
+/**
+ * Every broker of test/services/start.sh (RabbitMQ with and without plugins, Qpid Broker-J),
+ * or undefined after failing (CI=true) or skipping loudly.
+ */
+export function requireBrokers(t: Test, what: string): Brokers | undefined {
+  const s = testServices();
+  if (s?.amqp091 !== undefined && s.qpid !== undefined && s.qpidAnonymous !== undefined && s.amqps !== undefined && s.amqpsCa !== undefined) {
+    return { ...s, amqp091: s.amqp091, qpid: s.qpid, qpidAnonymous: s.qpidAnonymous, amqps: s.amqps, amqpsCa: s.amqpsCa };
+  }
+  const how = 'run test/services/start.sh (or set PULP_TEST_AMQP091, PULP_TEST_AMQPS, PULP_TEST_AMQPS_CA, PULP_TEST_QPID and PULP_TEST_QPID_ANONYMOUS)';
+  if (process.env.CI === 'true') t.fail(`no test brokers for ${what} under CI=true: ${how}`);
+  else t.skip(`SKIPPED ${what}: no RabbitMQ-without-plugins / Qpid Broker-J test brokers; ${how} to run it`, () => {});
   return undefined;
 }

@@ -5,16 +5,23 @@ set -uo pipefail
 
 STATE=${PULP_TEST_SERVICES_DIR:-/tmp/pulp-entrypoint-services}
 NODE_NAME=${PULP_TEST_RABBIT_NODE:-pulp-entrypoint-test@localhost}
+PLAIN_NODE_NAME=${PULP_TEST_RABBIT_PLAIN_NODE:-${NODE_NAME%@*}-plain@${NODE_NAME#*@}}
 [[ -d "$STATE" ]] || exit 0
 
-if [[ -f "$STATE/rabbitmq/rabbitmq.conf" ]]; then
-  export HOME="$STATE/rabbitmq/home" RABBITMQ_NODENAME="$NODE_NAME"
-  export RABBITMQ_CONF_ENV_FILE="$STATE/rabbitmq/rabbitmq-env.conf"
-  export RABBITMQ_CONFIG_FILE="$STATE/rabbitmq/rabbitmq.conf"
-  export RABBITMQ_MNESIA_BASE="$STATE/rabbitmq/mnesia" RABBITMQ_LOG_BASE="$STATE/rabbitmq/log"
-  timeout 30 /usr/lib/rabbitmq/bin/rabbitmqctl -n "$NODE_NAME" stop "$STATE/rabbitmq/pid" >/dev/null 2>&1
-fi
-for f in "$STATE/rabbitmq/pid" "$STATE/rabbitmq/server.pid" "$STATE/ferretdb/pid" "$STATE/ferretdb6/pid"; do
+stop_rabbit() { # dir node
+  [[ -f "$1/rabbitmq.conf" ]] || return 0
+  (
+    export HOME="$1/home" RABBITMQ_NODENAME="$2"
+    export RABBITMQ_CONF_ENV_FILE="$1/rabbitmq-env.conf"
+    export RABBITMQ_CONFIG_FILE="$1/rabbitmq.conf"
+    export RABBITMQ_MNESIA_BASE="$1/mnesia" RABBITMQ_LOG_BASE="$1/log"
+    timeout 30 /usr/lib/rabbitmq/bin/rabbitmqctl -n "$2" stop "$1/pid" >/dev/null 2>&1
+  )
+}
+stop_rabbit "$STATE/rabbitmq" "$NODE_NAME"
+stop_rabbit "$STATE/rabbitmq-plain" "$PLAIN_NODE_NAME"
+for f in "$STATE/rabbitmq/pid" "$STATE/rabbitmq/server.pid" "$STATE/rabbitmq-plain/pid" "$STATE/rabbitmq-plain/server.pid" \
+  "$STATE/qpid/pid" "$STATE/ferretdb/pid" "$STATE/ferretdb6/pid"; do
   [[ -f $f ]] || continue
   pid=$(cat "$f")
   kill "$pid" 2>/dev/null
