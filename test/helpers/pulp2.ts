@@ -84,6 +84,7 @@ function serviceVar(name: string): string | undefined {
  */
 const BROKERS: readonly { name: string; prefix: string }[] = [
   { name: 'RabbitMQ with the AMQP 1.0 plugin', prefix: 'PULP_TEST_AMQP' },
+  { name: "RabbitMQ without plugins (AMQP 0-9-1 only, Pulp's documented set-up)", prefix: 'PULP_TEST_AMQP091' },
 ];
 
 export function brokers(): Broker[] {
