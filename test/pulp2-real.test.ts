@@ -1,9 +1,9 @@
 // The real Pulp 2 behind the agent: Pulp's 2-master sources with their Python 2.7 environment
 // (built and cached by test/services/pulp2.sh from ../shared/pulp2), the real
 // `pulp-manage-db` and the real `celery beat` / `celery worker` of Pulp's three roles, started
-// through the program under test (bin/pulp-entrypoint, or PULP_TEST_ENTRYPOINT), against the
-// real FerretDB and brokers of test/services/start.sh (every broker of helpers/pulp2.ts'
-// BROKERS), in both exec modes.
+// through the program under test (bin/pulp-entrypoint, and the standalone binary named by
+// PULP_TEST_ENTRYPOINT when set), against the real FerretDB and brokers of
+// test/services/start.sh (every broker of helpers/pulp2.ts' BROKERS), in both exec modes.
 //
 // Each role runs as a container would: PID 1 of its own PID namespace, its own process group
 // and host name, a Kubernetes-shaped environment (the kubelet's service variables for the

@@ -4,7 +4,7 @@
 // test/services/pulp2-pod.sh), never the machine's /etc.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Test } from 'tap';
 import { ENTRYPOINT, ROOT, waitFor } from '../exec-helpers.ts';
 import { SERVICES_DIR } from './services.ts';
@@ -96,7 +96,7 @@ export function brokers(): Broker[] {
   }));
 }
 
-/** How the program under test is started: PULP_TEST_ENTRYPOINT (a standalone binary), else `node bin/pulp-entrypoint`. */
+/** How the program under test is started: `node bin/pulp-entrypoint`, or a standalone binary. */
 export interface Program {
   name: string;
   /** argv before the role. */
@@ -106,19 +106,22 @@ export interface Program {
 }
 
 /**
- * The program under test in both exec modes. bin/pulp-entrypoint: supervise with this Node
- * (20), exec with Node 24 (process.execve), or undefined when Node 24 is missing. A standalone
- * binary (PULP_TEST_ENTRYPOINT) carries its own Node and runs both modes.
+ * The programs under test, each in both exec modes. bin/pulp-entrypoint: supervise with this
+ * Node (20), exec with Node 24 (process.execve; undefined when Node 24 is missing). Plus, when
+ * PULP_TEST_ENTRYPOINT names one, a standalone binary, which carries its own Node and runs
+ * both modes.
  */
 export function programs(node24: string | undefined): { name: string; program: Program | undefined }[] {
-  const binary = process.env.PULP_TEST_ENTRYPOINT;
-  if (binary) {
-    return (['supervise', 'exec'] as const).map((execMode) => ({ name: `${binary}, ${execMode}`, program: { name: binary, argv: [binary], execMode } }));
-  }
-  return [
+  const list: { name: string; program: Program | undefined }[] = [
     { name: 'bin/pulp-entrypoint, supervise (Node 20)', program: { name: 'bin/pulp-entrypoint', argv: [process.execPath, ENTRYPOINT], execMode: 'supervise' } },
     { name: 'bin/pulp-entrypoint, exec (Node 24)', program: node24 === undefined ? undefined : { name: 'bin/pulp-entrypoint', argv: [node24, ENTRYPOINT], execMode: 'exec' } },
   ];
+  const binary = process.env.PULP_TEST_ENTRYPOINT;
+  if (binary) {
+    const path = resolve(binary);
+    for (const execMode of ['supervise', 'exec'] as const) list.push({ name: `${binary}, ${execMode}`, program: { name: binary, argv: [path], execMode } });
+  }
+  return list;
 }
 
 /** A pod's private view: VIEW/etc/pulp/server.conf (Pulp's own, as shipped), VIEW/lib/pulp/plugins/types. */
