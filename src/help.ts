@@ -17,7 +17,7 @@ Roles: beat (runs pulp-manage-db once first), resource_manager, worker.
 Environment (empty counts as unset):
   PULP_SERVER_CONF            file to edit (default /etc/pulp/server.conf)
   PULP_SERVER_CONF_TEMPLATE   start from this file, write PULP_SERVER_CONF (read-only ConfigMaps)
-  PULP_SERVER_NAME            [server] server_name, and the Celery node names
+  PULP_SERVER_NAME            [server] server_name, and the Celery node names (unset: the host name)
   PULP_DB_SERVICE             Kubernetes Service of MongoDB (default db -> DB_SERVICE_HOST, ...)
   PULP_MSG_SERVICE            Kubernetes Service of the broker (default msg -> MSG_SERVICE_HOST, ...)
   DB_SERVICE_HOST, DB_SERVICE_PORT    [database] seeds (also docker-link DB_PORT..., SERVICE_HOST)

@@ -1,7 +1,6 @@
 // The role table: what each Pulp role runs, as whom and where. Pure data read by the preview
 // and by run, so both show and do exactly the same thing.
 import { type ConfigView, confGet } from './config-view.ts';
-import { PULP_DEFAULTS } from './targets.ts';
 
 export const ROLES = ['beat', 'resource_manager', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
@@ -49,7 +48,11 @@ export function statefulSetOrdinal(hostname: string): number | undefined {
 }
 
 export function roleSpec(role: Role, inputs: RoleInputs): RoleSpec {
-  const serverName = confGet(inputs.conf, 'server', 'server_name')?.trim() || PULP_DEFAULTS.server.server_name;
+  // The host part of the node names: [server] server_name, as the original images did; unset,
+  // the host name, as Pulp's own units do (`-n resource_manager@%%h`), which is also what Pulp
+  // takes for server_name then (socket.getfqdn(), not a fixed name): two pods must never
+  // share a node name, or Pulp mixes up their heartbeats and the resource manager lock.
+  const serverName = confGet(inputs.conf, 'server', 'server_name')?.trim() || inputs.hostname;
   const cwd = inputs.workdir ?? CELERY_DIR;
   const logging = [`--loglevel=${inputs.logLevel}`, ...(inputs.logFile ? [`--logfile=${inputs.logFile}`] : [])];
   const as = (argv: string[]): CommandSpec => ({ argv: [...argv, ...inputs.extraArgs], user: inputs.runAs, cwd });

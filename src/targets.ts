@@ -11,7 +11,6 @@ export const PULP_DEFAULTS = {
   database: { name: 'pulp_database', seeds: 'localhost:27017', ssl: 'false', verify_ssl: 'true' },
   messaging: { url: 'tcp://localhost:5672' },
   tasks: { broker_url: 'qpid://localhost/' },
-  server: { server_name: 'pulp.example.com' },
 } as const;
 
 export interface MongoTarget {

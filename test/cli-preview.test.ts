@@ -121,6 +121,14 @@ t.test('worker and resource_manager: no init, node names from server_name', asyn
   t.ok(rm.exec.argv.includes('resource_manager'), '-Q resource_manager');
 });
 
+t.test('no server_name anywhere: node names end in the host name, as in Pulp\'s own units (@%h)', async (t) => {
+  const { PULP_SERVER_NAME: _, ...noName } = k8s;
+  const rm = preview('resource_manager', { ...noName, HOSTNAME: 'pulp-resource-manager-7d9f' });
+  t.ok(rm.exec.argv.includes('resource_manager@pulp-resource-manager-7d9f'), rm.exec.argv.join(' '));
+  const w = preview('worker', { ...noName, HOSTNAME: 'pulp-worker-3' });
+  t.ok(w.exec.argv.includes('reserved_resource_worker-3@pulp-worker-3'), w.exec.argv.join(' '));
+});
+
 t.test('without server.conf the embedded default is used, and said', async (t) => {
   const d = preview('beat', { PATH, PULP_SERVER_CONF: join(dir, 'absent.conf') });
   t.equal(d.config.source, 'embedded');

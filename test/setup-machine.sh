@@ -11,8 +11,11 @@
 #   util-linux passwd           unshare/setpriv for PID-1 tests, useradd for the test user
 #   attr                        getfattr/setfattr: server.conf's ACL and xattrs are kept
 #   faketime                    an agent whose clock is ahead (the init lease uses the server's)
+#   swig libssl-dev libldap2-dev libsasl2-dev libselinux1-dev gcc patchelf
+#                               the real Pulp 2's Python 2.7 build (test/services/pulp2.sh)
 set -euo pipefail
-packages=(augeas-tools augeas-lenses python3-pymongo python3-celery rabbitmq-server openjdk-17-jre-headless maven tini util-linux passwd attr faketime)
+packages=(augeas-tools augeas-lenses python3-pymongo python3-celery rabbitmq-server openjdk-17-jre-headless maven tini util-linux passwd attr faketime
+  swig libssl-dev libldap2-dev libsasl2-dev libselinux1-dev gcc patchelf)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -24,5 +27,6 @@ if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
 fi
 echo "setup-machine: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Waits for a dpkg lock held by another apt-get (parallel set-ups) instead of failing.
+apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
