@@ -7,22 +7,11 @@ import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { OPTIONAL_DRIVER_PEERS } from './build-constants.mjs';
 
 const root = new URL('../', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
 const dist = fileURLToPath(new URL('dist/', root));
-
-// Optional peers that mongodb require()s inside try/catch; not installed, so not bundled.
-export const OPTIONAL_DRIVER_PEERS = [
-  'kerberos',
-  '@mongodb-js/zstd',
-  '@aws-sdk/credential-providers',
-  'gcp-metadata',
-  'snappy',
-  'socks',
-  'aws4',
-  'mongodb-client-encryption',
-];
 
 await build({
   entryPoints: [fileURLToPath(new URL('src/main.ts', root))],

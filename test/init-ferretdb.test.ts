@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ENTRYPOINT, FAKE_BIN, agentEnv, cleanup, freshDatabases, openDir, readRecord, runAgent, waitFor } from './exec-helpers.ts';
+import { agentArgv, FAKE_BIN, agentEnv, cleanup, freshDatabases, openDir, readRecord, runAgent, waitFor } from './exec-helpers.ts';
 import { requireServices } from './helpers/services.ts';
 import { mongoInitStore } from '../src/init/mongo-store.ts';
 import { INIT_COLLECTION, LEASE_ID, doneId } from '../src/init/lease.ts';
@@ -148,9 +148,10 @@ if (s) {
     const own = join(dir, 'gone');
     mkdirSync(own);
     const rec = join(own, 'rec.jsonl');
+    const [cmd = '', ...args] = agentArgv(['worker']);
     const agent = spawn(
-      process.execPath,
-      [ENTRYPOINT, 'worker'],
+      cmd,
+      args,
       {
         env: {
           PATH: `${FAKE_BIN}:/usr/bin:/bin`,

@@ -8,8 +8,10 @@
 #   rabbitmq-server             the broker (AMQP 1.0 plugin and 0-9-1)
 #   tini                        reaping example in the docs, compared in tests
 #   util-linux passwd           unshare/setpriv for PID-1 tests, useradd for the test user
+#   qemu-user libc6-arm64-cross to run the arm64 binary (qemu-aarch64 -L /usr/aarch64-linux-gnu)
+#   binutils                    readelf, to cross-check the binaries' glibc version needs
 set -euo pipefail
-packages=(augeas-tools augeas-lenses python3-pymongo python3-celery rabbitmq-server tini util-linux passwd)
+packages=(augeas-tools augeas-lenses python3-pymongo python3-celery rabbitmq-server tini util-linux passwd qemu-user libc6-arm64-cross binutils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
