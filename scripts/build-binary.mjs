@@ -33,6 +33,7 @@ const bunDir = join(root, 'scripts', 'bun');
 const out = join(root, 'dist', 'pulp-entrypoint');
 const entry = join(root, 'scripts', 'binary-entry.ts');
 const MAX_GLIBC = '2.17';
+const JIT_POLICY = 100;
 
 /** Target CPU (Node's process.arch) -> Bun's --target and the npm package holding that runtime. */
 export const TARGETS = {
@@ -80,6 +81,10 @@ function compile(hostBun, arch, file) {
     '--no-compile-autoload-bunfig',
     '--no-compile-autoload-tsconfig',
     '--no-compile-autoload-package-json',
+    // The agent is short-lived (or idle while it supervises): JIT tiers would compile code that
+    // runs a few times and then never again. Raising the tier-up thresholds cut `check` from
+    // 58 to 46 ms of CPU here (npm run bench); 20..1000 measured alike.
+    `--compile-jit-policy=${JIT_POLICY}`,
     ...Object.entries(define).flatMap(([k, v]) => ['--define', `${k}=${v}`]),
     // Optional peers mongodb require()s inside try/catch; absent, as in node_modules.
     ...OPTIONAL_DRIVER_PEERS.flatMap((p) => ['--external', p]),

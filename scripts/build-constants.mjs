@@ -12,3 +12,19 @@ export const OPTIONAL_DRIVER_PEERS = [
   'aws4',
   'mongodb-client-encryption',
 ];
+
+// dist/drivers.cjs for bin/ (scripts/build.mjs), as src/drivers.ts reads it.
+export const DRIVERS_CHUNK = `module.exports = {
+  get mongodb() { return require('mongodb'); },
+  get rhea() { return require('rhea'); },
+  get mongoProbe() {
+    const { connect } = require('mongodb/lib/cmap/connect.js');
+    const { makeClientMetadata } = require('mongodb/lib/cmap/handshake/client_metadata.js');
+    const { resolveRuntimeAdapters } = require('mongodb/lib/runtime_adapters.js');
+    const { MongoClientAuthProviders } = require('mongodb/lib/mongo_client_auth_providers.js');
+    const { MongoCredentials } = require('mongodb/lib/cmap/auth/mongo_credentials.js');
+    const { HostAddress, ns } = require('mongodb/lib/utils.js');
+    return { connect, makeClientMetadata, resolveRuntimeAdapters, MongoClientAuthProviders, MongoCredentials, HostAddress, ns };
+  },
+};
+`;

@@ -7,7 +7,7 @@ import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { OPTIONAL_DRIVER_PEERS } from './build-constants.mjs';
+import { DRIVERS_CHUNK, OPTIONAL_DRIVER_PEERS } from './build-constants.mjs';
 
 const root = new URL('../', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
@@ -32,7 +32,9 @@ await build({
 });
 
 await build({
-  stdin: { contents: "module.exports = { mongodb: require('mongodb'), rhea: require('rhea') };", resolveDir: fileURLToPath(root), loader: 'js' },
+  // Getters: each part is evaluated when first used (esbuild wraps every module lazily), so the
+  // direct MongoDB probe (mongoProbe) does not pay for MongoClient and the rest of the driver.
+  stdin: { contents: DRIVERS_CHUNK, resolveDir: fileURLToPath(root), loader: 'js' },
   outfile: `${dist}drivers.cjs`,
   bundle: true,
   platform: 'node',

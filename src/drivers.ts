@@ -4,6 +4,7 @@
 // cache beside it (dist/drivers.cjs.v8-VERSION.cache), which loads in about a third of that time. Run
 // from source (tests) or inside the standalone binary (which has a code cache of its own),
 // they come from plain import().
+/// <reference path="./types/mongodb-internals.d.ts" />
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -16,9 +17,21 @@ type RheaModule = typeof import('rhea');
 /** Defined (true) by scripts/build.mjs, which writes the chunk. */
 declare const PULP_DRIVERS_CHUNK: boolean | undefined;
 
+/** The driver pieces of the direct MongoDB probe (src/wait/mongodb-direct.ts), without MongoClient. */
+export interface MongoProbeModule {
+  connect: typeof import('mongodb/lib/cmap/connect.js').connect;
+  makeClientMetadata: typeof import('mongodb/lib/cmap/handshake/client_metadata.js').makeClientMetadata;
+  resolveRuntimeAdapters: typeof import('mongodb/lib/runtime_adapters.js').resolveRuntimeAdapters;
+  MongoClientAuthProviders: typeof import('mongodb/lib/mongo_client_auth_providers.js').MongoClientAuthProviders;
+  MongoCredentials: typeof import('mongodb/lib/cmap/auth/mongo_credentials.js').MongoCredentials;
+  HostAddress: typeof import('mongodb/lib/utils.js').HostAddress;
+  ns: typeof import('mongodb/lib/utils.js').ns;
+}
+
 interface Chunk {
   mongodb: MongoModule;
   rhea: RheaModule;
+  mongoProbe: MongoProbeModule;
 }
 
 interface Loaded {
@@ -72,6 +85,27 @@ function writeCache({ script, cacheFile }: Loaded): void {
 export async function loadMongo(): Promise<MongoModule> {
   if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.mongodb;
   return import('mongodb');
+}
+
+export async function loadMongoProbe(): Promise<MongoProbeModule> {
+  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.mongoProbe;
+  const [connect, metadata, runtime, providers, credentials, utils] = await Promise.all([
+    import('mongodb/lib/cmap/connect.js'),
+    import('mongodb/lib/cmap/handshake/client_metadata.js'),
+    import('mongodb/lib/runtime_adapters.js'),
+    import('mongodb/lib/mongo_client_auth_providers.js'),
+    import('mongodb/lib/cmap/auth/mongo_credentials.js'),
+    import('mongodb/lib/utils.js'),
+  ]);
+  return {
+    connect: connect.connect,
+    makeClientMetadata: metadata.makeClientMetadata,
+    resolveRuntimeAdapters: runtime.resolveRuntimeAdapters,
+    MongoClientAuthProviders: providers.MongoClientAuthProviders,
+    MongoCredentials: credentials.MongoCredentials,
+    HostAddress: utils.HostAddress,
+    ns: utils.ns,
+  };
 }
 
 export async function loadRhea(): Promise<RheaModule> {
