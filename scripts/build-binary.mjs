@@ -1,22 +1,23 @@
-// npm run build:binary: the standalone executables, compiled with Bun (bun build --compile):
+// npm run build:binary: the standalone executables, compiled with Bun (Bun.build with
+// `compile`, run by scripts/compile-binary.mjs under the pinned Bun):
 //   dist/pulp-entrypoint-linux-x64     x86-64, "baseline" (no AVX2 needed: older EL7 hosts)
 //   dist/pulp-entrypoint-linux-arm64   aarch64
 //   dist/pulp-entrypoint               a copy of the one for the machine that builds
 // Each needs glibc 2.17 at most (EL7), no Node.js and no node_modules: the agent, its small
 // dependencies and the drivers (mongodb, rhea) are one bundle, stored as JavaScriptCore
-// bytecode (--bytecode), so nothing is parsed at start and the drivers are only *evaluated*
-// when a wait first needs them (dynamic import in src/drivers.ts).
+// bytecode, so nothing is parsed at start and the drivers are only *evaluated* when a wait
+// first needs them (dynamic import in src/drivers.ts).
 //
-// Why Bun and not Node's single executable application (measured on this machine, one paired
-// run each; README "Benchmarks"): Node 18+ needs glibc 2.28, so a Node SEA cannot start on
-// EL7 at all; and Bun's binary started in a third of the time (--version 10 vs 31 ms) and ran
-// `check` in about half (51 vs 97 ms, 57 vs 80 MiB).
+// Why Bun and not Node's single executable application (which this script built before):
+// Node 18+ needs glibc 2.28, so a Node SEA cannot start on EL7 at all; and on this machine,
+// side by side, Bun's binary started in a third of the time (--version 10 vs 31 ms) and ran
+// `check` in about half (README "Benchmarks").
 //
 // The toolchain is pinned in scripts/bun/package.json (+ lockfile), one npm package per
 // target CPU, installed here with `npm ci --force` (npm refuses a package for another CPU
 // otherwise) and from npm's cache when it has them (--prefer-offline). Each target is
-// compiled against that package's own bun binary (--compile-executable-path), so Bun never
-// downloads a runtime at build time.
+// compiled against that package's own bun binary (executablePath), so Bun never downloads
+// a runtime at build time.
 //
 // Environment knobs (experiments only):
 //   PULP_BINARY_TARGETS=x64     build only these targets (comma list of x64, arm64)
@@ -66,31 +67,21 @@ function compile(hostBun, arch, file) {
     PULP_ENTRYPOINT_VERSION: JSON.stringify(pkg.version),
     PULP_EMBEDDED_SERVER_CONF: JSON.stringify(readFileSync(join(root, 'src', 'default-server.conf'), 'utf8')),
   };
-  const minify = process.env.PULP_BINARY_MINIFY === '0' ? [] : ['--minify', '--keep-names'];
-  const args = [
-    'build',
+  const spec = {
     entry,
-    '--compile',
-    '--bytecode',
-    ...minify,
-    `--target=${TARGETS[arch].bunTarget}`,
-    `--compile-executable-path=${bunOf(arch)}`,
-    // A container's working directory may hold a .env or bunfig.toml meant for something else;
-    // the agent reads only its own environment, as bin/ does.
-    '--no-compile-autoload-dotenv',
-    '--no-compile-autoload-bunfig',
-    '--no-compile-autoload-tsconfig',
-    '--no-compile-autoload-package-json',
+    outfile: file,
+    target: TARGETS[arch].bunTarget,
+    executablePath: bunOf(arch),
+    define,
+    // Optional peers mongodb require()s inside try/catch; absent, as in node_modules.
+    external: OPTIONAL_DRIVER_PEERS,
     // The agent is short-lived (or idle while it supervises): JIT tiers would compile code that
     // runs a few times and then never again. Raising the tier-up thresholds cut `check` from
     // 58 to 46 ms of CPU here (npm run bench); 20..1000 measured alike.
-    `--compile-jit-policy=${JIT_POLICY}`,
-    ...Object.entries(define).flatMap(([k, v]) => ['--define', `${k}=${v}`]),
-    // Optional peers mongodb require()s inside try/catch; absent, as in node_modules.
-    ...OPTIONAL_DRIVER_PEERS.flatMap((p) => ['--external', p]),
-    `--outfile=${file}`,
-  ];
-  const r = spawnSync(hostBun, args, { cwd: root, encoding: 'utf8' });
+    jitPolicy: JIT_POLICY,
+    minify: process.env.PULP_BINARY_MINIFY !== '0',
+  };
+  const r = spawnSync(hostBun, [join(root, 'scripts', 'compile-binary.mjs'), JSON.stringify(spec)], { cwd: root, encoding: 'utf8' });
   if (r.status !== 0) fail(`bun build for ${arch} failed (${r.status ?? r.error?.message}):\n${r.stdout}${r.stderr}`);
 }
 

@@ -141,8 +141,12 @@ export interface TestUser {
   remove(): void;
 }
 
-/** Creates `name` with its own group plus one supplementary group `${name}x`. */
-export function createTestUser(name: string): TestUser {
+/**
+ * Creates `name` with its own group plus one supplementary group `${name}x`. Against the
+ * binary the name gets a `b`, since test/binary-runs.test.ts runs the same file alongside.
+ */
+export function createTestUser(base: string): TestUser {
+  const name = PROGRAM.kind === 'binary' ? `${base}b` : base;
   const extra = `${name}x`;
   try {
     retry('userdel', [name]);

@@ -12,10 +12,11 @@ const w = spawnSync('bash', [join(root, 'scripts', 'bench', 'ensure-wait4x.sh')]
 const files = [
   ['dist/pulp-entrypoint-linux-x64 (Bun)', join(root, 'dist', 'pulp-entrypoint-linux-x64')],
   ['dist/pulp-entrypoint-linux-arm64 (Bun)', join(root, 'dist', 'pulp-entrypoint-linux-arm64')],
-  ['tini (Debian)', '/usr/bin/tini'],
+  ['tini (Debian, dynamic)', '/usr/bin/tini'],
+  ['tini-static (Debian)', '/usr/bin/tini-static'],
   ['wait4x v2.14.3 (Go, -s -w)', w.stdout.trim().split('\n').pop() ?? ''],
 ];
-const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
+const mb = (n) => (n < 1e6 ? `${(n / 1e3).toFixed(0)} kB` : `${(n / 1e6).toFixed(1)} MB`);
 const zstd = (file) => {
   const r = spawnSync('zstd', ['-19', '-q', '-c', file], { maxBuffer: 1 << 30 });
   return r.status === 0 ? mb(r.stdout.length) : 'n/a (no zstd)';

@@ -17,7 +17,7 @@ function newestSource(): number {
     }
   };
   walk(join(ROOT, 'src'));
-  for (const f of ['scripts/build-binary.mjs', 'scripts/binary-entry.ts', 'scripts/build-constants.mjs', 'scripts/bun/package-lock.json', 'package.json', 'package-lock.json']) {
+  for (const f of ['scripts/build-binary.mjs', 'scripts/compile-binary.mjs', 'scripts/binary-entry.ts', 'scripts/build-constants.mjs', 'scripts/bun/package-lock.json', 'package.json', 'package-lock.json']) {
     newest = Math.max(newest, statSync(join(ROOT, f)).mtimeMs);
   }
   return newest;
