@@ -112,9 +112,9 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
       const deadline = Date.now() + ctx.opts.waitTimeoutSec.value * 1000;
       const waited = steps.waitAll(ctx, p.targets, deadline - Date.now());
       // Opened alongside the waits so the init step does not pay for a second connection.
-      const early = steps.openInitConnection(p.effective);
+      const early = steps.openInitConnection(p.effective, pre.initKey);
       await waited.catch(async (err: unknown) => {
-        await early.then((c) => c?.close(true)).catch(() => undefined);
+        await early.then((e) => e.client).then((c) => c?.close(true)).catch(() => undefined);
         throw err;
       });
       if (cmd.kind === 'init' || spec.init) await steps.initOnce(ctx, spec, pre, p.effective, deadline, stop, early);

@@ -1,4 +1,5 @@
-// The MongoDB readiness probe for a direct connection (no replica set name), on one connection
+// The MongoDB readiness probe (and the init-record read of a restart) for a direct connection
+// (no replica set name), on one connection
 // made by the official driver's own connection code: socket (TLS when asked), the hello
 // handshake, authentication (SCRAM, as MongoClient would negotiate it), then `ping` as an
 // OP_MSG command. A MongoClient would add a monitoring connection with its own handshake,
@@ -25,6 +26,27 @@ type Seed = MongoTarget['seeds'][number];
  * MongoClientOptions for its pool.
  */
 export async function pingDirect(seed: Seed, database: string, options: MongoClientOptions, opts: AttemptOptions): Promise<void> {
+  await onDirectConnection(seed, database, options, opts, async (command) => {
+    await command({ ping: 1 });
+  });
+}
+
+/**
+ * The first document of `collection` matching `filter` (a `find` with limit 1), or null, on
+ * one direct connection as pingDirect makes it. For the init record a restarted pod reads.
+ */
+export async function findOneDirect(seed: Seed, database: string, options: MongoClientOptions, opts: AttemptOptions, collection: string, filter: Record<string, unknown>): Promise<Record<string, unknown> | null> {
+  return onDirectConnection(seed, database, options, opts, async (command) => {
+    const reply = await command({ find: collection, filter, limit: 1, singleBatch: true });
+    const batch = (reply.cursor as { firstBatch?: unknown } | undefined)?.firstBatch;
+    if (!Array.isArray(batch)) throw new Error(`unexpected reply to find on ${collection}`);
+    return (batch[0] as Record<string, unknown> | undefined) ?? null;
+  });
+}
+
+type Command = (cmd: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
+async function onDirectConnection<T>(seed: Seed, database: string, options: MongoClientOptions, opts: AttemptOptions, fn: (command: Command) => Promise<T>): Promise<T> {
   const d = await loadMongoProbe();
   const where = joinHostPort(seed.host, seed.port);
   // The driver's default is `await import('os')`, which the vm.Script that loads bin/'s drivers
@@ -61,10 +83,11 @@ export async function pingDirect(seed: Seed, database: string, options: MongoCli
       loadBalanced: false,
       noDelay: true,
     });
-    await conn.command(d.ns(`${database}.$cmd`), { ping: 1 }, { socketTimeoutMS: options.socketTimeoutMS });
+    const c = conn;
+    return fn((cmd) => c.command(d.ns(`${database}.$cmd`), cmd, { socketTimeoutMS: options.socketTimeoutMS }));
   })();
   try {
-    await withTimeout(work, opts.timeoutMs, opts.signal, where);
+    return await withTimeout(work, opts.timeoutMs, opts.signal, where);
   } catch (err) {
     throw toProbeError(err, where);
   } finally {

@@ -94,7 +94,8 @@ async function pingClient(target: MongoTarget, seeds: Seed[], options: MongoClie
   }
 }
 
-async function probeOptions(target: MongoTarget, opts: AttemptOptions): Promise<MongoClientOptions> {
+/** The driver options of one attempt, with the TLS files read. */
+export async function probeOptions(target: MongoTarget, opts: AttemptOptions): Promise<MongoClientOptions> {
   registerSecret(target.password);
   return mongoClientOptions(target, opts.timeoutMs, target.tls
       ? await readTlsFiles({
