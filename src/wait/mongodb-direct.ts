@@ -1,14 +1,14 @@
 // The MongoDB readiness probe (and the init-record read of a restart) for a direct connection
-// (no replica set name), on one connection
-// made by the official driver's own connection code: socket (TLS when asked), the hello
-// handshake, authentication (SCRAM, as MongoClient would negotiate it), then `ping` as an
-// OP_MSG command. A MongoClient would add a monitoring connection with its own handshake,
+// (no replica set name), on one connection made by the official driver's own connection code:
+// socket (TLS when asked), the hello handshake, authentication (SCRAM, as MongoClient would
+// negotiate it), then `ping` (or `find`) as an OP_MSG command. A MongoClient would add a monitoring connection with its own handshake,
 // server selection, and a pool connection with a second handshake before the ping; and
 // loading all of it costs twice the CPU of these pieces. Measured in `npm run bench` (check).
 //
 // Uses internal modules of mongodb 7.x (declared in src/types/mongodb-internals.d.ts): the
-// tests run this probe against FerretDB with and without authentication and TLS files, so a
-// driver update that moves them fails there, not in a pod.
+// tests run it against FerretDB (test/wait-mongo-direct.test.ts: the same outcomes as the
+// MongoClient path, credentials sent, TLS, one connection), so a driver update that moves
+// them fails there, not in a pod.
 import os from 'node:os';
 import type { MongoClientOptions } from 'mongodb';
 import { loadMongoProbe } from '../drivers.ts';
