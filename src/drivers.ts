@@ -1,10 +1,11 @@
 // The MongoDB and AMQP drivers (mongodb; rhea for AMQP 1.0; amqplib for AMQP 0-9-1): the
 // heaviest part of the agent (about 190 ms to load from node_modules on Node 20, against 40 ms
 // to connect and ping), and needed only by the waits and the init. The build puts them in one
-// CommonJS chunk, dist/drivers.cjs (its contents: scripts/drivers-chunk.mjs), with a V8 code
+// CommonJS chunk, dist/drivers.cjs (its contents: scripts/build-constants.mjs), with a V8 code
 // cache beside it (dist/drivers.cjs.v8-VERSION.cache), which loads in about a third of that
 // time. Run from source (tests) or inside the standalone binary (which has a code cache of its
 // own), they come from plain import().
+/// <reference path="./types/mongodb-internals.d.ts" />
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -19,12 +20,24 @@ type MongoConnectionModule = typeof import('mongodb/lib/cmap/connection.js');
 /** Defined (true) by scripts/build.mjs, which writes the chunk. */
 declare const PULP_DRIVERS_CHUNK: boolean | undefined;
 
+/** The driver pieces of the direct MongoDB probe (src/wait/mongodb-direct.ts), without MongoClient. */
+export interface MongoProbeModule {
+  connect: typeof import('mongodb/lib/cmap/connect.js').connect;
+  makeClientMetadata: typeof import('mongodb/lib/cmap/handshake/client_metadata.js').makeClientMetadata;
+  resolveRuntimeAdapters: typeof import('mongodb/lib/runtime_adapters.js').resolveRuntimeAdapters;
+  MongoClientAuthProviders: typeof import('mongodb/lib/mongo_client_auth_providers.js').MongoClientAuthProviders;
+  MongoCredentials: typeof import('mongodb/lib/cmap/auth/mongo_credentials.js').MongoCredentials;
+  HostAddress: typeof import('mongodb/lib/utils.js').HostAddress;
+  ns: typeof import('mongodb/lib/utils.js').ns;
+}
+
 interface Chunk {
   mongodb: MongoModule;
   /** The driver's Connection class, for its connectionType option (src/wait/mongodb.ts). */
   mongodbConnection: MongoConnectionModule;
   rhea: RheaModule;
   amqplib: AmqplibModule;
+  mongoProbe: MongoProbeModule;
 }
 
 interface Loaded {
@@ -83,6 +96,27 @@ export async function loadMongo(): Promise<MongoModule> {
 export async function loadMongoConnection(): Promise<MongoConnectionModule> {
   if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.mongodbConnection;
   return import('mongodb/lib/cmap/connection.js');
+}
+
+export async function loadMongoProbe(): Promise<MongoProbeModule> {
+  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.mongoProbe;
+  const [connect, metadata, runtime, providers, credentials, utils] = await Promise.all([
+    import('mongodb/lib/cmap/connect.js'),
+    import('mongodb/lib/cmap/handshake/client_metadata.js'),
+    import('mongodb/lib/runtime_adapters.js'),
+    import('mongodb/lib/mongo_client_auth_providers.js'),
+    import('mongodb/lib/cmap/auth/mongo_credentials.js'),
+    import('mongodb/lib/utils.js'),
+  ]);
+  return {
+    connect: connect.connect,
+    makeClientMetadata: metadata.makeClientMetadata,
+    resolveRuntimeAdapters: runtime.resolveRuntimeAdapters,
+    MongoClientAuthProviders: providers.MongoClientAuthProviders,
+    MongoCredentials: credentials.MongoCredentials,
+    HostAddress: utils.HostAddress,
+    ns: utils.ns,
+  };
 }
 
 export async function loadRhea(): Promise<RheaModule> {

@@ -89,18 +89,21 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
     await write(ctx, plan(ctx, false), true);
     return ExitCode.ok;
   }
+  if (cmd.kind === 'wait' || cmd.kind === 'check') {
+    // The probes alone, without the init and exec code (child_process...): `check` is a
+    // Kubernetes exec probe, run every few seconds in every pod.
+    const waits = await import('./wait/wait.ts');
+    exitOnStopSignals(ctx.log, cmd.kind);
+    const p = plan(ctx, false);
+    if (cmd.kind === 'wait') await waits.waitForTargets(p.targets, { deadlineMs: (cmd.timeoutSec ?? ctx.opts.waitTimeoutSec.value) * 1000, log: ctx.log });
+    else await waits.checkTargets(p.targets, { timeoutMs: (cmd.timeoutSec ?? 5) * 1000, log: ctx.log });
+    return ExitCode.ok;
+  }
   // Waits, init and exec live behind this import so configure and preview never load them.
   const steps = await import('./steps.ts');
   // PID 1 gets no default signal actions: until the role runs, a stop signal must end us.
   const stop = exitOnStopSignals(ctx.log, cmd.kind);
   switch (cmd.kind) {
-    case 'wait':
-    case 'check': {
-      const p = plan(ctx, false);
-      if (cmd.kind === 'wait') await steps.waitAll(ctx, p.targets, (cmd.timeoutSec ?? ctx.opts.waitTimeoutSec.value) * 1000);
-      else await steps.checkAll(ctx, p.targets, (cmd.timeoutSec ?? 5) * 1000);
-      return ExitCode.ok;
-    }
     case 'init':
     case 'run': {
       const role: Role = cmd.kind === 'init' ? 'beat' : cmd.role;
@@ -114,9 +117,9 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
       const deadline = Date.now() + ctx.opts.waitTimeoutSec.value * 1000;
       const waited = steps.waitAll(ctx, p.targets, deadline - Date.now());
       // Opened alongside the waits so the init step does not pay for a second connection.
-      const early = steps.openInitConnection(p.effective);
+      const early = steps.openInitConnection(p.effective, pre.initKey);
       await waited.catch(async (err: unknown) => {
-        await early.then((c) => c?.close(true)).catch(() => undefined);
+        await early.then((e) => e.client).then((c) => c?.close(true)).catch(() => undefined);
         throw err;
       });
       if (cmd.kind === 'init' || spec.init) await steps.initOnce(ctx, spec, pre, p.effective, deadline, stop, early);

@@ -6,8 +6,7 @@ import { type ExecModeSetting, chooseExecMode, hasExecve } from './exec/mode.ts'
 import { planUser } from './exec/privileges.ts';
 import { checkLaunch, checkSpawnAs, execRole, runToCompletion } from './exec/run.ts';
 import { type SignalRewrite, parseSignalRewrite } from './exec/signals.ts';
-import type { MongoClient } from 'mongodb';
-import { awaitInitOnMongo, openEarly, runInitOnMongo } from './init/on-mongo.ts';
+import { type EarlyInit, awaitInitOnMongo, openEarly, runInitOnMongo } from './init/on-mongo.ts';
 import { resolveInitKey } from './init/key.ts';
 import type { Logger } from './log.ts';
 import type { StopSignals } from './stop-signals.ts';
@@ -62,7 +61,7 @@ export async function initOnce(
   conf: ConfigView,
   deadline: number,
   stop: StopSignals,
-  early?: Promise<MongoClient | undefined>,
+  early?: Promise<EarlyInit>,
 ): Promise<void> {
   const init = spec.init;
   if (init === null) return;
@@ -80,13 +79,13 @@ export async function initOnce(
 }
 
 /** The other roles: wait, inside the same deadline, until the init of the same key has run. */
-export async function awaitInit(ctx: Context, pre: Preflight, conf: ConfigView, deadline: number, early?: Promise<MongoClient | undefined>): Promise<void> {
+export async function awaitInit(ctx: Context, pre: Preflight, conf: ConfigView, deadline: number, early?: Promise<EarlyInit>): Promise<void> {
   await awaitInitOnMongo({ target: mongoTarget(conf), key: pre.initKey, deadline, log: ctx.log, early });
 }
 
-/** The init's connection, opened while the waits run (undefined when the database is not up yet). */
-export function openInitConnection(conf: ConfigView): Promise<MongoClient | undefined> {
-  return openEarly(mongoTarget(conf));
+/** The init record and the init's connection, started while the waits run (see openEarly). */
+export function openInitConnection(conf: ConfigView, key: string): Promise<EarlyInit> {
+  return openEarly(mongoTarget(conf), key);
 }
 
 /**

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli, ROOT } from './helpers/cli.ts';
+import { PROGRAM, cli, ROOT } from './helpers/cli.ts';
 import { renderPreview, type PreviewDocument } from '../src/preview.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pe-cli-'));
@@ -148,7 +148,8 @@ t.test('text preview: plain when piped, coloured only when asked', async (t) => 
   t.match(renderPreview(d, { color: true }), /\x1b\[32m\+seeds/);
 });
 
-t.test('preview and configure never load the MongoDB or AMQP drivers', async (t) => {
+// bin/'s bundle; the standalone binary has its own check (test/ship-binary.test.ts).
+t.test('preview and configure never load the MongoDB or AMQP drivers', { skip: PROGRAM.kind === 'bin' ? false : 'bin/ only' }, async (t) => {
   // The bundle alone, next to a node_modules that has every dependency but the drivers.
   const iso = join(dir, 'iso');
   mkdirSync(join(iso, 'node_modules'), { recursive: true });
@@ -170,9 +171,9 @@ t.test('preview and configure never load the MongoDB or AMQP drivers', async (t)
   t.not(w.status, 0, 'check does need them: the isolation is real');
 });
 
-t.test('run refuses an exec mode this Node cannot honour, before writing anything', async (t) => {
+t.test('run refuses an exec mode this runtime cannot honour, before writing anything', async (t) => {
   const before = readFileSync(conf);
-  const hasExecve = typeof (process as { execve?: unknown }).execve === 'function';
+  const hasExecve = PROGRAM.hasExecve;
   const env = hasExecve
     ? { ...k8s, PULP_EXEC_MODE: 'exec', PULP_SIGNAL_REWRITE: 'TERM:QUIT' }
     : { ...k8s, PULP_EXEC_MODE: 'exec' };

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, cli, ROOT } from './helpers/cli.ts';
+import { agentArgv, cli, ROOT } from './helpers/cli.ts';
 import { closedPort } from './helpers/net.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pe-refuse-'));
@@ -62,7 +62,7 @@ t.test('run refuses before writing: unknown user, missing workdir, missing progr
 
 t.test('as PID 1, SIGTERM during the wait stops the agent at once', async (t) => {
   const closed = await closedPort();
-  const child = spawn('unshare', ['--pid', '--fork', '--kill-child', process.execPath, BIN, 'wait', '--timeout', '30'], {
+  const child = spawn('unshare', ['--pid', '--fork', '--kill-child', ...agentArgv(['wait', '--timeout', '30'])], {
     env: { PATH: process.env.PATH, PULP_SERVER_CONF: conf, DB_SERVICE_HOST: '127.0.0.1', DB_SERVICE_PORT: String(closed) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -6,7 +6,7 @@ import t from 'tap';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli, ROOT } from './helpers/cli.ts';
+import { PROGRAM, cli, ROOT } from './helpers/cli.ts';
 import { closedPort } from './helpers/net.ts';
 import { requireServices } from './helpers/services.ts';
 
@@ -44,7 +44,7 @@ if (s) {
     PULP_WAIT_TIMEOUT: '20',
   };
 
-  t.test('the drivers chunk and its code cache are built', async (t) => {
+  t.test('the drivers chunk and its code cache are built', { skip: PROGRAM.kind === 'bin' ? false : 'bin/ only' }, async (t) => {
     t.ok(existsSync(join(ROOT, 'dist/drivers.cjs')));
     t.ok(existsSync(join(ROOT, `dist/drivers.cjs.v8-${process.versions.v8}.cache`)));
   });

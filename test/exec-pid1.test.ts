@@ -11,14 +11,14 @@ import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants, tmpdir } from 'node:os';
 import {
-  ENTRYPOINT,
   FAKE_BIN,
   agentEnv,
   cleanup,
   createTestUser,
   denyByAcl,
   freshDatabases,
-  node24,
+  execModes,
+  agentArgv,
   openDir,
   readRecord,
   runAgent,
@@ -40,10 +40,7 @@ if (!isRoot) {
   t.teardown(() => user.remove());
   const newDb = freshDatabases(t, s, 'pe_pid1');
 
-  const modes: { name: string; node: string | undefined }[] = [
-    { name: 'supervise (Node 20)', node: process.execPath },
-    { name: 'exec (Node 24 process.execve)', node: node24() },
-  ];
+  const modes = execModes();
 
   for (const mode of modes) {
     t.test(mode.name, async (t) => {
@@ -64,6 +61,7 @@ if (!isRoot) {
         PULP_SERVER_NAME: 'pulp.test',
         PULP_INIT_KEY: key,
         ...agentEnv(s, dir, db),
+        ...mode.env,
         ...extra,
       });
 
@@ -74,7 +72,7 @@ if (!isRoot) {
 
       t.test('run worker: as the target user, with extra args; SIGTERM to PID 1 reaches it: exit 0', async (t) => {
         const rec = join(dir, 'term.jsonl');
-        const run = runAsPid1([node, ENTRYPOINT, 'worker', '--extra', 'two words'], baseEnv(rec));
+        const run = runAsPid1(agentArgv(['worker', '--extra', 'two words'], node), baseEnv(rec));
         const pid1 = await run.pid1();
         await waitFor('the role to be ready', () => readRecord(rec).find((e) => e.event === 'ready'));
         process.kill(pid1, 'SIGTERM');
@@ -107,14 +105,14 @@ if (!isRoot) {
         // A shell through `pulp-entrypoint PROGRAM`, the same exec path as a role's; not the
         // Python stand-in, which ignores SIGPIPE on its own at start-up.
         const out = join(dir, 'sigign.txt');
-        const run = runAsPid1([node, ENTRYPOINT, 'sh', '-c', `grep SigIgn /proc/self/status > ${out}`], baseEnv(join(dir, 'x.jsonl')));
+        const run = runAsPid1(agentArgv(['sh', '-c', `grep SigIgn /proc/self/status > ${out}`], node), baseEnv(join(dir, 'x.jsonl')));
         t.equal((await run.exit).code, 0, run.output());
         t.match(readFileSync(out, 'utf8'), /^SigIgn:\s+0+$/m);
       });
 
       t.test("the role's exit code comes back", async (t) => {
         const rec = join(dir, 'code.jsonl');
-        const run = runAsPid1([node, ENTRYPOINT, 'worker'], baseEnv(rec, { FAKE_EXIT: '7' }));
+        const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { FAKE_EXIT: '7' }));
         t.equal((await run.exit).code, 7, run.output());
         t.equal(readRecord(rec).filter((e) => e.event === 'start').length, 1);
       });
@@ -122,7 +120,7 @@ if (!isRoot) {
       t.test('a user without supplementary groups: its own group is its group list, in both modes', async (t) => {
         // libuv's setgroups(0, NULL) for spawn's uid/gid left supervise mode with none at all.
         const rec = join(dir, 'plain.jsonl');
-        const run = runAsPid1([node, ENTRYPOINT, 'worker'], baseEnv(rec, { FAKE_EXIT: '0', PULP_RUN_AS: 'nobody' }));
+        const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { FAKE_EXIT: '0', PULP_RUN_AS: 'nobody' }));
         t.equal((await run.exit).code, 0, run.output());
         const start = readRecord(rec).find((e) => e.event === 'start');
         const nobody = resolveUser('nobody');
@@ -133,7 +131,7 @@ if (!isRoot) {
       if (!execMode) {
         t.test('supervise: HUP, USR1, USR2, WINCH are forwarded; TERM is rewritten to QUIT', async (t) => {
           const rec = join(dir, 'fwd.jsonl');
-          const run = runAsPid1([node, ENTRYPOINT, 'worker'], baseEnv(rec, { PULP_SIGNAL_REWRITE: 'TERM:QUIT' }));
+          const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { PULP_SIGNAL_REWRITE: 'TERM:QUIT' }));
           const pid1 = await run.pid1();
           await waitFor('ready', () => readRecord(rec).find((e) => e.event === 'ready'));
           const sigs = ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
@@ -153,7 +151,7 @@ if (!isRoot) {
 
         t.test('supervise: a role killed by a signal gives 128 + signal', async (t) => {
           const rec = join(dir, 'kill.jsonl');
-          const run = runAsPid1([node, ENTRYPOINT, 'worker'], baseEnv(rec));
+          const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec));
           const ready = await waitFor('ready', () => readRecord(rec).find((e) => e.event === 'ready'));
           // The role's host PID: the only child of the agent (PID 1); setpriv exec'd into it.
           const pid1 = await run.pid1();
@@ -183,7 +181,7 @@ if (!isRoot) {
         const closed = mkdtempSync(join(tmpdir(), 'pe-closed-'));
         chmodSync(closed, 0o700); // root's, and the role runs as the test user
         t.teardown(() => cleanup(closed));
-        const run = runAsPid1([node, ENTRYPOINT, 'worker'], baseEnv(rec, { PULP_CELERY_WORKDIR: closed }));
+        const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { PULP_CELERY_WORKDIR: closed }));
         const { code } = await run.exit;
         // A setting to fix, found before server.conf is written (both modes alike: supervise
         // mode alone would enter the directory as root and run the role there).
@@ -207,7 +205,7 @@ if (!isRoot) {
           const rec = join(dir, 'acl.jsonl');
           // Without tap's process-info hook (NODE_OPTIONS): after the switch it cannot write its
           // own file at exit and prints a stack that is tap's, not the agent's.
-          const run = runAsPid1(['env', '-u', 'NODE_OPTIONS', node, ENTRYPOINT, 'worker'], baseEnv(rec, { PULP_CELERY_WORKDIR: denied }));
+          const run = runAsPid1(['env', '-u', 'NODE_OPTIONS', ...agentArgv(['worker'], node)], baseEnv(rec, { PULP_CELERY_WORKDIR: denied }));
           const { code } = await run.exit;
           t.equal(code, 126, run.output());
           const errors = run.output().split('\n').filter((l) => /^pulp-entrypoint: error:/.test(l));
@@ -220,10 +218,10 @@ if (!isRoot) {
 
       t.test('a program not on PATH exits 127, a missing working directory 65', async (t) => {
         const rec = join(dir, 'missing.jsonl');
-        const noProg = runAsPid1([node, ENTRYPOINT, 'no-such-celery'], baseEnv(rec));
+        const noProg = runAsPid1(agentArgv(['no-such-celery'], node), baseEnv(rec));
         t.equal((await noProg.exit).code, 127, noProg.output());
         t.match(noProg.output(), /no-such-celery: not found on PATH/);
-        const noDir = runAsPid1([node, ENTRYPOINT, 'worker'], baseEnv(rec, { PULP_CELERY_WORKDIR: join(dir, 'nope') }));
+        const noDir = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { PULP_CELERY_WORKDIR: join(dir, 'nope') }));
         t.equal((await noDir.exit).code, 65, noDir.output());
         t.match(noDir.output(), /working directory .*nope does not exist/);
         t.equal(readRecord(rec).length, 0, 'nothing started');

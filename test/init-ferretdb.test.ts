@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ENTRYPOINT, FAKE_BIN, agentEnv, cleanup, freshDatabases, openDir, readRecord, runAgent, waitFor } from './exec-helpers.ts';
+import { agentArgv, FAKE_BIN, agentEnv, cleanup, freshDatabases, openDir, readRecord, runAgent, waitFor } from './exec-helpers.ts';
 import { requireServices } from './helpers/services.ts';
 import { mongoInitStore } from '../src/init/mongo-store.ts';
 import { INIT_COLLECTION, LEASE_ID, doneId } from '../src/init/lease.ts';
@@ -148,9 +148,10 @@ if (s) {
     const own = join(dir, 'gone');
     mkdirSync(own);
     const rec = join(own, 'rec.jsonl');
+    const [cmd = '', ...args] = agentArgv(['worker']);
     const agent = spawn(
-      process.execPath,
-      [ENTRYPOINT, 'worker'],
+      cmd,
+      args,
       {
         env: {
           PATH: `${FAKE_BIN}:/usr/bin:/bin`,
@@ -181,5 +182,44 @@ if (s) {
     t.notMatch(out, /internal error|^\s+at /m, 'no internal error, no stack');
     t.notMatch(out, new RegExp(s.amqpPassword), 'no password');
     t.equal(readRecord(rec).length, 0, 'celery never started');
+  });
+
+  t.test('a restart that finds the init recorded reads it on one connection, with no MongoClient', async (t) => {
+    // Through a relay that counts connections: the MongoDB wait is one, the record read one
+    // more; a MongoClient would add a monitoring and a pool connection.
+    const upstream = s.mongodb.split(':');
+    let connections = 0;
+    const sockets = new Set<net.Socket>();
+    const relay = net.createServer((c) => {
+      connections++;
+      const u = net.connect(Number(upstream[1]), upstream[0]);
+      sockets.add(c).add(u);
+      c.on('error', () => u.destroy());
+      u.on('error', () => c.destroy());
+      c.pipe(u).pipe(c);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    t.teardown(() => {
+      for (const x of sockets) x.destroy();
+      relay.close();
+    });
+    const port = (relay.address() as net.AddressInfo).port;
+    const db = newDb();
+    const rec = join(dir, 'restart.jsonl');
+    const env = { FAKE_RECORD: rec, FAKE_INIT_SLEEP: '0', FAKE_EXIT: '0', PULP_INIT_KEY: 'restart' };
+    t.equal((await start(['init'], db, env).done).code, 0);
+    const own = join(dir, 'restart');
+    mkdirSync(own);
+    const viaRelay = { ...agentEnv(s, own, db), ...env, DB_SERVICE_HOST: '127.0.0.1', DB_SERVICE_PORT: String(port) };
+    const worker = await start(['worker'], db, viaRelay).done;
+    t.equal(worker.code, 0, worker.out);
+    t.match(worker.out, /init restart was done at .* on /);
+    t.equal(connections, 2, 'the wait and the record read');
+    connections = 0;
+    const beat = await start(['beat'], db, viaRelay).done;
+    t.equal(beat.code, 0, beat.out);
+    t.match(beat.out, /already done at .*skipping it/);
+    t.equal(connections, 2, 'beat alike');
+    t.equal(starts(rec), 1, 'the init ran once');
   });
 }

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENTRYPOINT, FAKE_BIN, ROOT, agentEnv, cleanup, createTestUser, freshDatabases, node24, openDir, runAgent, runAsPid1, waitFor, needNode24 } from './exec-helpers.ts';
+import { agentArgv, FAKE_BIN, ROOT, agentEnv, cleanup, createTestUser, execModes, freshDatabases, openDir, runAgent, runAsPid1, waitFor, needNode24 } from './exec-helpers.ts';
 import { requireServices } from './helpers/services.ts';
 
 const APP_DIR = join(ROOT, 'fixtures', 'celery-app');
@@ -62,10 +62,7 @@ if (!isRoot || !celeryOk) {
   const newDb = freshDatabases(t, s, 'pe_celery');
   const brokerUrl = `amqp://${s.amqpUser}:${encodeURIComponent(s.amqpPassword)}@${s.amqp}//`;
 
-  const modes: { name: string; node: string | undefined }[] = [
-    { name: 'supervise (Node 20)', node: process.execPath },
-    { name: 'exec (Node 24 process.execve)', node: node24() },
-  ];
+  const modes = execModes();
   for (const mode of modes) {
     t.test(`${mode.name}: resource_manager starts a real worker; SIGTERM to PID 1 gives a warm shutdown and exit 0`, async (t) => {
       const node = needNode24(t, mode.node);
@@ -83,6 +80,7 @@ if (!isRoot || !celeryOk) {
         PYTHONPATH: `${writePulpAppPackage(dir)}:${APP_DIR}`,
         CELERY_BROKER_URL: brokerUrl,
         ...agentEnv(s, dir, newDb()),
+        ...mode.env,
       };
 
       // resource_manager waits for the init record of its key: written first, as beat does.
@@ -90,7 +88,7 @@ if (!isRoot || !celeryOk) {
       t.equal(init.code, 0, init.code === 0 ? 'pulp-entrypoint init: exit 0' : `pulp-entrypoint init failed: ${init.out}`);
 
       // Mingle and gossip only talk to other workers (there are none): left out to start faster.
-      const run = runAsPid1([node, ENTRYPOINT, 'resource_manager', '--without-mingle', '--without-gossip'], env);
+      const run = runAsPid1(agentArgv(['resource_manager', '--without-mingle', '--without-gossip'], node), env);
       t.teardown(() => void run.child.kill('SIGKILL'));
       const pid1 = await run.pid1();
       let ended = false;

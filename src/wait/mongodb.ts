@@ -5,6 +5,7 @@ import type { MongoClient, MongoClientOptions } from 'mongodb';
 import type { Connection, ConnectionOptions } from 'mongodb/lib/cmap/connection.js';
 import { loadMongo, loadMongoConnection } from '../drivers.ts';
 import { joinHostPort } from '../net.ts';
+import { pingDirect } from './mongodb-direct.ts';
 import { registerSecret } from '../redact.ts';
 import type { MongoTarget } from '../targets.ts';
 import { ProbeError, toProbeError } from './classify.ts';
@@ -57,7 +58,8 @@ export function guardedConnectionType(Base: typeof Connection): typeof Connectio
 
 let guarded: Promise<typeof Connection> | undefined;
 
-function guardedConnection(): Promise<typeof Connection> {
+/** The guarded Connection class, for MongoClient and the direct probe alike. */
+export function guardedConnection(): Promise<typeof Connection> {
   guarded ??= loadMongoConnection().then((m) => guardedConnectionType(m.Connection));
   return guarded;
 }
@@ -135,20 +137,25 @@ async function pingClient(target: MongoTarget, seeds: Seed[], options: MongoClie
   }
 }
 
-/**
- * A connected client that answered `ping`. With a replica set name: the driver's replica-set
- * discovery over all seeds. Without one: every seed is tried at once with a direct connection
- * and the first that answers wins (the others are closed).
- */
-export async function connectMongo(target: MongoTarget, opts: AttemptOptions): Promise<MongoClient> {
+/** The driver options of one attempt, with the TLS files read. */
+export async function probeOptions(target: MongoTarget, opts: AttemptOptions): Promise<MongoClientOptions> {
   registerSecret(target.password);
-  const options = mongoClientOptions(target, opts.timeoutMs, target.tls
+  return mongoClientOptions(target, opts.timeoutMs, target.tls
       ? await readTlsFiles({
           ca: { file: target.caFile, setting: 'server.conf [database] ca_path' },
           cert: { file: target.certFile, setting: 'server.conf [database] ssl_certfile' },
           key: { file: target.keyFile, setting: 'server.conf [database] ssl_keyfile' },
         })
       : {});
+}
+
+/**
+ * A connected client that answered `ping`. With a replica set name: the driver's replica-set
+ * discovery over all seeds. Without one: every seed is tried at once with a direct connection
+ * and the first that answers wins (the others are closed).
+ */
+export async function connectMongo(target: MongoTarget, opts: AttemptOptions): Promise<MongoClient> {
+  const options = await probeOptions(target, opts);
   if (target.replicaSet !== undefined || target.seeds.length === 1) {
     return pingClient(target, target.seeds, options, opts);
   }
@@ -169,6 +176,11 @@ export async function connectMongo(target: MongoTarget, opts: AttemptOptions): P
 
 /** Readiness: connect, ping, close. */
 export async function probeMongo(target: MongoTarget, opts: AttemptOptions): Promise<void> {
+  // One seed and no replica set: one connection of the driver's own, no MongoClient (faster).
+  if (target.replicaSet === undefined && target.seeds.length === 1 && target.seeds[0] !== undefined) {
+    const options = await probeOptions(target, opts);
+    return pingDirect(target.seeds[0], target.database, options, opts);
+  }
   const client = await connectMongo(target, opts);
   await client.close(true).catch(() => {});
 }

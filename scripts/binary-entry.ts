@@ -1,0 +1,6 @@
+// Entry of the standalone binaries (scripts/build-binary.mjs, bun build --compile). In a Bun
+// executable process.argv is [bun, the embedded script, ...args], as for
+// `node bin/pulp-entrypoint ARGS`, hence the same slice(2).
+import { main } from '../src/main.ts';
+
+void main(process.argv.slice(2));
