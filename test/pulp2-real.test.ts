@@ -1,8 +1,8 @@
 // The real Pulp 2 behind the agent: Pulp's 2-master sources with their Python 2.7 environment
 // (built and cached by test/services/pulp2.sh from ../shared/pulp2), the real
 // `pulp-manage-db` and the real `celery beat` / `celery worker` of Pulp's three roles, started
-// through the program under test (bin/pulp-entrypoint, and the standalone binary named by
-// PULP_TEST_ENTRYPOINT when set), against the real FerretDB and brokers of
+// through the program under test (bin/pulp-entrypoint; the standalone binary when
+// test/binary-runs.test.ts runs this file with PULP_TEST_PROGRAM=binary), against the real FerretDB and brokers of
 // test/services/start.sh (every broker of helpers/pulp2.ts' BROKERS), in both exec modes.
 //
 // Each role runs as a container would: PID 1 of its own PID namespace, its own process group

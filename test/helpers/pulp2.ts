@@ -7,6 +7,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'no
 import { join, resolve } from 'node:path';
 import type { Test } from 'tap';
 import { ENTRYPOINT, ROOT, waitFor } from '../exec-helpers.ts';
+import { PROGRAM } from './cli.ts';
 import { SERVICES_DIR } from './services.ts';
 
 export const POD_SCRIPT = join(ROOT, 'test', 'services', 'pulp2-pod.sh');
@@ -107,21 +108,18 @@ export interface Program {
 
 /**
  * The programs under test, each in both exec modes. bin/pulp-entrypoint: supervise with this
- * Node (20), exec with Node 24 (process.execve; undefined when Node 24 is missing). Plus, when
- * PULP_TEST_ENTRYPOINT names one, a standalone binary, which carries its own Node and runs
- * both modes.
+ * Node (20), exec with Node 24 (process.execve; undefined when Node 24 is missing). With
+ * PULP_TEST_PROGRAM=binary (test/binary-runs.test.ts) the standalone binary instead, which
+ * has process.execve and runs both modes.
  */
 export function programs(node24: string | undefined): { name: string; program: Program | undefined }[] {
-  const list: { name: string; program: Program | undefined }[] = [
+  if (PROGRAM.kind === 'binary') {
+    return (['supervise', 'exec'] as const).map((execMode) => ({ name: `${PROGRAM.name}, ${execMode}`, program: { name: 'dist/pulp-entrypoint', argv: PROGRAM.argv, execMode } }));
+  }
+  return [
     { name: 'bin/pulp-entrypoint, supervise (Node 20)', program: { name: 'bin/pulp-entrypoint', argv: [process.execPath, ENTRYPOINT], execMode: 'supervise' } },
     { name: 'bin/pulp-entrypoint, exec (Node 24)', program: node24 === undefined ? undefined : { name: 'bin/pulp-entrypoint', argv: [node24, ENTRYPOINT], execMode: 'exec' } },
   ];
-  const binary = process.env.PULP_TEST_ENTRYPOINT;
-  if (binary) {
-    const path = resolve(binary);
-    for (const execMode of ['supervise', 'exec'] as const) list.push({ name: `${binary}, ${execMode}`, program: { name: binary, argv: [path], execMode } });
-  }
-  return list;
 }
 
 /** A pod's private view: VIEW/etc/pulp/server.conf (Pulp's own, as shipped), VIEW/lib/pulp/plugins/types. */
