@@ -72,7 +72,9 @@ if (s) {
   t.test('a holder killed with SIGKILL is taken over after its lease expires', async (t) => {
     const db = newDb();
     const rec = join(dir, 'killed.jsonl');
-    const env = { FAKE_RECORD: rec, PULP_INIT_LEASE_TTL: '1.5', PULP_INIT_KEY: 'killed' };
+    // A TTL long enough that the second start finds the lease still live on a loaded machine
+    // (1.5 s was seen to expire before the second agent looked, so it never waited).
+    const env = { FAKE_RECORD: rec, PULP_INIT_LEASE_TTL: '4', PULP_INIT_KEY: 'killed' };
     const first = start(['init'], db, { ...env, FAKE_INIT_SLEEP: '60' });
     const initStart = await waitFor('the first init to start', () => readRecord(rec).find((e) => e.event === 'start'));
     process.kill(first.pid, 'SIGKILL');
