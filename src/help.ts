@@ -17,7 +17,8 @@ Roles: beat (runs pulp-manage-db once first), resource_manager, worker.
 Environment (empty counts as unset):
   PULP_SERVER_CONF            file to edit (default /etc/pulp/server.conf)
   PULP_SERVER_CONF_TEMPLATE   start from this file, write PULP_SERVER_CONF (read-only ConfigMaps)
-  PULP_SERVER_NAME            [server] server_name, and the Celery node names (unset: the host name)
+  PULP_SERVER_NAME            [server] server_name, and the Celery node names
+                              (unset: server_name of the file, else the host name)
   PULP_DB_SERVICE             Kubernetes Service of MongoDB (default db -> DB_SERVICE_HOST, ...)
   PULP_MSG_SERVICE            Kubernetes Service of the broker (default msg -> MSG_SERVICE_HOST, ...)
   DB_SERVICE_HOST, DB_SERVICE_PORT    [database] seeds (also docker-link DB_PORT..., SERVICE_HOST)
@@ -37,16 +38,17 @@ Environment (empty counts as unset):
                               by the database server's clock)
   PULP_SIGNAL_REWRITE         e.g. TERM:QUIT, signals rewritten on the way to the role (supervise mode)
   PULP_CELERY_LOGLEVEL        Celery --loglevel (default info); PULP_CELERY_LOGFILE adds --logfile
-  PULP_CELERY_WORKDIR         working directory of the role (default /var/lib/pulp/celery)
+  PULP_CELERY_WORKDIR         working directory of init and role (default /var/lib/pulp/celery)
   PULP_ENTRYPOINT_LOG         text (default) or json log lines on stderr
   PULP_ENTRYPOINT_TRACE       1: log every step with its inputs
-  PULP_EXEC_MODE              auto (default), exec (replace the agent: Node 22.15+) or supervise
+  PULP_EXEC_MODE              auto (default), exec (replace the agent: Node 22.15+ or the
+                              standalone binary) or supervise (the role as a child)
 
 Waits (run, wait, check): MongoDB ping, and [tasks] broker_url in the protocol Pulp's client
-speaks there: amqp://, amqps://, pyamqp:// an AMQP 0-9-1 open with the URL's user, password
-and vhost (guest/guest and / when absent); qpid:// an AMQP 1.0 open (a Qpid answering AMQP
-0-10 counts as live). [messaging] url is not waited for: the Celery roles do not use it at
-start. Wrong credentials or a refused vhost end the wait at once.
+speaks there: amqp://, amqps://, pyamqp://, librabbitmq:// an AMQP 0-9-1 open with the URL's
+user, password and vhost (guest/guest and / when absent); qpid://, qpids:// an AMQP 1.0 open
+(a Qpid answering AMQP 0-10 counts as live). [messaging] url is not waited for: the Celery
+roles do not use it at start. Wrong credentials or a refused vhost end the wait at once.
 
 Exit codes: 0 done (run: the role's own), 64 usage, 65 bad environment value or server.conf
 (nothing written), 69 a dependency was not ready in time (or the init lease was lost), 73
