@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROGRAM, cli, ROOT } from './helpers/cli.ts';
 import { closedPort } from './helpers/net.ts';
-import { requireServices } from './helpers/services.ts';
+import { requireServices, serviceVariables } from './helpers/services.ts';
 
 const s = requireServices(t, 'whole-process wait, check and run');
 if (s) {
@@ -26,17 +26,10 @@ if (s) {
   }
   const conf = join(dir, 'server.conf');
   copyFileSync(join(ROOT, 'src/default-server.conf'), conf);
-  const [dbHost = '', dbPort = ''] = s.mongodb.split(':');
-  const [mqHost = '', mqPort = ''] = s.amqp.split(':');
   const base = {
     PATH: `${bin}:${process.env.PATH}`,
     PULP_SERVER_CONF: conf,
-    DB_SERVICE_HOST: dbHost,
-    DB_SERVICE_PORT: dbPort,
-    MSG_SERVICE_HOST: mqHost,
-    MSG_SERVICE_PORT: mqPort,
-    MSG_SERVICE_USER: s.amqpUser,
-    MSG_SERVICE_PASSWORD: s.amqpPassword,
+    ...serviceVariables(s),
     PULP_BROKER_SCHEME: 'amqp',
     PULP_CELERY_WORKDIR: work,
     PULP_RUN_AS: process.getuid?.() === 0 ? 'nobody' : String(process.getuid?.()),

@@ -19,11 +19,12 @@
 // layer, after `npm run build:binary`).
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROLES, type Role } from '../src/roles.ts';
+import { ensureBinaries } from './helpers/binary.ts';
 import { ROOT } from './helpers/cli.ts';
 import { requireServices, type Services } from './helpers/services.ts';
 
@@ -53,28 +54,11 @@ function setup(t: Test): Env | undefined {
   return env;
 }
 
-function newestSource(): number {
-  let newest = 0;
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else newest = Math.max(newest, statSync(p).mtimeMs);
-    }
-  };
-  walk(join(ROOT, 'src'));
-  // The build scripts themselves, not what they install (scripts/node24/node_modules).
-  for (const e of readdirSync(join(ROOT, 'scripts'), { withFileTypes: true })) if (e.isFile()) newest = Math.max(newest, statSync(join(ROOT, 'scripts', e.name)).mtimeMs);
-  return newest;
-}
-
 /** `npm run build:binary` when the binary is missing or older than its sources (scripts/test.sh builds it first). */
 function ensureAgent(t: Test): boolean {
-  const path = join(ROOT, AGENT);
-  if (existsSync(path) && statSync(path).mtimeMs >= newestSource()) return true;
-  const r = spawnSync('npm', ['run', 'build:binary'], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
-  if (r.status === 0) return true;
-  fail(t, `npm run build:binary failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  const error = ensureBinaries();
+  if (error === undefined) return true;
+  fail(t, error);
   return false;
 }
 

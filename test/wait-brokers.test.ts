@@ -13,7 +13,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, ROOT } from './helpers/cli.ts';
-import { closedPort } from './helpers/net.ts';
+import { closedPort, rejection } from './helpers/net.ts';
 import { requireBrokers } from './helpers/services.ts';
 import { brokerFromConf } from './helpers/targets.ts';
 
@@ -21,15 +21,6 @@ const b = requireBrokers(t, 'the broker checks against RabbitMQ (0-9-1 only and 
 
 const url = (scheme: string, address: string, auth?: { username: string; password: string }, path = '/'): string =>
   `${scheme}://${auth ? `${encodeURIComponent(auth.username)}:${encodeURIComponent(auth.password)}@` : ''}${address}${path}`;
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** A listener that answers the first bytes it gets with `reply` and keeps the connection. */
 async function answering(reply: string): Promise<string> {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers/cli.ts';
 import { type Measured, runMeasured } from './helpers/measure.ts';
-import { requireServices } from './helpers/services.ts';
+import { requireServices, serviceVariables } from './helpers/services.ts';
 
 const MAX_RSS_KIB = 150 * 1024;
 const DEADLINE_S = 3;
@@ -53,16 +53,9 @@ if (s) {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const conf = join(dir, 'server.conf');
   copyFileSync(join(ROOT, 'src/default-server.conf'), conf);
-  const [dbHost = '', dbPort = ''] = s.mongodb.split(':');
-  const [mqHost = '', mqPort = ''] = s.amqp.split(':');
   const base = {
     PULP_SERVER_CONF: conf,
-    DB_SERVICE_HOST: dbHost,
-    DB_SERVICE_PORT: dbPort,
-    MSG_SERVICE_HOST: mqHost,
-    MSG_SERVICE_PORT: mqPort,
-    MSG_SERVICE_USER: s.amqpUser,
-    MSG_SERVICE_PASSWORD: s.amqpPassword,
+    ...serviceVariables(s),
     // qpid://: the AMQP 1.0 probe (rhea).
     PULP_BROKER_SCHEME: 'qpid',
   };

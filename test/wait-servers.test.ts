@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { closedPort, rejection } from './helpers/net.ts';
 import { requireServices } from './helpers/services.ts';
 import { checkTargets, waitForTargets } from '../src/wait/wait.ts';
 import { UnavailableError } from '../src/errors.ts';
@@ -41,23 +42,6 @@ async function listen(onConnection: (s: net.Socket) => void): Promise<{ address:
   return { address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, server };
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
-
 if (services) {
   const s = services;
 
@@ -85,14 +69,14 @@ if (services) {
   });
 
   t.test('seeds without a replica set: ready when only the second answers', async (t) => {
-    const closed = `127.0.0.1:${await freePort()}`;
+    const closed = `127.0.0.1:${await closedPort()}`;
     const results = await checkTargets([mongo([closed, s.mongodb])], { timeoutMs: 5000, log: silentLogger });
     t.equal(results[0]?.ready, true);
   });
 
   t.test('dependencies started in the middle of a wait', { skip: s.ferretdbBin ? false : 'SKIPPED: PULP_TEST_FERRETDB_BIN not set' }, async (t) => {
-    const mongoPort = await freePort();
-    const amqpPort = await freePort();
+    const mongoPort = await closedPort();
+    const amqpPort = await closedPort();
     const dir = mkdtempSync(join(tmpdir(), 'pe-wait-ferret-'));
     let ferret: ReturnType<typeof spawn> | undefined;
     let proxy: net.Server | undefined;
@@ -127,8 +111,8 @@ if (services) {
   });
 
   t.test('never up: the deadline is honoured and every dependency is named', async (t) => {
-    const m = `127.0.0.1:${await freePort()}`;
-    const a = `127.0.0.1:${await freePort()}`;
+    const m = `127.0.0.1:${await closedPort()}`;
+    const a = `127.0.0.1:${await closedPort()}`;
     const started = performance.now();
     const err = await rejection(waitForTargets([mongo([m]), amqp(a)], { deadlineMs: 2000, log: silentLogger }));
     const took = performance.now() - started;

@@ -9,31 +9,15 @@
 //   node scripts/bench/check.mjs          # BENCH_RUNS (default 21) runs of each
 // Goal (issue 9): the binary's median wall time at most 2.0x wait4x's.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostPort, services } from './lib/servers.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const runs = Number(process.env.BENCH_RUNS ?? 21);
 const binary = join(root, 'dist', 'pulp-entrypoint');
-
-function services() {
-  const env = { ...process.env };
-  if (!env.PULP_TEST_MONGODB || !env.PULP_TEST_AMQP) {
-    try {
-      const dir = process.env.PULP_TEST_SERVICES_DIR ?? '/tmp/pulp-entrypoint-services';
-      for (const line of readFileSync(join(dir, 'env'), 'utf8').split('\n')) {
-        const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-        if (m) env[m[1]] = m[2];
-      }
-    } catch {
-      return undefined;
-    }
-  }
-  if (!env.PULP_TEST_MONGODB || !env.PULP_TEST_AMQP) return undefined;
-  return { mongodb: env.PULP_TEST_MONGODB, amqp: env.PULP_TEST_AMQP, user: env.PULP_TEST_AMQP_USER ?? 'guest', password: env.PULP_TEST_AMQP_PASSWORD ?? 'guest' };
-}
 
 // Forks and execs argv with env, waits with wait4: one JSON line per run.
 const RUNNER = `
@@ -64,12 +48,8 @@ function main() {
   if (!existsSync(binary)) return console.log('check bench: n/a (dist/pulp-entrypoint not built: npm run build:binary)');
   const w = spawnSync('bash', [join(root, 'scripts', 'bench', 'ensure-wait4x.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const wait4x = w.stdout.trim().split('\n').pop() ?? '';
-  const split = (a) => {
-    const i = a.lastIndexOf(':');
-    return [a.slice(0, i), a.slice(i + 1)];
-  };
-  const [dbHost, dbPort] = split(svc.mongodb);
-  const [mqHost, mqPort] = split(svc.amqp);
+  const [dbHost, dbPort] = hostPort(svc.mongodb);
+  const [mqHost, mqPort] = hostPort(svc.amqp);
   const dir = mkdtempSync(join(tmpdir(), 'pe-bench-check-'));
   try {
     copyFileSync(join(root, 'src', 'default-server.conf'), join(dir, 'server.conf'));

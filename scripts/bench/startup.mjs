@@ -18,6 +18,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostPort } from './lib/servers.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
@@ -43,11 +44,6 @@ function services() {
   return { env };
 }
 
-function splitHostPort(address) {
-  const i = address.lastIndexOf(':');
-  return [address.slice(0, i), address.slice(i + 1)];
-}
-
 function sandbox() {
   const dir = mkdtempSync(join(tmpdir(), 'pulp-bench-'));
   // The run user (nobody) must reach the stand-ins and the marker file.
@@ -68,8 +64,8 @@ function sandbox() {
 }
 
 function pipelines(box, svc) {
-  const [dbHost, dbPort] = splitHostPort(svc.PULP_TEST_MONGODB);
-  const [msgHost, msgPort] = splitHostPort(svc.PULP_TEST_AMQP);
+  const [dbHost, dbPort] = hostPort(svc.PULP_TEST_MONGODB);
+  const [msgHost, msgPort] = hostPort(svc.PULP_TEST_AMQP);
   const common = {
     PATH: `${box.bin}:${process.env.PATH}`,
     HOME: process.env.HOME ?? '/root',

@@ -10,11 +10,12 @@
 // The source is bundled with esbuild into node_modules/.cache (so the drivers resolve from
 // the repo's node_modules); dist/ holds only the CLI.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { hostPort, services } from './lib/servers.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const trials = Number(process.env.BENCH_TRIALS ?? 10);
@@ -43,33 +44,9 @@ await build({
 });
 const w = await import(pathToFileURL(join(out, 'wait.mjs')).href);
 
-function services() {
-  const env = { ...process.env };
-  if (!env.PULP_TEST_MONGODB || !env.PULP_TEST_AMQP) {
-    try {
-      const dir = process.env.PULP_TEST_SERVICES_DIR ?? '/tmp/pulp-entrypoint-services';
-      for (const line of readFileSync(join(dir, 'env'), 'utf8').split('\n')) {
-        const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-        if (m) env[m[1]] = m[2];
-      }
-    } catch {
-      return undefined;
-    }
-  }
-  if (!env.PULP_TEST_MONGODB || !env.PULP_TEST_AMQP) return undefined;
-  return {
-    mongodb: env.PULP_TEST_MONGODB,
-    amqp: env.PULP_TEST_AMQP,
-    amqp091: env.PULP_TEST_AMQP091,
-    qpid: env.PULP_TEST_QPID,
-    qpidUser: env.PULP_TEST_QPID_USER,
-    qpidPassword: env.PULP_TEST_QPID_PASSWORD,
-  };
-}
-
 const split = (a) => {
-  const i = a.lastIndexOf(':');
-  return { host: a.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(a.slice(i + 1)) };
+  const [host, port] = hostPort(a);
+  return { host, port: Number(port) };
 };
 const mongoTarget = (address) => ({
   kind: 'mongodb', address, seeds: [split(address)], database: 'pulp_database', username: undefined, password: undefined,

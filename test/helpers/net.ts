@@ -1,6 +1,7 @@
-// A loopback port nobody listens on (taken and released at once), for "refused" cases.
+// Small helpers of the network tests.
 import { createServer } from 'node:net';
 
+/** A loopback port nobody listens on (taken and released at once), for "refused" cases. */
 export function closedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -10,4 +11,14 @@ export function closedPort(): Promise<number> {
       srv.close(() => resolve(typeof a === 'object' && a ? a.port : 1));
     });
   });
+}
+
+/** The error `p` rejects with; throws when it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
 }

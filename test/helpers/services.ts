@@ -71,6 +71,20 @@ export function testServices(): Services | undefined {
   };
 }
 
+/** The kubelet's variables of the Services db and msg, pointing at the first FerretDB and RabbitMQ, and the broker login. */
+export function serviceVariables(s: Services): Record<string, string> {
+  const [dbHost = '', dbPort = ''] = s.mongodb.split(':');
+  const [mqHost = '', mqPort = ''] = s.amqp.split(':');
+  return {
+    DB_SERVICE_HOST: dbHost,
+    DB_SERVICE_PORT: dbPort,
+    MSG_SERVICE_HOST: mqHost,
+    MSG_SERVICE_PORT: mqPort,
+    MSG_SERVICE_USER: s.amqpUser,
+    MSG_SERVICE_PASSWORD: s.amqpPassword,
+  };
+}
+
 /** The servers, or undefined after failing (CI=true) or skipping loudly. */
 export function requireServices(t: Test, what: string): Services | undefined {
   const s = testServices();
