@@ -7,7 +7,7 @@ Usage:
   pulp-entrypoint preview ROLE [--json]    dry run: what it would write, wait for and run
   pulp-entrypoint configure                apply the environment to server.conf, print the edits
   pulp-entrypoint wait [--timeout S]       wait until MongoDB and the Celery broker answer
-  pulp-entrypoint check [--timeout S]      one attempt per dependency (for exec probes)
+  pulp-entrypoint check [--timeout S]      one attempt per dependency, 5 s default (exec probes)
   pulp-entrypoint init                     run the one-time init (pulp-manage-db) alone
   pulp-entrypoint PROGRAM [ARGS...]        configure, then exec PROGRAM (e.g. bash)
   pulp-entrypoint --help | --version
