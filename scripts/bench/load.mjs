@@ -16,7 +16,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hostPort, services } from './lib/servers.mjs';
+import { freePort, hostPort, services } from './lib/servers.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'bin/pulp-entrypoint');
@@ -45,14 +45,6 @@ function mem(pid) {
   } catch {
     return undefined;
   }
-}
-
-async function freePort() {
-  const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 // The relay runs in its own process, so that this one's /proc sampling cannot slow it down.

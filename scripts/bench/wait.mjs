@@ -15,7 +15,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { hostPort, services } from './lib/servers.mjs';
+import { freePort, hostPort, services } from './lib/servers.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const trials = Number(process.env.BENCH_TRIALS ?? 10);
@@ -59,14 +59,6 @@ const amqpTarget = (address, o = {}) => ({
   source: 'tasks.broker_url', ...o,
 });
 const qpid = { protocol: 'amqp-0-10', scheme: 'qpid', tlsVerify: 'chain-and-name' };
-
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** A relay to `upstream` that starts listening on `port` when start() is called; resolves with the instant. */
 function relay(port, upstream) {

@@ -1,6 +1,8 @@
 // The test servers of test/services/start.sh, for the benchmarks (test/helpers/services.ts is
-// the same for the tests, in TypeScript): one place for how their addresses are found.
+// the same for the tests, in TypeScript): one place for how their addresses are found, and
+// the loopback ports the benchmarks' relays take.
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 
 /**
@@ -46,4 +48,13 @@ export function services() {
 export function hostPort(address) {
   const i = address.lastIndexOf(':');
   return [address.slice(0, i).replace(/^\[|\]$/g, ''), address.slice(i + 1)];
+}
+
+/** A loopback port that was free a moment ago (taken and released at once), for a relay to listen on. */
+export async function freePort() {
+  const srv = net.createServer();
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
 }
