@@ -15,9 +15,10 @@
 #                               the real Pulp 2's Python 2.7 build (test/services/pulp2.sh)
 #   qemu-user libc6-arm64-cross to run the arm64 binary (qemu-aarch64 -L /usr/aarch64-linux-gnu)
 #   binutils                    readelf, to cross-check the binaries' glibc version needs
+#   openssl                     the CA and certificate of the test RabbitMQ's TLS listener (start.sh)
 set -euo pipefail
 packages=(augeas-tools augeas-lenses python3-pymongo python3-celery rabbitmq-server openjdk-17-jre-headless maven tini util-linux passwd attr faketime
-  swig libssl-dev libldap2-dev libsasl2-dev libselinux1-dev gcc patchelf qemu-user libc6-arm64-cross binutils)
+  swig libssl-dev libldap2-dev libsasl2-dev libselinux1-dev gcc patchelf qemu-user libc6-arm64-cross binutils openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
