@@ -25,16 +25,16 @@
 # libssl-dev, libldap2-dev, libsasl2-dev, libselinux1-dev, patchelf, gcc), PyPI.
 #
 # Environment: PULP_TEST_PULP2_SOURCES (default <repo>/../shared/pulp2),
-# PULP_TEST_PULP2_PYTHON (default /root/.pyenv/versions/2.7.18),
-# PULP_TEST_PULP2_CACHE (default /var/cache/pulp-entrypoint).
+# PULP_TEST_PYTHON27 (default /root/.pyenv/versions/2.7.18),
+# PULP_TEST_CACHE (default /var/cache/pulp-entrypoint).
 set -euo pipefail
 umask 022
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 SOURCES=${PULP_TEST_PULP2_SOURCES:-$repo/../shared/pulp2}
-PYTHON_SRC=${PULP_TEST_PULP2_PYTHON:-/root/.pyenv/versions/2.7.18}
-CACHE=${PULP_TEST_PULP2_CACHE:-/var/cache/pulp-entrypoint}
+PYTHON_SRC=${PULP_TEST_PYTHON27:-/root/.pyenv/versions/2.7.18}
+CACHE=${PULP_TEST_CACHE:-/var/cache/pulp-entrypoint}
 
 log() { printf 'pulp2: %s\n' "$*" >&2; }
 die() { printf 'pulp2: error: %s\n' "$*" >&2; exit 1; }
@@ -43,7 +43,7 @@ inputs=(pulp-2-master.tar.gz nectar-1.6.4.tar.gz gofer-2.12.5.tar.gz libselinux-
 for f in "${inputs[@]}"; do
   [[ -r "$SOURCES/$f" ]] || die "missing $SOURCES/$f (the Pulp 2 sources; set PULP_TEST_PULP2_SOURCES)"
 done
-[[ -x "$PYTHON_SRC/bin/python2.7" ]] || die "no CPython 2.7 at $PYTHON_SRC (pyenv's 2.7.18; set PULP_TEST_PULP2_PYTHON)"
+[[ -x "$PYTHON_SRC/bin/python2.7" ]] || die "no CPython 2.7 at $PYTHON_SRC (pyenv's 2.7.18; set PULP_TEST_PYTHON27)"
 for tool in swig gcc patchelf; do
   command -v "$tool" >/dev/null || die "$tool is missing (bash test/setup-machine.sh installs it)"
 done

@@ -11,7 +11,7 @@
 # What it runs:
 # - FerretDB v1.24.2 (a MongoDB wire-protocol server) with the SQLite handler, telemetry off,
 #   on 127.0.0.1:<free> and, when the machine has IPv6 loopback, a second one on [::1]:<free>.
-#   The binary is built once from the Go module and cached in PULP_TEST_FERRETDB_CACHE
+#   The binary is built once from the Go module and cached in PULP_TEST_CACHE
 #   (default /var/cache/pulp-entrypoint, or ~/.cache/pulp-entrypoint when that is not writable).
 # - RabbitMQ from Debian with rabbitmq_amqp1_0, its own node name, data and log dirs under the
 #   state dir, AMQP on 127.0.0.1:<free> and [::1]:<same port>, its own distribution port; a
@@ -56,7 +56,7 @@ addr_open() { [[ -n $1 ]] && port_open "${1%:*}" "${1##*:}"; } # 127.0.0.1:port
 pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 cache_dir() {
-  local cache=${PULP_TEST_FERRETDB_CACHE:-/var/cache/pulp-entrypoint}
+  local cache=${PULP_TEST_CACHE:-/var/cache/pulp-entrypoint}
   if ! mkdir -p "$cache" 2>/dev/null || [[ ! -w "$cache" ]]; then cache="$HOME/.cache/pulp-entrypoint"; mkdir -p "$cache"; fi
   echo "$cache"
 }
