@@ -1,5 +1,6 @@
 // The agent: command line -> settings -> server.conf -> waits -> init -> exec. Every expected
-// failure is one line on stderr and a sysexits code; nothing else ends the process.
+// failure is one line on stderr and a code from errors.ts's ExitCode; only this module ends
+// the process (exitNow), other modules throw or return a code.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { type Command, parseArgs } from './cli.ts';
@@ -93,7 +94,7 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
     // The probes alone, without the init and exec code (child_process...): `check` is a
     // Kubernetes exec probe, run every few seconds in every pod.
     const waits = await import('./wait/wait.ts');
-    exitOnStopSignals(ctx.log, cmd.kind);
+    exitOnStopSignals(ctx.log, cmd.kind, exitNow);
     const p = plan(ctx, false);
     if (cmd.kind === 'wait') await waits.waitForTargets(p.targets, { deadlineMs: (cmd.timeoutSec ?? ctx.opts.waitTimeoutSec.value) * 1000, log: ctx.log });
     else await waits.checkTargets(p.targets, { timeoutMs: (cmd.timeoutSec ?? 5) * 1000, log: ctx.log });
@@ -102,7 +103,7 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
   // Waits, init and exec live behind this import so configure and preview never load them.
   const steps = await import('./steps.ts');
   // PID 1 gets no default signal actions: until the role runs, a stop signal must end us.
-  const stop = exitOnStopSignals(ctx.log, cmd.kind);
+  const stop = exitOnStopSignals(ctx.log, cmd.kind, exitNow);
   switch (cmd.kind) {
     case 'init':
     case 'run': {
@@ -152,9 +153,17 @@ async function execDespiteSettings(argv: string[], log: Logger, err: EntrypointE
   return steps.execProgram(argv, log, 'auto');
 }
 
+/**
+ * The one place the process ends: main()'s result, and a stop signal before the role runs
+ * (stop-signals.ts), which must end it at once, in the middle of a wait.
+ */
+function exitNow(code: number): never {
+  process.exit(code);
+}
+
 export async function main(argv: string[]): Promise<void> {
   let log: Logger = createLogger({ format: process.env.PULP_ENTRYPOINT_LOG?.trim().toLowerCase() === 'json' ? 'json' : 'text', trace: false });
-  let code: number;
+  let code: number = ExitCode.software; // every path below sets it
   try {
     const cmd = parseArgs(argv);
     if (cmd.kind === 'help') {
@@ -164,16 +173,18 @@ export async function main(argv: string[]): Promise<void> {
       await writeStdout(`pulp-entrypoint ${version()}\n`);
       code = ExitCode.ok;
     } else {
-      let ctx: Context;
+      let ctx: Context | undefined;
       try {
         ctx = loadContext();
       } catch (err) {
-        if (cmd.kind === 'exec' && err instanceof EntrypointError) process.exit(await execDespiteSettings(cmd.argv, log, err));
-        throw err;
+        if (!(cmd.kind === 'exec' && err instanceof EntrypointError)) throw err;
+        code = await execDespiteSettings(cmd.argv, log, err);
       }
-      log = ctx.log;
-      log.trace('settings', Object.fromEntries(Object.entries(ctx.opts).map(([k, v]) => [k, describeSetting(v)])));
-      code = cmd.kind === 'preview' ? await preview(ctx, cmd.role, cmd.json) : await run(ctx, cmd);
+      if (ctx !== undefined) {
+        log = ctx.log;
+        log.trace('settings', Object.fromEntries(Object.entries(ctx.opts).map(([k, v]) => [k, describeSetting(v)])));
+        code = cmd.kind === 'preview' ? await preview(ctx, cmd.role, cmd.json) : await run(ctx, cmd);
+      }
     }
   } catch (err) {
     if (err instanceof EntrypointError) {
@@ -185,7 +196,7 @@ export async function main(argv: string[]): Promise<void> {
       code = ExitCode.software;
     }
   }
-  process.exit(code);
+  exitNow(code);
 }
 
 function describeSetting(v: unknown): string {
