@@ -19,11 +19,17 @@ import { previewDocument, renderPreview } from './preview.ts';
 import { INIT_ARGV, type Role, type RoleSpec, roleSpec } from './roles.ts';
 import { syslogWarning } from './syslog-check.ts';
 
+/**
+ * Makes the plan, and gives ctx's logger the secrets it learnt, so that from here on no line
+ * (an edit, a probe's error, main's last line) shows one.
+ */
 function plan(ctx: Context, allowEmbedded: boolean): ConfigurePlan {
-  const { opts, log } = ctx;
+  const { opts } = ctx;
   const starting = readStartingConf(opts.confPath.value, opts.templatePath?.value, allowEmbedded);
-  log.trace('server.conf read', { path: opts.confPath.value, from: starting.readFrom, origin: starting.origin });
+  ctx.log.trace('server.conf read', { path: opts.confPath.value, from: starting.readFrom, origin: starting.origin });
   const p = planConfigure(ctx.env, ctx.fileFrom, opts, starting);
+  const log = ctx.log.withSecrets(p.secrets);
+  ctx.log = log;
   for (const w of p.warnings) log.warn(w);
   for (const e of p.edits) log.trace('edit', { path: e.path, value: e.shown, from: e.from, changes: e.changes });
   for (const t of p.targets) log.trace('wait target', { kind: t.kind, address: t.address });
@@ -164,6 +170,7 @@ function exitNow(code: number): never {
 export async function main(argv: string[]): Promise<void> {
   let log: Logger = createLogger({ format: process.env.PULP_ENTRYPOINT_LOG?.trim().toLowerCase() === 'json' ? 'json' : 'text', trace: false });
   let code: number = ExitCode.software; // every path below sets it
+  let ctx: Context | undefined;
   try {
     const cmd = parseArgs(argv);
     if (cmd.kind === 'help') {
@@ -173,7 +180,6 @@ export async function main(argv: string[]): Promise<void> {
       await writeStdout(`pulp-entrypoint ${version()}\n`);
       code = ExitCode.ok;
     } else {
-      let ctx: Context | undefined;
       try {
         ctx = loadContext();
       } catch (err) {
@@ -187,6 +193,8 @@ export async function main(argv: string[]): Promise<void> {
       }
     }
   } catch (err) {
+    // The context's logger, once there is one: it knows the plan's secrets.
+    if (ctx !== undefined) log = ctx.log;
     if (err instanceof EntrypointError) {
       log.error(err.message);
       code = err.exitCode;
