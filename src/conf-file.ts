@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { embeddedServerConf } from './embedded.ts';
 import { readRegularFile } from './bounded-read.ts';
-import { CantWriteError, InputError, fileErrorReason } from './errors.ts';
+import { ConfFileError, InputError, fileErrorReason } from './errors.ts';
 import { copyXattrs, readXattrs } from './xattrs.ts';
 
 export type ConfOrigin = 'file' | 'template' | 'embedded';
@@ -75,7 +75,7 @@ function readText(path: string, variable: string, missingOk = false): string | u
   } catch (err) {
     if (err instanceof InputError) throw err;
     if (missingOk && isMissing(err)) return undefined;
-    throw new CantWriteError(`${path} (${variable}): cannot read: ${fileErrorReason(err)}`);
+    throw new ConfFileError(`${path} (${variable}): cannot read: ${fileErrorReason(err)}`);
   }
   return decode(buf, path);
 }
@@ -93,7 +93,7 @@ export function readStartingConf(confPath: string, templatePath: string | undefi
   }
   if (current !== undefined) return { text: current, origin: 'file', readFrom: confPath, current };
   if (allowEmbedded) return { text: embeddedServerConf(), origin: 'embedded', readFrom: '(embedded default)', current };
-  throw new CantWriteError(
+  throw new ConfFileError(
     `${confPath} does not exist: mount Pulp's server.conf there, set PULP_SERVER_CONF to where it is, ` +
       'or set PULP_SERVER_CONF_TEMPLATE to a file to start from',
   );
@@ -128,7 +128,7 @@ export function writeTargetOf(path: string): string {
     } catch {
       break; // missing: the write creates it there
     }
-    if (hops === MAX_LINKS) throw new CantWriteError(`${path}: too many levels of symbolic links`);
+    if (hops === MAX_LINKS) throw new ConfFileError(`${path}: too many levels of symbolic links`);
     at = resolve(dirname(at), link);
   }
   // The directory as the kernel resolves it, so the temporary file is renamed within one directory.
@@ -165,7 +165,7 @@ export function writeConf(path: string, text: string, current: string | undefine
     const code = (err as { code?: unknown }).code;
     // A read-only directory around a writable bind-mounted file: the in-place path can still work.
     if ((code === 'EROFS' || code === 'EACCES') && current !== undefined) return writeInPlace(shown, file, data);
-    throw new CantWriteError(`${shown}: cannot write in ${dir}: ${fileErrorReason(err)}`);
+    throw new ConfFileError(`${shown}: cannot write in ${dir}: ${fileErrorReason(err)}`);
   }
   try {
     writeAll(fd, data);
@@ -179,7 +179,7 @@ export function writeConf(path: string, text: string, current: string | undefine
   } catch (err) {
     closeSync(fd);
     safeUnlink(tmp);
-    throw new CantWriteError(`${shown}: cannot write: ${fileErrorReason(err)}`);
+    throw new ConfFileError(`${shown}: cannot write: ${fileErrorReason(err)}`);
   }
   closeSync(fd);
   // After chmod: setting an ACL sets the group bits of the mode from it, not the other way round.
@@ -196,7 +196,7 @@ export function writeConf(path: string, text: string, current: string | undefine
     safeUnlink(tmp);
     const code = (err as { code?: unknown }).code;
     if ((code === 'EBUSY' || code === 'EXDEV') && current !== undefined) return writeInPlace(shown, file, data);
-    throw new CantWriteError(`${shown}: cannot replace the file: ${fileErrorReason(err)}`);
+    throw new ConfFileError(`${shown}: cannot replace the file: ${fileErrorReason(err)}`);
   }
   syncDir(dir);
   return { written: true, how: 'rename', file };
@@ -215,10 +215,10 @@ function writeInPlace(shown: string, file: string, data: Buffer, note?: string):
   try {
     fd = openSync(file, constants.O_RDWR);
   } catch (err) {
-    throw new CantWriteError(`${shown}: cannot write: ${fileErrorReason(err)}`);
+    throw new ConfFileError(`${shown}: cannot write: ${fileErrorReason(err)}`);
   }
   try {
-    if (!fstatSync(fd).isFile()) throw new CantWriteError(`${shown}: cannot write in place: not a regular file`);
+    if (!fstatSync(fd).isFile()) throw new ConfFileError(`${shown}: cannot write in place: not a regular file`);
     const old = readFileSync(fd);
     if (data.length > old.length) {
       try {
@@ -232,7 +232,7 @@ function writeInPlace(shown: string, file: string, data: Buffer, note?: string):
         } catch {
           cut = false;
         }
-        throw new CantWriteError(`${shown}: cannot write in place: ${fileErrorReason(err)}; ${cut ? 'the file is unchanged' : `its old ${old.length} bytes are whole, but bytes were added after them`}`);
+        throw new ConfFileError(`${shown}: cannot write in place: ${fileErrorReason(err)}; ${cut ? 'the file is unchanged' : `its old ${old.length} bytes are whole, but bytes were added after them`}`);
       }
     }
     try {
@@ -248,13 +248,13 @@ function writeInPlace(shown: string, file: string, data: Buffer, note?: string):
       } catch {
         restored = false;
       }
-      throw new CantWriteError(
+      throw new ConfFileError(
         `${shown}: cannot write in place: ${fileErrorReason(err)}; ${restored ? 'the old content was put back' : 'the file may be damaged: restore it from its source'}`,
       );
     }
   } catch (err) {
-    if (err instanceof CantWriteError) throw err;
-    throw new CantWriteError(`${shown}: cannot write in place: ${fileErrorReason(err)}`);
+    if (err instanceof ConfFileError) throw err;
+    throw new ConfFileError(`${shown}: cannot write in place: ${fileErrorReason(err)}`);
   } finally {
     closeSync(fd);
   }

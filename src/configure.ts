@@ -39,6 +39,11 @@ export interface ConfigurePlan {
   targets: Target[];
   /** Unified diff of the file, before -> after, secrets masked. */
   diff: string;
+  /**
+   * Every secret value the plan learnt (from the environment, from server.conf, the targets'
+   * passwords): the logger is given them, so no line shows one.
+   */
+  secrets: string[];
 }
 
 /**
@@ -93,7 +98,8 @@ export function planConfigure(env: Env, fileFrom: ReadonlyMap<string, string>, o
   const confPath = opts.confPath.value;
   const doc = parseIni(starting.text, starting.readFrom);
   const beforeView = interpolateView(toConfigView(doc)).view;
-  const { edits, warnings } = planEdits(env, fileFrom, opts, beforeView);
+  const planned = planEdits(env, fileFrom, opts, beforeView);
+  const { edits, warnings } = planned;
   let after = doc;
   // Pulp reads the file with interpolation: a literal % is written %%.
   for (const e of edits) after = setKey(after, e.section, e.key, escapeValue(e.value));
@@ -136,6 +142,7 @@ export function planConfigure(env: Env, fileFrom: ReadonlyMap<string, string>, o
     effective,
     targets,
     diff: unifiedDiff(shownBefore, shownAfter, { fromName, toName: `b/${label}` }),
+    secrets: [...planned.secrets, ...targets.flatMap((t) => (t.password === undefined ? [] : [t.password]))],
   };
 }
 

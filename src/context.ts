@@ -14,9 +14,11 @@ export interface Context {
 }
 
 export function loadContext(): Context {
-  const { env, from } = readFileVariables(process.env, readRegularFile);
+  const { env, from, secrets } = readFileVariables(process.env, readRegularFile);
   const opts = resolveOptions(env);
-  const log = createLogger({ format: opts.logFormat, trace: opts.trace });
+  // The credentials' values are masked from the first line; the plan's secrets are added to
+  // this logger once it is made (main.ts).
+  const log = createLogger({ format: opts.logFormat, trace: opts.trace, secrets });
   return { env, fileFrom: from, opts, log };
 }
 

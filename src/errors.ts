@@ -1,6 +1,11 @@
-// Exit codes follow sysexits(3), as the contract says. Every expected failure is an
-// EntrypointError: main() prints its one line and exits with its code; anything else is
-// a bug and exits 70 (EX_SOFTWARE).
+// Every exit code the agent can end with, in one table (the README's "Exit codes" and the
+// help text list the same): sysexits(3) for the agent's own failures, a shell's 126/127 for a
+// program that cannot start, 128 + signal for a stop. Every expected failure is an
+// EntrypointError of the one type that carries its code: main() prints its one line and
+// exits with it; anything else is a bug and exits 70 (EX_SOFTWARE). Only main() ends the
+// process.
+import { constants } from 'node:os';
+
 export const ExitCode = {
   ok: 0,
   usage: 64,
@@ -9,7 +14,18 @@ export const ExitCode = {
   software: 70,
   cantCreate: 73,
   ioErr: 74,
+  /** As a shell reports it: the program was found but could not be started. */
+  cannotExecute: 126,
+  /** As a shell reports it: the program is not on PATH. */
+  notFound: 127,
+  /** Plus the signal's number: stopped (or killed) by a signal. */
+  signalBase: 128,
 } as const;
+
+/** The code a shell reports for a process ended by `signal`: 128 + its number. */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return ExitCode.signalBase + (constants.signals[signal] ?? 0);
+}
 
 export class EntrypointError extends Error {
   constructor(
@@ -42,8 +58,18 @@ export class UnavailableError extends EntrypointError {
   }
 }
 
-/** Exit 73: server.conf cannot be read or written; nothing half-written. */
-export class CantWriteError extends EntrypointError {
+/**
+ * Exit 70 for a failure the agent can name but that is no setting to fix: the image lacks
+ * a tool it needs (setpriv). Unexpected exceptions exit 70 too, as a bug.
+ */
+export class SoftwareError extends EntrypointError {
+  constructor(message: string) {
+    super(message, ExitCode.software);
+  }
+}
+
+/** Exit 73: server.conf cannot be read or written (both, as the contract says); nothing half-written. */
+export class ConfFileError extends EntrypointError {
   constructor(message: string) {
     super(message, ExitCode.cantCreate);
   }
@@ -56,7 +82,21 @@ export class OutputError extends EntrypointError {
   }
 }
 
-/** A child program (the init) failed: exit with its own code. */
+/** Exit 126: the program was found but could not be started (exec refused, its directory refused). */
+export class CannotExecuteError extends EntrypointError {
+  constructor(message: string) {
+    super(message, ExitCode.cannotExecute);
+  }
+}
+
+/** Exit 127: the program is not on PATH (or not executable there). */
+export class NotFoundError extends EntrypointError {
+  constructor(message: string) {
+    super(message, ExitCode.notFound);
+  }
+}
+
+/** The init ran and failed: exit with its own code (128 + signal when it was killed). */
 export class ChildFailedError extends EntrypointError {}
 
 export function errorMessage(err: unknown): string {

@@ -1,6 +1,6 @@
 // Log lines go to stderr, one per event, as text or JSON (PULP_ENTRYPOINT_LOG). The role
 // owns stdout once it runs; until then stdout carries only what a command was asked to print.
-import { redact } from './redact.ts';
+import { createRedactor } from './redact.ts';
 
 export type LogFormat = 'text' | 'json';
 export type LogLevel = 'trace' | 'info' | 'warn' | 'error';
@@ -12,6 +12,8 @@ export interface Logger {
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
   readonly traceEnabled: boolean;
+  /** The same logger, masking these secrets too (the plan's, once it is made). */
+  withSecrets(values: readonly string[]): Logger;
 }
 
 export interface LoggerOptions {
@@ -19,11 +21,14 @@ export interface LoggerOptions {
   trace: boolean;
   write?: (line: string) => void;
   now?: () => Date;
+  /** Secret values masked in every line (and their percent-encoded forms); shapes are always masked. */
+  secrets?: readonly string[];
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
   const write = opts.write ?? ((line: string) => process.stderr.write(line));
   const now = opts.now ?? (() => new Date());
+  const redact = createRedactor(opts.secrets);
   const emit = (level: LogLevel, rawMsg: string, rawFields: LogFields = {}): void => {
     // Masked before any quoting or JSON escaping, which would change a secret's spelling.
     const msg = redact(rawMsg);
@@ -44,6 +49,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   };
   return {
     traceEnabled: opts.trace,
+    withSecrets: (values) => createLogger({ ...opts, secrets: [...(opts.secrets ?? []), ...values] }),
     trace: (m, f) => {
       if (opts.trace) emit('trace', m, f);
     },

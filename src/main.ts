@@ -1,5 +1,6 @@
 // The agent: command line -> settings -> server.conf -> waits -> init -> exec. Every expected
-// failure is one line on stderr and a sysexits code; nothing else ends the process.
+// failure is one line on stderr and a code from errors.ts's ExitCode; only this module ends
+// the process (exitNow), other modules throw or return a code.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { type Command, parseArgs } from './cli.ts';
@@ -18,11 +19,17 @@ import { previewDocument, renderPreview } from './preview.ts';
 import { INIT_ARGV, type Role, type RoleSpec, roleSpec } from './roles.ts';
 import { syslogWarning } from './syslog-check.ts';
 
+/**
+ * Makes the plan, and gives ctx's logger the secrets it learnt, so that from here on no line
+ * (an edit, a probe's error, main's last line) shows one.
+ */
 function plan(ctx: Context, allowEmbedded: boolean): ConfigurePlan {
-  const { opts, log } = ctx;
+  const { opts } = ctx;
   const starting = readStartingConf(opts.confPath.value, opts.templatePath?.value, allowEmbedded);
-  log.trace('server.conf read', { path: opts.confPath.value, from: starting.readFrom, origin: starting.origin });
+  ctx.log.trace('server.conf read', { path: opts.confPath.value, from: starting.readFrom, origin: starting.origin });
   const p = planConfigure(ctx.env, ctx.fileFrom, opts, starting);
+  const log = ctx.log.withSecrets(p.secrets);
+  ctx.log = log;
   for (const w of p.warnings) log.warn(w);
   for (const e of p.edits) log.trace('edit', { path: e.path, value: e.shown, from: e.from, changes: e.changes });
   for (const t of p.targets) log.trace('wait target', { kind: t.kind, address: t.address });
@@ -93,7 +100,7 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
     // The probes alone, without the init and exec code (child_process...): `check` is a
     // Kubernetes exec probe, run every few seconds in every pod.
     const waits = await import('./wait/wait.ts');
-    exitOnStopSignals(ctx.log, cmd.kind);
+    exitOnStopSignals(ctx.log, cmd.kind, exitNow);
     const p = plan(ctx, false);
     if (cmd.kind === 'wait') await waits.waitForTargets(p.targets, { deadlineMs: (cmd.timeoutSec ?? ctx.opts.waitTimeoutSec.value) * 1000, log: ctx.log });
     else await waits.checkTargets(p.targets, { timeoutMs: (cmd.timeoutSec ?? 5) * 1000, log: ctx.log });
@@ -102,7 +109,7 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
   // Waits, init and exec live behind this import so configure and preview never load them.
   const steps = await import('./steps.ts');
   // PID 1 gets no default signal actions: until the role runs, a stop signal must end us.
-  const stop = exitOnStopSignals(ctx.log, cmd.kind);
+  const stop = exitOnStopSignals(ctx.log, cmd.kind, exitNow);
   switch (cmd.kind) {
     case 'init':
     case 'run': {
@@ -152,9 +159,18 @@ async function execDespiteSettings(argv: string[], log: Logger, err: EntrypointE
   return steps.execProgram(argv, log, 'auto');
 }
 
+/**
+ * The one place the process ends: main()'s result, and a stop signal before the role runs
+ * (stop-signals.ts), which must end it at once, in the middle of a wait.
+ */
+function exitNow(code: number): never {
+  process.exit(code);
+}
+
 export async function main(argv: string[]): Promise<void> {
   let log: Logger = createLogger({ format: process.env.PULP_ENTRYPOINT_LOG?.trim().toLowerCase() === 'json' ? 'json' : 'text', trace: false });
-  let code: number;
+  let code: number = ExitCode.software; // every path below sets it
+  let ctx: Context | undefined;
   try {
     const cmd = parseArgs(argv);
     if (cmd.kind === 'help') {
@@ -164,18 +180,21 @@ export async function main(argv: string[]): Promise<void> {
       await writeStdout(`pulp-entrypoint ${version()}\n`);
       code = ExitCode.ok;
     } else {
-      let ctx: Context;
       try {
         ctx = loadContext();
       } catch (err) {
-        if (cmd.kind === 'exec' && err instanceof EntrypointError) process.exit(await execDespiteSettings(cmd.argv, log, err));
-        throw err;
+        if (!(cmd.kind === 'exec' && err instanceof EntrypointError)) throw err;
+        code = await execDespiteSettings(cmd.argv, log, err);
       }
-      log = ctx.log;
-      log.trace('settings', Object.fromEntries(Object.entries(ctx.opts).map(([k, v]) => [k, describeSetting(v)])));
-      code = cmd.kind === 'preview' ? await preview(ctx, cmd.role, cmd.json) : await run(ctx, cmd);
+      if (ctx !== undefined) {
+        log = ctx.log;
+        log.trace('settings', Object.fromEntries(Object.entries(ctx.opts).map(([k, v]) => [k, describeSetting(v)])));
+        code = cmd.kind === 'preview' ? await preview(ctx, cmd.role, cmd.json) : await run(ctx, cmd);
+      }
     }
   } catch (err) {
+    // The context's logger, once there is one: it knows the plan's secrets.
+    if (ctx !== undefined) log = ctx.log;
     if (err instanceof EntrypointError) {
       log.error(err.message);
       code = err.exitCode;
@@ -185,7 +204,7 @@ export async function main(argv: string[]): Promise<void> {
       code = ExitCode.software;
     }
   }
-  process.exit(code);
+  exitNow(code);
 }
 
 function describeSetting(v: unknown): string {

@@ -89,10 +89,10 @@ export function openInitConnection(conf: ConfigView, key: string): Promise<Early
 }
 
 /**
- * Execs (or supervises) the role as PULP_RUN_AS and never returns: in supervise mode the
- * agent exits with the role's code.
+ * Execs (or supervises) the role as PULP_RUN_AS: exec never returns; supervise returns the
+ * role's code for main() to exit with.
  */
-export async function execCommand(ctx: Context, cmd: CommandSpec, pre: Preflight, label: string): Promise<never> {
+export async function execCommand(ctx: Context, cmd: CommandSpec, pre: Preflight, label: string): Promise<number> {
   ctx.log.trace('exec', { argv: cmd.argv, cwd: cmd.cwd, user: pre.user?.name ?? 'current' });
   return execRole(
     { argv: cmd.argv, user: pre.user, cwd: cmd.cwd, env: process.env, signalRewrite: pre.rewrite, mode: ctx.opts.execMode.value, label },
@@ -104,6 +104,6 @@ export async function execCommand(ctx: Context, cmd: CommandSpec, pre: Preflight
  * Another program (`docker run IMAGE bash`) runs as the container's user, as in
  * docker-library images: the drop to PULP_RUN_AS is for Pulp's own processes.
  */
-export async function execProgram(argv: string[], log: Logger, mode: ExecModeSetting): Promise<never> {
+export async function execProgram(argv: string[], log: Logger, mode: ExecModeSetting): Promise<number> {
   return execRole({ argv, user: null, cwd: process.cwd(), env: process.env, mode, label: argv[0] ?? '' }, log);
 }

@@ -3,7 +3,7 @@
 // a SIGTERM during a 60 s wait would be ignored and the pod killed at the end of its grace
 // period. Configure, the waits and the lease waits are all safe to abandon; a lease left
 // behind expires after PULP_INIT_LEASE_TTL.
-import { constants } from 'node:os';
+import { signalExitCode } from './errors.ts';
 import type { Logger } from './log.ts';
 
 const STOP: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP'];
@@ -18,11 +18,14 @@ export interface StopSignals {
   aside<T>(fn: () => Promise<T>): Promise<T>;
 }
 
-/** Exits 128+signal on a stop signal, until released. */
-export function exitOnStopSignals(log: Logger, what: string): StopSignals {
+/**
+ * Ends the process with 128+signal on a stop signal, until released. `exit` is main()'s, the
+ * one place that ends the process; it must end it at once (a wait in progress is abandoned).
+ */
+export function exitOnStopSignals(log: Logger, what: string, exit: (code: number) => never): StopSignals {
   const handler = (sig: NodeJS.Signals): void => {
     log.warn(`${sig} received during ${what}: stopping before the role started`);
-    process.exit(128 + (constants.signals[sig] ?? 0));
+    exit(signalExitCode(sig));
   };
   const on = (): void => {
     for (const s of STOP) process.on(s, handler);

@@ -8,7 +8,6 @@ import type { InitStore } from '../src/init/store.ts';
 import { initKeyOf } from '../src/init/key.ts';
 import { StoreError } from '../src/init/store-error.ts';
 import { toStoreError } from '../src/init/mongo-store.ts';
-import { registerSecret } from '../src/redact.ts';
 
 function memoryStore(): InitStore & { lease: LeaseDoc | null; done: Map<string, DoneDoc>; renewals: number } {
   const s = {
@@ -265,10 +264,10 @@ t.test('awaitInitDone: a permission error is 69 at once, with what to fix', asyn
 });
 
 t.test('retry lines never show a password', async (t) => {
-  registerSecret('s3cret-pw-in-error');
   const store = failingStore({ findDone: 1 }, () => new StoreError('failed (bad uri mongodb://pulp:s3cret-pw-in-error@db)', true, 'x'));
   const clock = fakeClock();
-  const { log, lines } = capture();
+  const { log: plain, lines } = capture();
+  const log = plain.withSecrets(['s3cret-pw-in-error']);
   await store.markDone({ _id: doneId('k'), key: 'k', doneAt: clock.now(), host: 'podB', holder: B.id, argv: [], durationMs: 1 });
   await awaitInitDone({ store, key: 'k', deadline: clock.t + 60_000, log, clock });
   t.match(lines.join(''), /cannot read the init record of k in the init database: failed \(bad uri mongodb:\/\/pulp:\*{8}@db\)/);

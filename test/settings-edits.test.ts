@@ -5,7 +5,7 @@ import { planEdits, type PlannedEdit } from '../src/settings/edits.ts';
 import { resolveOptions } from '../src/settings/options.ts';
 import { readFileVariables } from '../src/settings/secret-files.ts';
 import { parseBrokerUrl } from '../src/targets.ts';
-import { clearSecrets, redact } from '../src/redact.ts';
+import { createRedactor } from '../src/redact.ts';
 
 const empty = configViewFrom({});
 const plan = (env: Record<string, string>, current = empty) => planEdits(env, new Map(), resolveOptions(env), current);
@@ -85,12 +85,13 @@ t.test('PULP_CONF__SECTION__KEY sets any key and wins over the derived value', a
   t.match(r.warnings[0], /PULP_CONF__DATABASE__SEEDS overrides \[database\] seeds from DB_SERVICE_HOST/);
 });
 
-t.test('secrets are marked and registered for redaction', async (t) => {
-  clearSecrets();
-  const e = byKey(plan({ PULP_DB_PASSWORD: 'db-secret-1', PULP_CONF__OAUTH__OAUTH_SECRET: 'oauth-secret-2', MSG_SERVICE_HOST: 'r', MSG_SERVICE_PASSWORD: 'amqp-secret-3' }).edits);
+t.test('secrets are marked and returned with the plan, for redaction', async (t) => {
+  const p = plan({ PULP_DB_PASSWORD: 'db-secret-1', PULP_CONF__OAUTH__OAUTH_SECRET: 'oauth-secret-2', MSG_SERVICE_HOST: 'r', MSG_SERVICE_PASSWORD: 'amqp-secret-3' });
+  const e = byKey(p.edits);
   t.equal(e['database.password']?.secret, true);
   t.equal(e['oauth.oauth_secret']?.secret, true);
-  t.equal(redact('x db-secret-1 oauth-secret-2 amqp-secret-3'), 'x ******** ******** ********');
+  t.equal(createRedactor(p.secrets)('x db-secret-1 oauth-secret-2 amqp-secret-3'), 'x ******** ******** ********');
+  t.same(plan({ MSG_SERVICE_HOST: 'r' }).secrets, [], 'a plan without secrets returns none (nothing left over from the plan before)');
 });
 
 t.test('NAME_FILE: value from the file, trailing newline dropped, source named', async (t) => {

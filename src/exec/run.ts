@@ -10,7 +10,7 @@
 // mode the role is PID 1, exactly as with the original image.
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { ChildFailedError, InputError } from '../errors.ts';
+import { CannotExecuteError, InputError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type ResolvedUser, describeUser } from '../users.ts';
 import { type ExecModeSetting, chooseExecMode, hasExecve } from './mode.ts';
@@ -54,7 +54,7 @@ export function checkLaunch(argv: readonly string[], user: ResolvedUser | null, 
   if (name === undefined || name === '') throw new InputError('nothing to run: the command is empty');
   const PATH = env.PATH ?? DEFAULT_PATH;
   const file = resolveOnPath(name, PATH, cwd);
-  if (file === undefined) throw new ChildFailedError(`${name}: not found on PATH (${PATH}) or not executable: install it in the image or fix PATH`, 127);
+  if (file === undefined) throw new NotFoundError(`${name}: not found on PATH (${PATH}) or not executable: install it in the image or fix PATH`);
   let isDir = false;
   try {
     isDir = statSync(cwd).isDirectory();
@@ -82,7 +82,7 @@ function enterWorkdir(p: Prepared, user: ResolvedUser | null): void {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const who = user === null ? `uid ${process.geteuid?.() ?? '?'}` : describeUser(user);
-    throw new ChildFailedError(`${p.label}: ${who} cannot enter working directory ${p.cwd}: ${e.code ?? e.message}: ${WORKDIR_FIX}`, 126);
+    throw new CannotExecuteError(`${p.label}: ${who} cannot enter working directory ${p.cwd}: ${e.code ?? e.message}: ${WORKDIR_FIX}`);
   }
 }
 
@@ -157,7 +157,7 @@ function supervise(launch: Launch, p: Prepared, rewrite: SignalRewrite, log: Log
     };
     child.once('error', (err) => {
       done();
-      reject(new ChildFailedError(`${p.label}: cannot start ${launch.file}: ${err.message}`, 126));
+      reject(new CannotExecuteError(`${p.label}: cannot start ${launch.file}: ${err.message}`));
     });
     child.once('exit', (code, signal) => {
       done();
@@ -184,10 +184,11 @@ export async function runToCompletion(spec: RunSpec, log: Logger, stop?: AbortSi
 type Execve = (file: string, args: string[], env: Record<string, string>) => never;
 
 /**
- * Starts the role and never returns: in exec mode the process becomes the role; in
- * supervise mode the agent exits with the role's code (128 + signal when it was killed).
+ * Starts the role: in exec mode the process becomes the role and this never returns; in
+ * supervise mode it returns the role's code (128 + signal when it was killed), which main()
+ * exits with.
  */
-export async function execRole(spec: RunSpec, log: Logger): Promise<never> {
+export async function execRole(spec: RunSpec, log: Logger): Promise<number> {
   const p = prepare(spec);
   const rewrite = spec.signalRewrite ?? new Map();
   const { mode, reason } = chooseExecMode(spec.mode ?? 'auto', hasExecve(), rewrite.size > 0);
@@ -207,7 +208,7 @@ export async function execRole(spec: RunSpec, log: Logger): Promise<never> {
     try {
       return execve(p.file, [p.file, ...p.args], env);
     } catch (err) {
-      throw new ChildFailedError(`${p.label}: execve ${p.file} failed: ${(err as Error).message}`, 126);
+      throw new CannotExecuteError(`${p.label}: execve ${p.file} failed: ${(err as Error).message}`);
     }
   }
 
@@ -215,5 +216,5 @@ export async function execRole(spec: RunSpec, log: Logger): Promise<never> {
   log.info(`starting ${p.label} under the agent`, { ...fields, why: reason, rewrite: [...rewrite].map(([a, b]) => `${a}:${b}`) });
   const code = await supervise(launch, p, rewrite, log);
   log.info(`${p.label} exited`, { code });
-  process.exit(code);
+  return code;
 }

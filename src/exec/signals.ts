@@ -2,7 +2,7 @@
 // files stop workers with SIGQUIT while Kubernetes sends SIGTERM), and the exit code a
 // signal death maps to. All pure.
 import { constants } from 'node:os';
-import { InputError } from '../errors.ts';
+import { ExitCode, InputError, signalExitCode } from '../errors.ts';
 
 /** What the agent passes on to the role. SIGKILL/SIGSTOP cannot be caught; CHLD/PIPE are its own. */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
@@ -51,6 +51,6 @@ export function parseSignalRewrite(value: string | undefined, varName = 'PULP_SI
 /** The exit code a shell would report: the child's code, or 128 + the signal's number. */
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
-  if (signal !== null) return 128 + (constants.signals[signal] ?? 0);
-  return 70;
+  if (signal !== null) return signalExitCode(signal);
+  return ExitCode.software;
 }

@@ -3,7 +3,7 @@
 import { type ConfigView, confGet } from '../config-view.ts';
 import { InputError } from '../errors.ts';
 import { joinHostPort } from '../net.ts';
-import { isSecretKey, registerSecret } from '../redact.ts';
+import { isSecretKey } from '../redact.ts';
 import { PULP_DEFAULTS, URL_SCHEMES, parseBrokerUrl, parseSeeds } from '../targets.ts';
 import { splitUrl } from '../url.ts';
 import { type Env, type Sourced, type VarProblem, discoverService, unique } from './kube.ts';
@@ -23,6 +23,8 @@ export interface PlannedEdit {
 export interface EditPlan {
   edits: PlannedEdit[];
   warnings: string[];
+  /** Every secret value the edits hold or were built from (passwords, secret keys, URL passwords). */
+  secrets: string[];
 }
 
 const conf = {
@@ -49,6 +51,8 @@ export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, op
   const problems: VarProblem[] = [];
   const edits: PlannedEdit[] = [];
   const warnings: string[] = [];
+  // Every secret value learnt here, for the logger to mask (EditPlan.secrets).
+  const secrets: string[] = [];
   const via = (name: string): string => fileFrom.get(name) ?? name;
   const add = (section: string, key: string, value: string, from: string[], secret = false): void => {
     edits.push({ section, key, value, from: unique(from), secret });
@@ -68,7 +72,7 @@ export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, op
   if (c.PULP_DB_NAME !== undefined) add('database', 'name', c.PULP_DB_NAME, ['PULP_DB_NAME']);
   if (c.PULP_DB_USERNAME !== undefined) add('database', 'username', c.PULP_DB_USERNAME, [via('PULP_DB_USERNAME')]);
   if (c.PULP_DB_PASSWORD !== undefined) {
-    registerSecret(c.PULP_DB_PASSWORD);
+    secrets.push(c.PULP_DB_PASSWORD);
     add('database', 'password', c.PULP_DB_PASSWORD, [via('PULP_DB_PASSWORD')], true);
   }
   if (c.PULP_DB_REPLICA_SET !== undefined) add('database', 'replica_set', c.PULP_DB_REPLICA_SET, ['PULP_DB_REPLICA_SET']);
@@ -102,7 +106,7 @@ export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, op
         : base.password !== undefined && c.MSG_SERVICE_USER === undefined
           ? { value: base.password, from: ['server.conf'] }
           : undefined;
-    if (password) registerSecret(password.value);
+    if (password) secrets.push(password.value);
     const hp = joinHostPort(host.value, port.value);
     if (msg.host || msg.port) {
       add('messaging', 'url', `${URL_SCHEMES[scheme.value]?.tls ? 'ssl' : 'tcp'}://${hp}`, [...host.from, ...port.from]);
@@ -134,7 +138,7 @@ export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, op
     const s = section.toLowerCase();
     const k = key.toLowerCase();
     const secret = isSecretKey(k);
-    if (secret) registerSecret(value);
+    if (secret) secrets.push(value);
     const i = edits.findIndex((e) => e.section === s && e.key === k);
     if (i >= 0) {
       warnings.push(`${name} overrides [${s}] ${k} from ${edits[i]?.from.join(', ')}`);
@@ -145,8 +149,7 @@ export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, op
 
   const first = problems[0];
   if (first) throw new InputError(`${first.variable}: ${first.problem}`);
-  registerUrlPasswords(edits);
-  return { edits, warnings };
+  return { edits, warnings, secrets: [...secrets, ...urlPasswords(edits)] };
 }
 
 function checkHost(host: Sourced<string> | undefined, problems: VarProblem[]): void {
@@ -184,15 +187,17 @@ function currentBroker(current: ConfigView): {
 }
 
 /** A password inside any URL-valued edit (PULP_CONF__TASKS__BROKER_URL=amqp://u:pw@h) is a secret too. */
-function registerUrlPasswords(edits: PlannedEdit[]): void {
+function urlPasswords(edits: PlannedEdit[]): string[] {
+  const out: string[] = [];
   for (const e of edits) {
     const pw = splitUrl(e.value)?.password;
     if (pw === undefined) continue;
-    registerSecret(pw);
+    out.push(pw);
     try {
-      registerSecret(decodeURIComponent(pw));
+      out.push(decodeURIComponent(pw));
     } catch {
-      // Not valid percent-encoding: the raw form is registered.
+      // Not valid percent-encoding: the raw form is masked.
     }
   }
+  return out;
 }

@@ -1,7 +1,6 @@
 // Credentials may come as NAME (the value) or NAME_FILE (a path to a file holding it), the
 // docker-library convention that Kubernetes Secrets mounted as files fit.
 import { InputError, fileErrorReason } from '../errors.ts';
-import { registerSecret } from '../redact.ts';
 import type { Env } from './kube.ts';
 import { withoutEmpty } from './options.ts';
 
@@ -19,20 +18,22 @@ const MAX_SECRET_FILE = 64 * 1024;
 export type ReadFile = (path: string, maxBytes: number) => Buffer;
 
 /**
- * Returns the environment with every NAME_FILE read into NAME, and which variable each
- * value came from (NAME or NAME_FILE). Both set is an error, as in the docker-library images.
+ * Returns the environment with every NAME_FILE read into NAME, which variable each value came
+ * from (NAME or NAME_FILE), and the secret values (for the logger to mask). Both set is an
+ * error, as in the docker-library images.
  */
-export function readFileVariables(rawEnv: Env, readFile: ReadFile): { env: Env; from: Map<string, string> } {
+export function readFileVariables(rawEnv: Env, readFile: ReadFile): { env: Env; from: Map<string, string>; secrets: string[] } {
   const env = withoutEmpty(rawEnv);
   const out: Record<string, string | undefined> = { ...env };
   const from = new Map<string, string>();
+  const secrets: string[] = [];
   for (const { name, secret } of FILE_VARIABLES) {
     const fileVar = `${name}_FILE`;
     const path = env[fileVar];
     if (path === undefined) {
       if (env[name] !== undefined) {
         from.set(name, name);
-        if (secret) registerSecret(env[name]);
+        if (secret) secrets.push(env[name] ?? '');
       }
       continue;
     }
@@ -49,9 +50,9 @@ export function readFileVariables(rawEnv: Env, readFile: ReadFile): { env: Env; 
     if (raw.length > MAX_SECRET_FILE) throw new InputError(`${fileVar}=${path}: the file is larger than 64 KiB`);
     // One trailing newline is how editors and `echo` leave a file; it is not part of the value.
     const value = raw.toString('utf8').replace(/\r?\n$/, '');
-    if (secret) registerSecret(value);
+    if (secret) secrets.push(value);
     out[name] = value;
     from.set(name, fileVar);
   }
-  return { env: out, from };
+  return { env: out, from, secrets };
 }

@@ -8,7 +8,6 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { loadRhea } from '../drivers.ts';
-import { registerSecret } from '../redact.ts';
 import type { AmqpTarget } from '../targets.ts';
 import { QPID_0_10_LIVENESS, mismatch, rabbitBehindQpid, readPeerHeader } from './amqp-peer.ts';
 import { ProbeError, toProbeError } from './classify.ts';
@@ -44,7 +43,6 @@ export async function readTls(target: AmqpTarget): Promise<tls.ConnectionOptions
  * a note when a Qpid answered with the AMQP 0-10 header.
  */
 export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promise<string | undefined> {
-  registerSecret(target.password);
   const where = target.address;
   const tlsOptions = target.tls ? await readTls(target) : {};
   const mod = await loadRhea();

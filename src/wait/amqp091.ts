@@ -7,7 +7,6 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { ChannelModel } from 'amqplib';
 import { loadAmqplib } from '../drivers.ts';
-import { registerSecret } from '../redact.ts';
 import type { AmqpTarget } from '../targets.ts';
 import { AMQP_0_9_1_HEADER, mismatch, readPeerHeader } from './amqp-peer.ts';
 import { readTls } from './amqp.ts';
@@ -94,7 +93,6 @@ async function tlsFor(target: AmqpTarget): Promise<tls.ConnectionOptions | undef
 
 /** One AMQP 0-9-1 connection open, then a clean close; resolves when the broker said Open-Ok. */
 export async function probeAmqp091(target: AmqpTarget, opts: AttemptOptions): Promise<undefined> {
-  registerSecret(target.password);
   const where = target.address;
   const login = loginOf(target);
   const tlsOptions = await tlsFor(target);

@@ -6,7 +6,6 @@ import type { Connection, ConnectionOptions } from 'mongodb/lib/cmap/connection.
 import { loadMongo, loadMongoConnection } from '../drivers.ts';
 import { joinHostPort } from '../net.ts';
 import { pingDirect } from './mongodb-direct.ts';
-import { registerSecret } from '../redact.ts';
 import type { MongoTarget } from '../targets.ts';
 import { ProbeError, toProbeError } from './classify.ts';
 import { MONGO_MAX_BEFORE_HELLO, MONGO_MAX_MESSAGE, guardStream, mongoFormat } from './frame-guard.ts';
@@ -139,7 +138,6 @@ async function pingClient(target: MongoTarget, seeds: Seed[], options: MongoClie
 
 /** The driver options of one attempt, with the TLS files read. */
 export async function probeOptions(target: MongoTarget, opts: AttemptOptions): Promise<MongoClientOptions> {
-  registerSecret(target.password);
   return mongoClientOptions(target, opts.timeoutMs, target.tls
       ? await readTlsFiles({
           ca: { file: target.caFile, setting: 'server.conf [database] ca_path' },
