@@ -58,16 +58,6 @@ export class UnavailableError extends EntrypointError {
   }
 }
 
-/**
- * Exit 70 for a failure the agent can name but that is no setting to fix: the image lacks
- * a tool it needs (setpriv). Unexpected exceptions exit 70 too, as a bug.
- */
-export class SoftwareError extends EntrypointError {
-  constructor(message: string) {
-    super(message, ExitCode.software);
-  }
-}
-
 /** Exit 73: server.conf cannot be read or written (both, as the contract says); nothing half-written. */
 export class ConfFileError extends EntrypointError {
   constructor(message: string) {
@@ -82,7 +72,10 @@ export class OutputError extends EntrypointError {
   }
 }
 
-/** Exit 126: the program was found but could not be started (exec refused, its directory refused). */
+/**
+ * Exit 126: the program was found but could not be started (exec refused, its directory
+ * refused, or no trusted setpriv to start it as the run-as user: the image lacks a tool).
+ */
 export class CannotExecuteError extends EntrypointError {
   constructor(message: string) {
     super(message, ExitCode.cannotExecute);

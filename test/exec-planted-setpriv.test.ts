@@ -91,7 +91,7 @@ if (!isRoot) {
     const before = readFileSync(join(dir, 'server.conf'));
     // /usr/bin/setpriv (and /bin/setpriv, the same file here) hidden behind /dev/null.
     const r = spawnSync('unshare', ['--mount', 'sh', '-c', `mount --bind /dev/null /usr/bin/setpriv && exec "${process.execPath}" "${ENTRYPOINT}" init`], { env, encoding: 'utf8' });
-    t.equal(r.status, 70, r.stderr);
+    t.equal(r.status, 126, r.stderr);
     const errors = r.stderr.split('\n').filter((l) => /error:/.test(l));
     t.equal(errors.length, 1, r.stderr);
     t.match(errors[0], new RegExp(`setpriv \\(util-linux\\) not found at /usr/bin/setpriv or /bin/setpriv: it is needed to start a program as ${user.name} with its groups .*never looked up on PATH`));

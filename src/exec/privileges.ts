@@ -3,7 +3,7 @@
 // before execve.
 import { type Stats, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { SoftwareError } from '../errors.ts';
+import { CannotExecuteError } from '../errors.ts';
 import { type ResolvedUser, describeUser, resolveUser } from '../users.ts';
 
 export interface UserPlan {
@@ -54,7 +54,7 @@ export interface Launch {
 export function planLaunch(file: string, args: string[], user: ResolvedUser | null, setprivPath: string | undefined, setprivMissing = 'not found'): Launch {
   if (user === null) return { file, args };
   if (setprivPath === undefined) {
-    throw new SoftwareError(
+    throw new CannotExecuteError(
       `setpriv (util-linux) ${setprivMissing}: it is needed to start a program as ${user.name} with its groups (${user.groups.join(',')}); install util-linux in the image (it is never looked up on PATH, since it runs as root)`,
     );
   }
