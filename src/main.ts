@@ -16,6 +16,7 @@ import { resolveInitKey } from './init/key.ts';
 import { planUser } from './exec/privileges.ts';
 import { type Logger, createLogger } from './log.ts';
 import { previewDocument, renderPreview } from './preview.ts';
+import { deadlineIn } from './retry.ts';
 import { INIT_ARGV, type Role, type RoleSpec, roleSpec } from './roles.ts';
 import { syslogWarning } from './syslog-check.ts';
 
@@ -102,7 +103,7 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
     const waits = await import('./wait/wait.ts');
     exitOnStopSignals(ctx.log, cmd.kind, exitNow);
     const p = plan(ctx, false);
-    if (cmd.kind === 'wait') await waits.waitForTargets(p.targets, { deadlineMs: (cmd.timeoutSec ?? ctx.opts.waitTimeoutSec.value) * 1000, log: ctx.log });
+    if (cmd.kind === 'wait') await waits.waitForTargets(p.targets, { deadline: deadlineIn((cmd.timeoutSec ?? ctx.opts.waitTimeoutSec.value) * 1000), log: ctx.log });
     else await waits.checkTargets(p.targets, { timeoutMs: (cmd.timeoutSec ?? 5) * 1000, log: ctx.log });
     return ExitCode.ok;
   }
@@ -121,8 +122,9 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
       await write(ctx, p, false);
       const logWarning = syslogWarning(p.effective, existsSync('/dev/log'));
       if (logWarning) ctx.log.warn(logWarning);
-      const deadline = Date.now() + ctx.opts.waitTimeoutSec.value * 1000;
-      const waited = steps.waitAll(ctx, p.targets, deadline - Date.now());
+      // One deadline for the waits and the init's: PULP_WAIT_TIMEOUT from here.
+      const deadline = deadlineIn(ctx.opts.waitTimeoutSec.value * 1000);
+      const waited = steps.waitAll(ctx, p.targets, deadline);
       // Opened alongside the waits so the init step does not pay for a second connection.
       const early = steps.openInitConnection(p.effective, pre.initKey);
       await waited.catch(async (err: unknown) => {

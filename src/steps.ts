@@ -9,6 +9,7 @@ import { type SignalRewrite, parseSignalRewrite } from './exec/signals.ts';
 import { type EarlyInit, awaitInitOnMongo, openEarly, runInitOnMongo } from './init/on-mongo.ts';
 import { resolveInitKey } from './init/key.ts';
 import type { Logger } from './log.ts';
+import type { Deadline } from './retry.ts';
 import type { StopSignals } from './stop-signals.ts';
 import { type CommandSpec, INIT_ARGV, type RoleSpec } from './roles.ts';
 import { type Target, mongoTarget } from './targets.ts';
@@ -45,8 +46,8 @@ export async function preflight(ctx: Context, spec: RoleSpec, willExec: boolean)
   return { user: users.user, initKey, rewrite };
 }
 
-export async function waitAll(ctx: Context, targets: Target[], ms: number): Promise<void> {
-  await waitForTargets(targets, { deadlineMs: Math.max(0, ms), log: ctx.log });
+export async function waitAll(ctx: Context, targets: Target[], deadline: Deadline): Promise<void> {
+  await waitForTargets(targets, { deadline, log: ctx.log });
 }
 
 export async function checkAll(ctx: Context, targets: Target[], ms: number): Promise<void> {
@@ -59,7 +60,7 @@ export async function initOnce(
   spec: RoleSpec,
   pre: Preflight,
   conf: ConfigView,
-  deadline: number,
+  deadline: Deadline,
   stop: StopSignals,
   early?: Promise<EarlyInit>,
 ): Promise<void> {
@@ -79,7 +80,7 @@ export async function initOnce(
 }
 
 /** The other roles: wait, inside the same deadline, until the init of the same key has run. */
-export async function awaitInit(ctx: Context, pre: Preflight, conf: ConfigView, deadline: number, early?: Promise<EarlyInit>): Promise<void> {
+export async function awaitInit(ctx: Context, pre: Preflight, conf: ConfigView, deadline: Deadline, early?: Promise<EarlyInit>): Promise<void> {
   await awaitInitOnMongo({ target: mongoTarget(conf), key: pre.initKey, deadline, log: ctx.log, early });
 }
 

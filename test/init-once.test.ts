@@ -7,6 +7,7 @@ import { type Clock, awaitInitDone, runInitOnce } from '../src/init/once.ts';
 import type { InitStore } from '../src/init/store.ts';
 import { initKeyOf } from '../src/init/key.ts';
 import { StoreError } from '../src/init/store-error.ts';
+import { deadlineIn } from '../src/retry.ts';
 import { toStoreError } from '../src/init/mongo-store.ts';
 
 function memoryStore(): InitStore & { lease: LeaseDoc | null; done: Map<string, DoneDoc>; renewals: number } {
@@ -75,7 +76,7 @@ t.test('runs, records, releases; a second start skips and says when and where', 
   const clock = fakeClock();
   const { log, lines } = capture();
   let runs = 0;
-  const base = { store, key: 'k1', force: false, argv: ['/usr/bin/pulp-manage-db'], deadline: clock.t + 60_000, log, clock, ttlMs: 3000 };
+  const base = { store, key: 'k1', force: false, argv: ['/usr/bin/pulp-manage-db'], deadline: deadlineIn(60_000, clock), log, clock, ttlMs: 3000 };
   const first = await runInitOnce({ ...base, holder: A, run: async () => (runs++, 0) });
   t.equal(first.ran, true);
   t.equal(store.lease?.holder, null, 'lease released');
@@ -94,13 +95,13 @@ t.test('failure: the init code comes back, no record, lease released', async (t)
   const store = memoryStore();
   const clock = fakeClock();
   await t.rejects(
-    runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => 3, deadline: clock.t + 1000, log: capture().log, clock }),
+    runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => 3, deadline: deadlineIn(1000, clock), log: capture().log, clock }),
     { name: 'ChildFailedError', exitCode: 3, message: /init pmd failed with exit code 3/ },
   );
   t.equal(store.done.size, 0);
   t.equal(store.lease?.holder, null);
   // A run that throws releases too.
-  await t.rejects(runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => Promise.reject(new Error('boom')), deadline: clock.t + 1000, log: capture().log, clock }), /boom/);
+  await t.rejects(runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => Promise.reject(new Error('boom')), deadline: deadlineIn(1000, clock), log: capture().log, clock }), /boom/);
   t.equal(store.lease?.holder, null);
 });
 
@@ -112,7 +113,7 @@ t.test('renewed every ttl/3 while the init runs', async (t) => {
     for (let i = 0; i < 100; i++) await new Promise((r) => setImmediate(r));
     return 0;
   };
-  await runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: clock.t + 1000, log: capture().log, clock, ttlMs: 3000 });
+  await runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: deadlineIn(1000, clock), log: capture().log, clock, ttlMs: 3000 });
   t.ok(store.renewals >= 3, `renewed ${store.renewals} times`);
 });
 
@@ -128,7 +129,7 @@ t.test('a live lease of another holder is waited for; its record ends the wait',
     if (waited === 3) await store.markDone({ _id: doneId('k'), key: 'k', doneAt: clock.now(), host: 'podB', holder: B.id, argv: [], durationMs: 5 });
     return origSleep(ms, signal);
   };
-  const r = await runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => t.fail('must not run') as never, deadline: clock.t + 60_000, log, clock });
+  const r = await runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => t.fail('must not run') as never, deadline: deadlineIn(60_000, clock), log, clock });
   t.equal(r.ran, false);
   t.match(lines.join(''), /waiting for the init lease: podB:1:bb on podB holds it until/);
 });
@@ -139,7 +140,7 @@ t.test('an expired lease is taken over, with a warning', async (t) => {
   const { log, lines } = capture();
   await store.tryAcquire(B, 'k', clock.now(), 3000);
   let runs = 0;
-  const r = await runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => (runs++, 0), deadline: clock.t + 60_000, log, clock, ttlMs: 3000, pollMs: 500 });
+  const r = await runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => (runs++, 0), deadline: deadlineIn(60_000, clock), log, clock, ttlMs: 3000, pollMs: 500 });
   t.equal(r.ran, true);
   t.equal(runs, 1);
   t.ok(clock.t >= 1_000_000 + 3000, 'not before the lease expired');
@@ -150,7 +151,7 @@ t.test('a lease held past the deadline is 69', async (t) => {
   const store = memoryStore();
   const clock = fakeClock();
   await store.tryAcquire(B, 'k', clock.now(), 600_000);
-  await t.rejects(runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => 0, deadline: clock.t + 2000, log: capture().log, clock }), {
+  await t.rejects(runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => 0, deadline: deadlineIn(2000, clock), log: capture().log, clock }), {
     name: 'UnavailableError',
     exitCode: 69,
     message: /still held by podB:1:bb on podB/,
@@ -162,10 +163,10 @@ t.test('awaitInitDone: returns the record, or 69 at the deadline saying what it 
   const clock = fakeClock();
   const { log, lines } = capture();
   await store.tryAcquire(B, 'k', clock.now(), 600_000);
-  await t.rejects(awaitInitDone({ store, key: 'k', deadline: clock.t + 2000, log, clock }), { name: 'UnavailableError', exitCode: 69, message: /one-time init k was not recorded before the deadline/ });
+  await t.rejects(awaitInitDone({ store, key: 'k', deadline: deadlineIn(2000, clock), log, clock }), { name: 'UnavailableError', exitCode: 69, message: /one-time init k was not recorded before the deadline/ });
   t.match(lines.join(''), /waiting for the one-time init k .*podB:1:bb on podB is running it now/);
   await store.markDone({ _id: doneId('k'), key: 'k', doneAt: clock.now(), host: 'podB', holder: B.id, argv: [], durationMs: 1 });
-  const d = await awaitInitDone({ store, key: 'k', deadline: clock.t + 2000, log, clock });
+  const d = await awaitInitDone({ store, key: 'k', deadline: deadlineIn(2000, clock), log, clock });
   t.equal(d.host, 'podB');
 });
 
@@ -229,7 +230,7 @@ t.test('awaitInitDone: transient store errors are retried, one line each with th
   const clock = fakeClock();
   const { log, lines } = capture();
   await store.markDone({ _id: doneId('k'), key: 'k', doneAt: clock.now(), host: 'podB', holder: B.id, argv: [], durationMs: 1 });
-  const d = await awaitInitDone({ store, storeName: STORE, key: 'k', deadline: clock.t + 60_000, log, clock });
+  const d = await awaitInitDone({ store, storeName: STORE, key: 'k', deadline: deadlineIn(60_000, clock), log, clock });
   t.equal(d.host, 'podB');
   t.equal(store.calls.findDone, 3);
   const retries = lines.filter((l) => /warn: cannot read the init record of k in MongoDB at 10\.0\.0\.5:27017 \(database pulp_database\): connection refused .*; trying again in \d+ ms/.test(l));
@@ -240,7 +241,7 @@ t.test('awaitInitDone: a database that stays away is 69 at the deadline, one lin
   const store = failingStore({ findDone: Infinity }, refused);
   const clock = fakeClock();
   const { log } = capture();
-  const err = await awaitInitDone({ store, storeName: STORE, key: 'k', deadline: clock.t + 5000, log, clock }).then(
+  const err = await awaitInitDone({ store, storeName: STORE, key: 'k', deadline: deadlineIn(5000, clock), log, clock }).then(
     () => t.fail('must not resolve') as never,
     (e: unknown) => e as Error & { exitCode: number },
   );
@@ -255,7 +256,7 @@ t.test('awaitInitDone: a database that stays away is 69 at the deadline, one lin
 t.test('awaitInitDone: a permission error is 69 at once, with what to fix', async (t) => {
   const store = failingStore({ findDone: Infinity }, forbidden);
   const clock = fakeClock();
-  await t.rejects(awaitInitDone({ store, storeName: STORE, key: 'k', deadline: clock.t + 60_000, log: capture().log, clock }), {
+  await t.rejects(awaitInitDone({ store, storeName: STORE, key: 'k', deadline: deadlineIn(60_000, clock), log: capture().log, clock }), {
     name: 'UnavailableError',
     exitCode: 69,
     message: /^cannot read the init record of k in MongoDB at 10\.0\.0\.5:27017 \(database pulp_database\): not authorized .*; give the database user the readWrite role/,
@@ -269,7 +270,7 @@ t.test('retry lines never show a password', async (t) => {
   const { log: plain, lines } = capture();
   const log = plain.withSecrets(['s3cret-pw-in-error']);
   await store.markDone({ _id: doneId('k'), key: 'k', doneAt: clock.now(), host: 'podB', holder: B.id, argv: [], durationMs: 1 });
-  await awaitInitDone({ store, key: 'k', deadline: clock.t + 60_000, log, clock });
+  await awaitInitDone({ store, key: 'k', deadline: deadlineIn(60_000, clock), log, clock });
   t.match(lines.join(''), /cannot read the init record of k in the init database: failed \(bad uri mongodb:\/\/pulp:\*{8}@db\)/);
   t.notMatch(lines.join(''), /s3cret/);
 });
@@ -279,7 +280,7 @@ t.test('runInitOnce: transient errors while taking the lease are retried, then t
   const clock = fakeClock();
   const { log, lines } = capture();
   let runs = 0;
-  const r = await runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => (runs++, 0), deadline: clock.t + 60_000, log, clock });
+  const r = await runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => (runs++, 0), deadline: deadlineIn(60_000, clock), log, clock });
   t.equal(r.ran, true);
   t.equal(runs, 1);
   t.equal(lines.filter((l) => /cannot take the init lease in MongoDB at 10\.0\.0\.5:27017 .*: connection refused/.test(l)).length, 2);
@@ -289,7 +290,7 @@ t.test('runInitOnce: transient errors while taking the lease are retried, then t
 t.test('runInitOnce: a database gone while waiting for the lease is 69 at the deadline; the init never runs', async (t) => {
   const store = failingStore({ tryAcquire: Infinity }, refused);
   const clock = fakeClock();
-  await t.rejects(runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => t.fail('must not run') as never, deadline: clock.t + 3000, log: capture().log, clock }), {
+  await t.rejects(runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['pmd'], run: async () => t.fail('must not run') as never, deadline: deadlineIn(3000, clock), log: capture().log, clock }), {
     name: 'UnavailableError',
     exitCode: 69,
     message: /^cannot take the init lease in MongoDB at 10\.0\.0\.5:27017 \(database pulp_database\): connection refused .*at the deadline/,
@@ -300,7 +301,7 @@ t.test('runInitOnce: an init that ran but whose record cannot be written says so
   const store = failingStore({ markDone: Infinity }, forbidden);
   const clock = fakeClock();
   let runs = 0;
-  const err = await runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['/usr/bin/pulp-manage-db'], run: async () => (runs++, 0), deadline: clock.t + 60_000, log: capture().log, clock }).then(
+  const err = await runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['/usr/bin/pulp-manage-db'], run: async () => (runs++, 0), deadline: deadlineIn(60_000, clock), log: capture().log, clock }).then(
     () => t.fail('must not resolve') as never,
     (e: unknown) => e as Error & { exitCode: number },
   );
@@ -321,14 +322,14 @@ t.test('runInitOnce: a transient record failure is retried for one lease TTL aft
     return 0;
   };
   const flaky = failingStore({ markDone: 2 }, refused);
-  const r = await runInitOnce({ store: flaky, key: 'k', force: false, holder: A, argv: ['pmd'], run: slowRun, deadline: clock.t + 60_000, log: capture().log, clock, ttlMs: 30_000 });
+  const r = await runInitOnce({ store: flaky, key: 'k', force: false, holder: A, argv: ['pmd'], run: slowRun, deadline: deadlineIn(60_000, clock), log: capture().log, clock, ttlMs: 30_000 });
   t.equal(r.ran, true);
   t.equal(flaky.calls.markDone, 3);
   t.ok(flaky.done.has('k'));
 
   const gone = failingStore({ markDone: Infinity }, refused);
   const ended = clock.t + 90_000;
-  await t.rejects(runInitOnce({ store: gone, key: 'k', force: false, holder: A, argv: ['pmd'], run: slowRun, deadline: clock.t + 60_000, log: capture().log, clock, ttlMs: 30_000 }), {
+  await t.rejects(runInitOnce({ store: gone, key: 'k', force: false, holder: A, argv: ['pmd'], run: slowRun, deadline: deadlineIn(60_000, clock), log: capture().log, clock, ttlMs: 30_000 }), {
     exitCode: 69,
     message: /ran successfully, but its completion record k could not be written to the init database, so the next start will run the init again: connection refused .*at the deadline/,
   });
@@ -343,7 +344,7 @@ t.test('runInitOnce: a renewal that fails is logged and the init goes on', async
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
     return 0;
   };
-  const r = await runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: clock.t + 60_000, log, clock, ttlMs: 3000 });
+  const r = await runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: deadlineIn(60_000, clock), log, clock, ttlMs: 3000 });
   t.equal(r.ran, true);
   t.ok(lines.some((l) => /warn: cannot renew the init lease in MongoDB at 10\.0\.0\.5:27017 .*: connection refused .*; trying again in 1000 ms/.test(l)));
 });
@@ -371,7 +372,7 @@ t.test('runInitOnce: renewals failing for nearly a TTL (a partition) stop the in
   const clock = fakeClock();
   const { log, lines } = capture();
   const init = stoppableRun();
-  const err = await runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['pmd'], run: init.run, deadline: clock.t + 60_000, log, clock, ttlMs: 3000 }).then(
+  const err = await runInitOnce({ store, storeName: STORE, key: 'k', force: false, holder: A, argv: ['pmd'], run: init.run, deadline: deadlineIn(60_000, clock), log, clock, ttlMs: 3000 }).then(
     () => t.fail('must not resolve') as never,
     (e: unknown) => e as Error & { exitCode: number },
   );
@@ -398,7 +399,7 @@ t.test('runInitOnce: a lease taken over while the init ran (found on renewal) st
     return init.run(stop);
   };
   const { log, lines } = capture();
-  await t.rejects(runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: clock.t + 60_000, log, clock, ttlMs: 3000 }), {
+  await t.rejects(runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: deadlineIn(60_000, clock), log, clock, ttlMs: 3000 }), {
     exitCode: 69,
     message: /lost the init lease while pmd ran \((podB:1:bb on podB took it over after it expired|no renewal confirmed .*)\): stopped it/,
   });
@@ -433,7 +434,7 @@ t.test('runInitOnce: a paused VM resuming with only its wall clock moved on chec
     return init.run(stop);
   };
   const { log, lines } = capture();
-  await t.rejects(runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: c.wall + 60_000, log, clock, ttlMs: 30_000 }), {
+  await t.rejects(runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: deadlineIn(60_000, clock), log, clock, ttlMs: 30_000 }), {
     exitCode: 69,
     message: /lost the init lease while pmd ran \(podB:1:bb on podB took it over after it expired\)/,
   });
@@ -449,7 +450,7 @@ t.test('runInitOnce: an init that ends after losing the lease (not stoppable) wr
     store.lease = { ...(store.lease as LeaseDoc), holder: B.id, host: B.host };
     return 0;
   };
-  await t.rejects(runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: clock.t + 60_000, log: capture().log, clock, ttlMs: 3000 }), {
+  await t.rejects(runInitOnce({ store, key: 'k', force: false, holder: A, argv: ['pmd'], run, deadline: deadlineIn(60_000, clock), log: capture().log, clock, ttlMs: 3000 }), {
     exitCode: 69,
     message: /lost the init lease while pmd ran \(it was taken over before the init ended\)/,
   });
@@ -466,7 +467,7 @@ t.test('runInitOnce: a record committed in the lease but not published is publis
   clock.t += 5000; // A stalls past its TTL before publishing
   let runs = 0;
   const { log, lines } = capture();
-  const r = await runInitOnce({ store, key: 'k', force: false, holder: B, argv: ['pmd'], run: async () => (runs++, 0), deadline: clock.t + 60_000, log, clock, ttlMs: 3000 });
+  const r = await runInitOnce({ store, key: 'k', force: false, holder: B, argv: ['pmd'], run: async () => (runs++, 0), deadline: deadlineIn(60_000, clock), log, clock, ttlMs: 3000 });
   t.equal(r.ran, false, 'the published record means the init is done');
   t.equal(runs, 0);
   t.equal(store.done.get('k')?.holder, A.id);
@@ -477,7 +478,7 @@ t.test('runInitOnce: a record committed in the lease but not published is publis
 t.test('errors that are not StoreErrors are bugs and pass unchanged', async (t) => {
   const store = failingStore({ findDone: Infinity }, () => new TypeError('x is undefined'));
   const clock = fakeClock();
-  await t.rejects(awaitInitDone({ store, key: 'k', deadline: clock.t + 5000, log: capture().log, clock }), { name: 'TypeError' });
+  await t.rejects(awaitInitDone({ store, key: 'k', deadline: deadlineIn(5000, clock), log: capture().log, clock }), { name: 'TypeError' });
 });
 
 t.test('toStoreError: driver errors sorted into transient and not', async (t) => {

@@ -16,6 +16,7 @@ import { cli, ROOT } from './helpers/cli.ts';
 import { closedPort, rejection } from './helpers/net.ts';
 import { requireBrokers } from './helpers/services.ts';
 import { brokerFromConf } from './helpers/targets.ts';
+import { deadlineIn } from '../src/retry.ts';
 
 const b = requireBrokers(t, 'the broker checks against RabbitMQ (0-9-1 only and with AMQP 1.0) and Qpid Broker-J');
 
@@ -40,7 +41,7 @@ async function waitLogged(targets: AmqpTarget[], deadlineMs: number): Promise<{ 
   const log = createLogger({ format: 'text', trace: false, write: (l) => lines.push(l) });
   const started = performance.now();
   try {
-    await waitForTargets(targets, { deadlineMs, log });
+    await waitForTargets(targets, { deadline: deadlineIn(deadlineMs), log });
     return { lines, tookMs: performance.now() - started };
   } catch (err) {
     return { lines, error: err as Error, tookMs: performance.now() - started };
@@ -60,7 +61,7 @@ if (b) {
       brokerFromConf(url('pyamqp', b.amqp091, user)),
     ];
     t.same(targets.map((x) => x.protocol), Array(5).fill('amqp-0-9-1'));
-    const results = await waitForTargets(targets, { deadlineMs: 20000, log: silentLogger });
+    const results = await waitForTargets(targets, { deadline: deadlineIn(20000), log: silentLogger });
     t.same(results.map((r) => [r.ready, r.attempts, r.note]), Array(5).fill([true, 1, undefined]));
     const checked = await checkTargets(targets.slice(0, 1), { timeoutMs: 5000, log: silentLogger });
     t.equal(checked[0]?.ready, true);
@@ -124,7 +125,7 @@ if (b) {
   t.test('Qpid Broker-J: qpid:// opens with SASL PLAIN and with ANONYMOUS', async (t) => {
     const targets = [brokerFromConf(url('qpid', b.qpid, { username: b.qpidUser, password: b.qpidPassword })), brokerFromConf(`qpid://${b.qpidAnonymous}/`)];
     t.same(targets.map((x) => x.protocol), ['amqp-0-10', 'amqp-0-10']);
-    const results = await waitForTargets(targets, { deadlineMs: 20000, log: silentLogger });
+    const results = await waitForTargets(targets, { deadline: deadlineIn(20000), log: silentLogger });
     t.same(results.map((r) => [r.ready, r.attempts, r.note]), [
       [true, 1, undefined],
       [true, 1, undefined],

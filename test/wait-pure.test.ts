@@ -12,6 +12,7 @@ import { createLogger, silentLogger } from '../src/log.ts';
 import { type AmqpTarget, type MongoTarget, type Target, messagingEndpoint, targetsFromConfig } from '../src/targets.ts';
 import { configViewFrom } from '../src/config-view.ts';
 import { brokerFromConf, brokerUrl, mongoFromConf } from './helpers/targets.ts';
+import { deadlineIn } from '../src/retry.ts';
 
 const mongo = (database: Record<string, string> = {}): MongoTarget => mongoFromConf('db:27017', database);
 const amqp = (auth?: { username: string; password?: string }): AmqpTarget => brokerFromConf(brokerUrl('msg:5672', auth));
@@ -143,7 +144,7 @@ t.test('loop with stand-in probes', async (t) => {
     const lines: string[] = [];
     const log = createLogger({ format: 'json', trace: false, write: (l) => lines.push(l) });
     let n = 0;
-    const results = await waitForTargets([mongo()], { deadlineMs: 5000, log, random: () => 0 }, async () => {
+    const results = await waitForTargets([mongo()], { deadline: deadlineIn(5000), log, random: () => 0 }, async () => {
       if (++n < 3) throw Object.assign(new Error('connect ECONNREFUSED db:27017'), { code: 'ECONNREFUSED' });
     });
     t.equal(results[0]?.ready, true);
@@ -158,7 +159,7 @@ t.test('loop with stand-in probes', async (t) => {
   t.test('a permanent failure stops every wait at once', async (t) => {
     const started = Date.now();
     let other = 0;
-    const err = await waitForTargets([mongo(), amqp({ username: 'pulp' })], { deadlineMs: 20000, log: silentLogger }, async (target) => {
+    const err = await waitForTargets([mongo(), amqp({ username: 'pulp' })], { deadline: deadlineIn(20000), log: silentLogger }, async (target) => {
       if (target.kind === 'amqp') throw new ProbeError('auth', 'authentication failed for user pulp at msg:5672', true);
       other++;
       throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
@@ -172,7 +173,7 @@ t.test('loop with stand-in probes', async (t) => {
 
   t.test('the deadline holds even when an attempt never returns', async (t) => {
     const started = Date.now();
-    const err = await waitForTargets([mongo(), amqp()], { deadlineMs: 300, log: silentLogger, attemptTimeoutMs: 60000 }, (target, opts) =>
+    const err = await waitForTargets([mongo(), amqp()], { deadline: deadlineIn(300), log: silentLogger, attemptTimeoutMs: 60000 }, (target, opts) =>
       target.kind === 'amqp'
         ? Promise.resolve()
         : new Promise((_r, reject) => opts.signal?.addEventListener('abort', () => reject(new Error('aborted')))),

@@ -15,6 +15,7 @@ import { createLogger, silentLogger } from '../src/log.ts';
 import { splitHostPort } from '../src/net.ts';
 import type { AmqpTarget, MongoTarget } from '../src/targets.ts';
 import { brokerFromConf, brokerUrl, mongoFromConf } from './helpers/targets.ts';
+import { deadlineIn } from '../src/retry.ts';
 
 const services = requireServices(t, 'the wait tests against FerretDB and RabbitMQ');
 
@@ -48,7 +49,7 @@ if (services) {
   t.test('both ready: FerretDB ping, RabbitMQ AMQP 0-9-1 open (guest default and the test user)', async (t) => {
     const results = await waitForTargets(
       [mongo([s.mongodb]), amqp(s.amqp), amqp(s.amqp, { username: s.amqpUser, password: s.amqpPassword })],
-      { deadlineMs: 20000, log: silentLogger },
+      { deadline: deadlineIn(20000), log: silentLogger },
     );
     t.same(
       results.map((r) => [r.kind, r.ready, r.attempts]),
@@ -63,7 +64,7 @@ if (services) {
   });
 
   t.test('IPv6 loopback', { skip: s.mongodbIpv6 && s.amqpIpv6 ? false : 'SKIPPED: no IPv6 loopback on this machine' }, async (t) => {
-    const results = await waitForTargets([mongo([s.mongodbIpv6 ?? '']), amqp(s.amqpIpv6 ?? '')], { deadlineMs: 20000, log: silentLogger });
+    const results = await waitForTargets([mongo([s.mongodbIpv6 ?? '']), amqp(s.amqpIpv6 ?? '')], { deadline: deadlineIn(20000), log: silentLogger });
     t.ok(results.every((r) => r.ready));
     t.match(results[0]?.address, /^\[::1\]:\d+$/);
   });
@@ -103,7 +104,7 @@ if (services) {
     }, 1000);
     const lines: string[] = [];
     const log = createLogger({ format: 'text', trace: false, write: (l) => lines.push(l) });
-    const results = await waitForTargets([mongo([`127.0.0.1:${mongoPort}`]), amqp(`127.0.0.1:${amqpPort}`)], { deadlineMs: 20000, log });
+    const results = await waitForTargets([mongo([`127.0.0.1:${mongoPort}`]), amqp(`127.0.0.1:${amqpPort}`)], { deadline: deadlineIn(20000), log });
     t.ok(results.every((r) => r.ready));
     t.ok(results.every((r) => r.attempts > 1), `attempts: ${results.map((r) => r.attempts).join(', ')}`);
     t.ok(lines.some((l) => /waiting for mongodb at 127\.0\.0\.1:\d+: connection refused .*; next try in \d+ ms/.test(l)));
@@ -114,7 +115,7 @@ if (services) {
     const m = `127.0.0.1:${await closedPort()}`;
     const a = `127.0.0.1:${await closedPort()}`;
     const started = performance.now();
-    const err = await rejection(waitForTargets([mongo([m]), amqp(a)], { deadlineMs: 2000, log: silentLogger }));
+    const err = await rejection(waitForTargets([mongo([m]), amqp(a)], { deadline: deadlineIn(2000), log: silentLogger }));
     const took = performance.now() - started;
     t.ok(err instanceof UnavailableError);
     t.equal((err as UnavailableError).exitCode, 69);
@@ -126,7 +127,7 @@ if (services) {
   t.test('listeners that accept and never answer: both kinds time out within the deadline', async (t) => {
     const silent = await listen(() => {});
     const started = performance.now();
-    const err = await rejection(waitForTargets([mongo([silent.address]), amqp(silent.address)], { deadlineMs: 2000, log: silentLogger }));
+    const err = await rejection(waitForTargets([mongo([silent.address]), amqp(silent.address)], { deadline: deadlineIn(2000), log: silentLogger }));
     const took = performance.now() - started;
     t.ok(took < 3500, `returned after ${Math.round(took)} ms for a 2 s deadline`);
     t.match(err.message, /mongodb at 127\.0\.0\.1:\d+: timed out.*amqp at 127\.0\.0\.1:\d+ .*: timed out/);
@@ -155,7 +156,7 @@ if (services) {
       const log = createLogger({ format, trace: false, write: (l) => lines.push(l) });
       const started = performance.now();
       const err = await rejection(
-        waitForTargets([mongo([s.mongodb]), amqp(s.amqp, { username: s.amqpUser, password })], { deadlineMs: 30000, log }),
+        waitForTargets([mongo([s.mongodb]), amqp(s.amqp, { username: s.amqpUser, password })], { deadline: deadlineIn(30000), log }),
       );
       const took = performance.now() - started;
       t.ok(took < 15000, `${format}: gave up after ${Math.round(took)} ms, long before the 30 s deadline`);

@@ -30,6 +30,7 @@ await build({
       `export { probeTarget } from ${JSON.stringify(join(root, 'src/wait/probe.ts'))};`,
       `export { attemptsPerMinuteAtCap, DEFAULT_BACKOFF, ATTEMPT_TIMEOUT_MS } from ${JSON.stringify(join(root, 'src/wait/backoff.ts'))};`,
       `export { createLogger, silentLogger } from ${JSON.stringify(join(root, 'src/log.ts'))};`,
+      `export { deadlineIn } from ${JSON.stringify(join(root, 'src/retry.ts'))};`,
     ].join('\n'),
     resolveDir: root,
     loader: 'ts',
@@ -89,14 +90,14 @@ const svc = services();
 
 // 1. Readiness lag.
 if (svc) {
-  await w.waitForTargets([mongoTarget(svc.mongodb), amqpTarget(svc.amqp)], { deadlineMs: 20000, log: w.silentLogger }); // warm the driver imports
+  await w.waitForTargets([mongoTarget(svc.mongodb), amqpTarget(svc.amqp)], { deadline: w.deadlineIn(20000), log: w.silentLogger }); // warm the driver imports
   const lags = { mongodb: [], amqp: [], both: [] };
   for (let i = 0; i < trials; i++) {
     const [mp, ap] = [await freePort(), await freePort()];
     const rm = relay(mp, split(svc.mongodb));
     const ra = relay(ap, split(svc.amqp));
     const t0 = performance.now();
-    const waiting = w.waitForTargets([mongoTarget(`127.0.0.1:${mp}`), amqpTarget(`127.0.0.1:${ap}`)], { deadlineMs: 30000, log: w.silentLogger });
+    const waiting = w.waitForTargets([mongoTarget(`127.0.0.1:${mp}`), amqpTarget(`127.0.0.1:${ap}`)], { deadline: w.deadlineIn(30000), log: w.silentLogger });
     // Start listening at a varying point of the backoff cycle.
     await new Promise((r) => setTimeout(r, 600 + Math.random() * 900));
     const [listenM, listenA] = await Promise.all([rm.start(), ra.start()]);
@@ -121,7 +122,7 @@ if (svc) {
   let attempts = 0;
   const log = { ...w.silentLogger, info: (_m, f) => void (f?.attempt !== undefined && attempts++), error: () => {}, warn: () => {}, trace: () => {}, traceEnabled: false };
   const started = performance.now();
-  await w.waitForTargets([mongoTarget(`127.0.0.1:${port}`)], { deadlineMs: outageMs, log }).catch(() => {});
+  await w.waitForTargets([mongoTarget(`127.0.0.1:${port}`)], { deadline: w.deadlineIn(outageMs), log }).catch(() => {});
   const elapsed = performance.now() - started;
   const perMin = (attempts * 60000) / elapsed;
   const bound = w.attemptsPerMinuteAtCap(1);

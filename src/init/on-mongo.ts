@@ -5,13 +5,14 @@ import { hostname } from 'node:os';
 import type { MongoClient } from 'mongodb';
 import { UnavailableError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { type Deadline, retryUntil } from '../retry.ts';
 import type { MongoTarget } from '../targets.ts';
 import { REASON_HINT, toProbeError } from '../wait/classify.ts';
 import { connectMongo, probeOptions } from '../wait/mongodb.ts';
 import { findOneDirect } from '../wait/mongodb-direct.ts';
 import { type DoneDoc, type Holder, INIT_COLLECTION, doneId } from './lease.ts';
 import { mongoInitStore } from './mongo-store.ts';
-import { type InitOutcome, awaitInitDone, realClock, runInitOnce } from './once.ts';
+import { type InitOutcome, awaitInitDone, backoffPolls, runInitOnce } from './once.ts';
 import { StoreError } from './store-error.ts';
 import type { InitStore } from './store.ts';
 
@@ -30,24 +31,25 @@ export function storeNameOf(target: MongoTarget): string {
 // until far past the deadline.
 const OP_TIMEOUT_MS = 10_000;
 
+/** The pause before the first retry of the connection, doubled up to 4 times as much. */
+const CONNECT_POLL_MS = 500;
+
 /** Connects, trying again after transient failures until the deadline. */
-async function connectForInit(target: MongoTarget, deadline: number, log: Logger): Promise<MongoClient> {
-  for (let attempt = 1; ; attempt++) {
-    const left = deadline - Date.now();
-    try {
-      return await connectMongo(target, { timeoutMs: Math.min(OP_TIMEOUT_MS, Math.max(1000, left)) });
-    } catch (err) {
+function connectForInit(target: MongoTarget, deadline: Deadline, log: Logger): Promise<MongoClient> {
+  const cannot = `cannot connect to ${storeNameOf(target)} for the one-time init`;
+  return retryUntil({
+    deadline,
+    attempt: (_n, leftMs) => connectMongo(target, { timeoutMs: Math.round(Math.min(OP_TIMEOUT_MS, Math.max(1000, leftMs))) }),
+    failure: (err) => {
       const p = toProbeError(err, target.address);
-      const hint = REASON_HINT[p.reason];
-      if (p.permanent) throw new UnavailableError(`cannot connect to ${storeNameOf(target)} for the one-time init: ${p.message}; ${hint}`);
-      if (deadline - Date.now() <= 0) {
-        throw new UnavailableError(`cannot connect to ${storeNameOf(target)} for the one-time init: ${p.message}, still at the deadline after ${attempt} attempts; ${hint} (PULP_WAIT_TIMEOUT sets the deadline)`);
-      }
-      const pause = Math.min(deadline - Date.now(), 500 * Math.min(4, 2 ** (attempt - 1)));
-      log.warn(`cannot connect to ${storeNameOf(target)} for the one-time init: ${p.message}; trying again in ${pause} ms`, { attempt });
-      await realClock.sleep(pause);
-    }
-  }
+      if (p.permanent) throw new UnavailableError(`${cannot}: ${p.message}; ${REASON_HINT[p.reason]}`);
+      return p;
+    },
+    pauseMs: (failures) => backoffPolls(CONNECT_POLL_MS, failures),
+    onRetry: (p, attempt, pause) => log.warn(`${cannot}: ${p.message}; trying again in ${pause} ms`, { attempt }),
+    expired: (p, attempts) =>
+      new UnavailableError(`${cannot}: ${p.message}, still at the deadline after ${attempts} attempts; ${REASON_HINT[p.reason]} (PULP_WAIT_TIMEOUT sets the deadline)`),
+  });
 }
 
 /**
@@ -120,7 +122,7 @@ function knownDoneStore(done: DoneDoc, database: string, connect: () => Promise<
  */
 async function withStore<T>(
   target: MongoTarget,
-  deadline: number,
+  deadline: Deadline,
   log: Logger,
   early: Promise<EarlyInit> | undefined,
   fn: (store: InitStore) => Promise<T>,
@@ -156,8 +158,8 @@ export interface InitOnMongoOptions {
   argv: string[];
   /** Runs the init and returns its code: runToCompletion(spec, log, stop) from src/exec/run.ts. */
   run: (stop: AbortSignal) => Promise<number>;
-  /** Epoch ms (the same deadline as the waits). */
-  deadline: number;
+  /** The same deadline as the waits'. */
+  deadline: Deadline;
   log: Logger;
   ttlMs?: number;
   holder?: Holder;
@@ -197,7 +199,7 @@ export async function runInitOnMongo(opts: InitOnMongoOptions): Promise<InitOutc
 export async function awaitInitOnMongo(opts: {
   target: MongoTarget;
   key: string;
-  deadline: number;
+  deadline: Deadline;
   log: Logger;
   early?: Promise<EarlyInit>;
 }): Promise<DoneDoc> {

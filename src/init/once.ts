@@ -4,33 +4,17 @@
 // time through `clock`, so the state machine is tested without servers or sleeps.
 import { ChildFailedError, UnavailableError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { type Deadline, type Time, deadlineIn, laterOf, msLeft, realTime, retryUntil } from '../retry.ts';
 import { type DoneDoc, type Holder, doneId, leaseState } from './lease.ts';
 import { StoreError } from './store-error.ts';
 import type { InitStore } from './store.ts';
 
-export interface Clock {
+/** Time (retry.ts) plus the wall clock; stalls, lost leases and deadlines are measured on mono(). */
+export interface Clock extends Time {
   now(): Date;
-  /** Milliseconds on a clock that never jumps (stalls and lost leases are measured on it). */
-  mono(): number;
-  /** Resolves after `ms`, or at once when `signal` aborts. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-export const realClock: Clock = {
-  now: () => new Date(),
-  mono: () => performance.now(),
-  sleep: (ms, signal) =>
-    new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      }
-      signal?.addEventListener('abort', done, { once: true });
-    }),
-};
+export const realClock: Clock = { ...realTime, now: () => new Date() };
 
 /**
  * How log and error lines name the store when the caller does not (tests); the MongoDB
@@ -51,22 +35,26 @@ interface StoreCallContext {
  * timeout) until `deadline`; then, or at once for any other StoreError, an UnavailableError
  * naming the database and what to check. Errors that are not StoreErrors are bugs: they pass.
  */
-async function storeCall<T>(ctx: StoreCallContext, what: string, deadline: number, op: () => Promise<T>, failure?: (why: string) => string): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await op();
-    } catch (err) {
+function storeCall<T>(ctx: StoreCallContext, what: string, deadline: Deadline, op: () => Promise<T>, failure?: (why: string) => string): Promise<T> {
+  const fail = (why: string): UnavailableError => new UnavailableError(failure ? failure(why) : `cannot ${what} in ${ctx.storeName}: ${why}`);
+  return retryUntil({
+    deadline,
+    time: ctx.clock,
+    attempt: () => op(),
+    failure: (err) => {
       if (!(err instanceof StoreError)) throw err;
-      const left = deadline - ctx.clock.now().getTime();
-      const fail = (why: string): UnavailableError => new UnavailableError(failure ? failure(why) : `cannot ${what} in ${ctx.storeName}: ${why}`);
       if (!err.transient) throw fail(`${err.reason}; ${err.hint}`);
-      if (left <= 0) throw fail(`${err.reason}, still at the deadline after ${attempt} attempts; ${err.hint} (PULP_WAIT_TIMEOUT sets the deadline)`);
-      // Backs off up to 4 polls, so a long outage is not a log line every half second.
-      const pause = Math.min(left, ctx.pollMs * Math.min(4, 2 ** (attempt - 1)));
-      ctx.log.warn(`cannot ${what} in ${ctx.storeName}: ${err.reason}; trying again in ${pause} ms`, { key: ctx.key, attempt });
-      await ctx.clock.sleep(pause);
-    }
-  }
+      return err;
+    },
+    pauseMs: (failures) => backoffPolls(ctx.pollMs, failures),
+    onRetry: (err, attempt, pause) => ctx.log.warn(`cannot ${what} in ${ctx.storeName}: ${err.reason}; trying again in ${pause} ms`, { key: ctx.key, attempt }),
+    expired: (err, attempts) => fail(`${err.reason}, still at the deadline after ${attempts} attempts; ${err.hint} (PULP_WAIT_TIMEOUT sets the deadline)`),
+  });
+}
+
+/** The pause after the n-th failed call: doubles up to 4 polls, so a long outage is not a log line every half second. */
+export function backoffPolls(pollMs: number, failures: number): number {
+  return pollMs * Math.min(4, 2 ** (failures - 1));
 }
 
 export interface InitOnceOptions {
@@ -81,8 +69,8 @@ export interface InitOnceOptions {
   argv: string[];
   /** Runs the init, returns its exit code; stops it (SIGTERM, then SIGKILL) when `stop` aborts. */
   run: (stop: AbortSignal) => Promise<number>;
-  /** Epoch ms: give up waiting for the lease then (the init itself is not cut short). */
-  deadline: number;
+  /** Give up waiting for the lease then (the init itself is not cut short); on `clock`. */
+  deadline: Deadline;
   log: Logger;
   /** How long a lease lives without renewal (default 30 s); renewed every ttl/3. */
   ttlMs?: number;
@@ -173,7 +161,7 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
     }
     const done = await skipIfDone();
     if (done) return { ran: false, record: done };
-    const left = opts.deadline - clock.now().getTime();
+    const left = msLeft(opts.deadline, clock);
     if (left <= 0) {
       const who = st.state === 'held' ? `${st.by} on ${st.host}` : 'another start';
       throw new UnavailableError(`the init lease is still held by ${who} at the deadline: its init is still running or the database is slow; try again later (PULP_WAIT_TIMEOUT sets the deadline)`);
@@ -284,7 +272,7 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
   const record: DoneDoc = { _id: doneId(key), key, doneAt: ended, host: holder.host, holder: holder.id, argv: opts.argv, durationMs: ended.getTime() - started.getTime() };
   // The init usually outlasts the start-up deadline; the record still gets one lease TTL of
   // retries, the time our lease would keep others from running the init anyway.
-  const recordDeadline = Math.max(opts.deadline, ended.getTime() + ttlMs);
+  const recordDeadline = laterOf(opts.deadline, deadlineIn(ttlMs, clock));
   const failure = (why: string): string =>
     `init ${opts.argv.join(' ')} ran successfully, but its completion record ${key} could not be written to ${storeName}, so the next start will run the init again: ${why}`;
   // The commit point: one update that succeeds only while this start holds the lease.
@@ -318,7 +306,8 @@ export interface AwaitInitOptions {
   /** For log and error lines (default "the init database"). */
   storeName?: string;
   key: string;
-  deadline: number;
+  /** On `clock`. */
+  deadline: Deadline;
   log: Logger;
   pollMs?: number;
   clock?: Clock;
@@ -342,7 +331,7 @@ export async function awaitInitDone(opts: AwaitInitOptions): Promise<DoneDoc> {
       const running = st.state === 'held' ? `; ${st.by} on ${st.host} is running it now` : '';
       opts.log.info(`waiting for the one-time init ${opts.key} (run by the beat role) to be recorded${running}`, { key: opts.key });
     }
-    const left = opts.deadline - clock.now().getTime();
+    const left = msLeft(opts.deadline, clock);
     if (left <= 0) {
       throw new UnavailableError(
         `the one-time init ${opts.key} was not recorded before the deadline: start the beat role (it runs pulp-manage-db), check its log, or make PULP_INIT_KEY the same in every role`,

@@ -1,9 +1,9 @@
 // Waiting for every dependency at once, under one deadline. Each target retries on its own
 // schedule (p-retry); a permanent failure (wrong credentials) ends the whole wait at once,
 // because the run cannot succeed anymore.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { UnavailableError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { type Deadline, msLeft, retryUntil } from '../retry.ts';
 import type { Target } from '../targets.ts';
 import { ATTEMPT_TIMEOUT_MS, type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from './backoff.ts';
 import { ProbeError, REASON_HINT, type Reason, toProbeError } from './classify.ts';
@@ -24,7 +24,8 @@ export interface WaitResult {
 }
 
 export interface WaitOptions {
-  deadlineMs: number;
+  /** From deadlineIn(PULP_WAIT_TIMEOUT): the same instant the init's waits end at. */
+  deadline: Deadline;
   log: Logger;
   signal?: AbortSignal;
   /** For tests and benchmarks; the defaults are the product's. */
@@ -47,12 +48,10 @@ function attemptsText(n: number): string {
 async function waitOne(
   target: Target,
   opts: WaitOptions,
-  deadlineAt: number,
   signal: AbortSignal,
   onPermanent: (err: ProbeError) => void,
   probe: Probe,
 ): Promise<WaitResult> {
-  const { default: pRetry, AbortError } = await import('p-retry');
   const name = describeTarget(target);
   const started = performance.now();
   const policy = opts.backoff ?? DEFAULT_BACKOFF;
@@ -70,40 +69,31 @@ async function waitOne(
     ...(ready && note !== undefined && { note }),
   });
   try {
-    await pRetry(
-      async () => {
-        attempts++;
-        const remaining = deadlineAt - performance.now();
-        try {
-          // Whole milliseconds: the attempt's limit shows in messages ("no answer within 840 ms").
-          note = (await probe(target, { timeoutMs: Math.max(50, Math.round(Math.min(opts.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS, remaining))), signal })) ?? undefined;
-        } catch (err) {
-          const e = toProbeError(err, target.address);
-          // A deadline abort says nothing new about the dependency; keep the earlier reason.
-          if (!(signal.aborted && last)) last = e;
-          throw e.permanent ? new AbortError(e) : e;
-        }
+    note = await retryUntil({
+      deadline: opts.deadline,
+      signal,
+      attempt: async (n, leftMs) => {
+        attempts = n;
+        // Whole milliseconds: the attempt's limit shows in messages ("no answer within 840 ms").
+        const timeoutMs = Math.max(50, Math.round(Math.min(opts.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS, leftMs)));
+        return (await probe(target, { timeoutMs, signal })) ?? undefined;
       },
-      {
-        retries: Number.POSITIVE_INFINITY,
-        // The schedule is ours (backoffDelay, applied in onFailedAttempt), so p-retry adds none.
-        minTimeout: 0,
-        maxTimeout: 0,
-        signal,
-        onFailedAttempt: async ({ attemptNumber }) => {
-          if (signal.aborted || !last) return;
-          const delay = Math.min(backoffDelay(attemptNumber, random(), policy), Math.max(0, deadlineAt - performance.now()));
-          opts.log.info(`waiting for ${name}: ${last.message}; next try in ${Math.round(delay)} ms`, {
-            dependency: target.kind,
-            address: target.address,
-            attempt: attemptNumber,
-            reason: last.reason,
-            next_delay_ms: Math.round(delay),
-          });
-          await sleep(delay, undefined, { signal }).catch(() => {});
-        },
+      failure: (err) => {
+        last = toProbeError(err, target.address);
+        if (last.permanent) throw last;
+        return last;
       },
-    );
+      pauseMs: (failures) => backoffDelay(failures, random(), policy),
+      onRetry: (e, attempt, pause) =>
+        opts.log.info(`waiting for ${name}: ${e.message}; next try in ${pause} ms`, {
+          dependency: target.kind,
+          address: target.address,
+          attempt,
+          reason: e.reason,
+          next_delay_ms: pause,
+        }),
+      expired: (e) => e,
+    });
   } catch (err) {
     const r = result(false);
     if (last?.permanent) {
@@ -158,8 +148,10 @@ function authHint(t: Target): string {
 export async function waitForTargets(targets: Target[], opts: WaitOptions, probe: Probe = probeTarget): Promise<WaitResult[]> {
   const controller = new AbortController();
   const signal = opts.signal ? AbortSignal.any([controller.signal, opts.signal]) : controller.signal;
-  const deadlineAt = performance.now() + opts.deadlineMs;
-  const timer = setTimeout(() => controller.abort(new Error('deadline')), opts.deadlineMs);
+  // The time left now is the limit this wait had, for the message; the timer cuts short the
+  // attempts in flight when the deadline passes.
+  const limitMs = Math.max(0, msLeft(opts.deadline));
+  const timer = setTimeout(() => controller.abort(new Error('deadline')), limitMs);
   let permanent: ProbeError | undefined;
   try {
     const results = await Promise.all(
@@ -167,7 +159,6 @@ export async function waitForTargets(targets: Target[], opts: WaitOptions, probe
         waitOne(
           t,
           opts,
-          deadlineAt,
           signal,
           (err) => {
             permanent ??= err;
@@ -186,7 +177,7 @@ export async function waitForTargets(targets: Target[], opts: WaitOptions, probe
       const hint = p.reason === 'auth' ? (t ? authHint(t) : undefined) : REASON_HINT[p.reason];
       throw new UnavailableError(`${p.message}${hint ? `; ${hint}` : ''}`);
     }
-    const waited = opts.signal?.aborted ? 'wait interrupted' : `not ready after ${+(opts.deadlineMs / 1000).toFixed(1)} s`;
+    const waited = opts.signal?.aborted ? 'wait interrupted' : `not ready after ${+(limitMs / 1000).toFixed(1)} s`;
     throw new UnavailableError(`${unavailableMessage(targets, results, waited)}; the limit is PULP_WAIT_TIMEOUT`);
   } finally {
     clearTimeout(timer);
