@@ -59,7 +59,7 @@ t.test('exec mode choice', async (t) => {
 
 const apache: ResolvedUser = { name: 'apache', uid: 48, gid: 48, groups: [48, 500], home: '/usr/share/httpd', shell: '/sbin/nologin' };
 
-t.test('launch plan: setpriv only when supplementary groups are needed', async (t) => {
+t.test('launch plan: every switch of user goes through setpriv; without it the program cannot start (126)', async (t) => {
   t.same(planLaunch('/usr/bin/celery', ['worker'], null, '/usr/bin/setpriv'), { file: '/usr/bin/celery', args: ['worker'] });
   // Also without supplementary groups: spawn's own uid/gid would leave the group list empty.
   t.same(planLaunch('/usr/bin/celery', ['worker'], { ...apache, groups: [48] }, '/usr/bin/setpriv'), {
@@ -70,7 +70,7 @@ t.test('launch plan: setpriv only when supplementary groups are needed', async (
     file: '/usr/bin/setpriv',
     args: ['--reuid=48', '--regid=48', '--groups=48,500', '--', '/usr/bin/celery', 'worker'],
   });
-  t.throws(() => planLaunch('/usr/bin/celery', [], apache, undefined), { exitCode: 70, message: /setpriv \(util-linux\) not found.*apache.*48,500/ });
+  t.throws(() => planLaunch('/usr/bin/celery', [], apache, undefined), { exitCode: 126, message: /setpriv \(util-linux\) not found.*apache.*48,500/ });
 });
 
 t.test('user plan and environment', async (t) => {
