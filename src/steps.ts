@@ -6,7 +6,7 @@ import { type ExecModeSetting, chooseExecMode, hasExecve } from './exec/mode.ts'
 import { planUser } from './exec/privileges.ts';
 import { checkLaunch, checkSpawnAs, execRole, runToCompletion } from './exec/run.ts';
 import { type SignalRewrite, parseSignalRewrite } from './exec/signals.ts';
-import { type EarlyInit, awaitInitOnMongo, openEarly, runInitOnMongo } from './init/on-mongo.ts';
+import { type InitConnection, awaitInitOnMongo, openInitConnection as openOnMongo, runInitOnMongo } from './init/on-mongo.ts';
 import { resolveInitKey } from './init/key.ts';
 import type { Logger } from './log.ts';
 import type { Deadline } from './retry.ts';
@@ -59,16 +59,14 @@ export async function initOnce(
   ctx: Context,
   spec: RoleSpec,
   pre: Preflight,
-  conf: ConfigView,
+  db: InitConnection,
   deadline: Deadline,
   stop: StopSignals,
-  early?: Promise<EarlyInit>,
 ): Promise<void> {
   const init = spec.init;
   if (init === null) return;
   await runInitOnMongo({
-    early,
-    target: mongoTarget(conf),
+    db,
     key: pre.initKey,
     force: ctx.opts.forceInit,
     argv: init.argv,
@@ -80,13 +78,13 @@ export async function initOnce(
 }
 
 /** The other roles: wait, inside the same deadline, until the init of the same key has run. */
-export async function awaitInit(ctx: Context, pre: Preflight, conf: ConfigView, deadline: Deadline, early?: Promise<EarlyInit>): Promise<void> {
-  await awaitInitOnMongo({ target: mongoTarget(conf), key: pre.initKey, deadline, log: ctx.log, early });
+export async function awaitInit(ctx: Context, pre: Preflight, db: InitConnection, deadline: Deadline): Promise<void> {
+  await awaitInitOnMongo({ db, key: pre.initKey, deadline, log: ctx.log });
 }
 
-/** The init record and the init's connection, started while the waits run (see openEarly). */
-export function openInitConnection(conf: ConfigView, key: string): Promise<EarlyInit> {
-  return openEarly(mongoTarget(conf), key);
+/** The init record and the init's connection, started while the waits run; the caller closes it. */
+export function openInitConnection(conf: ConfigView, key: string): InitConnection {
+  return openOnMongo(mongoTarget(conf), key);
 }
 
 /**

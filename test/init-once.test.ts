@@ -499,3 +499,61 @@ t.test('toStoreError: driver errors sorted into transient and not', async (t) =>
   const other = Object.assign(new Error('document too large'), { name: 'MongoServerError', code: 10334 });
   t.match(toStoreError(other, 'db'), { transient: false, reason: /^failed \(document too large\)$/ });
 });
+
+t.test('runInitOnce: every way out of a held lease releases it exactly once; a failed release is a warning only on a normal end', async (t) => {
+  const argv = ['pmd'];
+  const attempt = async (store: ReturnType<typeof failingStore>, run: () => Promise<number>, force = false): Promise<{ outcome: unknown; lines: string }> => {
+    const clock = fakeClock();
+    const { log, lines } = capture();
+    const outcome = await runInitOnce({ store, key: 'k', force, holder: A, argv, run, deadline: deadlineIn(5000, clock), log, clock, ttlMs: 3000 }).then(
+      (o) => o,
+      (err: unknown) => err,
+    );
+    return { outcome, lines: lines.join('') };
+  };
+
+  // Done: one release; its failure is a warning and the run still counts as done.
+  const done = failingStore({ release: 1 }, forbidden);
+  const d = await attempt(done, async () => 0);
+  t.match(d.outcome, { ran: true });
+  t.equal(done.calls.release, 1);
+  t.match(d.lines, /cannot release the init lease: not authorized .*\(it expires by itself\)/);
+
+  // The init's own failure: one release, a warning when it fails, then the init's code.
+  const failed = failingStore({ release: 1 }, forbidden);
+  const f = await attempt(failed, async () => 3);
+  t.match(f.outcome, { name: 'ChildFailedError', exitCode: 3 });
+  t.equal(failed.calls.release, 1);
+  t.match(f.lines, /cannot release the init lease/);
+
+  // Someone else recorded the key between the first look and the lease: one release, a warning
+  // when it fails, and no init.
+  const late = failingStore({ release: 1 }, forbidden);
+  const acquireThenRecord = late.tryAcquire;
+  late.tryAcquire = async (...a) => {
+    const got = await acquireThenRecord(...a);
+    late.done.set('k', { _id: doneId('k'), key: 'k', doneAt: new Date(0), host: 'podB', holder: B.id, argv, durationMs: 1 });
+    return got;
+  };
+  let ran = 0;
+  const l = await attempt(late, async () => (ran++, 0));
+  t.match(l.outcome, { ran: false, record: { host: 'podB' } });
+  t.equal(ran, 0);
+  t.equal(late.calls.release, 1);
+  t.match(l.lines, /cannot release the init lease/);
+
+  // An error on its way out (the record cannot be committed): one release, and the error is
+  // the only line about it.
+  const commit = failingStore({ commit: 1, release: 1 }, forbidden);
+  const c = await attempt(commit, async () => 0);
+  t.match(c.outcome, { name: 'UnavailableError', message: /ran successfully, but its completion record k could not be written/ });
+  t.equal(commit.calls.release, 1);
+  t.notMatch(c.lines, /cannot release/);
+
+  // The run throws: one release, quiet.
+  const thrown = failingStore({}, forbidden);
+  const th = await attempt(thrown, async () => Promise.reject(new Error('boom')));
+  t.match(th.outcome, /boom/);
+  t.equal(thrown.calls.release, 1);
+  t.equal(thrown.lease?.holder, null);
+});

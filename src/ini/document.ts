@@ -96,14 +96,8 @@ export function pyStrip(s: string): string {
 }
 
 export function parseIni(text: string, fileName = '<input>'): IniDocument {
-  let body = text;
-  let bom: IniDocument['bom'] = '';
-  if (body.startsWith('\uFEFF')) {
-    bom = '\uFEFF';
-    body = body.slice(1);
-  }
-  const raw = splitLines(body);
-  const fail = (index: number, what: string): never => parseError(fileName, index, what);
+  const bom: IniDocument['bom'] = text.startsWith('\uFEFF') ? '\uFEFF' : '';
+  const raw = splitLines(text.slice(bom.length));
 
   const lines: IniLine[] = [];
   let inSection = false;
@@ -113,12 +107,8 @@ export function parseIni(text: string, fileName = '<input>'): IniDocument {
   let indentLevel = 0;
   for (let i = 0; i < raw.length; i++) {
     const { text: lineText, eol } = raw[i]!;
-    const garbage = GARBAGE_RE.exec(lineText);
-    if (garbage !== null) {
-      const code = garbage[0].codePointAt(0)!;
-      const hex = code.toString(16).toUpperCase().padStart(4, '0');
-      fail(i, code === 0xfffd ? 'U+FFFD replacement character: not valid UTF-8 text' : `control character U+${hex}: not a text file`);
-    }
+    const fail = (what: string): never => parseError(fileName, i, what);
+    refuseNonText(lineText, fail);
     const indent = leadingSpace(lineText);
     const stripped = lineText.slice(indent, Math.max(indent, trailingSpaceStart(lineText)));
     if (stripped.startsWith('#') || stripped.startsWith(';')) {
@@ -143,26 +133,39 @@ export function parseIni(text: string, fileName = '<input>'): IniDocument {
       owner = -1;
       continue;
     }
-    if (!inSection) fail(i, 'text before the first [section] header (only comments and blank lines may come first)');
-    const delimiter = DELIMITER_RE.exec(stripped) ?? fail(i, `not a [section] header, a "key: value" line or a comment: ${JSON.stringify(stripped.slice(0, 60))}`);
-    const at = delimiter.index;
-    const name = pyRstrip(stripped.slice(0, at));
-    if (name === '') fail(i, `"${delimiter[0]}" without a key name before it`);
-    const rest = stripped.slice(at + 1);
-    const valueStart = indent + at + 1 + (rest.length - pyLstrip(rest).length);
+    if (!inSection) fail('text before the first [section] header (only comments and blank lines may come first)');
     owner = lines.length;
-    lines.push({
-      kind: 'key',
-      text: lineText,
-      eol,
-      name: name.toLowerCase(),
-      indent: lineText.slice(0, indent),
-      valueStart,
-      valueEnd: indent + stripped.length,
-      spanEnd: i,
-    });
+    lines.push(keyLine(lineText, eol, i, indent, stripped, fail));
   }
   return { fileName, bom, lines };
+}
+
+/** Control characters and U+FFFD: ConfigParser would take most, but in server.conf they mean the file is not text. */
+function refuseNonText(lineText: string, fail: (what: string) => never): void {
+  const garbage = GARBAGE_RE.exec(lineText);
+  if (garbage === null) return;
+  const code = garbage[0].codePointAt(0)!;
+  const hex = code.toString(16).toUpperCase().padStart(4, '0');
+  fail(code === 0xfffd ? 'U+FFFD replacement character: not valid UTF-8 text' : `control character U+${hex}: not a text file`);
+}
+
+/** A "key = value" or "key: value" line at `index` (ConfigParser's OPTCRE): its name and where its value lies. */
+function keyLine(lineText: string, eol: LineEnding, index: number, indent: number, stripped: string, fail: (what: string) => never): KeyLine {
+  const delimiter = DELIMITER_RE.exec(stripped) ?? fail(`not a [section] header, a "key: value" line or a comment: ${JSON.stringify(stripped.slice(0, 60))}`);
+  const at = delimiter.index;
+  const name = pyRstrip(stripped.slice(0, at));
+  if (name === '') fail(`"${delimiter[0]}" without a key name before it`);
+  const rest = stripped.slice(at + 1);
+  return {
+    kind: 'key',
+    text: lineText,
+    eol,
+    name: name.toLowerCase(),
+    indent: lineText.slice(0, indent),
+    valueStart: indent + at + 1 + (rest.length - pyLstrip(rest).length),
+    valueEnd: indent + stripped.length,
+    spanEnd: index,
+  };
 }
 
 function parseError(fileName: string, index: number, what: string): never {

@@ -1,5 +1,6 @@
-// The init steps against the Pulp database: connect (the wait already saw it answer), run
-// the lease logic of once.ts on a mongoInitStore, close. The driver loads only here.
+// The init steps against the Pulp database: the init's connection (opened while the waits run,
+// closed by its opener), and the lease logic of once.ts on a mongoInitStore over it. The
+// driver loads only here.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { MongoClient } from 'mongodb';
@@ -52,17 +53,6 @@ function connectForInit(target: MongoTarget, deadline: Deadline, log: Logger): P
   });
 }
 
-/**
- * What was started while the waits ran: the completion record of the key, read on one direct
- * connection (src/wait/mongodb-direct.ts), and a MongoClient only when that read did not find
- * it. On the usual restart the record is there and no MongoClient (the whole driver, a
- * monitoring connection, a pool connection) is needed at all.
- */
-export interface EarlyInit {
-  done: DoneDoc | undefined;
-  client: Promise<MongoClient | undefined>;
-}
-
 function isDoneDoc(doc: Record<string, unknown> | null, key: string): doc is Record<string, unknown> & DoneDoc {
   return doc !== null && doc._id === doneId(key) && doc.key === key && doc.doneAt instanceof Date && typeof doc.host === 'string';
 }
@@ -81,76 +71,89 @@ async function readDoneDirect(target: MongoTarget, key: string): Promise<DoneDoc
 }
 
 /**
- * A store whose first findDone answers with the record read early; anything else (a forced
- * init) connects then, as the store would have before.
+ * The init's connection to the Pulp database, and the one owner of its MongoClient: whoever
+ * opens it (openInitConnection) closes it, once, whatever happened. Opened while the waits
+ * run: the completion record of the key is read on one direct connection
+ * (src/wait/mongodb-direct.ts), and a MongoClient is started only when that read did not find
+ * it. On the usual restart the record is there and no MongoClient (the whole driver, a
+ * monitoring connection, a pool connection) is needed at all; when the database is not up yet,
+ * both come to nothing and the init connects after the waits, as before.
  */
-function knownDoneStore(done: DoneDoc, database: string, connect: () => Promise<MongoClient>): { store: InitStore; close: () => Promise<void> } {
+export interface InitConnection {
+  readonly target: MongoTarget;
+  /** The record read early; undefined when it was not found (or could not be read). */
+  readonly done: Promise<DoneDoc | undefined>;
+  /** The client: the early one when it connected, else a new one (retried until `deadline`). */
+  client(deadline: Deadline, log: Logger): Promise<MongoClient>;
+  /** Closes the client, if one was opened; waits for an early connection still in progress. */
+  close(): Promise<void>;
+}
+
+/** Starts reading the init record of `key` (and connecting, when it is not there); never rejects. */
+export function openInitConnection(target: MongoTarget, key: string): InitConnection {
+  const done = readDoneDirect(target, key);
+  const early = done.then((d) => (d !== undefined ? undefined : connectMongo(target, { timeoutMs: 2000 }).catch(() => undefined)));
   let client: Promise<MongoClient> | undefined;
-  let first: DoneDoc | undefined = done;
-  const real = async (): Promise<InitStore> => mongoInitStore((await (client ??= connect())).db(database));
   return {
-    store: {
-      async findDone(key) {
-        if (first !== undefined && first.key === key) {
-          const d = first;
-          first = undefined;
-          return d;
-        }
-        return (await real()).findDone(key);
-      },
-      // The server's clock judges expiry (fencing): a store without one would use the agent's.
-      serverNow: async () => {
-        const s = await real();
-        return s.serverNow ? s.serverNow() : new Date();
-      },
-      readLease: async () => (await real()).readLease(),
-      tryAcquire: async (...a) => (await real()).tryAcquire(...a),
-      renew: async (...a) => (await real()).renew(...a),
-      release: async (...a) => (await real()).release(...a),
-      commit: async (...a) => (await real()).commit(...a),
-      markDone: async (...a) => (await real()).markDone(...a),
-    },
+    target,
+    done,
+    client: (deadline, log) => (client ??= early.then((c) => c ?? connectForInit(target, deadline, log))),
     close: async () => {
-      if (client) await (await client).close(true).catch(() => {});
+      const c = await (client ?? early).catch(() => undefined);
+      await c?.close(true).catch(() => {});
     },
   };
 }
 
 /**
- * A connection opened while the waits ran (see `early` below), or a new one. The early one
- * saves a whole connection set-up on the usual restart, where the database is already up.
+ * A store whose first findDone answers with the record read early; anything else (a forced
+ * init) connects then, as the store would have before.
  */
-async function withStore<T>(
-  target: MongoTarget,
-  deadline: Deadline,
-  log: Logger,
-  early: Promise<EarlyInit> | undefined,
-  fn: (store: InitStore) => Promise<T>,
-): Promise<T> {
-  const e = await early;
-  let store: InitStore;
-  let close: () => Promise<void>;
-  if (e?.done !== undefined) {
-    ({ store, close } = knownDoneStore(e.done, target.database, async () => (await e.client) ?? connectForInit(target, deadline, log)));
-  } else {
-    const client = (await e?.client) ?? (await connectForInit(target, deadline, log));
-    store = mongoInitStore(client.db(target.database));
-    close = () => client.close(true).catch(() => {});
-  }
+function knownDoneStore(done: DoneDoc, connect: () => Promise<InitStore>): InitStore {
+  let first: DoneDoc | undefined = done;
+  let store: Promise<InitStore> | undefined;
+  const real = (): Promise<InitStore> => (store ??= connect());
+  return {
+    async findDone(key) {
+      if (first !== undefined && first.key === key) {
+        const d = first;
+        first = undefined;
+        return d;
+      }
+      return (await real()).findDone(key);
+    },
+    // The server's clock judges expiry (fencing): a store without one would use the agent's.
+    serverNow: async () => {
+      const s = await real();
+      return s.serverNow ? s.serverNow() : new Date();
+    },
+    readLease: async () => (await real()).readLease(),
+    tryAcquire: async (...a) => (await real()).tryAcquire(...a),
+    renew: async (...a) => (await real()).renew(...a),
+    release: async (...a) => (await real()).release(...a),
+    commit: async (...a) => (await real()).commit(...a),
+    markDone: async (...a) => (await real()).markDone(...a),
+  };
+}
+
+/** Runs `fn` on the store of `conn` (which its opener closes). */
+async function withStore<T>(conn: InitConnection, deadline: Deadline, log: Logger, fn: (store: InitStore) => Promise<T>): Promise<T> {
+  const open = async (): Promise<InitStore> => mongoInitStore((await conn.client(deadline, log)).db(conn.target.database));
+  const done = await conn.done;
+  const store = done !== undefined ? knownDoneStore(done, open) : await open();
   try {
     return await fn(store);
   } catch (err) {
     // once.ts turns every StoreError into an UnavailableError; this is the safety net that
     // keeps a database failure from ever being reported as an internal error (70).
-    if (err instanceof StoreError) throw new UnavailableError(`the one-time init failed on ${storeNameOf(target)}: ${err.reason}; ${err.hint}`);
+    if (err instanceof StoreError) throw new UnavailableError(`the one-time init failed on ${storeNameOf(conn.target)}: ${err.reason}; ${err.hint}`);
     throw err;
-  } finally {
-    await close();
   }
 }
 
 export interface InitOnMongoOptions {
-  target: MongoTarget;
+  /** From openInitConnection(); the caller closes it. */
+  db: InitConnection;
   /** From resolveInitKey(). */
   key: string;
   force: boolean;
@@ -163,26 +166,14 @@ export interface InitOnMongoOptions {
   log: Logger;
   ttlMs?: number;
   holder?: Holder;
-  /** Started early by openEarly(); used when it succeeded. */
-  early?: Promise<EarlyInit>;
-}
-
-/**
- * Starts reading the init record of `key`, and connecting for the init when it is not there,
- * while the waits run; either resolves undefined on any failure (the database may not be up
- * yet: the init then connects after the waits, as before).
- */
-export async function openEarly(target: MongoTarget, key: string): Promise<EarlyInit> {
-  const done = await readDoneDirect(target, key);
-  return { done, client: done !== undefined ? Promise.resolve(undefined) : connectMongo(target, { timeoutMs: 2000 }).catch(() => undefined) };
 }
 
 /** For roles with an init. Throws ChildFailedError (the init's code) or UnavailableError (69). */
 export async function runInitOnMongo(opts: InitOnMongoOptions): Promise<InitOutcome> {
-  return withStore(opts.target, opts.deadline, opts.log, opts.early, (store) =>
+  return withStore(opts.db, opts.deadline, opts.log, (store) =>
     runInitOnce({
       store,
-      storeName: storeNameOf(opts.target),
+      storeName: storeNameOf(opts.db.target),
       key: opts.key,
       force: opts.force,
       holder: opts.holder ?? newHolder(),
@@ -196,12 +187,6 @@ export async function runInitOnMongo(opts: InitOnMongoOptions): Promise<InitOutc
 }
 
 /** For roles without an init: waits for the record of `key`; UnavailableError (69) at the deadline. */
-export async function awaitInitOnMongo(opts: {
-  target: MongoTarget;
-  key: string;
-  deadline: Deadline;
-  log: Logger;
-  early?: Promise<EarlyInit>;
-}): Promise<DoneDoc> {
-  return withStore(opts.target, opts.deadline, opts.log, opts.early, (store) => awaitInitDone({ store, storeName: storeNameOf(opts.target), key: opts.key, deadline: opts.deadline, log: opts.log }));
+export async function awaitInitOnMongo(opts: { db: InitConnection; key: string; deadline: Deadline; log: Logger }): Promise<DoneDoc> {
+  return withStore(opts.db, opts.deadline, opts.log, (store) => awaitInitDone({ store, storeName: storeNameOf(opts.db.target), key: opts.key, deadline: opts.deadline, log: opts.log }));
 }

@@ -104,96 +104,121 @@ function describeDone(d: DoneDoc): string {
   return `init ${d.key} already done at ${d.doneAt.toISOString()} on ${d.host}`;
 }
 
-/** Waits for the lease (or for someone else to finish the same key), runs the init, records it. */
-export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
+/** What runInitOnce works with: the options, defaults filled in. */
+interface Session extends StoreCallContext {
+  store: InitStore;
+  holder: Holder;
+  force: boolean;
+  argv: string[];
+  run: (stop: AbortSignal) => Promise<number>;
+  deadline: Deadline;
+  ttlMs: number;
+  /** The database's clock when the store has one (it judges expiry), else the agent's. */
+  serverNow(): Promise<Date>;
+}
+
+function sessionOf(opts: InitOnceOptions): Session {
   const { store, key, holder, log } = opts;
   const clock = opts.clock ?? realClock;
-  const ttlMs = opts.ttlMs ?? DEFAULT_LEASE_TTL_MS;
-  const pollMs = opts.pollMs ?? 500;
-  const storeName = opts.storeName ?? DEFAULT_STORE_NAME;
-  const ctx: StoreCallContext = { storeName, log, clock, pollMs, key };
-
-  const skipIfDone = async (): Promise<DoneDoc | null> => {
-    if (opts.force) return null;
-    const done = await storeCall(ctx, `read the init record of ${key}`, opts.deadline, () => store.findDone(key));
-    if (done) log.info(`${describeDone(done)}: skipping it (PULP_FORCE_INIT=1 runs it again)`, { key, doneAt: done.doneAt.toISOString(), host: done.host });
-    return done;
+  return {
+    store,
+    key,
+    holder,
+    log,
+    clock,
+    force: opts.force,
+    argv: opts.argv,
+    run: opts.run,
+    deadline: opts.deadline,
+    ttlMs: opts.ttlMs ?? DEFAULT_LEASE_TTL_MS,
+    pollMs: opts.pollMs ?? 500,
+    storeName: opts.storeName ?? DEFAULT_STORE_NAME,
+    serverNow: () => (store.serverNow ? store.serverNow() : Promise.resolve(clock.now())),
   };
+}
 
-  const serverNow = (): Promise<Date> => (store.serverNow ? store.serverNow() : Promise.resolve(clock.now()));
+/** The completion record of the key, unless PULP_FORCE_INIT=1 (then null: run it anyway). */
+async function skipIfDone(s: Session): Promise<DoneDoc | null> {
+  if (s.force) return null;
+  const done = await storeCall(s, `read the init record of ${s.key}`, s.deadline, () => s.store.findDone(s.key));
+  if (done) s.log.info(`${describeDone(done)}: skipping it (PULP_FORCE_INIT=1 runs it again)`, { key: s.key, doneAt: done.doneAt.toISOString(), host: done.host });
+  return done;
+}
 
-  const early = await skipIfDone();
-  if (early) return { ran: false, record: early };
+/** The lease taken: when the call that took it was sent (it lives at least a TTL from then), and a record left to publish. */
+interface Taken {
+  confirmedAt: number;
+  pending: DoneDoc | null;
+}
 
+/**
+ * Polls for the lease until this start takes it, someone else's init of the key is recorded
+ * meanwhile (that record), or the deadline passes (69).
+ */
+async function acquire(s: Session): Promise<Taken | { done: DoneDoc }> {
   let lastSeen = '';
-  // When the call that took the lease was sent, on the monotonic clock: the lease lives at
-  // least a TTL from then.
-  let confirmedAt = 0;
   for (;;) {
-    const sent = clock.mono();
-    const [got, now] = await storeCall(ctx, 'take the init lease', opts.deadline, async () => {
-      const at = await serverNow();
-      return [await store.tryAcquire(holder, key, at, ttlMs), at] as const;
+    const sent = s.clock.mono();
+    const [got, now] = await storeCall(s, 'take the init lease', s.deadline, async () => {
+      const at = await s.serverNow();
+      return [await s.store.tryAcquire(s.holder, s.key, at, s.ttlMs), at] as const;
     });
     if (got.acquired) {
-      confirmedAt = sent;
       if (got.tookOver) {
-        log.warn(`took over the init lease of ${got.tookOver.holder} on ${got.tookOver.host}: it expired at ${got.tookOver.expiresAt.toISOString()} (database time) without being renewed (its holder died or stalled?)`);
+        s.log.warn(`took over the init lease of ${got.tookOver.holder} on ${got.tookOver.host}: it expired at ${got.tookOver.expiresAt.toISOString()} (database time) without being renewed (its holder died or stalled?)`);
       }
-      if (got.pending) {
-        // Committed by a holder that stalled before publishing it: its init did succeed.
-        const pending = got.pending;
-        log.info(`publishing the completion record of ${pending.key} that ${pending.holder} on ${pending.host} committed in the lease`, { key: pending.key });
-        try {
-          await storeCall(ctx, `write the completion record of ${pending.key}`, opts.deadline, () => store.markDone(pending));
-        } catch (err) {
-          await store.release(holder, clock.now()).catch(() => {});
-          throw err;
-        }
-      }
-      break;
+      return { confirmedAt: sent, pending: got.pending };
     }
     const st = leaseState(got.current, now);
     const seen = st.state === 'held' ? st.by : st.state;
     if (seen !== lastSeen) {
       lastSeen = seen;
-      if (st.state === 'held') log.info(`waiting for the init lease: ${st.by} on ${st.host} holds it until ${st.until.toISOString()} (renewed while its init runs)`, { key });
+      if (st.state === 'held') s.log.info(`waiting for the init lease: ${st.by} on ${st.host} holds it until ${st.until.toISOString()} (renewed while its init runs)`, { key: s.key });
     }
-    const done = await skipIfDone();
-    if (done) return { ran: false, record: done };
-    const left = msLeft(opts.deadline, clock);
+    const done = await skipIfDone(s);
+    if (done) return { done };
+    const left = msLeft(s.deadline, s.clock);
     if (left <= 0) {
       const who = st.state === 'held' ? `${st.by} on ${st.host}` : 'another start';
       throw new UnavailableError(`the init lease is still held by ${who} at the deadline: its init is still running or the database is slow; try again later (PULP_WAIT_TIMEOUT sets the deadline)`);
     }
-    await clock.sleep(Math.min(pollMs, left));
+    await s.clock.sleep(Math.min(s.pollMs, left));
   }
+}
 
-  // Someone may have finished the same key between our first look and the lease.
-  try {
-    const late = await skipIfDone();
-    if (late) {
-      await store.release(holder, clock.now());
-      return { ran: false, record: late };
-    }
-  } catch (err) {
-    await store.release(holder, clock.now()).catch(() => {});
-    throw err;
-  }
+/** Publishes a record committed by a holder that stalled before publishing it: its init did succeed. */
+async function publishPending(s: Session, pending: DoneDoc): Promise<void> {
+  s.log.info(`publishing the completion record of ${pending.key} that ${pending.holder} on ${pending.host} committed in the lease`, { key: pending.key });
+  await storeCall(s, `write the completion record of ${pending.key}`, s.deadline, () => s.store.markDone(pending));
+}
 
-  log.info(`init lease taken: running ${opts.argv.join(' ')}`, { key, holder: holder.id, ttlMs });
-  // The watchdog: renews every ttl/3; renews at once after a stall (the process, or the whole
-  // machine, stopped for longer than that); stops the init when the lease is no longer ours
-  // (a renewal finds another holder), or when no renewal has been confirmed for nearly a TTL
-  // (the database unreachable, or a stall), since by then the server may give it to another.
-  // Stopped before the record is committed, so no timer keeps the process alive afterwards.
+/** The holder's watchdog over its lease while the init runs (see watchLease). */
+interface Watchdog {
+  /** Aborts when the lease is lost: the init must stop. */
+  lost: AbortSignal;
+  /** Why it was lost (for the error line). */
+  lostWhy(): string;
+  /** Ends the watch; resolves when no timer or renewal of it is left. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Renews every ttl/3; renews at once after a stall (the process, or the whole machine, stopped
+ * for longer than that); aborts `lost` when the lease is no longer ours (a renewal finds
+ * another holder), or when no renewal has been confirmed for nearly a TTL (the database
+ * unreachable, or a stall), since by then the server may give it to another. Stopped before
+ * the record is committed, so no timer keeps the process alive afterwards.
+ */
+function watchLease(s: Session, takenAt: number): Watchdog {
+  const { store, holder, ttlMs, clock, log, key } = s;
+  let confirmedAt = takenAt;
   const stop = new AbortController();
   const lost = new AbortController();
   let lostWhy = '';
   const lose = (why: string): void => {
     if (lost.signal.aborted) return;
     lostWhy = why;
-    log.warn(`the init lease is lost (${why}): stopping ${opts.argv.join(' ')}`, { key });
+    log.warn(`the init lease is lost (${why}): stopping ${s.argv.join(' ')}`, { key });
     lost.abort();
   };
   const interval = Math.max(1, Math.floor(ttlMs / 3));
@@ -203,7 +228,7 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
     inFlight = true;
     const sent = clock.mono();
     try {
-      if (await store.renew(holder, await serverNow(), ttlMs)) {
+      if (await store.renew(holder, await s.serverNow(), ttlMs)) {
         confirmedAt = Math.max(confirmedAt, sent);
         return;
       }
@@ -213,7 +238,7 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
       // After the loss or the end, a renewal cut short by the closing connection says nothing new.
       if (lost.signal.aborted || stop.signal.aborted) return;
       const why = err instanceof StoreError ? err.reason : errorMessage(err);
-      log.warn(`cannot renew the init lease in ${storeName}: ${why}; trying again in ${interval} ms`, { key });
+      log.warn(`cannot renew the init lease in ${s.storeName}: ${why}; trying again in ${interval} ms`, { key });
     } finally {
       inFlight = false;
     }
@@ -237,7 +262,7 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
       lastTick = now;
       lastWall = wall;
       if (now - confirmedAt >= giveUp) {
-        lose(`no renewal confirmed by ${storeName} for ${((now - confirmedAt) / 1000).toFixed(1)} s, and it expires ${ttlMs / 1000} s after one`);
+        lose(`no renewal confirmed by ${s.storeName} for ${((now - confirmedAt) / 1000).toFixed(1)} s, and it expires ${ttlMs / 1000} s after one`);
         return;
       }
       if (now >= nextRenewal && !inFlight) {
@@ -247,58 +272,106 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
     }
   };
   const watching = watch();
-  const stopWatching = async (): Promise<void> => {
-    stop.abort();
-    await watching;
+  return {
+    lost: lost.signal,
+    lostWhy: () => lostWhy,
+    stop: async () => {
+      stop.abort();
+      await watching;
+    },
   };
+}
 
-  const started = clock.now();
+/**
+ * How the held lease ends, decided as the run goes and carried out once, in runInitOnce's
+ * finally. `release`: 'no' when the lease is not ours any more (it belongs to someone else
+ * now); 'warn' when the run ends as it should (done, skipped, or the init's own failure): a
+ * failed release is a warning, the lease expires by itself; 'quiet' when an error is on its
+ * way out: that error is the line to read. `atServer`: released at the database's time (after
+ * the init ran), else at the agent's (the database may be what failed: no extra round trip).
+ */
+interface LeaseEnd {
+  release: 'no' | 'quiet' | 'warn';
+  atServer: boolean;
+}
+
+async function endLease(s: Session, end: LeaseEnd): Promise<void> {
+  if (end.release === 'no') return;
+  const at = end.atServer ? await s.serverNow().catch(() => s.clock.now()) : s.clock.now();
+  await s.store.release(s.holder, at).catch((err: unknown) => {
+    if (end.release === 'warn') s.log.warn(`cannot release the init lease: ${errorMessage(err)} (it expires by itself)`);
+  });
+}
+
+/**
+ * Runs the init under the watchdog; resolves when it exited 0 with the lease still ours (the
+ * record to commit), throws otherwise, having set how the lease ends.
+ */
+async function runWatched(s: Session, taken: Taken, end: LeaseEnd): Promise<DoneDoc> {
+  s.log.info(`init lease taken: running ${s.argv.join(' ')}`, { key: s.key, holder: s.holder.id, ttlMs: s.ttlMs });
+  const dog = watchLease(s, taken.confirmedAt);
+  const started = s.clock.now();
   let code: number;
   try {
-    code = await opts.run(lost.signal);
-  } catch (err) {
-    await stopWatching();
-    if (!lost.signal.aborted) await store.release(holder, await serverNow().catch(() => clock.now())).catch(() => {});
-    throw err;
+    code = await s.run(dog.lost);
+  } finally {
+    await dog.stop();
+    end.atServer = true;
+    // Not ours any more: no record, and no release (it belongs to someone else now).
+    if (dog.lost.aborted) end.release = 'no';
   }
-  await stopWatching();
-  // Not ours any more: no record, and no release (it belongs to someone else now).
-  if (lost.signal.aborted) throw lostLease(opts.argv, lostWhy);
-  const ended = clock.now();
+  if (dog.lost.aborted) throw lostLease(s.argv, dog.lostWhy());
+  const ended = s.clock.now();
   if (code !== 0) {
-    await store.release(holder, await serverNow().catch(() => ended)).catch((err: unknown) => log.warn(`cannot release the init lease: ${errorMessage(err)} (it expires by itself)`));
-    throw new ChildFailedError(`init ${opts.argv.join(' ')} failed with exit code ${code}: no completion record written, lease released; fix the cause and restart`, code);
+    end.release = 'warn';
+    throw new ChildFailedError(`init ${s.argv.join(' ')} failed with exit code ${code}: no completion record written, lease released; fix the cause and restart`, code);
   }
-  const record: DoneDoc = { _id: doneId(key), key, doneAt: ended, host: holder.host, holder: holder.id, argv: opts.argv, durationMs: ended.getTime() - started.getTime() };
+  end.atServer = false;
+  return { _id: doneId(s.key), key: s.key, doneAt: ended, host: s.holder.host, holder: s.holder.id, argv: s.argv, durationMs: ended.getTime() - started.getTime() };
+}
+
+/** Commits the record in the lease (the commit point), then publishes it as its own document. */
+async function record(s: Session, done: DoneDoc, end: LeaseEnd): Promise<void> {
   // The init usually outlasts the start-up deadline; the record still gets one lease TTL of
   // retries, the time our lease would keep others from running the init anyway.
-  const recordDeadline = laterOf(opts.deadline, deadlineIn(ttlMs, clock));
+  const recordDeadline = laterOf(s.deadline, deadlineIn(s.ttlMs, s.clock));
   const failure = (why: string): string =>
-    `init ${opts.argv.join(' ')} ran successfully, but its completion record ${key} could not be written to ${storeName}, so the next start will run the init again: ${why}`;
+    `init ${s.argv.join(' ')} ran successfully, but its completion record ${s.key} could not be written to ${s.storeName}, so the next start will run the init again: ${why}`;
   // The commit point: one update that succeeds only while this start holds the lease.
-  let held: boolean;
-  try {
-    held = await storeCall(ctx, `commit the completion record of ${key}`, recordDeadline, async () => store.commit(holder, record, await serverNow(), ttlMs), failure);
-  } catch (err) {
-    await store.release(holder, clock.now()).catch(() => {});
-    throw err;
+  const held = await storeCall(s, `commit the completion record of ${s.key}`, recordDeadline, async () => s.store.commit(s.holder, done, await s.serverNow(), s.ttlMs), failure);
+  if (!held) {
+    end.release = 'no';
+    throw lostLease(s.argv, 'it was taken over before the init ended');
   }
-  if (!held) throw lostLease(opts.argv, 'it was taken over before the init ended');
+  await storeCall(s, `write the completion record of ${s.key}`, recordDeadline, () => s.store.markDone(done), failure);
+}
+
+/** Waits for the lease (or for someone else to finish the same key), runs the init, records it. */
+export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
+  const s = sessionOf(opts);
+  const early = await skipIfDone(s);
+  if (early) return { ran: false, record: early };
+  const taken = await acquire(s);
+  if ('done' in taken) return { ran: false, record: taken.done };
+  // The lease is ours from here; released once, in the finally.
+  const end: LeaseEnd = { release: 'quiet', atServer: false };
+  let done: DoneDoc;
   try {
-    await storeCall(
-      ctx,
-      `write the completion record of ${key}`,
-      recordDeadline,
-      () => store.markDone(record),
-      failure,
-    );
-  } catch (err) {
-    await store.release(holder, clock.now()).catch(() => {});
-    throw err;
+    if (taken.pending) await publishPending(s, taken.pending);
+    // Someone may have finished the same key between our first look and the lease.
+    const late = await skipIfDone(s);
+    if (late) {
+      end.release = 'warn';
+      return { ran: false, record: late };
+    }
+    done = await runWatched(s, taken, end);
+    await record(s, done, end);
+    end.release = 'warn';
+  } finally {
+    await endLease(s, end);
   }
-  await store.release(holder, clock.now()).catch((err: unknown) => log.warn(`cannot release the init lease: ${err instanceof StoreError ? err.reason : errorMessage(err)} (it expires by itself)`));
-  log.info(`init ${key} done and recorded`, { ms: record.durationMs });
-  return { ran: true, record };
+  s.log.info(`init ${s.key} done and recorded`, { ms: done.durationMs });
+  return { ran: true, record: done };
 }
 
 export interface AwaitInitOptions {

@@ -7,6 +7,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import type { Container } from 'rhea';
 import { loadRhea } from '../drivers.ts';
 import type { AmqpTarget } from '../targets.ts';
 import { QPID_0_10_LIVENESS, mismatch, rabbitBehindQpid, readPeerHeader } from './amqp-peer.ts';
@@ -38,50 +39,85 @@ export async function readTls(target: AmqpTarget): Promise<tls.ConnectionOptions
   };
 }
 
+/** rhea, loaded on the first probe; one container per attempt. */
+async function rheaContainer(): Promise<Container> {
+  const mod = await loadRhea();
+  const rhea = (mod as unknown as { default?: typeof mod }).default ?? mod;
+  return rhea.create_container({ id: 'pulp-entrypoint' });
+}
+
+/** What the probe sees of the socket rhea uses: its first bytes and its frame guard. */
+interface Peek {
+  first: Buffer;
+  guard?: Guard;
+  socket?: Duplex;
+}
+
+/** The peer's header when it is not what `target` needs (RabbitMQ's 0-9-1, HTTP...), as the error. */
+function foreignPeer(peek: Peek, target: AmqpTarget): ProbeError | undefined {
+  const peer = readPeerHeader(peek.first);
+  return peer === undefined ? undefined : mismatch(peer, target);
+}
+
+/**
+ * rhea's connect hook: opens the TCP or TLS socket and watches its first bytes itself, since
+ * rhea reports a foreign protocol header only as a vague framing error; `onHeader` runs once
+ * the first 8 bytes are in.
+ */
+function connectHook(target: AmqpTarget, tlsOptions: tls.ConnectionOptions, peek: Peek, onHeader: () => void) {
+  return (port: number, host: string, _o: unknown, callback: () => void): Duplex => {
+    const s: net.Socket | tls.TLSSocket = target.tls
+      ? tls.connect({ host, port, ...tlsOptions, rejectUnauthorized: true }, callback)
+      : net.connect({ host, port }, callback);
+    const watch = (chunk: Buffer): void => {
+      peek.first = Buffer.concat([peek.first, chunk]);
+      if (peek.first.length >= 8) {
+        s.off('data', watch);
+        onHeader();
+      }
+    };
+    s.on('data', watch);
+    // Before rhea's own listener, which would collect any announced frame size (see frame-guard.ts).
+    peek.guard = guardStream(s, amqp10Format({ sasl: AMQP10_MAX_SASL_FRAME, max: AMQP10_MAX_FRAME }), target.address);
+    peek.socket = s;
+    return s;
+  };
+}
+
+/** Why the handshake failed, as the one error to report: the guard's, a foreign peer, a refused login, or the connection's. */
+function handshakeFailure(err: unknown, target: AmqpTarget, peek: Peek): ProbeError {
+  const where = target.address;
+  if (peek.guard?.refused) return peek.guard.refused;
+  const wrong = foreignPeer(peek, target);
+  if (wrong) return wrong;
+  const condition = (err as { condition?: unknown } | undefined)?.condition;
+  const text = err instanceof Error ? err.message : String(err ?? '');
+  if (condition === 'amqp:unauthorized-access' || /Failed to authenticate/.test(text)) {
+    const who = target.username === undefined ? 'ANONYMOUS' : `user ${target.username}`;
+    return new ProbeError('auth', `authentication failed for ${who} at ${where}`, true);
+  }
+  if (err === undefined || err === '') {
+    return new ProbeError('reset', `connection reset at ${where} (closed before the AMQP open handshake)`);
+  }
+  return toProbeError(err, where);
+}
+
 /**
  * One AMQP 1.0 open handshake; resolves once the broker's open arrives (then closes), or with
  * a note when a Qpid answered with the AMQP 0-10 header.
  */
 export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promise<string | undefined> {
-  const where = target.address;
   const tlsOptions = target.tls ? await readTls(target) : {};
-  const mod = await loadRhea();
-  const rhea = (mod as unknown as { default?: typeof mod }).default ?? mod;
-  const container = rhea.create_container({ id: 'pulp-entrypoint' });
-
-  let socket: Duplex | undefined;
-  let guard: Guard | undefined;
-  let first = Buffer.alloc(0);
+  const container = await rheaContainer();
+  const peek: Peek = { first: Buffer.alloc(0) };
   const control: TimeoutControl = {};
-  let settle: { resolve: (note: string | undefined) => void; reject: (e: unknown) => void } | undefined;
-  const foreign = (): ProbeError | undefined => {
-    const peer = readPeerHeader(first);
-    return peer === undefined ? undefined : mismatch(peer, target);
-  };
-  // rhea reports a foreign protocol header only as a vague framing error, so the probe watches
-  // the first bytes itself on the very socket rhea uses.
-  const connect = (port: number, host: string, _o: unknown, callback: () => void): Duplex => {
-    const s: net.Socket | tls.TLSSocket = target.tls
-      ? tls.connect({ host, port, ...tlsOptions, rejectUnauthorized: true }, callback)
-      : net.connect({ host, port }, callback);
-    const peek = (chunk: Buffer): void => {
-      first = Buffer.concat([first, chunk]);
-      if (first.length >= 8) {
-        s.off('data', peek);
-        const peer = readPeerHeader(first);
-        if (peer?.kind === 'amqp' && peer.version === '0-10') settle?.resolve(QPID_0_10_LIVENESS);
-        else if (foreign() === undefined) control.extendTo?.(Math.max(opts.timeoutMs, SASL_OUTCOME_GRACE_MS));
-      }
-    };
-    s.on('data', peek);
-    // Before rhea's own listener, which would collect any announced frame size (see frame-guard.ts).
-    guard = guardStream(s, amqp10Format({ sasl: AMQP10_MAX_SASL_FRAME, max: AMQP10_MAX_FRAME }), where);
-    socket = s;
-    return s;
-  };
 
   const handshake = new Promise<string | undefined>((resolve, reject) => {
-    settle = { resolve, reject };
+    const onHeader = (): void => {
+      const peer = readPeerHeader(peek.first);
+      if (peer?.kind === 'amqp' && peer.version === '0-10') resolve(QPID_0_10_LIVENESS);
+      else if (foreignPeer(peek, target) === undefined) control.extendTo?.(Math.max(opts.timeoutMs, SASL_OUTCOME_GRACE_MS));
+    };
     const connection = container.connect({
       host: target.host,
       port: target.port,
@@ -90,24 +126,10 @@ export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promi
       reconnect: false,
       idle_time_out: 0,
       max_frame_size: AMQP10_MAX_FRAME,
-      connect,
+      connect: connectHook(target, tlsOptions, peek, onHeader),
       // rhea's typings do not know the connect hook; it is documented in its README.
     } as unknown as Parameters<typeof container.connect>[0]);
-    const failed = (err: unknown): void => {
-      if (guard?.refused) return reject(guard.refused);
-      const wrong = foreign();
-      if (wrong) return reject(wrong);
-      const condition = (err as { condition?: unknown } | undefined)?.condition;
-      const text = err instanceof Error ? err.message : String(err ?? '');
-      if (condition === 'amqp:unauthorized-access' || /Failed to authenticate/.test(text)) {
-        const who = target.username === undefined ? 'ANONYMOUS' : `user ${target.username}`;
-        return reject(new ProbeError('auth', `authentication failed for ${who} at ${where}`, true));
-      }
-      if (err === undefined || err === '') {
-        return reject(new ProbeError('reset', `connection reset at ${where} (closed before the AMQP open handshake)`));
-      }
-      reject(toProbeError(err, where));
-    };
+    const failed = (err: unknown): void => reject(handshakeFailure(err, target, peek));
     connection.on('connection_open', (ctx) => {
       const product = (ctx.connection.remote.open as { properties?: { product?: unknown } } | undefined)?.properties?.product;
       if (product === 'RabbitMQ') reject(rabbitBehindQpid(target));
@@ -123,10 +145,10 @@ export async function probeAmqp(target: AmqpTarget, opts: AttemptOptions): Promi
   });
 
   try {
-    return await withTimeout(handshake, opts.timeoutMs, opts.signal, where, control);
+    return await withTimeout(handshake, opts.timeoutMs, opts.signal, target.address, control);
   } finally {
     // Let the close frame go out when the handshake succeeded; then make sure nothing lingers.
-    const s = socket;
+    const s = peek.socket;
     if (s) setTimeout(() => s.destroy(), 50).unref();
   }
 }

@@ -45,6 +45,77 @@ function attemptsText(n: number): string {
   return `${n} ${n === 1 ? 'attempt' : 'attempts'}`;
 }
 
+/** What one target's attempts left behind: how many, and the last failure. */
+interface Tries {
+  attempts: number;
+  last: ProbeError | undefined;
+}
+
+/**
+ * Probes `target` until it answers (the probe's note), a failure is permanent (thrown), or the
+ * deadline passes or `signal` aborts (the last failure thrown); counts in `tries`.
+ */
+function probeUntilReady(target: Target, opts: WaitOptions, signal: AbortSignal, probe: Probe, tries: Tries): Promise<string | undefined> {
+  const name = describeTarget(target);
+  const policy = opts.backoff ?? DEFAULT_BACKOFF;
+  const random = opts.random ?? Math.random;
+  return retryUntil({
+    deadline: opts.deadline,
+    signal,
+    attempt: async (n, leftMs) => {
+      tries.attempts = n;
+      // Whole milliseconds: the attempt's limit shows in messages ("no answer within 840 ms").
+      const timeoutMs = Math.max(50, Math.round(Math.min(opts.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS, leftMs)));
+      return (await probe(target, { timeoutMs, signal })) ?? undefined;
+    },
+    failure: (err) => {
+      const last = toProbeError(err, target.address);
+      tries.last = last;
+      if (last.permanent) throw last;
+      return last;
+    },
+    pauseMs: (failures) => backoffDelay(failures, random(), policy),
+    onRetry: (e, attempt, pause) =>
+      opts.log.info(`waiting for ${name}: ${e.message}; next try in ${pause} ms`, {
+        dependency: target.kind,
+        address: target.address,
+        attempt,
+        reason: e.reason,
+        next_delay_ms: pause,
+      }),
+    expired: (e) => e,
+  });
+}
+
+function resultOf(target: Target, started: number, attempts: number, end: { ready: true; note: string | undefined } | { ready: false; last: ProbeError | undefined }): WaitResult {
+  return {
+    kind: target.kind,
+    address: target.address,
+    ready: end.ready,
+    attempts,
+    elapsedMs: Math.round(performance.now() - started),
+    ...(!end.ready && end.last && { reason: end.last.reason, error: end.last.message }),
+    ...(end.ready && end.note !== undefined && { note: end.note }),
+  };
+}
+
+/** The one line for a target that did not get ready: refused for good, cut short by another's refusal, or out of time. */
+function reportNotReady(target: Target, r: WaitResult, last: ProbeError, permanent: boolean, signal: AbortSignal, log: Logger): void {
+  const name = describeTarget(target);
+  if (permanent) {
+    log.error(`${name}: ${last.message}; giving up without retrying`, fields(r));
+    return;
+  }
+  // Another dependency refused for good (a broker refuses a wrong password at once, often
+  // before this one answered): this wait was cut short, not failed.
+  const reason: unknown = signal.reason;
+  if (reason instanceof ProbeError && reason.permanent && reason !== last) {
+    log.info(`${name}: wait stopped after ${seconds(r.elapsedMs)} (${attemptsText(r.attempts)}): another dependency failed for good`, fields(r));
+  } else {
+    log.error(`${name} not ready after ${seconds(r.elapsedMs)} (${attemptsText(r.attempts)}): ${last.message}`, fields(r));
+  }
+}
+
 async function waitOne(
   target: Target,
   opts: WaitOptions,
@@ -52,70 +123,22 @@ async function waitOne(
   onPermanent: (err: ProbeError) => void,
   probe: Probe,
 ): Promise<WaitResult> {
-  const name = describeTarget(target);
   const started = performance.now();
-  const policy = opts.backoff ?? DEFAULT_BACKOFF;
-  const random = opts.random ?? Math.random;
-  let attempts = 0;
-  let last: ProbeError | undefined;
+  const tries: Tries = { attempts: 0, last: undefined };
   let note: string | undefined;
-  const result = (ready: boolean): WaitResult => ({
-    kind: target.kind,
-    address: target.address,
-    ready,
-    attempts,
-    elapsedMs: Math.round(performance.now() - started),
-    ...(last && !ready && { reason: last.reason, error: last.message }),
-    ...(ready && note !== undefined && { note }),
-  });
   try {
-    note = await retryUntil({
-      deadline: opts.deadline,
-      signal,
-      attempt: async (n, leftMs) => {
-        attempts = n;
-        // Whole milliseconds: the attempt's limit shows in messages ("no answer within 840 ms").
-        const timeoutMs = Math.max(50, Math.round(Math.min(opts.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS, leftMs)));
-        return (await probe(target, { timeoutMs, signal })) ?? undefined;
-      },
-      failure: (err) => {
-        last = toProbeError(err, target.address);
-        if (last.permanent) throw last;
-        return last;
-      },
-      pauseMs: (failures) => backoffDelay(failures, random(), policy),
-      onRetry: (e, attempt, pause) =>
-        opts.log.info(`waiting for ${name}: ${e.message}; next try in ${pause} ms`, {
-          dependency: target.kind,
-          address: target.address,
-          attempt,
-          reason: e.reason,
-          next_delay_ms: pause,
-        }),
-      expired: (e) => e,
-    });
+    note = await probeUntilReady(target, opts, signal, probe, tries);
   } catch (err) {
-    const r = result(false);
-    if (last?.permanent) {
-      onPermanent(last);
-      opts.log.error(`${name}: ${last.message}; giving up without retrying`, fields(r));
-    } else {
-      if (!last) last = toProbeError(err, target.address);
-      const rr = result(false);
-      // Another dependency refused for good (a broker refuses a wrong password at once, often
-      // before this one answered): this wait was cut short, not failed.
-      const reason: unknown = signal.reason;
-      if (reason instanceof ProbeError && reason.permanent && reason !== last) {
-        opts.log.info(`${name}: wait stopped after ${seconds(rr.elapsedMs)} (${attemptsText(attempts)}): another dependency failed for good`, fields(rr));
-      } else {
-        opts.log.error(`${name} not ready after ${seconds(rr.elapsedMs)} (${attemptsText(attempts)}): ${last.message}`, fields(rr));
-      }
-      return rr;
-    }
+    // Only a failure of this target's own attempts is its permanent one.
+    const permanent = tries.last?.permanent === true;
+    const last = tries.last ?? toProbeError(err, target.address);
+    const r = resultOf(target, started, tries.attempts, { ready: false, last });
+    if (permanent) onPermanent(last);
+    reportNotReady(target, r, last, permanent, signal, opts.log);
     return r;
   }
-  const r = result(true);
-  opts.log.info(`${name} ready after ${seconds(r.elapsedMs)} (${attemptsText(attempts)})${r.note ? `; ${r.note}` : ''}`, fields(r));
+  const r = resultOf(target, started, tries.attempts, { ready: true, note });
+  opts.log.info(`${describeTarget(target)} ready after ${seconds(r.elapsedMs)} (${attemptsText(r.attempts)})${r.note ? `; ${r.note}` : ''}`, fields(r));
   return r;
 }
 
