@@ -9,8 +9,8 @@ import { formatAugeasPath } from './ini/augeas-path.ts';
 import { type IniDocument, mapValues, parseIni, printIni, toConfigView } from './ini/document.ts';
 import { setKey } from './ini/edit.ts';
 import { escapeValue, interpolateView } from './ini/interpolation.ts';
-import { keyLabel, refusedWhenUnreadable } from './pulp/keys.ts';
-import { MASK, isSecretKey, redactValue } from './redact.ts';
+import { isSecret, keyLabel, refusedWhenUnreadable } from './pulp/keys.ts';
+import { MASK, redactUrl } from './redact.ts';
 import type { Env } from './settings/kube.ts';
 import { type AgentOptions } from './settings/options.ts';
 import { type PlannedEdit, planEdits } from './settings/edits.ts';
@@ -95,10 +95,12 @@ export function planConfigure(env: Env, fileFrom: ReadonlyMap<string, string>, o
   const sameAsStart = currentText === starting.text;
   const currentDoc = currentText === '' ? undefined : sameAsStart ? doc : parseCurrent(currentText, confPath);
   const currentView = sameAsStart ? beforeView : currentDoc ? interpolateView(toConfigView(currentDoc)).view : undefined;
-  const mask = (_section: string, key: string, value: string): string => redactValue(key, value);
+  // Secret keys (src/pulp/keys.ts, else by name) masked whole, URL passwords in any value.
+  const mask = (section: string, key: string, value: string): string =>
+    isSecret(section, key) && value !== '' ? MASK : redactUrl(value);
   // A changed secret must still show as a change, though both sides are masked.
   const maskAfter = (section: string, key: string, value: string): string =>
-    isSecretKey(key) && value !== '' && currentView?.get(section)?.get(key) !== value ? `${MASK} (changed)` : redactValue(key, value);
+    isSecret(section, key) && value !== '' && currentView?.get(section)?.get(key) !== value ? `${MASK} (changed)` : mask(section, key, value);
   const shownBefore = currentDoc ? printIni(mapValues(currentDoc, mask)) : '';
   const shownAfter = printIni(mapValues(after, maskAfter));
   const label = confPath.replace(/^\//, '');
@@ -110,7 +112,7 @@ export function planConfigure(env: Env, fileFrom: ReadonlyMap<string, string>, o
     edits: edits.map((e) => ({
       ...e,
       path: formatAugeasPath(confPath, e.section, e.key),
-      shown: e.secret ? MASK : redactValue(e.key, e.value),
+      shown: e.secret ? MASK : mask(e.section, e.key, e.value),
       changes: beforeView.get(e.section)?.get(e.key) !== e.value,
     })),
     warnings,
