@@ -110,7 +110,7 @@ function databaseEdits(ctx: Ctx): Part {
 
 /** [messaging] url and [tasks] broker_url from the broker service, its credentials and scheme. */
 function brokerEdits(ctx: Ctx): Part {
-  const { env, c, opts, via } = ctx;
+  const { env, c, opts } = ctx;
   const msg = discoverService(env, opts.msgService.value, { defaultPort: 5672, portNames: ['amqp'] }, ctx.problems);
   checkHost(msg.host, ctx.problems);
   const schemeSet = env.PULP_BROKER_SCHEME !== undefined;
@@ -128,19 +128,7 @@ function brokerEdits(ctx: Ctx): Part {
       : opts.brokerScheme;
   const tlsPort = URL_SCHEMES[scheme.value]?.port ?? 5672;
   const port = msg.port ?? (msg.host ? { value: tlsPort, from: ['default'] } : { value: base.port, from: ['server.conf'] });
-  const user: Sourced<string> =
-    c.MSG_SERVICE_USER !== undefined
-      ? { value: c.MSG_SERVICE_USER, from: [via('MSG_SERVICE_USER')] }
-      : base.username !== undefined
-        ? { value: base.username, from: ['server.conf'] }
-        : { value: 'guest', from: ['default'] };
-  // A password in the file belongs to the file's user; a new user from the environment does not inherit it.
-  const password: Sourced<string> | undefined =
-    c.MSG_SERVICE_PASSWORD !== undefined
-      ? { value: c.MSG_SERVICE_PASSWORD, from: [via('MSG_SERVICE_PASSWORD')] }
-      : base.password !== undefined && c.MSG_SERVICE_USER === undefined
-        ? { value: base.password, from: ['server.conf'] }
-        : undefined;
+  const { user, password } = brokerCredentials(ctx, base);
   const edits: PlannedEdit[] = [];
   const hp = joinHostPort(host.value, port.value);
   if (msg.host || msg.port) {
@@ -158,6 +146,28 @@ function brokerEdits(ctx: Ctx): Part {
     ]),
   );
   return { edits, secrets: password ? [password.value] : [] };
+}
+
+/** The broker user and password: the environment's, else the file's, else Celery's guest. */
+function brokerCredentials(
+  ctx: Ctx,
+  base: { username?: string; password?: string },
+): { user: Sourced<string>; password: Sourced<string> | undefined } {
+  const { c, via } = ctx;
+  const user: Sourced<string> =
+    c.MSG_SERVICE_USER !== undefined
+      ? { value: c.MSG_SERVICE_USER, from: [via('MSG_SERVICE_USER')] }
+      : base.username !== undefined
+        ? { value: base.username, from: ['server.conf'] }
+        : { value: 'guest', from: ['default'] };
+  // A password in the file belongs to the file's user; a new user from the environment does not inherit it.
+  const password: Sourced<string> | undefined =
+    c.MSG_SERVICE_PASSWORD !== undefined
+      ? { value: c.MSG_SERVICE_PASSWORD, from: [via('MSG_SERVICE_PASSWORD')] }
+      : base.password !== undefined && c.MSG_SERVICE_USER === undefined
+        ? { value: base.password, from: ['server.conf'] }
+        : undefined;
+  return { user, password };
 }
 
 /** PULP_CONF__SECTION__KEY: any key, the most specific way to say it, so it wins over `planned`. */
