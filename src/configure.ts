@@ -9,7 +9,8 @@ import { formatAugeasPath } from './ini/augeas-path.ts';
 import { type IniDocument, mapValues, parseIni, printIni, toConfigView } from './ini/document.ts';
 import { setKey } from './ini/edit.ts';
 import { escapeValue, interpolateView } from './ini/interpolation.ts';
-import { MASK, isSecretKey, redactValue } from './redact.ts';
+import { isSecret, keyLabel, refusedWhenUnreadable } from './pulp/keys.ts';
+import { MASK, redactUrl } from './redact.ts';
 import type { Env } from './settings/kube.ts';
 import { type AgentOptions } from './settings/options.ts';
 import { type PlannedEdit, planEdits } from './settings/edits.ts';
@@ -55,35 +56,11 @@ function checkedTargets(effective: ConfigView, edits: PlannedEdit[]): Target[] {
     return targetsFromConfig(effective);
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
-    const culprit = edits.find((e) => err.message.startsWith(`server.conf [${e.section}] ${e.key}:`));
+    const culprit = edits.find((e) => err.message.startsWith(`${keyLabel(e.section, e.key)}:`));
     if (!culprit) throw err;
     throw new InputError(`${culprit.from.filter((f) => f !== 'default' && f !== 'server.conf').join(', ')}: ${err.message}`);
   }
 }
-
-/** Keys the agent itself reads from the effective file: a value Pulp cannot read there is fatal. */
-const READ_BY_AGENT = new Set([
-  'database.seeds',
-  'database.name',
-  'database.username',
-  'database.password',
-  'database.replica_set',
-  'database.ssl',
-  'database.verify_ssl',
-  'database.ca_path',
-  'database.ssl_certfile',
-  'database.ssl_keyfile',
-  'messaging.url',
-  'messaging.cacert',
-  'messaging.clientcert',
-  'tasks.broker_url',
-  'tasks.celery_require_ssl',
-  'tasks.cacert',
-  'tasks.certfile',
-  'tasks.keyfile',
-  'server.server_name',
-  'server.log_type',
-]);
 
 function parseCurrent(text: string, name: string): IniDocument | undefined {
   try {
@@ -107,7 +84,7 @@ export function planConfigure(env: Env, fileFrom: ReadonlyMap<string, string>, o
   const { view: effective, problems } = interpolateView(toConfigView(after));
   for (const p of problems) {
     const where = `${starting.readFrom} [${p.section}] ${p.key}`;
-    if (READ_BY_AGENT.has(`${p.section}.${p.key}`)) throw new InputError(`${where}: ${p.reason}`);
+    if (refusedWhenUnreadable(p.section, p.key)) throw new InputError(`${where}: ${p.reason}`);
     warnings.push(`${where}: ${p.reason}`);
   }
   const targets = checkedTargets(effective, edits);
@@ -118,10 +95,12 @@ export function planConfigure(env: Env, fileFrom: ReadonlyMap<string, string>, o
   const sameAsStart = currentText === starting.text;
   const currentDoc = currentText === '' ? undefined : sameAsStart ? doc : parseCurrent(currentText, confPath);
   const currentView = sameAsStart ? beforeView : currentDoc ? interpolateView(toConfigView(currentDoc)).view : undefined;
-  const mask = (_section: string, key: string, value: string): string => redactValue(key, value);
+  // Secret keys (src/pulp/keys.ts, else by name) masked whole, URL passwords in any value.
+  const mask = (section: string, key: string, value: string): string =>
+    isSecret(section, key) && value !== '' ? MASK : redactUrl(value);
   // A changed secret must still show as a change, though both sides are masked.
   const maskAfter = (section: string, key: string, value: string): string =>
-    isSecretKey(key) && value !== '' && currentView?.get(section)?.get(key) !== value ? `${MASK} (changed)` : redactValue(key, value);
+    isSecret(section, key) && value !== '' && currentView?.get(section)?.get(key) !== value ? `${MASK} (changed)` : mask(section, key, value);
   const shownBefore = currentDoc ? printIni(mapValues(currentDoc, mask)) : '';
   const shownAfter = printIni(mapValues(after, maskAfter));
   const label = confPath.replace(/^\//, '');
@@ -133,7 +112,7 @@ export function planConfigure(env: Env, fileFrom: ReadonlyMap<string, string>, o
     edits: edits.map((e) => ({
       ...e,
       path: formatAugeasPath(confPath, e.section, e.key),
-      shown: e.secret ? MASK : redactValue(e.key, e.value),
+      shown: e.secret ? MASK : mask(e.section, e.key, e.value),
       changes: beforeView.get(e.section)?.get(e.key) !== e.value,
     })),
     warnings,

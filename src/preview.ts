@@ -1,6 +1,7 @@
 // The dry run: what run would do, from the same plan, without writing, connecting or
 // executing anything. previewDocument is the stable JSON; renderPreview is for a person.
 import type { ConfigurePlan } from './configure.ts';
+import type { KeyId } from './pulp/keys.ts';
 import type { CommandSpec, RoleSpec } from './roles.ts';
 import type { AgentOptions } from './settings/options.ts';
 import { BROKER_PROTOCOLS, MESSAGING_NOT_WAITED, type Target, WAIT_REASONS, messagingEndpoint } from './targets.ts';
@@ -82,7 +83,7 @@ export function previewDocument(i: PreviewInputs): PreviewDocument {
     waits: i.targets.map((t) => ({
       kind: t.kind,
       address: t.address,
-      source: t.kind === 'mongodb' ? 'database.seeds' : t.source,
+      source: t.kind === 'mongodb' ? ('database.seeds' satisfies KeyId) : t.source,
       ...(t.username !== undefined ? { user: t.username } : {}),
       protocol: t.kind === 'mongodb' ? 'mongodb' : BROKER_PROTOCOLS[t.protocol].name,
       check: t.kind === 'mongodb' ? WAIT_REASONS.mongodb.check : BROKER_PROTOCOLS[t.protocol].check,
@@ -104,7 +105,7 @@ function notWaited(plan: ConfigurePlan): PreviewDocument['notWaited'] {
   const m = messagingEndpoint(plan.effective);
   return [
     {
-      source: 'messaging.url',
+      source: 'messaging.url' satisfies KeyId,
       address: m.address,
       ...(m.protocol && { protocol: `${BROKER_PROTOCOLS[m.protocol].name}, transport ${m.transport}` }),
       why: MESSAGING_NOT_WAITED,

@@ -1,6 +1,7 @@
 // The role table: what each Pulp role runs, as whom and where. Pure data read by the preview
 // and by run, so both show and do exactly the same thing.
-import { type ConfigView, confGet } from './config-view.ts';
+import type { ConfigView } from './config-view.ts';
+import { setValue } from './pulp/keys.ts';
 
 export const ROLES = ['beat', 'resource_manager', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
@@ -52,7 +53,7 @@ export function roleSpec(role: Role, inputs: RoleInputs): RoleSpec {
   // the host name, as Pulp's own units do (`-n resource_manager@%%h`), which is also what Pulp
   // takes for server_name then (socket.getfqdn(), not a fixed name): two pods must never
   // share a node name, or Pulp mixes up their heartbeats and the resource manager lock.
-  const serverName = confGet(inputs.conf, 'server', 'server_name')?.trim() || inputs.hostname;
+  const serverName = setValue(inputs.conf, 'server.server_name') ?? inputs.hostname;
   const cwd = inputs.workdir ?? CELERY_DIR;
   const logging = [`--loglevel=${inputs.logLevel}`, ...(inputs.logFile ? [`--logfile=${inputs.logFile}`] : [])];
   const as = (argv: string[]): CommandSpec => ({ argv: [...argv, ...inputs.extraArgs], user: inputs.runAs, cwd });

@@ -1,17 +1,10 @@
 // What the waits connect to, derived from the *effective* server.conf (after the edits),
-// with Pulp's own defaults for keys the file leaves commented out.
-import { type ConfigView, booleanOf, confGet } from './config-view.ts';
+// with Pulp's own defaults (src/pulp/keys.ts) for keys the file leaves commented out.
+import type { ConfigView } from './config-view.ts';
 import { InputError } from './errors.ts';
-import { joinHostPort, splitHostPort } from './net.ts';
-import { redactUrl } from './redact.ts';
-import { splitUrl } from './url.ts';
-
-/** Pulp 2's defaults for the keys the agent reads, when the file does not set them. */
-export const PULP_DEFAULTS = {
-  database: { name: 'pulp_database', seeds: 'localhost:27017', ssl: 'false', verify_ssl: 'true' },
-  messaging: { url: 'tcp://localhost:5672' },
-  tasks: { broker_url: 'qpid://localhost/' },
-} as const;
+import { joinHostPort } from './net.ts';
+import { type KeyId, TLS_FILE_KEYS, labelOf, pulpValue, setValue } from './pulp/keys.ts';
+import { type BrokerProtocol, URL_SCHEMES, parseBool, parseBrokerUrl, parseSeeds } from './pulp/values.ts';
 
 export interface MongoTarget {
   kind: 'mongodb';
@@ -28,12 +21,6 @@ export interface MongoTarget {
   certFile: string | undefined;
   keyFile: string | undefined;
 }
-
-/**
- * The protocol Pulp's own client speaks to the broker, which is what the wait checks:
- * kombu's py-amqp for amqp:// (AMQP 0-9-1, RabbitMQ), python-qpid for qpid:// (AMQP 0-10).
- */
-export type BrokerProtocol = 'amqp-0-9-1' | 'amqp-0-10';
 
 export interface AmqpTarget {
   kind: 'amqp';
@@ -61,78 +48,28 @@ export interface AmqpTarget {
   /** The SASL mechanism Pulp's client names ([tasks] login_method; py-amqp's default AMQPLAIN). */
   loginMethod: string | undefined;
   /** Which key named this endpoint: "tasks.broker_url". */
-  source: string;
+  source: KeyId;
 }
 
 export type Target = MongoTarget | AmqpTarget;
 
-function get(conf: ConfigView, section: keyof typeof PULP_DEFAULTS, key: string): string | undefined {
-  const v = confGet(conf, section, key);
-  if (v !== undefined && v.trim() !== '') return v.trim();
-  return (PULP_DEFAULTS[section] as Record<string, string>)[key];
-}
-
-function opt(conf: ConfigView, section: string, key: string): string | undefined {
-  const v = confGet(conf, section, key)?.trim();
-  return v === undefined || v === '' ? undefined : v;
-}
-
-/** A boolean key as Pulp reads it (getboolean); anything else is refused naming `where`. */
-export function parseBool(value: string | undefined, where: string): boolean | undefined {
-  if (value === undefined) return undefined;
-  const b = booleanOf(value);
-  if (b === undefined) throw new InputError(`${where}: "${value}" is not a boolean (use true or false)`);
-  return b;
-}
-
-export function parseSeeds(seeds: string, where = 'server.conf [database] seeds'): { host: string; port: number }[] {
-  const list = seeds
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  if (list.length === 0) throw new InputError(`${where}: no host:port given`);
-  return list.map((s) => {
-    const hp = splitHostPort(s);
-    if (!hp) throw new InputError(`${where}: "${s}" is not host:port`);
-    return { host: hp.host, port: hp.port ?? 27017 };
-  });
-}
-
 export function mongoTarget(conf: ConfigView): MongoTarget {
-  const seeds = parseSeeds(get(conf, 'database', 'seeds') ?? PULP_DEFAULTS.database.seeds);
+  const seeds = parseSeeds(pulpValue(conf, 'database.seeds') ?? '');
   return {
     kind: 'mongodb',
     address: seeds.map((s) => joinHostPort(s.host, s.port)).join(','),
     seeds,
-    database: get(conf, 'database', 'name') ?? PULP_DEFAULTS.database.name,
-    username: opt(conf, 'database', 'username'),
-    password: opt(conf, 'database', 'password'),
-    replicaSet: opt(conf, 'database', 'replica_set'),
-    tls: parseBool(get(conf, 'database', 'ssl'), 'server.conf [database] ssl') ?? false,
-    tlsVerify: parseBool(get(conf, 'database', 'verify_ssl'), 'server.conf [database] verify_ssl') ?? true,
-    caFile: opt(conf, 'database', 'ca_path'),
-    certFile: opt(conf, 'database', 'ssl_certfile'),
-    keyFile: opt(conf, 'database', 'ssl_keyfile'),
+    database: pulpValue(conf, 'database.name') ?? '',
+    username: setValue(conf, 'database.username'),
+    password: setValue(conf, 'database.password'),
+    replicaSet: setValue(conf, 'database.replica_set'),
+    tls: parseBool(pulpValue(conf, 'database.ssl'), labelOf('database.ssl')) ?? false,
+    tlsVerify: parseBool(pulpValue(conf, 'database.verify_ssl'), labelOf('database.verify_ssl')) ?? true,
+    caFile: setValue(conf, TLS_FILE_KEYS.database.ca),
+    certFile: setValue(conf, TLS_FILE_KEYS.database.cert),
+    keyFile: setValue(conf, TLS_FILE_KEYS.database.key),
   };
 }
-
-/**
- * URL schemes of [tasks] broker_url, as kombu 4.0.2 (Pulp 2's) resolves them: amqp, pyamqp and
- * librabbitmq are its AMQP 0-9-1 transports (librabbitmq needs that C module in the image),
- * amqps the same over TLS; qpid is its Qpid transport (python-qpid, AMQP 0-10). qpids is no
- * kombu transport ("No such transport: qpids"): it is kept because PULP_BROKER_SCHEME offers
- * it, and checked like qpid over TLS. tcp and ssl are [messaging] url's (gofer's) schemes.
- */
-export const URL_SCHEMES: Readonly<Record<string, { tls: boolean; port: number; protocol: BrokerProtocol | undefined }>> = {
-  qpid: { tls: false, port: 5672, protocol: 'amqp-0-10' },
-  qpids: { tls: true, port: 5671, protocol: 'amqp-0-10' },
-  amqp: { tls: false, port: 5672, protocol: 'amqp-0-9-1' },
-  amqps: { tls: true, port: 5671, protocol: 'amqp-0-9-1' },
-  pyamqp: { tls: false, port: 5672, protocol: 'amqp-0-9-1' },
-  librabbitmq: { tls: false, port: 5672, protocol: 'amqp-0-9-1' },
-  tcp: { tls: false, port: 5672, protocol: undefined },
-  ssl: { tls: true, port: 5671, protocol: undefined },
-};
 
 /** How the wait checks each protocol, and why that is what the role needs (README, preview). */
 export const BROKER_PROTOCOLS: Readonly<Record<BrokerProtocol, { name: string; client: string; check: string }>> = {
@@ -163,51 +100,15 @@ export const MESSAGING_TRANSPORTS: Readonly<Record<string, BrokerProtocol>> = {
   rabbitmq: 'amqp-0-9-1',
 };
 
-/** Parses a broker URL (qpid://user:pw@host:port/vhost); user and password are percent-decoded. */
-export function parseBrokerUrl(
-  url: string,
-  where: string,
-): { host: string; port: number; portGiven: boolean; username?: string; password?: string; vhost?: string; tls: boolean; scheme: string } {
-  const parts = splitUrl(url);
-  const kind = parts === undefined ? undefined : URL_SCHEMES[parts.scheme];
-  // Messages never quote text from a URL that carries a password: a malformed one may have
-  // put part of the password where the host or port should be.
-  const shown = parts?.password !== undefined ? redactUrl(url) : url;
-  if (!parts || !kind) {
-    throw new InputError(`${where}: "${shown}" is not a broker URL (${Object.keys(URL_SCHEMES).map((k) => `${k}://`).join(', ')})`);
-  }
-  const quote = (text: string): string => (parts.password !== undefined ? '' : ` "${text}"`);
-  const hp = parts.hostPort === '' ? { host: 'localhost', port: undefined } : splitHostPort(parts.hostPort);
-  if (!hp) throw new InputError(`${where}: the host and port${quote(parts.hostPort)} are not host[:port] (is a password with "@" or "/" not percent-encoded?)`);
-  const decode = (s: string | undefined): string | undefined => {
-    if (s === undefined || s === '') return undefined;
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      throw new InputError(`${where}: bad percent-encoding in the URL's user, password or path`);
-    }
-  };
-  return {
-    host: hp.host,
-    port: hp.port ?? kind.port,
-    portGiven: hp.port !== undefined,
-    username: decode(parts.user),
-    password: decode(parts.password),
-    vhost: decode(parts.path.replace(/^\//, '')),
-    tls: kind.tls,
-    scheme: parts.scheme,
-  };
-}
-
 function brokerTarget(conf: ConfigView): AmqpTarget {
-  const where = 'server.conf [tasks] broker_url';
-  const url = get(conf, 'tasks', 'broker_url') ?? '';
+  const where = labelOf('tasks.broker_url');
+  const url = pulpValue(conf, 'tasks.broker_url') ?? '';
   const u = parseBrokerUrl(url, where);
   const protocol = URL_SCHEMES[u.scheme]?.protocol;
   if (protocol === undefined) {
     throw new InputError(`${where}: ${u.scheme}:// is a [messaging] url scheme; Celery needs amqp://, amqps:// (RabbitMQ) or qpid:// (Qpid)`);
   }
-  const requireSsl = parseBool(opt(conf, 'tasks', 'celery_require_ssl'), 'server.conf [tasks] celery_require_ssl') === true;
+  const requireSsl = parseBool(pulpValue(conf, 'tasks.celery_require_ssl'), labelOf('tasks.celery_require_ssl')) === true;
   const tls = u.tls || requireSsl;
   // kombu's py-amqp transport defaults to 5671 whenever TLS is on; its Qpid transport to 5672.
   const port = protocol === 'amqp-0-9-1' && tls && !u.portGiven ? 5671 : u.port;
@@ -223,10 +124,10 @@ function brokerTarget(conf: ConfigView): AmqpTarget {
     vhost: u.vhost,
     tls,
     tlsVerify: protocol === 'amqp-0-10' ? 'chain-and-name' : requireSsl ? 'chain' : 'none',
-    caFile: opt(conf, 'tasks', 'cacert'),
-    certFile: opt(conf, 'tasks', 'certfile'),
-    keyFile: opt(conf, 'tasks', 'keyfile'),
-    loginMethod: opt(conf, 'tasks', 'login_method'),
+    caFile: setValue(conf, TLS_FILE_KEYS.tasks.ca),
+    certFile: setValue(conf, TLS_FILE_KEYS.tasks.cert),
+    keyFile: setValue(conf, TLS_FILE_KEYS.tasks.key),
+    loginMethod: setValue(conf, 'tasks.login_method'),
     source: 'tasks.broker_url',
   };
 }
@@ -239,8 +140,8 @@ export interface MessagingEndpoint {
 }
 
 export function messagingEndpoint(conf: ConfigView): MessagingEndpoint {
-  const u = parseBrokerUrl(get(conf, 'messaging', 'url') ?? '', 'server.conf [messaging] url');
-  const transport = (opt(conf, 'messaging', 'transport') ?? 'qpid').toLowerCase();
+  const u = parseBrokerUrl(pulpValue(conf, 'messaging.url') ?? '', labelOf('messaging.url'));
+  const transport = (pulpValue(conf, 'messaging.transport') ?? '').toLowerCase();
   return { address: joinHostPort(u.host, u.port), transport, protocol: MESSAGING_TRANSPORTS[transport] };
 }
 

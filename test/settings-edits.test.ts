@@ -4,7 +4,7 @@ import { configViewFrom } from '../src/config-view.ts';
 import { planEdits, type PlannedEdit } from '../src/settings/edits.ts';
 import { resolveOptions } from '../src/settings/options.ts';
 import { readFileVariables } from '../src/settings/secret-files.ts';
-import { parseBrokerUrl } from '../src/targets.ts';
+import { parseBrokerUrl } from '../src/pulp/values.ts';
 import { createRedactor } from '../src/redact.ts';
 
 const empty = configViewFrom({});

@@ -1,7 +1,7 @@
 // One URL reading for waits, edits and redaction: a password never leaks as host or path.
 import t from 'tap';
 import { createRedactor, redactUrl } from '../src/redact.ts';
-import { parseBrokerUrl } from '../src/targets.ts';
+import { parseBrokerUrl } from '../src/pulp/values.ts';
 import { splitUrl } from '../src/url.ts';
 import { configViewFrom } from '../src/config-view.ts';
 import { planEdits } from '../src/settings/edits.ts';

@@ -3,8 +3,8 @@
 import { type ConfigView, confGet } from '../config-view.ts';
 import { InputError } from '../errors.ts';
 import { joinHostPort } from '../net.ts';
-import { isSecretKey } from '../redact.ts';
-import { PULP_DEFAULTS, URL_SCHEMES, parseBrokerUrl, parseSeeds } from '../targets.ts';
+import { directKeys, isSecret, labelOf, pulpDefault } from '../pulp/keys.ts';
+import { URL_SCHEMES, parseBrokerUrl, parseSeeds } from '../pulp/values.ts';
 import { splitUrl } from '../url.ts';
 import { type Env, type Sourced, type VarProblem, discoverService, unique } from './kube.ts';
 import { type AgentOptions, validate, withoutEmpty } from './options.ts';
@@ -41,87 +41,140 @@ const conf = {
 const CONF_PREFIX = 'PULP_CONF__';
 const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
+/** What every part of the plan shares: the validated environment and where to report. */
+interface Ctx {
+  env: Record<string, string>;
+  c: ReturnType<typeof validate<typeof conf>>;
+  opts: AgentOptions;
+  current: ConfigView;
+  problems: VarProblem[];
+  /** Which variable really gave a credential (NAME or NAME_FILE). */
+  via: (name: string) => string;
+}
+
+/** One part's edits and the secret values they were built from. */
+interface Part {
+  edits: PlannedEdit[];
+  secrets: string[];
+}
+
+function edit(section: string, key: string, value: string, from: string[], secret = false): PlannedEdit {
+  return { section, key, value, from: unique(from), secret };
+}
+
 /**
  * @param fileFrom which variable each credential really came from (NAME or NAME_FILE)
  * @param current the file as it is now, for the halves of a value the environment leaves out
  */
 export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, opts: AgentOptions, current: ConfigView): EditPlan {
   const env = withoutEmpty(rawEnv);
-  const c = validate(env, conf);
-  const problems: VarProblem[] = [];
+  const ctx: Ctx = { env, c: validate(env, conf), opts, current, problems: [], via: (name) => fileFrom.get(name) ?? name };
+  const parts = [directEdits(ctx, 'server'), databaseEdits(ctx), brokerEdits(ctx)];
+  const overrides = overrideEdits(env, parts.flatMap((p) => p.edits), ctx.problems);
+  const first = ctx.problems[0];
+  if (first) throw new InputError(`${first.variable}: ${first.problem}`);
+  const secrets = [...parts.flatMap((p) => p.secrets), ...overrides.secrets];
+  return { edits: overrides.edits, warnings: overrides.warnings, secrets: [...secrets, ...urlPasswords(overrides.edits)] };
+}
+
+/** The keys of a section that one variable each sets as given (src/pulp/keys.ts). */
+function directEdits(ctx: Ctx, section: string): Part {
   const edits: PlannedEdit[] = [];
-  const warnings: string[] = [];
-  // Every secret value learnt here, for the logger to mask (EditPlan.secrets).
   const secrets: string[] = [];
-  const via = (name: string): string => fileFrom.get(name) ?? name;
-  const add = (section: string, key: string, value: string, from: string[], secret = false): void => {
-    edits.push({ section, key, value, from: unique(from), secret });
-  };
+  for (const { key, env } of directKeys(section)) {
+    // A variable named in the table but not validated here is a bug, caught by any test.
+    if (!Object.hasOwn(conf, env)) throw new Error(`${env} (src/pulp/keys.ts) has no validator in settings/edits.ts`);
+    const value = ctx.c[env as keyof typeof conf];
+    if (value === undefined) continue;
+    const secret = isSecret(section, key);
+    if (secret) secrets.push(value);
+    edits.push(edit(section, key, value, [ctx.via(env)], secret));
+  }
+  return { edits, secrets };
+}
 
-  if (c.PULP_SERVER_NAME !== undefined) add('server', 'server_name', c.PULP_SERVER_NAME, ['PULP_SERVER_NAME']);
-
-  // [database] seeds
-  const db = discoverService(env, opts.dbService.value, { defaultPort: 27017, portNames: ['mongodb', 'mongo'] }, problems);
-  checkHost(db.host, problems);
+/** [database] seeds from the database service, then the keys set directly. */
+function databaseEdits(ctx: Ctx): Part {
+  const db = discoverService(ctx.env, ctx.opts.dbService.value, { defaultPort: 27017, portNames: ['mongodb', 'mongo'] }, ctx.problems);
+  checkHost(db.host, ctx.problems);
+  const seeds: PlannedEdit[] = [];
   if (db.host || db.port) {
-    const fileSeed = firstSeed(current);
+    const fileSeed = firstSeed(ctx.current);
     const host = db.host ?? { value: fileSeed.host, from: ['server.conf'] };
     const port = db.port ?? (db.host ? { value: 27017, from: ['default'] } : { value: fileSeed.port, from: ['server.conf'] });
-    add('database', 'seeds', joinHostPort(host.value, port.value), [...host.from, ...port.from]);
+    seeds.push(edit('database', 'seeds', joinHostPort(host.value, port.value), [...host.from, ...port.from]));
   }
-  if (c.PULP_DB_NAME !== undefined) add('database', 'name', c.PULP_DB_NAME, ['PULP_DB_NAME']);
-  if (c.PULP_DB_USERNAME !== undefined) add('database', 'username', c.PULP_DB_USERNAME, [via('PULP_DB_USERNAME')]);
-  if (c.PULP_DB_PASSWORD !== undefined) {
-    secrets.push(c.PULP_DB_PASSWORD);
-    add('database', 'password', c.PULP_DB_PASSWORD, [via('PULP_DB_PASSWORD')], true);
-  }
-  if (c.PULP_DB_REPLICA_SET !== undefined) add('database', 'replica_set', c.PULP_DB_REPLICA_SET, ['PULP_DB_REPLICA_SET']);
+  const direct = directEdits(ctx, 'database');
+  return { edits: [...seeds, ...direct.edits], secrets: direct.secrets };
+}
 
-  // [messaging] url and [tasks] broker_url
-  const msg = discoverService(env, opts.msgService.value, { defaultPort: 5672, portNames: ['amqp'] }, problems);
-  checkHost(msg.host, problems);
+/** [messaging] url and [tasks] broker_url from the broker service, its credentials and scheme. */
+function brokerEdits(ctx: Ctx): Part {
+  const { env, c, opts } = ctx;
+  const msg = discoverService(env, opts.msgService.value, { defaultPort: 5672, portNames: ['amqp'] }, ctx.problems);
+  checkHost(msg.host, ctx.problems);
   const schemeSet = env.PULP_BROKER_SCHEME !== undefined;
-  if (msg.host || msg.port || c.MSG_SERVICE_USER !== undefined || c.MSG_SERVICE_PASSWORD !== undefined || schemeSet) {
-    const base = currentBroker(current);
-    const host = msg.host ?? { value: base.host, from: ['server.conf'] };
-    // The file's scheme is kept unless PULP_BROKER_SCHEME says otherwise: adding a password
-    // must not turn qpids:// (TLS) into qpid://, nor kombu's pyamqp:// into qpid://.
-    const scheme: Sourced<string> = schemeSet
-      ? opts.brokerScheme
-      : base.scheme !== undefined
-        ? { value: base.scheme, from: ['server.conf'] }
-        : opts.brokerScheme;
-    const tlsPort = URL_SCHEMES[scheme.value]?.port ?? 5672;
-    const port = msg.port ?? (msg.host ? { value: tlsPort, from: ['default'] } : { value: base.port, from: ['server.conf'] });
-    const user: Sourced<string> =
-      c.MSG_SERVICE_USER !== undefined
-        ? { value: c.MSG_SERVICE_USER, from: [via('MSG_SERVICE_USER')] }
-        : base.username !== undefined
-          ? { value: base.username, from: ['server.conf'] }
-          : { value: 'guest', from: ['default'] };
-    // A password in the file belongs to the file's user; a new user from the environment does not inherit it.
-    const password: Sourced<string> | undefined =
-      c.MSG_SERVICE_PASSWORD !== undefined
-        ? { value: c.MSG_SERVICE_PASSWORD, from: [via('MSG_SERVICE_PASSWORD')] }
-        : base.password !== undefined && c.MSG_SERVICE_USER === undefined
-          ? { value: base.password, from: ['server.conf'] }
-          : undefined;
-    if (password) secrets.push(password.value);
-    const hp = joinHostPort(host.value, port.value);
-    if (msg.host || msg.port) {
-      add('messaging', 'url', `${URL_SCHEMES[scheme.value]?.tls ? 'ssl' : 'tcp'}://${hp}`, [...host.from, ...port.from]);
-    }
-    const userinfo = encodeURIComponent(user.value) + (password ? `:${encodeURIComponent(password.value)}` : '');
-    const vhost = base.vhost !== undefined ? `/${encodeURIComponent(base.vhost)}` : '';
-    add(
-      'tasks',
-      'broker_url',
-      `${scheme.value}://${userinfo}@${hp}${vhost}`,
-      [...host.from, ...port.from, ...user.from, ...(password?.from ?? []), ...scheme.from],
-    );
+  if (!(msg.host || msg.port || c.MSG_SERVICE_USER !== undefined || c.MSG_SERVICE_PASSWORD !== undefined || schemeSet)) {
+    return { edits: [], secrets: [] };
   }
+  const base = currentBroker(ctx.current);
+  const host = msg.host ?? { value: base.host, from: ['server.conf'] };
+  // The file's scheme is kept unless PULP_BROKER_SCHEME says otherwise: adding a password
+  // must not turn qpids:// (TLS) into qpid://, nor kombu's pyamqp:// into qpid://.
+  const scheme: Sourced<string> = schemeSet
+    ? opts.brokerScheme
+    : base.scheme !== undefined
+      ? { value: base.scheme, from: ['server.conf'] }
+      : opts.brokerScheme;
+  const tlsPort = URL_SCHEMES[scheme.value]?.port ?? 5672;
+  const port = msg.port ?? (msg.host ? { value: tlsPort, from: ['default'] } : { value: base.port, from: ['server.conf'] });
+  const { user, password } = brokerCredentials(ctx, base);
+  const edits: PlannedEdit[] = [];
+  const hp = joinHostPort(host.value, port.value);
+  if (msg.host || msg.port) {
+    edits.push(edit('messaging', 'url', `${URL_SCHEMES[scheme.value]?.tls ? 'ssl' : 'tcp'}://${hp}`, [...host.from, ...port.from]));
+  }
+  const userinfo = encodeURIComponent(user.value) + (password ? `:${encodeURIComponent(password.value)}` : '');
+  const vhost = base.vhost !== undefined ? `/${encodeURIComponent(base.vhost)}` : '';
+  edits.push(
+    edit('tasks', 'broker_url', `${scheme.value}://${userinfo}@${hp}${vhost}`, [
+      ...host.from,
+      ...port.from,
+      ...user.from,
+      ...(password?.from ?? []),
+      ...scheme.from,
+    ]),
+  );
+  return { edits, secrets: password ? [password.value] : [] };
+}
 
-  // PULP_CONF__SECTION__KEY: any key, the most specific way to say it, so it wins.
+/** The broker user and password: the environment's, else the file's, else Celery's guest. */
+function brokerCredentials(
+  ctx: Ctx,
+  base: { username?: string; password?: string },
+): { user: Sourced<string>; password: Sourced<string> | undefined } {
+  const { c, via } = ctx;
+  const user: Sourced<string> =
+    c.MSG_SERVICE_USER !== undefined
+      ? { value: c.MSG_SERVICE_USER, from: [via('MSG_SERVICE_USER')] }
+      : base.username !== undefined
+        ? { value: base.username, from: ['server.conf'] }
+        : { value: 'guest', from: ['default'] };
+  // A password in the file belongs to the file's user; a new user from the environment does not inherit it.
+  const password: Sourced<string> | undefined =
+    c.MSG_SERVICE_PASSWORD !== undefined
+      ? { value: c.MSG_SERVICE_PASSWORD, from: [via('MSG_SERVICE_PASSWORD')] }
+      : base.password !== undefined && c.MSG_SERVICE_USER === undefined
+        ? { value: base.password, from: ['server.conf'] }
+        : undefined;
+  return { user, password };
+}
+
+/** PULP_CONF__SECTION__KEY: any key, the most specific way to say it, so it wins over `planned`. */
+function overrideEdits(env: Record<string, string>, planned: PlannedEdit[], problems: VarProblem[]): Part & { warnings: string[] } {
+  const edits = [...planned];
+  const secrets: string[] = [];
+  const warnings: string[] = [];
   for (const name of Object.keys(env).filter((k) => k.startsWith(CONF_PREFIX)).sort()) {
     const parts = name.slice(CONF_PREFIX.length).split('__');
     const [section, key] = parts;
@@ -137,19 +190,16 @@ export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, op
     }
     const s = section.toLowerCase();
     const k = key.toLowerCase();
-    const secret = isSecretKey(k);
+    const secret = isSecret(s, k);
     if (secret) secrets.push(value);
     const i = edits.findIndex((e) => e.section === s && e.key === k);
     if (i >= 0) {
       warnings.push(`${name} overrides [${s}] ${k} from ${edits[i]?.from.join(', ')}`);
       edits.splice(i, 1);
     }
-    add(s, k, value, [name], secret);
+    edits.push(edit(s, k, value, [name], secret));
   }
-
-  const first = problems[0];
-  if (first) throw new InputError(`${first.variable}: ${first.problem}`);
-  return { edits, warnings, secrets: [...secrets, ...urlPasswords(edits)] };
+  return { edits, secrets, warnings };
 }
 
 function checkHost(host: Sourced<string> | undefined, problems: VarProblem[]): void {
@@ -160,7 +210,7 @@ function checkHost(host: Sourced<string> | undefined, problems: VarProblem[]): v
 
 function firstSeed(current: ConfigView): { host: string; port: number } {
   try {
-    const s = parseSeeds(confGet(current, 'database', 'seeds') || PULP_DEFAULTS.database.seeds)[0];
+    const s = parseSeeds(confGet(current, 'database', 'seeds') || pulpDefault('database.seeds'))[0];
     if (s) return s;
   } catch {
     // An unparseable value in the file is replaced whole; fall back to Pulp's default.
@@ -177,9 +227,9 @@ function currentBroker(current: ConfigView): {
   password?: string;
   vhost?: string;
 } {
-  const url = confGet(current, 'tasks', 'broker_url') || PULP_DEFAULTS.tasks.broker_url;
+  const url = confGet(current, 'tasks', 'broker_url') || pulpDefault('tasks.broker_url');
   try {
-    const u = parseBrokerUrl(url, 'server.conf [tasks] broker_url');
+    const u = parseBrokerUrl(url, labelOf('tasks.broker_url'));
     return { ...u, scheme: URL_SCHEMES[u.scheme]?.protocol !== undefined ? u.scheme : undefined };
   } catch {
     return { host: 'localhost', port: 5672, scheme: undefined };

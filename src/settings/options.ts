@@ -5,12 +5,11 @@ import { InputError } from '../errors.ts';
 import { type ExecModeSetting } from '../exec/mode.ts';
 import { parseSignalRewrite } from '../exec/signals.ts';
 import type { LogFormat } from '../log.ts';
+import { BROKER_SCHEMES, type BrokerScheme } from '../pulp/values.ts';
 import type { Env, Sourced } from './kube.ts';
 import * as v from './validators.ts';
 
 export const DEFAULT_CONF_PATH = '/etc/pulp/server.conf';
-export const BROKER_SCHEMES = ['qpid', 'qpids', 'amqp', 'amqps'] as const;
-export type BrokerScheme = (typeof BROKER_SCHEMES)[number];
 
 export interface AgentOptions {
   confPath: Sourced<string>;

@@ -16,6 +16,7 @@ import { AMQP10_MAX_FRAME, AMQP10_MAX_SASL_FRAME, type Guard, amqp10Format, guar
 import type { AttemptOptions } from './mongodb.ts';
 import { type TimeoutControl, withTimeout } from './timeout.ts';
 import { readTlsFiles } from './tls-files.ts';
+import { TLS_FILE_KEYS, labelOf } from '../pulp/keys.ts';
 
 /**
  * RabbitMQ answers a failed SASL login only after a pause (3 s here), so once a live AMQP 1.0
@@ -27,9 +28,9 @@ export const SASL_OUTCOME_GRACE_MS = 5000;
 /** The TLS material of [tasks] (cacert, certfile, keyfile) and SNI for a host name. */
 export async function readTls(target: AmqpTarget): Promise<tls.ConnectionOptions> {
   const files = await readTlsFiles({
-    ca: { file: target.caFile, setting: 'server.conf [tasks] cacert' },
-    cert: { file: target.certFile, setting: 'server.conf [tasks] certfile' },
-    key: { file: target.keyFile, setting: 'server.conf [tasks] keyfile' },
+    ca: { file: target.caFile, setting: labelOf(TLS_FILE_KEYS.tasks.ca) },
+    cert: { file: target.certFile, setting: labelOf(TLS_FILE_KEYS.tasks.cert) },
+    key: { file: target.keyFile, setting: labelOf(TLS_FILE_KEYS.tasks.key) },
   });
   return {
     ...(files.ca && { ca: files.ca }),

@@ -10,6 +10,7 @@ import type { MongoTarget } from '../targets.ts';
 import { ProbeError, toProbeError } from './classify.ts';
 import { MONGO_MAX_BEFORE_HELLO, MONGO_MAX_MESSAGE, guardStream, mongoFormat } from './frame-guard.ts';
 import { readTlsFiles } from './tls-files.ts';
+import { TLS_FILE_KEYS, labelOf } from '../pulp/keys.ts';
 import { withTimeout } from './timeout.ts';
 
 export interface AttemptOptions {
@@ -140,9 +141,9 @@ async function pingClient(target: MongoTarget, seeds: Seed[], options: MongoClie
 export async function probeOptions(target: MongoTarget, opts: AttemptOptions): Promise<MongoClientOptions> {
   return mongoClientOptions(target, opts.timeoutMs, target.tls
       ? await readTlsFiles({
-          ca: { file: target.caFile, setting: 'server.conf [database] ca_path' },
-          cert: { file: target.certFile, setting: 'server.conf [database] ssl_certfile' },
-          key: { file: target.keyFile, setting: 'server.conf [database] ssl_keyfile' },
+          ca: { file: target.caFile, setting: labelOf(TLS_FILE_KEYS.database.ca) },
+          cert: { file: target.certFile, setting: labelOf(TLS_FILE_KEYS.database.cert) },
+          key: { file: target.keyFile, setting: labelOf(TLS_FILE_KEYS.database.key) },
         })
       : {});
 }
