@@ -11,7 +11,7 @@ import { setKey } from './ini/edit.ts';
 import { escapeValue, interpolateView } from './ini/interpolation.ts';
 import { isSecret, keyLabel, refusedWhenUnreadable } from './pulp/keys.ts';
 import { MASK, redactUrl } from './redact.ts';
-import type { Env } from './settings/kube.ts';
+import type { Env } from './settings/types.ts';
 import { type AgentOptions } from './settings/options.ts';
 import { type PlannedEdit, planEdits } from './settings/edits.ts';
 import { type Target, targetsFromConfig } from './targets.ts';

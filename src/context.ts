@@ -2,7 +2,7 @@
 // options, and a logger in the format they ask for.
 import { readRegularFile } from './bounded-read.ts';
 import { type Logger, createLogger } from './log.ts';
-import type { Env } from './settings/kube.ts';
+import type { Env } from './settings/types.ts';
 import { type AgentOptions, resolveOptions } from './settings/options.ts';
 import { readFileVariables } from './settings/secret-files.ts';
 

@@ -6,7 +6,8 @@ import { joinHostPort } from '../net.ts';
 import { directKeys, isSecret, labelOf, pulpDefault } from '../pulp/keys.ts';
 import { URL_SCHEMES, parseBrokerUrl, parseSeeds } from '../pulp/values.ts';
 import { splitUrl } from '../url.ts';
-import { type Env, type Sourced, type VarProblem, discoverService, unique } from './kube.ts';
+import { type VarProblem, discoverService, unique } from './kube.ts';
+import type { Env, Sourced } from './types.ts';
 import { type AgentOptions, validate, withoutEmpty } from './options.ts';
 import * as v from './validators.ts';
 

@@ -4,14 +4,7 @@
 // (first port), NAME_SERVICE_PORT_<PORTNAME> (named ports), and Docker-link variables
 // NAME_PORT=tcp://IP:PORT and NAME_PORT_<port>_TCP[_ADDR|_PORT|_PROTO].
 import { parsePort, splitHostPort } from '../net.ts';
-
-export type Env = Readonly<Record<string, string | undefined>>;
-
-/** A value and the variables (or "default", or "server.conf") it came from. */
-export interface Sourced<T> {
-  value: T;
-  from: string[];
-}
+import type { Env, Sourced } from './types.ts';
 
 /** The kubelet's variable prefix for a Service name: upper case, "-" and "." to "_", "_" before a leading digit. */
 export function servicePrefix(serviceName: string): string {

@@ -6,7 +6,7 @@ import { type ExecModeSetting } from '../exec/mode.ts';
 import { parseSignalRewrite } from '../exec/signals.ts';
 import type { LogFormat } from '../log.ts';
 import { BROKER_SCHEMES, type BrokerScheme } from '../pulp/values.ts';
-import type { Env, Sourced } from './kube.ts';
+import type { Env, Sourced } from './types.ts';
 import * as v from './validators.ts';
 
 export const DEFAULT_CONF_PATH = '/etc/pulp/server.conf';

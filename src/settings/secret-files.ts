@@ -1,7 +1,7 @@
 // Credentials may come as NAME (the value) or NAME_FILE (a path to a file holding it), the
 // docker-library convention that Kubernetes Secrets mounted as files fit.
 import { InputError, fileErrorReason } from '../errors.ts';
-import type { Env } from './kube.ts';
+import type { Env } from './types.ts';
 import { withoutEmpty } from './options.ts';
 
 /** Variables that may be given as NAME_FILE. Values of the secret ones never reach a log line. */

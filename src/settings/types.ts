@@ -1,0 +1,9 @@
+// The shapes every settings module shares: the environment as read, and a value with its source.
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** A value and the variables (or "default", or "server.conf") it came from. */
+export interface Sourced<T> {
+  value: T;
+  from: string[];
+}
