@@ -18,6 +18,7 @@ import { type Logger, createLogger } from './log.ts';
 import { previewDocument, renderPreview } from './preview.ts';
 import { deadlineIn } from './retry.ts';
 import { INIT_ARGV, type Role, type RoleSpec, roleSpec } from './roles.ts';
+import type { Env } from './settings/types.ts';
 import { syslogWarning } from './syslog-check.ts';
 
 /**
@@ -192,7 +193,8 @@ export async function main(argv: string[]): Promise<void> {
       }
       if (ctx !== undefined) {
         log = ctx.log;
-        log.trace('settings', Object.fromEntries(Object.entries(ctx.opts).map(([k, v]) => [k, describeSetting(v)])));
+        const env = ctx.env;
+        log.trace('settings', Object.fromEntries(Object.entries(ctx.opts).map(([k, v]) => [k, describeSetting(v, env)])));
         code = cmd.kind === 'preview' ? await preview(ctx, cmd.role, cmd.json) : await run(ctx, cmd);
       }
     }
@@ -211,10 +213,12 @@ export async function main(argv: string[]): Promise<void> {
   exitNow(code);
 }
 
-function describeSetting(v: unknown): string {
+/** A setting for the trace line; a parsed one (the signal rewrite) is shown as it was written. */
+function describeSetting(v: unknown, env: Env): string {
   if (v !== null && typeof v === 'object' && 'value' in v && 'from' in v) {
     const s = v as { value: unknown; from: string[] };
-    return `${String(s.value)} (${s.from.join(', ')})`;
+    const shown = s.value instanceof Map ? env[s.from[0] ?? ''] : s.value;
+    return `${String(shown)} (${s.from.join(', ')})`;
   }
   return String(v);
 }

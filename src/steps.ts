@@ -5,7 +5,6 @@ import type { Context } from './context.ts';
 import { type ExecModeSetting, chooseExecMode, hasExecve } from './exec/mode.ts';
 import { planUser } from './exec/privileges.ts';
 import { checkLaunch, checkSpawnAs, execRole, runToCompletion } from './exec/run.ts';
-import { type SignalRewrite, parseSignalRewrite } from './exec/signals.ts';
 import { type InitConnection, awaitInitOnMongo, openInitConnection as openOnMongo, runInitOnMongo } from './init/on-mongo.ts';
 import { resolveInitKey } from './init/key.ts';
 import type { Logger } from './log.ts';
@@ -22,7 +21,6 @@ export interface Preflight {
   user: ResolvedUser | null;
   /** The key of the init this role runs (beat) or waits for (the others). */
   initKey: string;
-  rewrite: SignalRewrite;
 }
 
 /**
@@ -31,8 +29,8 @@ export interface Preflight {
  * leaves the file as it was.
  */
 export async function preflight(ctx: Context, spec: RoleSpec, willExec: boolean): Promise<Preflight> {
-  const rewrite = parseSignalRewrite(ctx.opts.signalRewrite?.value);
-  const mode = willExec ? chooseExecMode(ctx.opts.execMode.value, hasExecve(), rewrite.size > 0).mode : undefined;
+  const rewrites = (ctx.opts.signalRewrite?.value.size ?? 0) > 0;
+  const mode = willExec ? chooseExecMode(ctx.opts.execMode.value, hasExecve(), rewrites).mode : undefined;
   const users = planUser(spec.exec.user);
   if (users.warning) ctx.log.warn(users.warning);
   // The init is always spawned, the role only in supervise mode: their groups may need setpriv.
@@ -43,7 +41,7 @@ export async function preflight(ctx: Context, spec: RoleSpec, willExec: boolean)
   }
   const initKey = await resolveInitKey(INIT_ARGV, ctx.opts.initKey?.value, process.env.PATH);
   ctx.log.trace('preflight', { user: users.user?.name ?? 'current', cwd: spec.exec.cwd, initKey });
-  return { user: users.user, initKey, rewrite };
+  return { user: users.user, initKey };
 }
 
 export async function waitAll(ctx: Context, targets: Target[], deadline: Deadline): Promise<void> {
@@ -94,7 +92,7 @@ export function openInitConnection(conf: ConfigView, key: string): InitConnectio
 export async function execCommand(ctx: Context, cmd: CommandSpec, pre: Preflight, label: string): Promise<number> {
   ctx.log.trace('exec', { argv: cmd.argv, cwd: cmd.cwd, user: pre.user?.name ?? 'current' });
   return execRole(
-    { argv: cmd.argv, user: pre.user, cwd: cmd.cwd, env: process.env, signalRewrite: pre.rewrite, mode: ctx.opts.execMode.value, label },
+    { argv: cmd.argv, user: pre.user, cwd: cmd.cwd, env: process.env, signalRewrite: ctx.opts.signalRewrite?.value, mode: ctx.opts.execMode.value, label },
     ctx.log,
   );
 }

@@ -3,7 +3,7 @@
 import { cleanEnv, type EnvError } from 'envalid';
 import { InputError } from '../errors.ts';
 import { type ExecModeSetting } from '../exec/mode.ts';
-import { parseSignalRewrite } from '../exec/signals.ts';
+import { type SignalRewrite, parseSignalRewrite } from '../exec/signals.ts';
 import type { LogFormat } from '../log.ts';
 import { BROKER_SCHEMES, type BrokerScheme } from '../pulp/values.ts';
 import type { Env, Sourced } from './types.ts';
@@ -28,8 +28,8 @@ export interface AgentOptions {
   celeryLogLevel: Sourced<string>;
   celeryLogFile: Sourced<string> | undefined;
   workdir: Sourced<string> | undefined;
-  /** "TERM:QUIT,INT:QUIT": signals rewritten on their way to the role (supervise mode). */
-  signalRewrite: Sourced<string> | undefined;
+  /** "TERM:QUIT,INT:QUIT", parsed: signals rewritten on their way to the role (supervise mode). */
+  signalRewrite: Sourced<SignalRewrite> | undefined;
   execMode: Sourced<ExecModeSetting>;
 }
 
@@ -83,7 +83,6 @@ export function resolveOptions(rawEnv: Env): AgentOptions {
   });
   const opt = <T>(name: keyof typeof specs, value: T | undefined): Sourced<T> | undefined =>
     value === undefined ? undefined : { value, from: [name] };
-  parseSignalRewrite(o.PULP_SIGNAL_REWRITE);
   return {
     confPath: src('PULP_SERVER_CONF', o.PULP_SERVER_CONF),
     templatePath: opt('PULP_SERVER_CONF_TEMPLATE', o.PULP_SERVER_CONF_TEMPLATE),
@@ -101,7 +100,7 @@ export function resolveOptions(rawEnv: Env): AgentOptions {
     celeryLogLevel: src('PULP_CELERY_LOGLEVEL', o.PULP_CELERY_LOGLEVEL.toUpperCase()),
     celeryLogFile: opt('PULP_CELERY_LOGFILE', o.PULP_CELERY_LOGFILE),
     workdir: opt('PULP_CELERY_WORKDIR', o.PULP_CELERY_WORKDIR),
-    signalRewrite: opt('PULP_SIGNAL_REWRITE', o.PULP_SIGNAL_REWRITE),
+    signalRewrite: opt('PULP_SIGNAL_REWRITE', o.PULP_SIGNAL_REWRITE === undefined ? undefined : parseSignalRewrite(o.PULP_SIGNAL_REWRITE)),
     execMode: src('PULP_EXEC_MODE', o.PULP_EXEC_MODE),
   };
 }
