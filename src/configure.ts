@@ -11,8 +11,7 @@ import { setKey } from './ini/edit.ts';
 import { escapeValue, interpolateView } from './ini/interpolation.ts';
 import { isSecret, keyLabel, refusedWhenUnreadable } from './pulp/keys.ts';
 import { MASK, redactUrl } from './redact.ts';
-import type { Env } from './settings/types.ts';
-import { type AgentOptions } from './settings/options.ts';
+import type { Settings } from './settings/options.ts';
 import { type PlannedEdit, planEdits } from './settings/edits.ts';
 import { type Target, targetsFromConfig } from './targets.ts';
 
@@ -71,11 +70,11 @@ function parseCurrent(text: string, name: string): IniDocument | undefined {
   }
 }
 
-export function planConfigure(env: Env, fileFrom: ReadonlyMap<string, string>, opts: AgentOptions, starting: StartingConf): ConfigurePlan {
-  const confPath = opts.confPath.value;
+export function planConfigure(settings: Settings, starting: StartingConf): ConfigurePlan {
+  const confPath = settings.opts.confPath.value;
   const doc = parseIni(starting.text, starting.readFrom);
   const beforeView = interpolateView(toConfigView(doc)).view;
-  const planned = planEdits(env, fileFrom, opts, beforeView);
+  const planned = planEdits(settings, beforeView);
   const { edits, warnings } = planned;
   let after = doc;
   // Pulp reads the file with interpolation: a literal % is written %%.

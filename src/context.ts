@@ -1,24 +1,17 @@
-// What every command starts from: the environment (credential files read), the agent's
-// options, and a logger in the format they ask for.
+// What every command starts from: the settings (read and checked once) and a logger in the
+// format they ask for.
 import { readRegularFile } from './bounded-read.ts';
 import { type Logger, createLogger } from './log.ts';
-import type { Env } from './settings/types.ts';
-import { type AgentOptions, resolveOptions } from './settings/options.ts';
-import { readFileVariables } from './settings/secret-files.ts';
+import { type Settings, readSettings } from './settings/options.ts';
 
-export interface Context {
-  env: Env;
-  fileFrom: ReadonlyMap<string, string>;
-  opts: AgentOptions;
+export interface Context extends Settings {
   log: Logger;
 }
 
 export function loadContext(): Context {
-  const { env, from, secrets } = readFileVariables(process.env, readRegularFile);
-  const opts = resolveOptions(env);
+  const settings = readSettings(process.env, readRegularFile);
   // The credentials' values are masked from the first line; the plan's secrets are added to
   // this logger once it is made (main.ts).
-  const log = createLogger({ format: opts.logFormat, trace: opts.trace, secrets });
-  return { env, fileFrom: from, opts, log };
+  const log = createLogger({ format: settings.opts.logFormat, trace: settings.opts.trace, secrets: settings.fileSecrets });
+  return { ...settings, log };
 }
-

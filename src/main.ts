@@ -29,7 +29,7 @@ function plan(ctx: Context, allowEmbedded: boolean): ConfigurePlan {
   const { opts } = ctx;
   const starting = readStartingConf(opts.confPath.value, opts.templatePath?.value, allowEmbedded);
   ctx.log.trace('server.conf read', { path: opts.confPath.value, from: starting.readFrom, origin: starting.origin });
-  const p = planConfigure(ctx.env, ctx.fileFrom, opts, starting);
+  const p = planConfigure(ctx, starting);
   const log = ctx.log.withSecrets(p.secrets);
   ctx.log = log;
   for (const w of p.warnings) log.warn(w);

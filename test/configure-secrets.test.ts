@@ -3,10 +3,13 @@
 import t from 'tap';
 import { planConfigure } from '../src/configure.ts';
 import { createRedactor } from '../src/redact.ts';
-import { resolveOptions } from '../src/settings/options.ts';
+import { readSettings } from '../src/settings/options.ts';
 
 const conf = (text: string) => ({ text, origin: 'file' as const, readFrom: '/etc/pulp/server.conf', current: text });
-const planFor = (env: Record<string, string>, text: string) => planConfigure(env, new Map(), resolveOptions(env), conf(text));
+const noFiles = (): Buffer => {
+  throw new Error('no NAME_FILE in this test');
+};
+const planFor = (env: Record<string, string>, text: string) => planConfigure(readSettings(env, noFiles), conf(text));
 
 t.test("passwords only in server.conf (the broker's, the database's) are the plan's secrets", async (t) => {
   const p = planFor({}, '[database]\nseeds: db:27017\nusername: pulp\npassword: file-db-pw-1\n[tasks]\nbroker_url: qpid://u:file%%2Fbroker-2@mq:5672\n');

@@ -18,7 +18,11 @@ import {
 import { BROKER_SCHEMES, URL_SCHEMES } from '../src/pulp/values.ts';
 import { isSecretKey } from '../src/redact.ts';
 import { planEdits } from '../src/settings/edits.ts';
-import { resolveOptions } from '../src/settings/options.ts';
+import { readSettings } from '../src/settings/options.ts';
+
+const noFiles = (): Buffer => {
+  throw new Error('no NAME_FILE in this test');
+};
 
 const ids = Object.keys(PULP_KEYS) as KeyId[];
 
@@ -85,7 +89,7 @@ t.test('each variable of the table sets its key, as given, secrets marked', asyn
   const env: Record<string, string> = {};
   for (const s of ['server', 'database']) for (const d of directKeys(s)) env[d.env] = `v-${d.key.replace('_', '-')}`;
   t.same(Object.keys(env), ['PULP_SERVER_NAME', 'PULP_DB_NAME', 'PULP_DB_USERNAME', 'PULP_DB_PASSWORD', 'PULP_DB_REPLICA_SET']);
-  const plan = planEdits(env, new Map(), resolveOptions({}), configViewFrom({}));
+  const plan = planEdits(readSettings(env, noFiles), configViewFrom({}));
   t.same(
     plan.edits.map((e) => [e.section, e.key, e.value, e.secret]),
     [

@@ -2,13 +2,15 @@
 import t from 'tap';
 import { configViewFrom } from '../src/config-view.ts';
 import { planEdits, type PlannedEdit } from '../src/settings/edits.ts';
-import { resolveOptions } from '../src/settings/options.ts';
-import { readFileVariables } from '../src/settings/secret-files.ts';
+import { readSettings } from '../src/settings/options.ts';
 import { parseBrokerUrl } from '../src/pulp/values.ts';
 import { createRedactor } from '../src/redact.ts';
 
 const empty = configViewFrom({});
-const plan = (env: Record<string, string>, current = empty) => planEdits(env, new Map(), resolveOptions(env), current);
+const noFiles = (): Buffer => {
+  throw new Error('no NAME_FILE in this test');
+};
+const plan = (env: Record<string, string>, current = empty) => planEdits(readSettings(env, noFiles), current);
 const byKey = (edits: PlannedEdit[]) => Object.fromEntries(edits.map((e) => [`${e.section}.${e.key}`, e]));
 
 t.test('no environment, no edits: the file keeps every value', async (t) => {
@@ -101,12 +103,12 @@ t.test('NAME_FILE: value from the file, trailing newline dropped, source named',
     if (v === undefined) throw Object.assign(new Error('nope'), { code: 'ENOENT' });
     return Buffer.from(v);
   };
-  const { env, from } = readFileVariables({ MSG_SERVICE_PASSWORD_FILE: '/run/secrets/pw', MSG_SERVICE_USER_FILE: '/run/secrets/user', MSG_SERVICE_HOST: 'r' }, read);
-  t.equal(env.MSG_SERVICE_PASSWORD, 's3cret');
-  const e = byKey(planEdits(env, from, resolveOptions(env), empty).edits);
+  const settings = readSettings({ MSG_SERVICE_PASSWORD_FILE: '/run/secrets/pw', MSG_SERVICE_USER_FILE: '/run/secrets/user', MSG_SERVICE_HOST: 'r' }, read);
+  t.equal(settings.env.MSG_SERVICE_PASSWORD, 's3cret');
+  const e = byKey(planEdits(settings, empty).edits);
   t.equal(e['tasks.broker_url']?.value, 'qpid://pulp:s3cret@r:5672');
   t.ok(e['tasks.broker_url']?.from.includes('MSG_SERVICE_PASSWORD_FILE'));
-  t.throws(() => readFileVariables({ PULP_DB_PASSWORD_FILE: '/nope' }, read), /PULP_DB_PASSWORD_FILE=\/nope: cannot read the file \(no such file\)/);
+  t.throws(() => readSettings({ PULP_DB_PASSWORD_FILE: '/nope' }, read), /PULP_DB_PASSWORD_FILE=\/nope: cannot read the file \(no such file\)/);
 });
 
 t.test('another Service name reads that service\'s variables', async (t) => {
@@ -116,7 +118,7 @@ t.test('another Service name reads that service\'s variables', async (t) => {
 
 t.test('an empty NAME or NAME_FILE counts as unset', async (t) => {
   const read = () => Buffer.from('from-file\n');
-  const { env } = readFileVariables({ MSG_SERVICE_PASSWORD: '', MSG_SERVICE_PASSWORD_FILE: '/run/secrets/pw', PULP_DB_PASSWORD_FILE: '' }, read);
+  const { env } = readSettings({ MSG_SERVICE_PASSWORD: '', MSG_SERVICE_PASSWORD_FILE: '/run/secrets/pw', PULP_DB_PASSWORD_FILE: '' }, read);
   t.equal(env.MSG_SERVICE_PASSWORD, 'from-file');
   t.equal(env.PULP_DB_PASSWORD, undefined);
 });

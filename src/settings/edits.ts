@@ -7,8 +7,8 @@ import { directKeys, isSecret, labelOf, pulpDefault } from '../pulp/keys.ts';
 import { URL_SCHEMES, parseBrokerUrl, parseSeeds } from '../pulp/values.ts';
 import { splitUrl } from '../url.ts';
 import { type VarProblem, discoverService, unique } from './kube.ts';
-import type { Env, Sourced } from './types.ts';
-import { type AgentOptions, validate, withoutEmpty } from './options.ts';
+import type { Sourced } from './types.ts';
+import { type AgentOptions, type ServerVars, type Settings, isServerVariable } from './options.ts';
 import * as v from './validators.ts';
 
 export interface PlannedEdit {
@@ -28,24 +28,13 @@ export interface EditPlan {
   secrets: string[];
 }
 
-const conf = {
-  PULP_SERVER_NAME: v.host({ default: undefined }),
-  SERVICE_HOST: v.host({ default: undefined }),
-  MSG_SERVICE_USER: v.text({ default: undefined }),
-  MSG_SERVICE_PASSWORD: v.text({ default: undefined }),
-  PULP_DB_USERNAME: v.text({ default: undefined }),
-  PULP_DB_PASSWORD: v.text({ default: undefined }),
-  PULP_DB_NAME: v.databaseName({ default: undefined }),
-  PULP_DB_REPLICA_SET: v.text({ default: undefined }),
-};
-
 const CONF_PREFIX = 'PULP_CONF__';
 const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** What every part of the plan shares: the validated environment and where to report. */
 interface Ctx {
-  env: Record<string, string>;
-  c: ReturnType<typeof validate<typeof conf>>;
+  env: Readonly<Record<string, string>>;
+  c: ServerVars;
   opts: AgentOptions;
   current: ConfigView;
   problems: VarProblem[];
@@ -63,13 +52,11 @@ function edit(section: string, key: string, value: string, from: string[], secre
   return { section, key, value, from: unique(from), secret };
 }
 
-/**
- * @param fileFrom which variable each credential really came from (NAME or NAME_FILE)
- * @param current the file as it is now, for the halves of a value the environment leaves out
- */
-export function planEdits(rawEnv: Env, fileFrom: ReadonlyMap<string, string>, opts: AgentOptions, current: ConfigView): EditPlan {
-  const env = withoutEmpty(rawEnv);
-  const ctx: Ctx = { env, c: validate(env, conf), opts, current, problems: [], via: (name) => fileFrom.get(name) ?? name };
+/** @param current the file as it is now, for the halves of a value the environment leaves out */
+export function planEdits(settings: Settings, current: ConfigView): EditPlan {
+  const { env, fileFrom, opts, serverVars } = settings;
+  if (serverVars instanceof InputError) throw serverVars;
+  const ctx: Ctx = { env, c: serverVars, opts, current, problems: [], via: (name) => fileFrom.get(name) ?? name };
   const parts = [directEdits(ctx, 'server'), databaseEdits(ctx), brokerEdits(ctx)];
   const overrides = overrideEdits(env, parts.flatMap((p) => p.edits), ctx.problems);
   const first = ctx.problems[0];
@@ -84,8 +71,8 @@ function directEdits(ctx: Ctx, section: string): Part {
   const secrets: string[] = [];
   for (const { key, env } of directKeys(section)) {
     // A variable named in the table but not validated here is a bug, caught by any test.
-    if (!Object.hasOwn(conf, env)) throw new Error(`${env} (src/pulp/keys.ts) has no validator in settings/edits.ts`);
-    const value = ctx.c[env as keyof typeof conf];
+    if (!isServerVariable(env)) throw new Error(`${env} (src/pulp/keys.ts) has no validator in settings/options.ts`);
+    const value = ctx.c[env];
     if (value === undefined) continue;
     const secret = isSecret(section, key);
     if (secret) secrets.push(value);

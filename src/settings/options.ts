@@ -1,11 +1,14 @@
-// The agent's own settings (not server.conf keys), validated with envalid. Each carries its
-// source: the variable that set it, or "default".
+// The environment -> one Settings value: empty variables dropped and NAME_FILE read once, every
+// variable validated in one envalid run. The agent's own options carry their source (the
+// variable that set it, or "default"); the server.conf variables are checked here too, their
+// error kept for the plan to report (after server.conf is read, as it always was).
 import { cleanEnv, type EnvError } from 'envalid';
 import { InputError } from '../errors.ts';
 import { type ExecModeSetting } from '../exec/mode.ts';
 import { type SignalRewrite, parseSignalRewrite } from '../exec/signals.ts';
 import type { LogFormat } from '../log.ts';
 import { BROKER_SCHEMES, type BrokerScheme } from '../pulp/values.ts';
+import { type ReadFile, readFileVariables } from './secret-files.ts';
 import type { Env, Sourced } from './types.ts';
 import * as v from './validators.ts';
 
@@ -54,29 +57,69 @@ const specs = {
   PULP_EXEC_MODE: v.oneOf(['auto', 'exec', 'supervise'] as const)({ default: 'auto' }),
 };
 
+/** The variables that feed server.conf keys (settings/edits.ts), checked in the same run. */
+const serverSpecs = {
+  PULP_SERVER_NAME: v.host({ default: undefined }),
+  SERVICE_HOST: v.host({ default: undefined }),
+  MSG_SERVICE_USER: v.text({ default: undefined }),
+  MSG_SERVICE_PASSWORD: v.text({ default: undefined }),
+  PULP_DB_USERNAME: v.text({ default: undefined }),
+  PULP_DB_PASSWORD: v.text({ default: undefined }),
+  PULP_DB_NAME: v.databaseName({ default: undefined }),
+  PULP_DB_REPLICA_SET: v.text({ default: undefined }),
+};
+
+const allSpecs = { ...specs, ...serverSpecs };
+
+export function isServerVariable(name: string): name is keyof typeof serverSpecs {
+  return Object.hasOwn(serverSpecs, name);
+}
+type Validated = Readonly<ReturnType<typeof cleanEnv<typeof allSpecs>>>;
+/** The server.conf variables, validated. */
+export type ServerVars = Pick<Validated, keyof typeof serverSpecs>;
+
+/** The environment, read and checked once: what every command starts from. */
+export interface Settings {
+  /** Without empty variables, NAME_FILE read into NAME. */
+  env: Readonly<Record<string, string>>;
+  /** Which variable each credential really came from (NAME or NAME_FILE). */
+  fileFrom: ReadonlyMap<string, string>;
+  /** The credentials' secret values, for the logger to mask from the first line. */
+  fileSecrets: string[];
+  opts: AgentOptions;
+  /** The server.conf variables, or the first problem with them (reported by the plan). */
+  serverVars: ServerVars | InputError;
+}
+
 /** Empty variables count as unset, as `${VAR:-default}` does in the shell scripts this replaces. */
-export function withoutEmpty(env: Env): Record<string, string> {
+function withoutEmpty(env: Env): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(env)) if (val !== undefined && val !== '') out[k] = val;
   return out;
 }
 
-/** Runs envalid with a reporter that turns the first problem into one InputError line. */
-export function validate<S extends Parameters<typeof cleanEnv>[1]>(env: Record<string, string>, spec: S) {
-  return cleanEnv(env, spec, {
-    reporter: ({ errors }) => {
-      const names = Object.keys(errors).sort();
-      const first = names[0];
-      if (first === undefined) return;
-      const err = (errors as Record<string, EnvError | undefined>)[first];
-      throw new InputError(`${first}: ${err?.message ?? 'invalid value'}`);
-    },
-  });
+/** The first problem (by variable name) among `names`, as one InputError line. */
+function firstProblem(errors: Partial<Record<string, EnvError>>, names: string[]): InputError | undefined {
+  const first = Object.keys(errors).filter((n) => names.includes(n)).sort()[0];
+  return first === undefined ? undefined : new InputError(`${first}: ${errors[first]?.message ?? 'invalid value'}`);
 }
 
-export function resolveOptions(rawEnv: Env): AgentOptions {
-  const env = withoutEmpty(rawEnv);
-  const o = validate(env, specs);
+/** Reads the settings from the raw environment; `readFile` reads the NAME_FILE credentials. */
+export function readSettings(rawEnv: Env, readFile: ReadFile): Settings {
+  const { env, from, secrets } = readFileVariables(withoutEmpty(rawEnv), readFile);
+  let serverProblem: InputError | undefined;
+  const all = cleanEnv(env, allSpecs, {
+    reporter: ({ errors }) => {
+      const problems = errors as Partial<Record<string, EnvError>>;
+      const optionProblem = firstProblem(problems, Object.keys(specs));
+      if (optionProblem) throw optionProblem;
+      serverProblem = firstProblem(problems, Object.keys(serverSpecs));
+    },
+  });
+  return { env, fileFrom: from, fileSecrets: secrets, opts: agentOptions(env, all), serverVars: serverProblem ?? all };
+}
+
+function agentOptions(env: Readonly<Record<string, string>>, o: Validated): AgentOptions {
   const src = <T>(name: keyof typeof specs, value: T): Sourced<T> => ({
     value,
     from: env[name] !== undefined ? [name] : ['default'],

@@ -1,8 +1,6 @@
 // Credentials may come as NAME (the value) or NAME_FILE (a path to a file holding it), the
 // docker-library convention that Kubernetes Secrets mounted as files fit.
 import { InputError, fileErrorReason } from '../errors.ts';
-import type { Env } from './types.ts';
-import { withoutEmpty } from './options.ts';
 
 /** Variables that may be given as NAME_FILE. Values of the secret ones never reach a log line. */
 export const FILE_VARIABLES: readonly { name: string; secret: boolean }[] = [
@@ -18,13 +16,15 @@ const MAX_SECRET_FILE = 64 * 1024;
 export type ReadFile = (path: string, maxBytes: number) => Buffer;
 
 /**
- * Returns the environment with every NAME_FILE read into NAME, which variable each value came
+ * Returns the environment (empty variables already dropped) with every NAME_FILE read into NAME, which variable each value came
  * from (NAME or NAME_FILE), and the secret values (for the logger to mask). Both set is an
  * error, as in the docker-library images.
  */
-export function readFileVariables(rawEnv: Env, readFile: ReadFile): { env: Env; from: Map<string, string>; secrets: string[] } {
-  const env = withoutEmpty(rawEnv);
-  const out: Record<string, string | undefined> = { ...env };
+export function readFileVariables(
+  env: Readonly<Record<string, string>>,
+  readFile: ReadFile,
+): { env: Record<string, string>; from: Map<string, string>; secrets: string[] } {
+  const out: Record<string, string> = { ...env };
   const from = new Map<string, string>();
   const secrets: string[] = [];
   for (const { name, secret } of FILE_VARIABLES) {
