@@ -124,18 +124,7 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
       const logWarning = syslogWarning(p.effective, existsSync('/dev/log'));
       if (logWarning) ctx.log.warn(logWarning);
       // One deadline for the waits and the init's: PULP_WAIT_TIMEOUT from here.
-      const deadline = deadlineIn(ctx.opts.waitTimeoutSec.value * 1000);
-      const waited = steps.waitAll(ctx, p.targets, deadline);
-      // Opened alongside the waits so the init step does not pay for a second connection;
-      // closed here, once, whatever happened.
-      const db = steps.openInitConnection(p.effective, pre.initKey);
-      try {
-        await waited;
-        if (cmd.kind === 'init' || spec.init) await steps.initOnce(ctx, spec, pre, db, deadline, stop);
-        else await steps.awaitInit(ctx, pre, db, deadline);
-      } finally {
-        await db.close();
-      }
+      await steps.waitThenInit(ctx, p, spec, pre, deadlineIn(ctx.opts.waitTimeoutSec.value * 1000), stop);
       if (cmd.kind === 'init') return ExitCode.ok;
       stop.release();
       return steps.execCommand(ctx, spec.exec, pre, spec.role);

@@ -1,11 +1,11 @@
-// The effectful steps of run, behind one dynamic import so configure and preview never load
-// them: checks before the write, waits, the one-time init, and the exec of the role.
+// The effectful steps of run, one call each from main, behind one dynamic import so configure
+// and preview never load them: checks before the write, waits then init, and the exec.
 import type { ConfigView } from './config-view.ts';
 import type { Context } from './context.ts';
 import { type ExecModeSetting, chooseExecMode, hasExecve } from './exec/mode.ts';
 import { planUser } from './exec/privileges.ts';
 import { checkLaunch, checkSpawnAs, execRole, runToCompletion } from './exec/run.ts';
-import { type InitConnection, awaitInitOnMongo, openInitConnection as openOnMongo, runInitOnMongo } from './init/on-mongo.ts';
+import { awaitInitOnMongo, openInitConnection, runInitOnMongo } from './init/on-mongo.ts';
 import { resolveInitKey } from './init/key.ts';
 import type { Logger } from './log.ts';
 import type { Deadline } from './retry.ts';
@@ -13,7 +13,7 @@ import type { StopSignals } from './stop-signals.ts';
 import { type CommandSpec, INIT_ARGV, type RoleSpec } from './roles.ts';
 import { type Target, mongoTarget } from './targets.ts';
 import type { ResolvedUser } from './users.ts';
-import { checkTargets, waitForTargets } from './wait/wait.ts';
+import { waitForTargets } from './wait/wait.ts';
 
 /** What the checks before the write found out, for the steps after it. */
 export interface Preflight {
@@ -44,45 +44,41 @@ export async function preflight(ctx: Context, spec: RoleSpec, willExec: boolean)
   return { user: users.user, initKey };
 }
 
-export async function waitAll(ctx: Context, targets: Target[], deadline: Deadline): Promise<void> {
-  await waitForTargets(targets, { deadline, log: ctx.log });
-}
-
-export async function checkAll(ctx: Context, targets: Target[], ms: number): Promise<void> {
-  await checkTargets(targets, { timeoutMs: ms, log: ctx.log });
-}
-
-/** beat (and `init`): runs the init once per key across all pods, under the lease. */
-export async function initOnce(
+/**
+ * The waits, then the init: run once under the lease (beat and `init`), or waited for (the
+ * other roles), inside the same deadline. The init's MongoDB connection is opened alongside
+ * the waits, so the init does not pay for a second one, and closed here, once.
+ */
+export async function waitThenInit(
   ctx: Context,
+  p: { targets: Target[]; effective: ConfigView },
   spec: RoleSpec,
   pre: Preflight,
-  db: InitConnection,
   deadline: Deadline,
   stop: StopSignals,
 ): Promise<void> {
-  const init = spec.init;
-  if (init === null) return;
-  await runInitOnMongo({
-    db,
-    key: pre.initKey,
-    force: ctx.opts.forceInit,
-    argv: init.argv,
-    run: (lost) => stop.aside(() => runToCompletion({ argv: init.argv, user: pre.user, cwd: init.cwd, env: process.env, label: init.argv[0] ?? 'init' }, ctx.log, lost)),
-    deadline,
-    log: ctx.log,
-    ttlMs: Math.round(ctx.opts.initLeaseTtlSec.value * 1000),
-  });
-}
-
-/** The other roles: wait, inside the same deadline, until the init of the same key has run. */
-export async function awaitInit(ctx: Context, pre: Preflight, db: InitConnection, deadline: Deadline): Promise<void> {
-  await awaitInitOnMongo({ db, key: pre.initKey, deadline, log: ctx.log });
-}
-
-/** The init record and the init's connection, started while the waits run; the caller closes it. */
-export function openInitConnection(conf: ConfigView, key: string): InitConnection {
-  return openOnMongo(mongoTarget(conf), key);
+  const waited = waitForTargets(p.targets, { deadline, log: ctx.log });
+  const db = openInitConnection(mongoTarget(p.effective), pre.initKey);
+  try {
+    await waited;
+    const init = spec.init;
+    if (init === null) {
+      await awaitInitOnMongo({ db, key: pre.initKey, deadline, log: ctx.log });
+      return;
+    }
+    await runInitOnMongo({
+      db,
+      key: pre.initKey,
+      force: ctx.opts.forceInit,
+      argv: init.argv,
+      run: (lost) => stop.aside(() => runToCompletion({ argv: init.argv, user: pre.user, cwd: init.cwd, env: process.env, label: init.argv[0] ?? 'init' }, ctx.log, lost)),
+      deadline,
+      log: ctx.log,
+      ttlMs: Math.round(ctx.opts.initLeaseTtlSec.value * 1000),
+    });
+  } finally {
+    await db.close();
+  }
 }
 
 /**
