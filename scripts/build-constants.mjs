@@ -18,7 +18,7 @@ export const DRIVER_PACKAGES = ['mongodb', 'rhea', 'amqplib'];
 
 // dist/drivers.cjs for bin/ (scripts/build.mjs), as src/drivers.ts reads it.
 // mongodbConnection: the same module instance the driver itself uses (the frame guard's
-// connectionType, src/wait/mongodb.ts).
+// connectionType, src/mongodb/connect.ts).
 export const DRIVERS_CHUNK = `module.exports = {
   get mongodb() { return require('mongodb'); },
   get mongodbConnection() { return require('mongodb/lib/cmap/connection.js'); },

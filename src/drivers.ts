@@ -20,7 +20,7 @@ type MongoConnectionModule = typeof import('mongodb/lib/cmap/connection.js');
 /** Defined (true) by scripts/build.mjs, which writes the chunk. */
 declare const PULP_DRIVERS_CHUNK: boolean | undefined;
 
-/** The driver pieces of the direct MongoDB probe (src/wait/mongodb-direct.ts), without MongoClient. */
+/** The driver pieces of the direct MongoDB probe (src/mongodb/direct.ts), without MongoClient. */
 export interface MongoProbeModule {
   connect: typeof import('mongodb/lib/cmap/connect.js').connect;
   makeClientMetadata: typeof import('mongodb/lib/cmap/handshake/client_metadata.js').makeClientMetadata;
@@ -33,7 +33,7 @@ export interface MongoProbeModule {
 
 interface Chunk {
   mongodb: MongoModule;
-  /** The driver's Connection class, for its connectionType option (src/wait/mongodb.ts). */
+  /** The driver's Connection class, for its connectionType option (src/mongodb/connect.ts). */
   mongodbConnection: MongoConnectionModule;
   rhea: RheaModule;
   amqplib: AmqplibModule;

@@ -14,7 +14,7 @@ import {
   mongoFormat,
 } from '../src/wait/frame-guard.ts';
 import { ProbeError, toProbeError } from '../src/wait/classify.ts';
-import { connectMongo, guardedConnectionType } from '../src/wait/mongodb.ts';
+import { connectMongo, guardedConnectionType } from '../src/mongodb/connect.ts';
 import type { Connection } from 'mongodb/lib/cmap/connection.js';
 import { requireServices } from './helpers/services.ts';
 import { mongoFromConf } from './helpers/targets.ts';

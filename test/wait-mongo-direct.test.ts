@@ -1,4 +1,4 @@
-// The direct MongoDB probe (src/wait/mongodb-direct.ts: one connection made by the driver's
+// The direct MongoDB probe (src/mongodb/direct.ts: one connection made by the driver's
 // own connection code, no MongoClient) answers exactly as the MongoClient path does
 // (connectMongo, which the init uses), against the real FerretDB of test/services/start.sh:
 // ready; authentication attempted and refused; TLS against a plain port; a closed port; a
@@ -6,7 +6,8 @@
 import t from 'tap';
 import net from 'node:net';
 import { requireServices } from './helpers/services.ts';
-import { connectMongo, probeMongo } from '../src/wait/mongodb.ts';
+import { connectMongo } from '../src/mongodb/connect.ts';
+import { probeMongo } from '../src/wait/mongodb.ts';
 import { ProbeError } from '../src/wait/classify.ts';
 import type { MongoTarget } from '../src/targets.ts';
 import { mongoFromConf } from './helpers/targets.ts';

@@ -5,7 +5,7 @@ import { attemptsPerMinuteAtCap, backoffDelay, DEFAULT_BACKOFF } from '../src/wa
 import { classifyFacts, errorFacts, ProbeError, toProbeError } from '../src/wait/classify.ts';
 import { mismatch, rabbitBehindQpid, readPeerHeader } from '../src/wait/amqp-peer.ts';
 import { classifyAmqplibError, loginOf } from '../src/wait/amqp091.ts';
-import { mongoClientOptions } from '../src/wait/mongodb.ts';
+import { mongoClientOptions } from '../src/mongodb/connect.ts';
 import { checkTargets, waitForTargets } from '../src/wait/wait.ts';
 import { UnavailableError } from '../src/errors.ts';
 import { createLogger, silentLogger } from '../src/log.ts';

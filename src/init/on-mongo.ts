@@ -9,8 +9,8 @@ import type { Logger } from '../log.ts';
 import { type Deadline, retryUntil } from '../retry.ts';
 import type { MongoTarget } from '../targets.ts';
 import { REASON_HINT, toProbeError } from '../wait/classify.ts';
-import { connectMongo, probeOptions } from '../wait/mongodb.ts';
-import { findOneDirect } from '../wait/mongodb-direct.ts';
+import { connectMongo, probeOptions } from '../mongodb/connect.ts';
+import { findOneDirect } from '../mongodb/direct.ts';
 import { type DoneDoc, type Holder, INIT_COLLECTION, doneId } from './lease.ts';
 import { mongoInitStore } from './mongo-store.ts';
 import { type InitOutcome, awaitInitDone, backoffPolls, runInitOnce } from './once.ts';
@@ -74,7 +74,7 @@ async function readDoneDirect(target: MongoTarget, key: string): Promise<DoneDoc
  * The init's connection to the Pulp database, and the one owner of its MongoClient: whoever
  * opens it (openInitConnection) closes it, once, whatever happened. Opened while the waits
  * run: the completion record of the key is read on one direct connection
- * (src/wait/mongodb-direct.ts), and a MongoClient is started only when that read did not find
+ * (src/mongodb/direct.ts), and a MongoClient is started only when that read did not find
  * it. On the usual restart the record is there and no MongoClient (the whole driver, a
  * monitoring connection, a pool connection) is needed at all; when the database is not up yet,
  * both come to nothing and the init connects after the waits, as before.

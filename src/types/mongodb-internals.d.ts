@@ -1,5 +1,5 @@
 // The few internal modules of the official MongoDB driver (mongodb 7.x) that the readiness
-// probe uses to open one connection without a MongoClient (src/wait/mongodb-direct.ts). The
+// probe uses to open one connection without a MongoClient (src/mongodb/direct.ts). The
 // package ships no declarations for them; these are the parts used, as the driver defines them.
 declare module 'mongodb/lib/cmap/connect.js' {
   export interface DriverConnection {
@@ -32,7 +32,7 @@ declare module 'mongodb/lib/utils.js' {
 
 // The Connection class, which the probes subclass (connectionType, an option the driver accepts
 // but does not document) to put a guard on the socket before the driver reads from it
-// (guardedConnectionType in src/wait/mongodb.ts).
+// (guardedConnectionType in src/mongodb/connect.ts).
 declare module 'mongodb/lib/cmap/connection.js' {
   import type { Duplex } from 'node:stream';
 

@@ -14,9 +14,9 @@ import type { MongoClientOptions } from 'mongodb';
 import { loadMongoProbe } from '../drivers.ts';
 import { joinHostPort } from '../net.ts';
 import type { MongoTarget } from '../targets.ts';
-import { toProbeError } from './classify.ts';
-import { type AttemptOptions, guardedConnection } from './mongodb.ts';
-import { withTimeout } from './timeout.ts';
+import { toProbeError } from '../wait/classify.ts';
+import { type AttemptOptions, guardedConnection } from './connect.ts';
+import { withTimeout } from '../wait/timeout.ts';
 
 type Seed = MongoTarget['seeds'][number];
 
