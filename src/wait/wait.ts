@@ -219,27 +219,12 @@ export async function checkTargets(
       const name = describeTarget(t);
       try {
         const note = (await probe(t, { timeoutMs: opts.timeoutMs })) ?? undefined;
-        const r: WaitResult = {
-          kind: t.kind,
-          address: t.address,
-          ready: true,
-          attempts: 1,
-          elapsedMs: Math.round(performance.now() - started),
-          ...(note !== undefined && { note }),
-        };
+        const r = resultOf(t, started, 1, { ready: true, note });
         opts.log.info(`${name} ready${note ? `; ${note}` : ''}`, fields(r));
         return r;
       } catch (err) {
         const e = toProbeError(err, t.address);
-        const r: WaitResult = {
-          kind: t.kind,
-          address: t.address,
-          ready: false,
-          attempts: 1,
-          elapsedMs: Math.round(performance.now() - started),
-          reason: e.reason,
-          error: e.message,
-        };
+        const r = resultOf(t, started, 1, { ready: false, last: e });
         opts.log.error(`${name} not ready: ${e.message}`, fields(r));
         return r;
       }
