@@ -6,8 +6,9 @@
 # refused by the proxy here). Needs Go the first time only.
 set -euo pipefail
 VERSION=v2.14.3
-cache=${PULP_BENCH_CACHE:-/var/cache/pulp-entrypoint}
-if ! mkdir -p "$cache" 2>/dev/null || [[ ! -w "$cache" ]]; then cache="$HOME/.cache/pulp-entrypoint"; mkdir -p "$cache"; fi
+# shellcheck source=../../test/services/defaults.sh
+. "$(dirname "$0")/../../test/services/defaults.sh"
+cache=$CACHE
 bin="$cache/wait4x-${VERSION#v}"
 if [[ -x "$bin" ]] && "$bin" version 2>/dev/null | grep -q "Version: *$VERSION\b"; then echo "$bin"; exit 0; fi
 command -v go >/dev/null || { echo "ensure-wait4x: Go is needed to build wait4x $VERSION once" >&2; exit 1; }

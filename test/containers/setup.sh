@@ -18,9 +18,10 @@ umask 022
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-SOURCES=${PULP_TEST_PULP2_SOURCES:-$repo/../shared/pulp2}
-PY27=${PULP_TEST_PYTHON27:-/root/.pyenv/versions/2.7.18}
-CACHE=${PULP_TEST_CACHE:-/var/cache/pulp-entrypoint}
+# shellcheck source=../services/defaults.sh
+. "$repo/test/services/defaults.sh"
+SOURCES=$PULP2_SOURCES
+PY27=$PYTHON27
 BASE_TAG=localhost/pulp-entrypoint/debian:bookworm
 
 log() { printf 'containers: %s\n' "$*" >&2; }

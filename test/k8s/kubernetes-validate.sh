@@ -8,7 +8,8 @@
 set -euo pipefail
 umask 022
 VERSION=1.37.0
-CACHE=${PULP_TEST_CACHE:-/var/cache/pulp-entrypoint}
+# shellcheck source=../services/defaults.sh
+. "$(dirname "$0")/../services/defaults.sh"
 DIR=$CACHE/kubernetes-validate-$VERSION
 die() { printf 'kubernetes-validate: error: %s\n' "$*" >&2; exit 1; }
 

@@ -31,10 +31,10 @@ set -euo pipefail
 umask 022
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-SOURCES=${PULP_TEST_PULP2_SOURCES:-$repo/../shared/pulp2}
-PYTHON_SRC=${PULP_TEST_PYTHON27:-/root/.pyenv/versions/2.7.18}
-CACHE=${PULP_TEST_CACHE:-/var/cache/pulp-entrypoint}
+# shellcheck source=defaults.sh
+. "$here/defaults.sh"
+SOURCES=$PULP2_SOURCES
+PYTHON_SRC=$PYTHON27
 
 log() { printf 'pulp2: %s\n' "$*" >&2; }
 die() { printf 'pulp2: error: %s\n' "$*" >&2; exit 1; }

@@ -28,6 +28,8 @@
 # that may run RabbitMQ.
 set -euo pipefail
 
+# shellcheck source=defaults.sh
+. "$(dirname "$0")/defaults.sh"
 STATE=${PULP_TEST_SERVICES_DIR:-/tmp/pulp-entrypoint-services}
 FERRET_VERSION=v1.24.2
 NODE_NAME=${PULP_TEST_RABBIT_NODE:-pulp-entrypoint-test@localhost}
@@ -56,8 +58,7 @@ addr_open() { [[ -n $1 ]] && port_open "${1%:*}" "${1##*:}"; } # 127.0.0.1:port
 pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 cache_dir() {
-  local cache=${PULP_TEST_CACHE:-/var/cache/pulp-entrypoint}
-  if ! mkdir -p "$cache" 2>/dev/null || [[ ! -w "$cache" ]]; then cache="$HOME/.cache/pulp-entrypoint"; mkdir -p "$cache"; fi
+  local cache=$CACHE
   echo "$cache"
 }
 
