@@ -6,7 +6,7 @@
 // Each needs glibc 2.17 at most (EL7), no Node.js and no node_modules: the agent, its small
 // dependencies and the drivers (mongodb, rhea, amqplib) are one bundle, stored as JavaScriptCore
 // bytecode, so nothing is parsed at start and the drivers are only *evaluated* when a wait
-// first needs them (dynamic import in src/drivers.ts).
+// first needs them (dynamic import in src/dependencies/drivers.ts).
 //
 // Why Bun and not Node's single executable application (which this script built before):
 // Node 18+ needs glibc 2.28, so a Node SEA cannot start on EL7 at all; and on this machine,

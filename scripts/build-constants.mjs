@@ -16,9 +16,9 @@ export const OPTIONAL_DRIVER_PEERS = [
 // The packages in dist/drivers.cjs, kept out of bin/'s main bundle (scripts/build.mjs).
 export const DRIVER_PACKAGES = ['mongodb', 'rhea', 'amqplib'];
 
-// dist/drivers.cjs for bin/ (scripts/build.mjs), as src/drivers.ts reads it.
+// dist/drivers.cjs for bin/ (scripts/build.mjs), as src/dependencies/drivers.ts reads it.
 // mongodbConnection: the same module instance the driver itself uses (the frame guard's
-// connectionType, src/mongodb/connect.ts).
+// connectionType, src/dependencies/mongodb/connect.ts).
 export const DRIVERS_CHUNK = `module.exports = {
   get mongodb() { return require('mongodb'); },
   get mongodbConnection() { return require('mongodb/lib/cmap/connection.js'); },

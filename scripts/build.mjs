@@ -2,7 +2,7 @@
 //   dist/main.mjs       the agent, with envalid and p-retry inlined (fewer files to resolve at start)
 //   dist/drivers.cjs    mongodb, rhea and amqplib in one CommonJS chunk, loaded only by the waits and the init
 //   dist/drivers.cjs.v8-*.cache  V8's code cache for that chunk, made with the Node that builds
-// See src/drivers.ts for why.
+// See src/dependencies/drivers.ts for why.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -20,11 +20,11 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  // The drivers come from dist/drivers.cjs (src/drivers.ts); these imports are its fallback.
+  // The drivers come from dist/drivers.cjs (src/dependencies/drivers.ts); these imports are its fallback.
   external: DRIVER_PACKAGES,
   define: {
     PULP_ENTRYPOINT_VERSION: JSON.stringify(pkg.version),
-    PULP_EMBEDDED_SERVER_CONF: JSON.stringify(readFileSync(new URL('src/default-server.conf', root), 'utf8')),
+    PULP_EMBEDDED_SERVER_CONF: JSON.stringify(readFileSync(new URL('src/pulp/default-server.conf', root), 'utf8')),
     PULP_DRIVERS_CHUNK: 'true',
   },
   logLevel: 'warning',

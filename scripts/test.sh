@@ -44,7 +44,7 @@ node scripts/ensure-node24.mjs >/dev/null || warn_or_fail "Node 24 could not be 
 node scripts/build-binary.mjs || warn_or_fail "the standalone binaries could not be built (npm run build:binary)"
 
 # Container runtime (podman, runc, a Debian base image, the Pulp 2 image's inputs) and the
-# manifest validator; test/containers.test.ts and test/ship-k8s-validate.test.ts run these
+# manifest validator; test/e2e/containers.test.ts and test/ship/k8s-validate.test.ts run these
 # again (cached, quick) to find what they prepared.
 bash test/containers/setup.sh >/dev/null || warn_or_fail "the container runtime could not be set up (test/containers/setup.sh)"
 bash test/k8s/kubernetes-validate.sh >/dev/null || warn_or_fail "kubernetes-validate could not be installed (test/k8s/kubernetes-validate.sh)"

@@ -3,23 +3,23 @@
 // the process (exitNow), other modules throw or return a code.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { type Command, parseArgs } from './cli.ts';
-import { type Context, loadContext } from './context.ts';
-import { readStartingConf } from './conf-file.ts';
-import { type ConfigurePlan, applyConfigure, planConfigure } from './configure.ts';
-import { exitOnStopSignals } from './stop-signals.ts';
-import { version } from './embedded.ts';
-import { EntrypointError, ExitCode, UsageError, errorMessage } from './errors.ts';
-import { HELP } from './help.ts';
-import { writeStdout } from './output.ts';
+import { type Command, parseArgs } from './cli/args.ts';
+import { type Context, loadContext } from './cli/context.ts';
+import { readStartingConf } from './conf-file/write.ts';
+import { type ConfigurePlan, applyConfigure, planConfigure } from './conf-file/plan.ts';
+import { exitOnStopSignals } from './exec/stop-signals.ts';
+import { version } from './common/embedded.ts';
+import { EntrypointError, ExitCode, UsageError, errorMessage } from './common/errors.ts';
+import { HELP } from './cli/help.ts';
+import { writeStdout } from './cli/output.ts';
 import { resolveInitKey } from './init/key.ts';
 import { planUser } from './exec/privileges.ts';
-import { type Logger, createLogger } from './log.ts';
-import { previewDocument, renderPreview } from './preview.ts';
-import { deadlineIn } from './retry.ts';
-import { INIT_ARGV, type Role, type RoleSpec, roleSpec } from './roles.ts';
+import { type Logger, createLogger } from './common/log.ts';
+import { previewDocument, renderPreview } from './cli/preview.ts';
+import { deadlineIn } from './common/retry.ts';
+import { INIT_ARGV, type Role, type RoleSpec, roleSpec } from './pulp/roles.ts';
 import type { Env } from './settings/types.ts';
-import { syslogWarning } from './syslog-check.ts';
+import { syslogWarning } from './pulp/syslog-check.ts';
 
 /**
  * Makes the plan, and gives ctx's logger the secrets it learnt, so that from here on no line
@@ -109,7 +109,7 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
     return ExitCode.ok;
   }
   // Waits, init and exec live behind this import so configure and preview never load them.
-  const steps = await import('./steps.ts');
+  const steps = await import('./cli/run-steps.ts');
   // PID 1 gets no default signal actions: until the role runs, a stop signal must end us.
   const stop = exitOnStopSignals(ctx.log, cmd.kind, exitNow);
   switch (cmd.kind) {
@@ -149,7 +149,7 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
 /** For `PROGRAM`: settings that cannot be read must not stand between a person and a shell. */
 async function execDespiteSettings(argv: string[], log: Logger, err: EntrypointError): Promise<number> {
   log.warn(`settings are invalid, starting ${argv[0]} anyway without configuring: ${err.message}`);
-  const steps = await import('./steps.ts');
+  const steps = await import('./cli/run-steps.ts');
   return steps.execProgram(argv, log, 'auto');
 }
 
@@ -213,4 +213,4 @@ function describeSetting(v: unknown, env: Env): string {
 }
 
 /** The build writes the drivers' code cache through this (scripts/build.mjs). */
-export { warmDriverCache } from './drivers.ts';
+export { warmDriverCache } from './dependencies/drivers.ts';

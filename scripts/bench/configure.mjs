@@ -13,7 +13,7 @@ const runs = Number(process.env.BENCH_RUNS ?? 15);
 const work = mkdtempSync(join(tmpdir(), 'pe-bench-conf-'));
 const conf = join(work, 'etc/pulp/server.conf');
 mkdirSync(join(work, 'etc/pulp'), { recursive: true });
-const pristine = join(root, 'src/default-server.conf');
+const pristine = join(root, 'src/pulp/default-server.conf');
 
 const env = {
   PATH: process.env.PATH,

@@ -153,7 +153,7 @@ function agentEnv(i, db, extra = {}) {
   const own = join(dir, `pod${i}`);
   mkdirSync(own, { recursive: true });
   const conf = join(own, 'server.conf');
-  if (!existsSync(conf)) copyFileSync(join(root, 'src/default-server.conf'), conf);
+  if (!existsSync(conf)) copyFileSync(join(root, 'src/pulp/default-server.conf'), conf);
   return {
     PATH: `${join(root, 'fixtures/fake-bin')}:/usr/bin:/bin`,
     PULP_SERVER_CONF: conf,

@@ -1,6 +1,6 @@
 // The real start: `pulp-entrypoint beat` and `pulp-entrypoint worker` in front of the real
 // Pulp 2 (test/services/pulp2.sh) against the FerretDB and RabbitMQ of test/services/start.sh,
-// each in a pod-like namespace as test/pulp2-real.test.ts runs them (test/services/pulp2-pod.sh).
+// each in a pod-like namespace as test/e2e/pulp2-real.test.ts runs them (test/services/pulp2-pod.sh).
 //
 // - beat, on a fresh database: from spawn to Celery's "beat: Starting", split into the agent's
 //   time (node start, configure, waits, lease, exec) and Pulp's (the real pulp-manage-db, as
@@ -38,7 +38,7 @@ if (!pulp2) {
   pulp2 = /^export PULP_TEST_PULP2=(.+)$/m.exec(r.stdout ?? '')?.[1];
 }
 if (!pulp2 || !existsSync(join(pulp2, 'ready'))) na('the Pulp 2 environment is not built: bash test/services/pulp2.sh');
-if (spawnSync('id', ['apache']).status !== 0) na('no apache user (the tests in test/pulp2-real.test.ts create it)');
+if (spawnSync('id', ['apache']).status !== 0) na('no apache user (the tests in test/e2e/pulp2-real.test.ts create it)');
 const uid = Number(spawnSync('id', ['-u', 'apache'], { encoding: 'utf8' }).stdout);
 const gid = Number(spawnSync('id', ['-g', 'apache'], { encoding: 'utf8' }).stdout);
 

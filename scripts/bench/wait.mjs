@@ -29,8 +29,8 @@ await build({
       `export { waitForTargets } from ${JSON.stringify(join(root, 'src/wait/wait.ts'))};`,
       `export { probeTarget } from ${JSON.stringify(join(root, 'src/wait/probe.ts'))};`,
       `export { attemptsPerMinuteAtCap, DEFAULT_BACKOFF, ATTEMPT_TIMEOUT_MS } from ${JSON.stringify(join(root, 'src/wait/backoff.ts'))};`,
-      `export { createLogger, silentLogger } from ${JSON.stringify(join(root, 'src/log.ts'))};`,
-      `export { deadlineIn } from ${JSON.stringify(join(root, 'src/retry.ts'))};`,
+      `export { createLogger, silentLogger } from ${JSON.stringify(join(root, 'src/common/log.ts'))};`,
+      `export { deadlineIn } from ${JSON.stringify(join(root, 'src/common/retry.ts'))};`,
     ].join('\n'),
     resolveDir: root,
     loader: 'ts',
@@ -156,7 +156,7 @@ if (svc) {
     mkdirSync(confDir, { recursive: true });
     const env = {
       PATH: process.env.PATH,
-      PULP_SERVER_CONF_TEMPLATE: join(root, 'src/default-server.conf'),
+      PULP_SERVER_CONF_TEMPLATE: join(root, 'src/pulp/default-server.conf'),
       PULP_SERVER_CONF: join(confDir, 'server.conf'),
       DB_SERVICE_HOST: m.host,
       DB_SERVICE_PORT: String(m.port),

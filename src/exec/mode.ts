@@ -3,7 +3,7 @@
 // original's `exec runuser ...` did, and the agent costs no memory while the role runs.
 // supervise keeps the agent as the role's parent: for Node without execve, and for a signal
 // rewrite, which needs someone in between to translate.
-import { InputError } from '../errors.ts';
+import { InputError } from '../common/errors.ts';
 
 export type ExecMode = 'exec' | 'supervise';
 export type ExecModeSetting = 'auto' | ExecMode;

@@ -3,8 +3,8 @@
 // before execve.
 import { type Stats, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CannotExecuteError } from '../errors.ts';
-import { type ResolvedUser, describeUser, resolveUser } from '../users.ts';
+import { CannotExecuteError } from '../common/errors.ts';
+import { type ResolvedUser, describeUser, resolveUser } from './users.ts';
 
 export interface UserPlan {
   /** The user to switch to, or null to run as the agent's own user. */

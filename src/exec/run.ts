@@ -10,13 +10,13 @@
 // mode the role is PID 1, exactly as with the original image.
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { CannotExecuteError, InputError, NotFoundError } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { type ResolvedUser, describeUser } from '../users.ts';
+import { CannotExecuteError, InputError, NotFoundError } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import { type ResolvedUser, describeUser } from './users.ts';
 import { type ExecModeSetting, chooseExecMode, hasExecve } from './mode.ts';
 import { DEFAULT_PATH, resolveOnPath } from './path.ts';
 import { type Launch, checkWorkdirFor, dropPrivilegesInProcess, envForUser, planLaunch } from './privileges.ts';
-import { SETPRIV_LOCATIONS, findTrustedHelper } from './trusted-helper.ts';
+import { SETPRIV_LOCATIONS, findTrustedHelper } from '../common/trusted-helper.ts';
 import { FORWARDED_SIGNALS, type SignalRewrite, TERMINAL_SIGNALS, exitCodeOf } from './signals.ts';
 
 export interface RunSpec {

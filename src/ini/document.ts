@@ -3,8 +3,8 @@
 // comment prefixes "#" and ";", no inline comments, empty lines allowed inside values,
 // strict=False). Anything ConfigParser would accept is kept byte for byte; printing the
 // unmodified model gives the input back.
-import type { ConfigView } from '../config-view.ts';
-import { InputError } from '../errors.ts';
+import type { ConfigView } from './config-view.ts';
+import { InputError } from '../common/errors.ts';
 
 export type LineEnding = '' | '\n' | '\r\n' | '\r';
 

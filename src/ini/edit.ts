@@ -1,7 +1,7 @@
 // Key edits on the lossless document. Unlike augtool, a new key lands inside its own
 // section's block (next to its commented-out default when there is one) and in the file's
 // own "key: value" style; and anything ambiguous is refused instead of guessed.
-import { InputError } from '../errors.ts';
+import { InputError } from '../common/errors.ts';
 import {
   assertSingleLine,
   fromLines,
@@ -11,7 +11,6 @@ import {
   pyLstrip,
   pyStrip,
   rawSections,
-  readValue,
   replaceValue,
   style,
 } from './document.ts';

@@ -3,7 +3,7 @@
 // and any other "%" makes get() raise. This module mirrors BasicInterpolation._interpolate_some
 // (Python 3.11), whose rules are the same as SafeConfigParser's except that Python 2 also
 // resolves the intrinsic "%(__name__)s" to the section name; Python 3 does not, nor do we.
-import type { ConfigView } from '../config-view.ts';
+import type { ConfigView } from './config-view.ts';
 
 /** The text to write so that SafeConfigParser/BasicInterpolation reads back exactly `value`. */
 export function escapeValue(value: string): string {

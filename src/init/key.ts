@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { InputError } from '../errors.ts';
+import { InputError } from '../common/errors.ts';
 import { resolveOnPath } from '../exec/path.ts';
 
 export interface KeyFacts {

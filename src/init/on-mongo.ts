@@ -4,13 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { MongoClient } from 'mongodb';
-import { UnavailableError } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { type Deadline, retryUntil } from '../retry.ts';
-import type { MongoTarget } from '../targets.ts';
-import { REASON_HINT, toProbeError } from '../wait/classify.ts';
-import { connectMongo, probeOptions } from '../mongodb/connect.ts';
-import { findOneDirect } from '../mongodb/direct.ts';
+import { UnavailableError } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import { type Deadline, retryUntil } from '../common/retry.ts';
+import type { MongoTarget } from '../dependencies/targets.ts';
+import { REASON_HINT, toProbeError } from '../dependencies/classify.ts';
+import { connectMongo, probeOptions } from '../dependencies/mongodb/connect.ts';
+import { findOneDirect } from '../dependencies/mongodb/direct.ts';
 import { type DoneDoc, type Holder, INIT_COLLECTION, doneId } from './lease.ts';
 import { mongoInitStore } from './mongo-store.ts';
 import { type InitOutcome, awaitInitDone, backoffPolls, runInitOnce } from './once.ts';
@@ -74,7 +74,7 @@ async function readDoneDirect(target: MongoTarget, key: string): Promise<DoneDoc
  * The init's connection to the Pulp database, and the one owner of its MongoClient: whoever
  * opens it (openInitConnection) closes it, once, whatever happened. Opened while the waits
  * run: the completion record of the key is read on one direct connection
- * (src/mongodb/direct.ts), and a MongoClient is started only when that read did not find
+ * (src/dependencies/mongodb/direct.ts), and a MongoClient is started only when that read did not find
  * it. On the usual restart the record is there and no MongoClient (the whole driver, a
  * monitoring connection, a pool connection) is needed at all; when the database is not up yet,
  * both come to nothing and the init connects after the waits, as before.

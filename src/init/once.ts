@@ -2,9 +2,9 @@
 // succeeded for a key, later starts skip it (the completion record). Roles without an init
 // wait for that record instead. Effects come in through InitStore and the `run` callback;
 // time through `clock`, so the state machine is tested without servers or sleeps.
-import { ChildFailedError, UnavailableError, errorMessage } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { type Deadline, type Time, deadlineIn, laterOf, msLeft, realTime, retryUntil } from '../retry.ts';
+import { ChildFailedError, UnavailableError, errorMessage } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import { type Deadline, type Time, deadlineIn, laterOf, msLeft, realTime, retryUntil } from '../common/retry.ts';
 import { type DoneDoc, type Holder, doneId, leaseState } from './lease.ts';
 import { StoreError } from './store-error.ts';
 import type { InitStore } from './store.ts';

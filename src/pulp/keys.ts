@@ -1,8 +1,8 @@
 // The server.conf keys the agent knows, in one table: where each is, Pulp 2's default, whether
 // it is secret, which variable sets it and who in the agent reads it. Edits, targets, preview,
 // redaction and the "Pulp cannot read this" check derive from it.
-import { type ConfigView, confGet } from '../config-view.ts';
-import { isSecretKey } from '../redact.ts';
+import { type ConfigView, confGet } from '../ini/config-view.ts';
+import { isSecretKey } from '../common/redact.ts';
 
 /** The parts of the agent that read a key from the effective file. */
 export type Reader = 'mongodb wait' | 'init' | 'broker wait' | 'messaging check' | 'role command' | 'syslog check';

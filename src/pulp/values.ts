@@ -1,11 +1,11 @@
 // The value formats of Pulp's server.conf that the agent parses: booleans as ConfigParser reads
 // them, [database] seeds, and the broker URLs of [tasks] broker_url and [messaging] url with
 // the schemes kombu and gofer accept.
-import { booleanOf } from '../config-view.ts';
-import { InputError } from '../errors.ts';
-import { splitHostPort } from '../net.ts';
-import { redactUrl } from '../redact.ts';
-import { splitUrl } from '../url.ts';
+import { booleanOf } from '../ini/config-view.ts';
+import { InputError } from '../common/errors.ts';
+import { splitHostPort } from '../common/net.ts';
+import { redactUrl } from '../common/redact.ts';
+import { splitUrl } from '../common/url.ts';
 import { labelOf } from './keys.ts';
 
 /**

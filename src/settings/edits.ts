@@ -1,11 +1,11 @@
 // The environment -> the server.conf edits it asks for (pure). A key is edited only when the
 // environment gives its value; everything else in the file is left as it is.
-import { type ConfigView, confGet } from '../config-view.ts';
-import { InputError } from '../errors.ts';
-import { joinHostPort } from '../net.ts';
+import { type ConfigView, confGet } from '../ini/config-view.ts';
+import { InputError } from '../common/errors.ts';
+import { joinHostPort } from '../common/net.ts';
 import { directKeys, isSecret, labelOf, pulpDefault } from '../pulp/keys.ts';
 import { URL_SCHEMES, parseBrokerUrl, parseSeeds } from '../pulp/values.ts';
-import { splitUrl } from '../url.ts';
+import { splitUrl } from '../common/url.ts';
 import { type VarProblem, discoverService, unique } from './kube.ts';
 import type { Sourced } from './types.ts';
 import { type AgentOptions, type ServerVars, type Settings, isServerVariable } from './options.ts';

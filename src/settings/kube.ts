@@ -3,7 +3,7 @@
 // For a Service NAME with a cluster IP the kubelet sets NAME_SERVICE_HOST, NAME_SERVICE_PORT
 // (first port), NAME_SERVICE_PORT_<PORTNAME> (named ports), and Docker-link variables
 // NAME_PORT=tcp://IP:PORT and NAME_PORT_<port>_TCP[_ADDR|_PORT|_PROTO].
-import { parsePort, splitHostPort } from '../net.ts';
+import { parsePort, splitHostPort } from '../common/net.ts';
 import type { Env, Sourced } from './types.ts';
 
 /** The kubelet's variable prefix for a Service name: upper case, "-" and "." to "_", "_" before a leading digit. */

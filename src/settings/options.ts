@@ -3,10 +3,10 @@
 // variable that set it, or "default"); the server.conf variables are checked here too, their
 // error kept for the plan to report (after server.conf is read, as it always was).
 import { cleanEnv, type EnvError } from 'envalid';
-import { InputError } from '../errors.ts';
+import { InputError } from '../common/errors.ts';
 import { type ExecModeSetting } from '../exec/mode.ts';
 import { type SignalRewrite, parseSignalRewrite } from '../exec/signals.ts';
-import type { LogFormat } from '../log.ts';
+import type { LogFormat } from '../common/log.ts';
 import { BROKER_SCHEMES, type BrokerScheme } from '../pulp/values.ts';
 import { type ReadFile, readFileVariables } from './secret-files.ts';
 import type { Env, Sourced } from './types.ts';

@@ -1,6 +1,6 @@
 // Credentials may come as NAME (the value) or NAME_FILE (a path to a file holding it), the
 // docker-library convention that Kubernetes Secrets mounted as files fit.
-import { InputError, fileErrorReason } from '../errors.ts';
+import { InputError, fileErrorReason } from '../common/errors.ts';
 
 /** Variables that may be given as NAME_FILE. Values of the secret ones never reach a log line. */
 export const FILE_VARIABLES: readonly { name: string; secret: boolean }[] = [

@@ -1,8 +1,8 @@
 // Value checks for everything that reaches server.conf or the command line. A value that
 // would inject a line into the file (newline, control character) never gets past here.
 import { EnvError, makeValidator } from 'envalid';
-import { booleanOf } from '../config-view.ts';
-import { isHost } from '../net.ts';
+import { booleanOf } from '../ini/config-view.ts';
+import { isHost } from '../common/net.ts';
 
 export const MAX_VALUE = 1024;
 

@@ -8,14 +8,14 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Container } from 'rhea';
-import { loadRhea } from '../drivers.ts';
-import type { AmqpTarget } from '../targets.ts';
+import { loadRhea } from '../dependencies/drivers.ts';
+import type { AmqpTarget } from '../dependencies/targets.ts';
 import { QPID_0_10_LIVENESS, mismatch, rabbitBehindQpid, readPeerHeader } from './amqp-peer.ts';
-import { ProbeError, toProbeError } from './classify.ts';
-import { AMQP10_MAX_FRAME, AMQP10_MAX_SASL_FRAME, type Guard, amqp10Format, guardStream } from './frame-guard.ts';
+import { ProbeError, toProbeError } from '../dependencies/classify.ts';
+import { AMQP10_MAX_FRAME, AMQP10_MAX_SASL_FRAME, type Guard, amqp10Format, guardStream } from '../dependencies/frame-guard.ts';
 import type { AttemptOptions } from './mongodb.ts';
-import { type TimeoutControl, withTimeout } from './timeout.ts';
-import { readTlsFiles } from './tls-files.ts';
+import { type TimeoutControl, withTimeout } from '../dependencies/timeout.ts';
+import { readTlsFiles } from '../dependencies/tls-files.ts';
 import { TLS_FILE_KEYS, labelOf } from '../pulp/keys.ts';
 
 /**

@@ -6,13 +6,13 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { ChannelModel } from 'amqplib';
-import { loadAmqplib } from '../drivers.ts';
-import type { AmqpTarget } from '../targets.ts';
+import { loadAmqplib } from '../dependencies/drivers.ts';
+import type { AmqpTarget } from '../dependencies/targets.ts';
 import { AMQP_0_9_1_HEADER, mismatch, readPeerHeader } from './amqp-peer.ts';
 import { readTls } from './amqp.ts';
-import { ProbeError, toProbeError } from './classify.ts';
+import { ProbeError, toProbeError } from '../dependencies/classify.ts';
 import type { AttemptOptions } from './mongodb.ts';
-import { withTimeout } from './timeout.ts';
+import { withTimeout } from '../dependencies/timeout.ts';
 
 /** kombu's pyamqp transport fills these in when the URL leaves them out (or empty). */
 export const KOMBU_DEFAULTS = { user: 'guest', password: 'guest', vhost: '/', loginMethod: 'AMQPLAIN' } as const;

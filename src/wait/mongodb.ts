@@ -1,9 +1,9 @@
 // MongoDB readiness: connect, `ping`, close (the connection itself: src/mongodb/).
-import { type AttemptOptions, connectMongo, probeOptions } from '../mongodb/connect.ts';
-import { pingDirect } from '../mongodb/direct.ts';
-import type { MongoTarget } from '../targets.ts';
+import { type AttemptOptions, connectMongo, probeOptions } from '../dependencies/mongodb/connect.ts';
+import { pingDirect } from '../dependencies/mongodb/direct.ts';
+import type { MongoTarget } from '../dependencies/targets.ts';
 
-export type { AttemptOptions } from '../mongodb/connect.ts';
+export type { AttemptOptions } from '../dependencies/mongodb/connect.ts';
 
 /** Readiness: connect, ping, close. */
 export async function probeMongo(target: MongoTarget, opts: AttemptOptions): Promise<void> {

@@ -1,5 +1,5 @@
 // One readiness attempt for any target, and how targets are named in log lines and errors.
-import type { Target } from '../targets.ts';
+import type { Target } from '../dependencies/targets.ts';
 import { probeAmqp } from './amqp.ts';
 import { probeAmqp091 } from './amqp091.ts';
 import { type AttemptOptions, probeMongo } from './mongodb.ts';

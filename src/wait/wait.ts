@@ -1,12 +1,12 @@
 // Waiting for every dependency at once, under one deadline. Each target retries on its own
 // schedule (p-retry); a permanent failure (wrong credentials) ends the whole wait at once,
 // because the run cannot succeed anymore.
-import { UnavailableError } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { type Deadline, msLeft, retryUntil } from '../retry.ts';
-import type { Target } from '../targets.ts';
+import { UnavailableError } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import { type Deadline, msLeft, retryUntil } from '../common/retry.ts';
+import type { Target } from '../dependencies/targets.ts';
 import { ATTEMPT_TIMEOUT_MS, type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from './backoff.ts';
-import { ProbeError, REASON_HINT, type Reason, toProbeError } from './classify.ts';
+import { ProbeError, REASON_HINT, type Reason, toProbeError } from '../dependencies/classify.ts';
 import type { AttemptOptions } from './mongodb.ts';
 import { describeTarget, probeTarget } from './probe.ts';
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the images of fixtures/docker exactly as README.md says: the shell block under the
-# marker `<!-- test/containers.test.ts runs this block -->`, run from the repository root with
+# marker `<!-- test/e2e/containers.test.ts runs this block -->`, run from the repository root with
 # BASE, PYTHON27, WHEELHOUSE and SOURCES from test/containers/setup.sh (run first) and AGENT
 # (default dist/pulp-entrypoint). scripts/test.sh runs it before the tests, so that the first,
 # slow build (Pulp 2 compiles: minutes) happens outside tap's per-file timeout;
-# test/containers.test.ts runs it again and finds every layer cached but the changed ones.
+# test/e2e/containers.test.ts runs it again and finds every layer cached but the changed ones.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares what the container tests (test/containers.test.ts) need, and prints it as shell
+# Prepares what the container tests (test/e2e/containers.test.ts) need, and prints it as shell
 # exports (scripts/test.sh evals them):
 #   CONTAINERS_CONF, CONTAINERS_STORAGE_CONF  this folder's podman configuration
 #   PULP_TEST_IMAGE_BASE       a Debian 12 image, made with mmdebstrap and `podman import`

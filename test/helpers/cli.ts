@@ -1,6 +1,6 @@
 // The program under test as a whole process, with a clean environment plus `env`.
 // PULP_TEST_PROGRAM picks it: unset or `bin`, bin/pulp-entrypoint on the Node running the
-// tests; `binary`, the standalone dist/pulp-entrypoint (Bun). test/binary-runs.test.ts runs
+// tests; `binary`, the standalone dist/pulp-entrypoint (Bun). test/ship/binary-runs.test.ts runs
 // the files that exercise the whole process once more with PULP_TEST_PROGRAM=binary.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';

@@ -4,9 +4,9 @@
 // test/services/pulp2-pod.sh), never the machine's /etc.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Test } from 'tap';
-import { ENTRYPOINT, ROOT, waitFor } from '../exec-helpers.ts';
+import { ENTRYPOINT, ROOT, waitFor } from './exec.ts';
 import { PROGRAM } from './cli.ts';
 import { SERVICES_DIR } from './services.ts';
 
@@ -109,7 +109,7 @@ export interface Program {
 /**
  * The programs under test, each in both exec modes. bin/pulp-entrypoint: supervise with this
  * Node (20), exec with Node 24 (process.execve; undefined when Node 24 is missing). With
- * PULP_TEST_PROGRAM=binary (test/binary-runs.test.ts) the standalone binary instead, which
+ * PULP_TEST_PROGRAM=binary (test/ship/binary-runs.test.ts) the standalone binary instead, which
  * has process.execve and runs both modes.
  */
 export function programs(node24: string | undefined): { name: string; program: Program | undefined }[] {

@@ -1,8 +1,8 @@
 // Wait targets for the tests, derived by the real code from a server.conf view, the way run
 // derives them: a new field or default in MongoTarget/AmqpTarget reaches the tests by itself,
 // and a test cannot build a target that server.conf could never produce.
-import { configViewFrom } from '../../src/config-view.ts';
-import { type AmqpTarget, type MongoTarget, mongoTarget, targetsFromConfig } from '../../src/targets.ts';
+import { configViewFrom } from '../../src/ini/config-view.ts';
+import { type AmqpTarget, type MongoTarget, mongoTarget, targetsFromConfig } from '../../src/dependencies/targets.ts';
 
 /** The target of `[database] seeds` (e.g. "db:27017,db2:27017") plus other [database] keys. */
 export function mongoFromConf(seeds: string, database: Record<string, string> = {}): MongoTarget {

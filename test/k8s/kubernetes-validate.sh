@@ -2,7 +2,7 @@
 # Installs PyPI's kubernetes-validate (it ships the Kubernetes API schemas, so it validates
 # offline) into a venv under the cache, once, and prints where it is:
 #   export PULP_TEST_KUBERNETES_VALIDATE=/var/cache/pulp-entrypoint/kubernetes-validate-<version>/bin/kubernetes-validate
-# test/ship-k8s-validate.test.ts runs it on fixtures/k8s. Needs Debian's python3-venv (the
+# test/ship/k8s-validate.test.ts runs it on fixtures/k8s. Needs Debian's python3-venv (the
 # venv uses Debian's Python, not whatever `python3` is first on PATH) and PyPI.
 # Environment: PULP_TEST_CACHE (default /var/cache/pulp-entrypoint).
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the real Pulp 2 (2-master) environment the tests in test/pulp2-real.test.ts run, from
+# Builds the real Pulp 2 (2-master) environment the tests in test/e2e/pulp2-real.test.ts run, from
 # the sources in <repo>/../shared/pulp2 (see its README.md for why each step is the way it is),
 # and prints its location as a shell export:
 #

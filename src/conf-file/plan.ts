@@ -1,0 +1,129 @@
+// environment -> settings -> edits -> file. planConfigure is pure (text in, text out) and
+// checks everything it can, so that a bad value is refused before anything is written;
+// applyConfigure is the one effect: the write.
+import type { ConfigView } from '../ini/config-view.ts';
+import { type StartingConf, type WriteResult, writeConf } from './write.ts';
+import { unifiedDiff } from './diff.ts';
+import { InputError } from '../common/errors.ts';
+import { formatAugeasPath } from '../ini/augeas-path.ts';
+import { type IniDocument, mapValues, parseIni, printIni, toConfigView } from '../ini/document.ts';
+import { setKey } from '../ini/edit.ts';
+import { escapeValue, interpolateView } from '../ini/interpolation.ts';
+import { isSecret, keyLabel, refusedWhenUnreadable } from '../pulp/keys.ts';
+import { MASK, redactUrl } from '../common/redact.ts';
+import type { Settings } from '../settings/options.ts';
+import { type PlannedEdit, planEdits } from '../settings/edits.ts';
+import { type Target, targetsFromConfig } from '../dependencies/targets.ts';
+
+export interface EditView extends PlannedEdit {
+  /** The Augeas path of the key, on the real file path. */
+  path: string;
+  /** The value as it may be shown (secrets masked). */
+  shown: string;
+  /** Whether the value changes the file (false: it already had it). */
+  changes: boolean;
+}
+
+export interface ConfigurePlan {
+  confPath: string;
+  starting: StartingConf;
+  edits: EditView[];
+  warnings: string[];
+  /** The file's new text; equal to starting.current when nothing changes. */
+  after: string;
+  /** Whether the file would be (re)written. */
+  writes: boolean;
+  /** What Pulp will read: the file after the edits. */
+  effective: ConfigView;
+  /** What the waits connect to, from the effective file. */
+  targets: Target[];
+  /** Unified diff of the file, before -> after, secrets masked. */
+  diff: string;
+  /**
+   * Every secret value the plan learnt (from the environment, from server.conf, the targets'
+   * passwords): the logger is given them, so no line shows one.
+   */
+  secrets: string[];
+}
+
+/**
+ * The waits read the effective file, so a value they cannot use (seeds "db:99999", ssl
+ * "maybe") is refused here, naming the variable that put it there when one did.
+ */
+function checkedTargets(effective: ConfigView, edits: PlannedEdit[]): Target[] {
+  try {
+    return targetsFromConfig(effective);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    const culprit = edits.find((e) => err.message.startsWith(`${keyLabel(e.section, e.key)}:`));
+    if (!culprit) throw err;
+    throw new InputError(`${culprit.from.filter((f) => f !== 'default' && f !== 'server.conf').join(', ')}: ${err.message}`);
+  }
+}
+
+function parseCurrent(text: string, name: string): IniDocument | undefined {
+  try {
+    return parseIni(text, name);
+  } catch {
+    // Only the template case gets here: the target is replaced whole, so its content does not matter.
+    return undefined;
+  }
+}
+
+export function planConfigure(settings: Settings, starting: StartingConf): ConfigurePlan {
+  const confPath = settings.opts.confPath.value;
+  const doc = parseIni(starting.text, starting.readFrom);
+  const beforeView = interpolateView(toConfigView(doc)).view;
+  const planned = planEdits(settings, beforeView);
+  const { edits, warnings } = planned;
+  let after = doc;
+  // Pulp reads the file with interpolation: a literal % is written %%.
+  for (const e of edits) after = setKey(after, e.section, e.key, escapeValue(e.value));
+  const afterText = printIni(after);
+  const { view: effective, problems } = interpolateView(toConfigView(after));
+  for (const p of problems) {
+    const where = `${starting.readFrom} [${p.section}] ${p.key}`;
+    if (refusedWhenUnreadable(p.section, p.key)) throw new InputError(`${where}: ${p.reason}`);
+    warnings.push(`${where}: ${p.reason}`);
+  }
+  const targets = checkedTargets(effective, edits);
+
+  // The diff is taken against the target as it is now (the template case may have none yet).
+  const currentText = starting.current ?? (starting.origin === 'embedded' ? starting.text : '');
+  // Without a template the current file is the starting text, already parsed.
+  const sameAsStart = currentText === starting.text;
+  const currentDoc = currentText === '' ? undefined : sameAsStart ? doc : parseCurrent(currentText, confPath);
+  const currentView = sameAsStart ? beforeView : currentDoc ? interpolateView(toConfigView(currentDoc)).view : undefined;
+  // Secret keys (src/pulp/keys.ts, else by name) masked whole, URL passwords in any value.
+  const mask = (section: string, key: string, value: string): string =>
+    isSecret(section, key) && value !== '' ? MASK : redactUrl(value);
+  // A changed secret must still show as a change, though both sides are masked.
+  const maskAfter = (section: string, key: string, value: string): string =>
+    isSecret(section, key) && value !== '' && currentView?.get(section)?.get(key) !== value ? `${MASK} (changed)` : mask(section, key, value);
+  const shownBefore = currentDoc ? printIni(mapValues(currentDoc, mask)) : '';
+  const shownAfter = printIni(mapValues(after, maskAfter));
+  const label = confPath.replace(/^\//, '');
+  const fromName =
+    currentText === '' ? '/dev/null' : currentDoc ? `a/${label}` : `a/${label} (not an INI file; replaced whole, not shown)`;
+  return {
+    confPath,
+    starting,
+    edits: edits.map((e) => ({
+      ...e,
+      path: formatAugeasPath(confPath, e.section, e.key),
+      shown: e.secret ? MASK : mask(e.section, e.key, e.value),
+      changes: beforeView.get(e.section)?.get(e.key) !== e.value,
+    })),
+    warnings,
+    after: afterText,
+    writes: starting.current !== afterText,
+    effective,
+    targets,
+    diff: unifiedDiff(shownBefore, shownAfter, { fromName, toName: `b/${label}` }),
+    secrets: [...planned.secrets, ...targets.flatMap((t) => (t.password === undefined ? [] : [t.password]))],
+  };
+}
+
+export function applyConfigure(plan: ConfigurePlan): WriteResult {
+  return writeConf(plan.confPath, plan.after, plan.starting.current, plan.starting.origin === 'template' ? plan.starting.readFrom : undefined);
+}

@@ -1,0 +1,206 @@
+// The outside contract of the command line: exit codes, --help, preview --json fields.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PROGRAM, cli, ROOT } from '../helpers/cli.ts';
+import { renderPreview, type PreviewDocument } from '../../src/cli/preview.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'pe-cli-'));
+// Stand-ins: only their paths matter to a preview, which never runs them.
+const bin = join(dir, 'bin');
+mkdirSync(bin);
+for (const name of ['celery', 'pulp-manage-db']) {
+  writeFileSync(join(bin, name), '#!/bin/sh\nexit 0\n');
+  chmodSync(join(bin, name), 0o755);
+}
+const PATH = `${bin}:${process.env.PATH}`;
+const conf = join(dir, 'server.conf');
+copyFileSync(join(ROOT, 'src/pulp/default-server.conf'), conf);
+
+const k8s = {
+  PATH,
+  PULP_SERVER_CONF: conf,
+  PULP_SERVER_NAME: 'pulp.example.org',
+  DB_SERVICE_HOST: '10.0.0.5',
+  DB_SERVICE_PORT: '27017',
+  MSG_SERVICE_HOST: 'fd00::11',
+  MSG_SERVICE_PORT: '5672',
+  MSG_SERVICE_PASSWORD: 'Correct-Horse-9',
+};
+
+const preview = (role: string, env: Record<string, string>): PreviewDocument => {
+  const r = cli(['preview', role, '--json'], env);
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout) as PreviewDocument;
+};
+
+t.test('usage errors exit 64 with one line', async (t) => {
+  for (const args of [[], ['--bogus'], ['preview'], ['preview', 'nginx'], ['preview', 'beat', '--yaml'], ['configure', 'now'], ['wait', '--timeout', 'soon'], ['check', '--retries', '3'], ['run']]) {
+    const r = cli(args);
+    t.equal(r.status, 64, `${JSON.stringify(args)} -> 64`);
+    t.equal(r.stderr.trimEnd().split('\n').length, 1, 'one line');
+    t.equal(r.stdout, '');
+  }
+});
+
+// The README's Environment and Exit codes tables are the repository's copy of the outside
+// contract: --help must name everything they list.
+const readmeSection = (heading: string): string => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf(`\n## ${heading}\n`);
+  if (start < 0) throw new Error(`README has no "## ${heading}" section`);
+  const end = readme.indexOf('\n## ', start + 1);
+  return readme.slice(start, end < 0 ? undefined : end);
+};
+
+t.test('--help answers: every variable and exit code of the README tables is there', async (t) => {
+  const r = cli(['--help']);
+  t.equal(r.status, 0);
+  const rows = readmeSection('Environment').split('\n').filter((l) => l.startsWith('| `'));
+  const vars = new Set(rows.flatMap((l) => [...(l.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1] ?? '')));
+  t.ok(vars.size >= 25, `the README's Environment table lists the variables (${vars.size})`);
+  for (const v of vars) {
+    if (v === 'PULP_CONF__SECTION__KEY') continue;
+    t.match(r.stdout, v, `--help mentions ${v}`);
+  }
+  const codes = [...readmeSection('Exit codes').matchAll(/^\| (\d+) \|/gm)].map((m) => m[1] ?? '');
+  t.ok(codes.length >= 8, `the README's Exit codes table lists the codes (${codes.join(' ')})`);
+  for (const code of codes) t.match(r.stdout, new RegExp(`\\b${code}\\b`), `--help mentions exit code ${code}`);
+  t.equal(cli(['preview', '--help']).status, 0, 'subcommand --help');
+});
+
+t.test('--version is the package version', async (t) => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  t.equal(cli(['--version']).stdout, `pulp-entrypoint ${pkg.version}\n`);
+});
+
+t.test('preview --json: the contract fields', async (t) => {
+  const past = new Date('2020-02-02T00:00:00Z');
+  utimesSync(conf, past, past);
+  const d = preview('beat', k8s);
+  t.equal(d.role, 'beat');
+  t.equal(d.config.path, conf);
+  const seeds = d.config.edits.find((e) => e.key === 'seeds');
+  t.same(seeds, {
+    path: `/files${conf}/target[. = 'database']/seeds`,
+    section: 'database',
+    key: 'seeds',
+    value: '10.0.0.5:27017',
+    from: ['DB_SERVICE_HOST', 'DB_SERVICE_PORT'],
+    changes: true,
+  });
+  const broker = d.config.edits.find((e) => e.key === 'broker_url');
+  t.equal(broker?.value, 'qpid://guest:********@[fd00::11]:5672', 'password masked in edits');
+  t.match(d.config.diff, /^\+seeds: 10\.0\.0\.5:27017$/m);
+  t.match(d.config.diff, /^\+broker_url: qpid:\/\/guest:\*{8}@\[fd00::11\]:5672$/m);
+  t.notMatch(JSON.stringify(d), /Correct-Horse/, 'the secret appears nowhere');
+  t.same(d.waits.map((w) => [w.kind, w.address]), [
+    ['mongodb', '10.0.0.5:27017'],
+    ['amqp', '[fd00::11]:5672'],
+  ]);
+  t.same(d.init && { argv: d.init.argv, user: d.init.user }, { argv: [join(bin, 'pulp-manage-db')], user: 'apache' });
+  t.equal(d.exec.argv[0], join(bin, 'celery'), 'program resolved on PATH');
+  t.same(d.exec.argv.slice(1, 3), ['beat', '--app=pulp.server.async.celery_instance.celery']);
+  t.equal(d.exec.user, 'apache');
+  t.equal(d.exec.cwd, '/var/lib/pulp/celery');
+  t.equal(statSync(conf).mtimeMs, past.getTime(), 'preview wrote nothing');
+  t.same(readdirSync(dir).filter((n) => n.startsWith('.')), [], 'no temporary file either');
+});
+
+t.test('worker and resource_manager: no init, node names from server_name', async (t) => {
+  const w = preview('worker', { ...k8s, HOSTNAME: 'pulp-worker-3' });
+  t.equal(w.init, null);
+  t.ok(w.exec.argv.includes('reserved_resource_worker-3@pulp.example.org'), 'StatefulSet ordinal from the host name');
+  const w7 = preview('worker', { ...k8s, HOSTNAME: 'pulp-worker-3', PULP_WORKER_ID: '7' });
+  t.ok(w7.exec.argv.includes('reserved_resource_worker-7@pulp.example.org'), 'PULP_WORKER_ID wins');
+  const rm = preview('resource_manager', k8s);
+  t.equal(rm.init, null);
+  t.ok(rm.exec.argv.includes('resource_manager@pulp.example.org'));
+  t.ok(rm.exec.argv.includes('resource_manager'), '-Q resource_manager');
+});
+
+t.test('no server_name anywhere: node names end in the host name, as in Pulp\'s own units (@%h)', async (t) => {
+  const { PULP_SERVER_NAME: _, ...noName } = k8s;
+  const rm = preview('resource_manager', { ...noName, HOSTNAME: 'pulp-resource-manager-7d9f' });
+  t.ok(rm.exec.argv.includes('resource_manager@pulp-resource-manager-7d9f'), rm.exec.argv.join(' '));
+  const w = preview('worker', { ...noName, HOSTNAME: 'pulp-worker-3' });
+  t.ok(w.exec.argv.includes('reserved_resource_worker-3@pulp-worker-3'), w.exec.argv.join(' '));
+});
+
+t.test('without server.conf the embedded default is used, and said', async (t) => {
+  const d = preview('beat', { PATH, PULP_SERVER_CONF: join(dir, 'absent.conf') });
+  t.equal(d.config.source, 'embedded');
+  t.match(d.notes.join('\n'), /embedded default/);
+  t.equal(d.config.edits.length, 0);
+  t.equal(d.config.diff, '', 'no environment, no change');
+});
+
+t.test('text preview: plain when piped, coloured only when asked', async (t) => {
+  const r = cli(['preview', 'beat'], k8s);
+  t.equal(r.status, 0);
+  t.notMatch(r.stdout, /\x1b\[/, 'no escape codes in a pipe');
+  t.match(r.stdout, /\[database\] seeds +10\.0\.0\.5:27017 +<- DB_SERVICE_HOST, DB_SERVICE_PORT/);
+  t.match(r.stdout, new RegExp(`as apache in /var/lib/pulp/celery:\\n  ${join(bin, 'celery')} beat`));
+  t.notMatch(r.stdout, /Correct-Horse/);
+  const d = preview('beat', k8s);
+  t.match(renderPreview(d, { color: true }), /\x1b\[32m\+seeds/);
+});
+
+// bin/'s bundle; the standalone binary has its own check (test/ship/binary.test.ts).
+// The drivers chunk is bin/'s (the binary bundles everything), so this applies to bin/ alone.
+if (PROGRAM.kind === 'bin') t.test('preview and configure never load the MongoDB or AMQP drivers', async (t) => {
+  // The bundle alone, next to a node_modules that has every dependency but the drivers.
+  const iso = join(dir, 'iso');
+  mkdirSync(join(iso, 'node_modules'), { recursive: true });
+  cpSync(join(ROOT, 'dist', 'main.mjs'), join(iso, 'main.mjs'));
+  for (const dep of readdirSync(join(ROOT, 'node_modules'))) {
+    if (['mongodb', 'rhea', 'amqplib', 'bson', '.bin'].includes(dep)) continue;
+    symlinkSync(join(ROOT, 'node_modules', dep), join(iso, 'node_modules', dep));
+  }
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, ['--input-type=module', '-e', `import('${join(iso, 'main.mjs')}').then((m) => m.main(${JSON.stringify(args)}))`], {
+      env: k8s,
+      encoding: 'utf8',
+    });
+  const p = run(['preview', 'beat', '--json']);
+  t.equal(p.status, 0, p.stderr);
+  const c = run(['configure']);
+  t.equal(c.status, 0, c.stderr);
+  const w = run(['check']);
+  t.not(w.status, 0, 'check does need them: the isolation is real');
+});
+
+t.test('run refuses an exec mode this runtime cannot honour, before writing anything', async (t) => {
+  const before = readFileSync(conf);
+  const hasExecve = PROGRAM.hasExecve;
+  const env = hasExecve
+    ? { ...k8s, PULP_EXEC_MODE: 'exec', PULP_SIGNAL_REWRITE: 'TERM:QUIT' }
+    : { ...k8s, PULP_EXEC_MODE: 'exec' };
+  const r = cli(['worker'], env);
+  t.equal(r.status, 65);
+  t.match(r.stderr, /PULP_EXEC_MODE=exec/);
+  t.ok(readFileSync(conf).equals(before), 'server.conf untouched');
+});
+
+t.test('preview says how and why each dependency is waited for, and why [messaging] url is not', async (t) => {
+  const d = preview('worker', { ...k8s, PULP_BROKER_SCHEME: 'amqp', PULP_CONF__MESSAGING__TRANSPORT: 'rabbitmq' });
+  t.same(
+    d.waits.map((w) => [w.kind, w.source, w.protocol]),
+    [
+      ['mongodb', 'database.seeds', 'mongodb'],
+      ['amqp', 'tasks.broker_url', 'AMQP 0-9-1'],
+    ],
+  );
+  t.match(d.waits[1]?.check, /^AMQP 0-9-1 connection open \(amqplib\)/);
+  t.match(d.waits[1]?.why, /Celery connects to it as it starts.*kombu's py-amqp for amqp:\/\//);
+  t.same(
+    d.notWaited.map((n) => [n.source, n.address, n.protocol]),
+    [['messaging.url', '[fd00::11]:5672', 'AMQP 0-9-1, transport rabbitmq']],
+  );
+  t.match(d.notWaited[0]?.why, /^not waited for: Pulp's Celery roles do not connect to it at start/);
+  const q = preview('beat', k8s);
+  t.same(q.waits.map((w) => w.protocol), ['mongodb', 'AMQP 0-10'], 'qpid:// by default: python-qpid');
+  t.match(q.waits[1]?.check, /AMQP 1\.0 open \(rhea\).*a Qpid answering only AMQP 0-10 counts as live/);
+});

@@ -1,0 +1,105 @@
+// Peers that announce a huge message and then stream zeros, against the whole command
+// (bin/pulp-entrypoint wait): the agent must refuse the message unread, fail that attempt with
+// a clear reason, keep its deadline and stay small (peak RSS: test/helpers/measure.ts). The
+// other dependency is the real server from test/services/start.sh.
+import t, { type Test } from 'tap';
+import net from 'node:net';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../helpers/cli.ts';
+import { type Measured, runMeasured } from '../helpers/measure.ts';
+import { requireServices, serviceVariables } from '../helpers/services.ts';
+
+const MAX_RSS_KIB = 150 * 1024;
+const DEADLINE_S = 3;
+
+/**
+ * A listener that waits for the client's first bytes, answers with `prefix` and then writes
+ * zeros as fast as the client reads them, until the client goes away.
+ */
+async function floodingPeer(prefix: Buffer): Promise<{ port: number; connections: () => number }> {
+  let connections = 0;
+  const zeros = Buffer.alloc(64 * 1024);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    connections++;
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+    s.once('data', () => {
+      s.write(prefix);
+      const pump = (): void => {
+        while (!s.destroyed && s.write(zeros));
+      };
+      s.on('drain', pump);
+      pump();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return { port: (server.address() as net.AddressInfo).port, connections: () => connections };
+}
+
+const s = requireServices(t, 'the hostile-peer wait tests (the other dependency is real)');
+if (s) {
+  const dir = mkdtempSync(join(tmpdir(), 'pe-hostile-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const conf = join(dir, 'server.conf');
+  copyFileSync(join(ROOT, 'src/pulp/default-server.conf'), conf);
+  const base = {
+    PULP_SERVER_CONF: conf,
+    ...serviceVariables(s),
+    // qpid://: the AMQP 1.0 probe (rhea).
+    PULP_BROKER_SCHEME: 'qpid',
+  };
+
+  const bounded = (t: Test, r: Measured, what: RegExp): void => {
+    const last = r.stderr.trimEnd().split('\n').pop() ?? '';
+    t.equal(r.status, 69, `exit 69: ${last}`);
+    t.match(last, what, 'the last line names the dependency and the refused length');
+    t.ok(r.maxRssKib > 0 && r.maxRssKib < MAX_RSS_KIB, `peak RSS ${Math.round(r.maxRssKib / 1024)} MiB (limit ${MAX_RSS_KIB / 1024} MiB)`);
+    t.ok(r.elapsedMs < (DEADLINE_S + 5) * 1000, `exit after ${r.elapsedMs} ms with a ${DEADLINE_S} s deadline`);
+  };
+
+  t.test('a "MongoDB" that announces a 2 GiB reply to the hello and streams zeros', async (t) => {
+    const header = Buffer.alloc(16);
+    header.writeInt32LE(0x7ffffff0, 0); // messageLength
+    header.writeInt32LE(1, 4); // requestID
+    header.writeInt32LE(0, 8); // responseTo
+    header.writeInt32LE(2013, 12); // OP_MSG
+    const peer = await floodingPeer(header);
+    const r = await runMeasured(['wait', '--timeout', String(DEADLINE_S)], { ...base, DB_SERVICE_HOST: '127.0.0.1', DB_SERVICE_PORT: String(peer.port) });
+    bounded(t, r, new RegExp(`mongodb at 127\\.0\\.0\\.1:${peer.port}: oversized MongoDB message at 127\\.0\\.0\\.1:${peer.port}: the peer announced 2147483632 bytes, at most 1048576 are allowed here`));
+    t.ok(peer.connections() > 1, `each attempt refused and retried (${peer.connections()} connections)`);
+    t.match(r.stderr, /amqp at .* ready/, 'the real broker was ready');
+  });
+
+  t.test('an "AMQP 1.0 broker" that announces a 4 GiB SASL frame and streams zeros', async (t) => {
+    const prefix = Buffer.concat([Buffer.from('AMQP\x03\x01\x00\x00', 'latin1'), Buffer.from([0xff, 0xff, 0xff, 0xf0, 2, 1, 0, 0])]);
+    const peer = await floodingPeer(prefix);
+    const r = await runMeasured(['wait', '--timeout', String(DEADLINE_S)], { ...base, MSG_SERVICE_HOST: '127.0.0.1', MSG_SERVICE_PORT: String(peer.port) });
+    bounded(t, r, new RegExp(`amqp at 127\\.0\\.0\\.1:${peer.port} \\(\\[tasks\\] broker_url\\): oversized AMQP 1\\.0 SASL frame at .*: the peer announced 4294967280 bytes, at most 4096 are allowed`));
+    t.ok(peer.connections() > 1, `each attempt refused and retried (${peer.connections()} connections)`);
+    t.match(r.stderr, /mongodb at .* ready/, 'the real FerretDB was ready');
+  });
+
+  t.test('an "AMQP 1.0 broker" whose open frame is larger than the max-frame-size we announced', async (t) => {
+    // Without credentials rhea sends no SASL header and expects the AMQP one straight away.
+    const prefix = Buffer.concat([Buffer.from('AMQP\x00\x01\x00\x00', 'latin1'), Buffer.from([0x00, 0x10, 0x00, 0x01, 2, 0, 0, 0])]);
+    const peer = await floodingPeer(prefix);
+    const r = await runMeasured(['wait', '--timeout', String(DEADLINE_S)], {
+      ...base,
+      PULP_CONF__TASKS__BROKER_URL: `qpid://127.0.0.1:${peer.port}/`,
+      MSG_SERVICE_HOST: '127.0.0.1',
+      MSG_SERVICE_PORT: String(peer.port),
+    });
+    bounded(t, r, new RegExp(`amqp at 127\\.0\\.0\\.1:${peer.port} \\(\\[tasks\\] broker_url\\): oversized AMQP 1\\.0 frame at .*: the peer announced 1048577 bytes, at most 65536 are allowed`));
+  });
+}

@@ -1,0 +1,231 @@
+// bin/pulp-entrypoint as PID 1 of a PID namespace (unshare), in both modes: supervise (Node 20,
+// this machine's `node`) and exec (Node 24's process.execve). `run worker` waits for the real
+// FerretDB and RabbitMQ (test/services/start.sh) and for the init record of its key, which each
+// mode writes first with `pulp-entrypoint init`. The role is fixtures/fake-bin/celery and the
+// init fixtures/fake-bin/pulp-manage-db: stand-ins that record their argv, ids, environment and
+// the signals they get, because Pulp 2's Celery apps cannot be installed here.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { constants, tmpdir } from 'node:os';
+import {
+  FAKE_BIN,
+  agentEnv,
+  cleanup,
+  createTestUser,
+  denyByAcl,
+  freshDatabases,
+  execModes,
+  agentArgv,
+  openDir,
+  readRecord,
+  runAgent,
+  runAsPid1,
+  waitFor,
+  type RecordEvent,
+  needNode24,
+} from '../helpers/exec.ts';
+import { requireServices } from '../helpers/services.ts';
+import { resolveUser } from '../../src/exec/users.ts';
+
+const isRoot = process.geteuid?.() === 0;
+const s = isRoot ? requireServices(t, 'bin/pulp-entrypoint as PID 1 (run waits for MongoDB and AMQP)') : undefined;
+if (!isRoot) {
+  if (process.env.CI === 'true') t.fail('these tests need root (useradd, unshare --pid); CI runs as root');
+  else t.skip('SKIPPED: PID-namespace and user-switch tests need root (run the suite as root, as CI does)', () => {});
+} else if (s) {
+  const user = createTestUser('pe-pid1');
+  t.teardown(() => user.remove());
+  const newDb = freshDatabases(t, s, 'pe_pid1');
+
+  const modes = execModes();
+
+  for (const mode of modes) {
+    t.test(mode.name, async (t) => {
+      const node = needNode24(t, mode.node);
+      if (node === undefined) return;
+      const execMode = mode.name.startsWith('exec');
+      const dir = openDir('pe-pid1-');
+      t.teardown(() => cleanup(dir));
+      const db = newDb();
+      const key = `pe-pid1-${randomBytes(4).toString('hex')}`;
+      const baseEnv = (rec: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+        PATH: `${FAKE_BIN}:/usr/bin:/bin`,
+        HOME: '/root',
+        HOSTNAME: 'pulp-worker-3',
+        FAKE_RECORD: rec,
+        PULP_RUN_AS: user.name,
+        PULP_CELERY_WORKDIR: dir,
+        PULP_SERVER_NAME: 'pulp.test',
+        PULP_INIT_KEY: key,
+        ...agentEnv(s, dir, db),
+        ...mode.env,
+        ...extra,
+      });
+
+      // The worker starts only after the init of its key is recorded: done once here, as the
+      // beat pod (or an init container) does before the workers come up.
+      const init = await runAgent(node, ['init'], baseEnv(join(dir, 'setup.jsonl'), { FAKE_INIT_SLEEP: '0' })).done;
+      t.equal(init.code, 0, `pulp-entrypoint init: ${init.out}`);
+
+      t.test('run worker: as the target user, with extra args; SIGTERM to PID 1 reaches it: exit 0', async (t) => {
+        const rec = join(dir, 'term.jsonl');
+        const run = runAsPid1(agentArgv(['worker', '--extra', 'two words'], node), baseEnv(rec));
+        const pid1 = await run.pid1();
+        await waitFor('the role to be ready', () => readRecord(rec).find((e) => e.event === 'ready'));
+        process.kill(pid1, 'SIGTERM');
+        const { code } = await run.exit;
+        const events = readRecord(rec);
+        const start = events.find((e) => e.event === 'start') as RecordEvent;
+        t.equal(code, 0, `exit code (output: ${run.output()})`);
+        t.same(
+          start.argv,
+          [join(FAKE_BIN, 'celery'), 'worker', '-n', 'reserved_resource_worker-3@pulp.test', '-A', 'pulp.server.async.app', '-c', '1', '--events', '--loglevel=INFO', '--extra', 'two words'],
+          'argv[0] resolved on PATH, the role table, extra args appended whole',
+        );
+        t.same(start.uid, [user.uid, user.uid, user.uid], 'real, effective and saved uid');
+        t.same(start.gid, [user.gid, user.gid, user.gid], 'real, effective and saved gid');
+        t.same(start.groups, [user.gid, user.extraGid].sort((a, b) => a - b), 'supplementary groups');
+        t.equal(start.home, `/nonexistent/${user.name}`);
+        t.equal(start.user, user.name);
+        t.equal(start.logname, user.name);
+        t.equal(start.cwd, dir, 'PULP_CELERY_WORKDIR');
+        if (execMode) t.equal(start.pid, 1, 'exec: the role is PID 1');
+        else t.not(start.pid, 1, 'supervise: the agent stays PID 1');
+        t.match(run.output(), execMode ? /exec worker/ : /starting worker under the agent/);
+        t.same(
+          events.filter((e) => e.event === 'signal').map((e) => e.signal),
+          ['SIGTERM'],
+        );
+      });
+
+      t.test('no signal is left ignored in the program (Node ignores SIGPIPE and SIGXFSZ itself)', async (t) => {
+        // A shell through `pulp-entrypoint PROGRAM`, the same exec path as a role's; not the
+        // Python stand-in, which ignores SIGPIPE on its own at start-up.
+        const out = join(dir, 'sigign.txt');
+        const run = runAsPid1(agentArgv(['sh', '-c', `grep SigIgn /proc/self/status > ${out}`], node), baseEnv(join(dir, 'x.jsonl')));
+        t.equal((await run.exit).code, 0, run.output());
+        t.match(readFileSync(out, 'utf8'), /^SigIgn:\s+0+$/m);
+      });
+
+      t.test("the role's exit code comes back", async (t) => {
+        const rec = join(dir, 'code.jsonl');
+        const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { FAKE_EXIT: '7' }));
+        t.equal((await run.exit).code, 7, run.output());
+        t.equal(readRecord(rec).filter((e) => e.event === 'start').length, 1);
+      });
+
+      t.test('a user without supplementary groups: its own group is its group list, in both modes', async (t) => {
+        // libuv's setgroups(0, NULL) for spawn's uid/gid left supervise mode with none at all.
+        const rec = join(dir, 'plain.jsonl');
+        const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { FAKE_EXIT: '0', PULP_RUN_AS: 'nobody' }));
+        t.equal((await run.exit).code, 0, run.output());
+        const start = readRecord(rec).find((e) => e.event === 'start');
+        const nobody = resolveUser('nobody');
+        t.same(start?.uid, [nobody.uid, nobody.uid, nobody.uid]);
+        t.same(start?.groups, [...nobody.groups].sort((a, b) => a - b), `the groups of nobody in /etc/group: ${nobody.groups.join(',')}`);
+      });
+
+      if (!execMode) {
+        t.test('supervise: HUP, USR1, USR2, WINCH are forwarded; TERM is rewritten to QUIT', async (t) => {
+          const rec = join(dir, 'fwd.jsonl');
+          const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { PULP_SIGNAL_REWRITE: 'TERM:QUIT' }));
+          const pid1 = await run.pid1();
+          await waitFor('ready', () => readRecord(rec).find((e) => e.event === 'ready'));
+          const sigs = ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+          for (const sig of sigs) {
+            process.kill(pid1, sig);
+            await waitFor(`${sig} at the role`, () => readRecord(rec).find((e) => e.signal === sig));
+          }
+          process.kill(pid1, 'SIGTERM');
+          const { code } = await run.exit;
+          t.equal(code, 0, run.output());
+          t.same(
+            readRecord(rec).filter((e) => e.event === 'signal').map((e) => e.signal),
+            [...sigs, 'SIGQUIT'],
+          );
+          t.match(run.output(), /passing SIGTERM on as SIGQUIT/);
+        });
+
+        t.test('supervise: a role killed by a signal gives 128 + signal', async (t) => {
+          const rec = join(dir, 'kill.jsonl');
+          const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec));
+          const ready = await waitFor('ready', () => readRecord(rec).find((e) => e.event === 'ready'));
+          // The role's host PID: the only child of the agent (PID 1); setpriv exec'd into it.
+          const pid1 = await run.pid1();
+          const rolePid = Number(execFileSync('cat', [`/proc/${pid1}/task/${pid1}/children`], { encoding: 'utf8' }).trim());
+          t.ok(ready);
+          process.kill(rolePid, 'SIGKILL');
+          t.equal((await run.exit).code, 128 + constants.signals.SIGKILL, run.output());
+        });
+
+        t.test('init: pulp-manage-db runs as the user and its exit code is the exit code', async (t) => {
+          const rec = join(dir, 'init.jsonl');
+          const ok = await runAgent(node, ['init'], baseEnv(rec, { FAKE_INIT_SLEEP: '0', PULP_INIT_KEY: `${key}-ok` })).done;
+          t.equal(ok.code, 0, ok.out);
+          const start = readRecord(rec).find((e) => e.event === 'start');
+          t.same(start?.uid, [user.uid, user.uid, user.uid]);
+          t.same(start?.argv, [join(FAKE_BIN, 'pulp-manage-db')]);
+          const failing = await runAgent(node, ['init'], baseEnv(rec, { FAKE_INIT_SLEEP: '0', FAKE_INIT_EXIT: '3', PULP_INIT_KEY: `${key}-fails` })).done;
+          t.equal(failing.code, 3, failing.out);
+          // As root the stand-in refuses (exit 64) like the real pulp-manage-db: the switch is not optional.
+          const asRoot = await runAgent(node, ['init'], baseEnv(rec, { FAKE_INIT_SLEEP: '0', PULP_RUN_AS: 'root', PULP_INIT_KEY: `${key}-root` })).done;
+          t.equal(asRoot.code, 64, asRoot.out);
+        });
+      }
+
+      t.test('a working directory the user cannot enter: refused with one line naming it and the user; nothing starts', async (t) => {
+        const rec = join(dir, 'closed.jsonl');
+        const closed = mkdtempSync(join(tmpdir(), 'pe-closed-'));
+        chmodSync(closed, 0o700); // root's, and the role runs as the test user
+        t.teardown(() => cleanup(closed));
+        const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { PULP_CELERY_WORKDIR: closed }));
+        const { code } = await run.exit;
+        // A setting to fix, found before server.conf is written (both modes alike: supervise
+        // mode alone would enter the directory as root and run the role there).
+        t.equal(code, 65, run.output());
+        const errors = run.output().split('\n').filter((l) => /^pulp-entrypoint: error:/.test(l));
+        t.equal(errors.length, 1, run.output());
+        t.match(errors[0], new RegExp(`${user.name} \\(uid ${user.uid}, .*cannot enter working directory ${closed}: no search \\(x\\) permission on ${closed} \\(owner 0:0, mode 0700\\)`));
+        t.notMatch(run.output(), /internal error|^\s+at /m);
+        t.equal(readRecord(rec).length, 0, 'nothing started');
+      });
+
+      if (execMode) {
+        t.test('exec: a chdir refused after the switch (an ACL the mode bits do not show) is 126 with one line', async (t) => {
+          const denied = mkdtempSync(join(tmpdir(), 'pe-acl-'));
+          t.teardown(() => cleanup(denied));
+          if (!denyByAcl(denied, user.uid)) {
+            if (process.env.CI === 'true') t.fail('cannot set a POSIX ACL (python3 os.setxattr) on a temp dir');
+            else t.skip('SKIPPED: cannot set a POSIX ACL here (needs python3 and ACL support in the temp filesystem)', () => {});
+            return;
+          }
+          const rec = join(dir, 'acl.jsonl');
+          // Without tap's process-info hook (NODE_OPTIONS): after the switch it cannot write its
+          // own file at exit and prints a stack that is tap's, not the agent's.
+          const run = runAsPid1(['env', '-u', 'NODE_OPTIONS', ...agentArgv(['worker'], node)], baseEnv(rec, { PULP_CELERY_WORKDIR: denied }));
+          const { code } = await run.exit;
+          t.equal(code, 126, run.output());
+          const errors = run.output().split('\n').filter((l) => /^pulp-entrypoint: error:/.test(l));
+          t.equal(errors.length, 1, run.output());
+          t.match(errors[0], new RegExp(`^pulp-entrypoint: error: \\S+: ${user.name} \\(uid ${user.uid}, gid ${user.gid}, groups [\\d,]+\\) cannot enter working directory ${denied}: EACCES: give that user search \\(x\\) permission`));
+          t.notMatch(run.output(), /internal error|^\s+at /m);
+          t.equal(readRecord(rec).length, 0, 'the role never ran');
+        });
+      }
+
+      t.test('a program not on PATH exits 127, a missing working directory 65', async (t) => {
+        const rec = join(dir, 'missing.jsonl');
+        const noProg = runAsPid1(agentArgv(['no-such-celery'], node), baseEnv(rec));
+        t.equal((await noProg.exit).code, 127, noProg.output());
+        t.match(noProg.output(), /no-such-celery: not found on PATH/);
+        const noDir = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { PULP_CELERY_WORKDIR: join(dir, 'nope') }));
+        t.equal((await noDir.exit).code, 65, noDir.output());
+        t.match(noDir.output(), /working directory .*nope does not exist/);
+        t.equal(readRecord(rec).length, 0, 'nothing started');
+      });
+    });
+  }
+}

@@ -1,0 +1,143 @@
+// The pure parts of src/exec: PATH lookup, signal rewrite, exit codes, mode choice, launch plan.
+import t from 'tap';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveOnPath } from '../../src/exec/path.ts';
+import { exitCodeOf, parseSignalRewrite } from '../../src/exec/signals.ts';
+import { chooseExecMode } from '../../src/exec/mode.ts';
+import { checkWorkdirFor, envForUser, maySearch, planLaunch, planUser } from '../../src/exec/privileges.ts';
+import type { ResolvedUser } from '../../src/exec/users.ts';
+import { createTestUser } from '../helpers/exec.ts';
+
+t.test('resolveOnPath finds the first executable file, skips relative entries', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'path-'));
+  for (const d of ['a', 'b', 'c']) mkdirSync(join(dir, d));
+  writeFileSync(join(dir, 'a', 'prog'), 'not executable');
+  writeFileSync(join(dir, 'b', 'prog'), '#!/bin/sh\n');
+  chmodSync(join(dir, 'b', 'prog'), 0o755);
+  writeFileSync(join(dir, 'c', 'prog'), '#!/bin/sh\n');
+  chmodSync(join(dir, 'c', 'prog'), 0o755);
+  mkdirSync(join(dir, 'c', 'dirprog'));
+  const PATH = ['', 'relative', join(dir, 'a'), join(dir, 'b'), join(dir, 'c')].join(':');
+  t.equal(resolveOnPath('prog', PATH), join(dir, 'b', 'prog'));
+  t.equal(resolveOnPath('dirprog', PATH), undefined, 'a directory is not a program');
+  t.equal(resolveOnPath('missing', PATH), undefined);
+  t.equal(resolveOnPath('./prog', PATH, join(dir, 'c')), join(dir, 'c', 'prog'), 'a name with a slash is a path');
+  t.equal(resolveOnPath('prog', 'relative', join(dir, 'b')), undefined, 'relative PATH entries are not used');
+  t.equal(resolveOnPath('sh', undefined), '/usr/bin/sh', 'default PATH');
+});
+
+t.test('parseSignalRewrite', async (t) => {
+  t.same([...parseSignalRewrite('TERM:QUIT, sigint:sigquit')], [
+    ['SIGTERM', 'SIGQUIT'],
+    ['SIGINT', 'SIGQUIT'],
+  ]);
+  t.same([...parseSignalRewrite(undefined)], []);
+  t.same([...parseSignalRewrite('  ')], []);
+  t.throws(() => parseSignalRewrite('TERM'), { name: 'InputError', message: /PULP_SIGNAL_REWRITE=TERM: "TERM" is not FROM:TO/ });
+  t.throws(() => parseSignalRewrite('TERM:BOGUS'), { message: /"BOGUS" is not a signal name/ });
+  t.throws(() => parseSignalRewrite('TERM:KILL'), { message: /"KILL" is not a signal name/ });
+  t.throws(() => parseSignalRewrite('ALRM:QUIT'), { message: /SIGALRM is not one the agent forwards/ });
+});
+
+t.test('exitCodeOf', async (t) => {
+  t.equal(exitCodeOf(0, null), 0);
+  t.equal(exitCodeOf(3, null), 3);
+  t.equal(exitCodeOf(null, 'SIGTERM'), 143);
+  t.equal(exitCodeOf(null, 'SIGKILL'), 137);
+});
+
+t.test('exec mode choice', async (t) => {
+  t.equal(chooseExecMode('auto', true, false).mode, 'exec');
+  t.equal(chooseExecMode('auto', false, false).mode, 'supervise');
+  t.match(chooseExecMode('auto', true, true), { mode: 'supervise', reason: /PULP_SIGNAL_REWRITE/ });
+  t.equal(chooseExecMode('supervise', true, false).mode, 'supervise');
+  t.throws(() => chooseExecMode('exec', false, false), { name: 'InputError', message: /needs process.execve/ });
+  t.throws(() => chooseExecMode('exec', true, true), { name: 'InputError', message: /cannot rewrite signals/ });
+});
+
+const apache: ResolvedUser = { name: 'apache', uid: 48, gid: 48, groups: [48, 500], home: '/usr/share/httpd', shell: '/sbin/nologin' };
+
+t.test('launch plan: every switch of user goes through setpriv; without it the program cannot start (126)', async (t) => {
+  t.same(planLaunch('/usr/bin/celery', ['worker'], null, '/usr/bin/setpriv'), { file: '/usr/bin/celery', args: ['worker'] });
+  // Also without supplementary groups: spawn's own uid/gid would leave the group list empty.
+  t.same(planLaunch('/usr/bin/celery', ['worker'], { ...apache, groups: [48] }, '/usr/bin/setpriv'), {
+    file: '/usr/bin/setpriv',
+    args: ['--reuid=48', '--regid=48', '--groups=48', '--', '/usr/bin/celery', 'worker'],
+  });
+  t.same(planLaunch('/usr/bin/celery', ['worker'], apache, '/usr/bin/setpriv'), {
+    file: '/usr/bin/setpriv',
+    args: ['--reuid=48', '--regid=48', '--groups=48,500', '--', '/usr/bin/celery', 'worker'],
+  });
+  t.throws(() => planLaunch('/usr/bin/celery', [], apache, undefined), { exitCode: 126, message: /setpriv \(util-linux\) not found.*apache.*48,500/ });
+});
+
+t.test('user plan and environment', async (t) => {
+  t.match(planUser('apache', 1000), { user: null, warning: /not running as root \(uid 1000\): PULP_RUN_AS=apache is ignored/ });
+  t.match(planUser('root', 0), { user: { uid: 0 } });
+  t.throws(() => planUser('no-such-user-here', 0), { name: 'InputError' });
+  const env = envForUser({ PATH: '/bin', HOME: '/root', USER: 'root' }, apache);
+  t.same(env, { PATH: '/bin', HOME: '/usr/share/httpd', USER: 'apache', LOGNAME: 'apache' });
+  t.same(envForUser({ HOME: '/root' }, null), { HOME: '/root' });
+});
+
+t.test('maySearch: the owner class, else the group class (primary or supplementary), else other', async (t) => {
+  const who = { uid: 1000, gid: 1000, groups: [1000, 2000] };
+  t.ok(maySearch({ uid: 1000, gid: 0, mode: 0o40100 }, who), 'owner x');
+  t.notOk(maySearch({ uid: 1000, gid: 1000, mode: 0o40011 }, who), 'the owner class decides alone, even when group and other may');
+  t.ok(maySearch({ uid: 0, gid: 2000, mode: 0o40010 }, who), 'supplementary group x');
+  t.notOk(maySearch({ uid: 0, gid: 2000, mode: 0o40701 }, who), 'the group class decides alone');
+  t.ok(maySearch({ uid: 0, gid: 0, mode: 0o40001 }, who), 'other x');
+  t.notOk(maySearch({ uid: 0, gid: 0, mode: 0o40770 }, who));
+  t.ok(maySearch({ uid: 5, gid: 5, mode: 0o40000 }, { uid: 0, gid: 0, groups: [] }), 'root searches any directory');
+});
+
+t.test('checkWorkdirFor: missing, not a directory, and the agent itself', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'workdir-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'file'), '');
+  t.equal(checkWorkdirFor(null, dir), undefined);
+  t.equal(checkWorkdirFor(null, join(dir, 'nope')), `working directory ${join(dir, 'nope')} does not exist`);
+  t.equal(checkWorkdirFor(null, join(dir, 'file')), `working directory ${join(dir, 'file')} is not a directory`);
+  t.match(checkWorkdirFor(null, join(dir, 'file', 'sub')), /is not a directory \(a part of its path is a file\)/);
+  t.equal(checkWorkdirFor(apache, join(dir, 'nope')), `working directory ${join(dir, 'nope')} does not exist`, 'the same for a target user');
+});
+
+const isRoot = process.geteuid?.() === 0;
+t.test('checkWorkdirFor: search permission along the path for the target user', { skip: isRoot ? false : 'SKIPPED: needs root (chown, useradd); run the suite as root, as CI does' }, async (t) => {
+  const u = createTestUser('pe-wdir');
+  t.teardown(() => u.remove());
+  const user: ResolvedUser = { name: u.name, uid: u.uid, gid: u.gid, groups: [u.gid, u.extraGid], home: '/nonexistent', shell: '/usr/sbin/nologin' };
+  const base = mkdtempSync(join(tmpdir(), 'workdir-'));
+  chmodSync(base, 0o755);
+  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  const mk = (name: string, mode: number, uid = 0, gid = 0): string => {
+    const p = join(base, name);
+    mkdirSync(p, { recursive: true });
+    chownSync(p, uid, gid);
+    chmodSync(p, mode);
+    return p;
+  };
+  const closed = mk('closed', 0o700);
+  const inner = mk('closed/inner', 0o777);
+  const byGroup = mk('bygroup', 0o750, 0, u.extraGid);
+  const otherGroup = mk('othergroup', 0o750, 0, 0);
+  const ownerNoX = mk('ownernox', 0o070, u.uid, u.extraGid);
+  const open = mk('open', 0o755);
+  symlinkSync(open, join(closed, 'link'));
+
+  t.equal(
+    checkWorkdirFor(user, inner),
+    `${u.name} (uid ${u.uid}, gid ${u.gid}, groups ${u.gid},${u.extraGid}) cannot enter working directory ${inner}: no search (x) permission on ${closed} (owner 0:0, mode 0700)`,
+    'a closed parent is named, with owner and mode',
+  );
+  t.match(checkWorkdirFor(user, closed), /cannot enter working directory .*closed: no search \(x\) permission on .*closed \(owner 0:0, mode 0700\)/, 'the directory itself');
+  t.equal(checkWorkdirFor(user, byGroup), undefined, 'a supplementary group gives access');
+  t.match(checkWorkdirFor(user, otherGroup), /no search \(x\) permission on .*othergroup \(owner 0:0, mode 0750\)/);
+  t.match(checkWorkdirFor(user, ownerNoX), /mode 0070/, 'the owner class wins over the group class');
+  t.equal(checkWorkdirFor(user, open), undefined);
+  t.match(checkWorkdirFor(user, join(closed, 'link')), /no search \(x\) permission on .*closed \(/, 'a symlink inside a closed directory does not open it');
+  t.equal(checkWorkdirFor({ ...user, name: 'root', uid: 0, gid: 0, groups: [0] }, inner), undefined, 'root as the target user enters anything');
+  t.equal(checkWorkdirFor(null, inner), undefined, 'the agent (root) itself');
+});

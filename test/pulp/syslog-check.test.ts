@@ -1,0 +1,10 @@
+import t from 'tap';
+import { configViewFrom } from '../../src/ini/config-view.ts';
+import { syslogWarning } from '../../src/pulp/syslog-check.ts';
+
+t.test('warns only when Pulp would log to a missing /dev/log', async (t) => {
+  t.match(syslogWarning(configViewFrom({}), false), /PULP_CONF__SERVER__LOG_TYPE=console/, 'default is syslog');
+  t.match(syslogWarning(configViewFrom({ server: { log_type: 'Syslog' } }), false), /\/dev\/log/);
+  t.equal(syslogWarning(configViewFrom({}), true), undefined, '/dev/log exists');
+  t.equal(syslogWarning(configViewFrom({ server: { log_type: 'console' } }), false), undefined, 'console logging');
+});
