@@ -65,7 +65,7 @@ function compile(hostBun, arch, file) {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const define = {
     PULP_ENTRYPOINT_VERSION: JSON.stringify(pkg.version),
-    PULP_EMBEDDED_SERVER_CONF: JSON.stringify(readFileSync(join(root, 'src', 'default-server.conf'), 'utf8')),
+    PULP_EMBEDDED_SERVER_CONF: JSON.stringify(readFileSync(join(root, 'src', 'pulp', 'default-server.conf'), 'utf8')),
   };
   const spec = {
     entry,

@@ -52,7 +52,7 @@ function main() {
   const [mqHost, mqPort] = hostPort(svc.amqp);
   const dir = mkdtempSync(join(tmpdir(), 'pe-bench-check-'));
   try {
-    copyFileSync(join(root, 'src', 'default-server.conf'), join(dir, 'server.conf'));
+    copyFileSync(join(root, 'src', 'pulp', 'default-server.conf'), join(dir, 'server.conf'));
     const env = {
       PATH: '/usr/bin:/bin',
       PULP_SERVER_CONF: join(dir, 'server.conf'),

@@ -134,7 +134,7 @@ function median(xs) {
 }
 
 function main() {
-  const template = join(root, 'src', 'default-server.conf');
+  const template = join(root, 'src', 'pulp', 'default-server.conf');
   const svc = services();
   const box = sandbox();
   try {

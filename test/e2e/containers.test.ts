@@ -187,7 +187,7 @@ async function main(setupEnv: Env, services: Services): Promise<void> {
     t.teardown(() => rmSync(vol, { recursive: true, force: true }));
     mkdirSync(join(vol, 'template'));
     mkdirSync(join(vol, 'secrets'));
-    writeFileSync(join(vol, 'template', 'server.conf'), readFileSync(join(ROOT, 'src', 'default-server.conf')));
+    writeFileSync(join(vol, 'template', 'server.conf'), readFileSync(join(ROOT, 'src', 'pulp', 'default-server.conf')));
     writeFileSync(join(vol, 'secrets', 'msg-username'), services.amqpUser);
     writeFileSync(join(vol, 'secrets', 'msg-password'), services.amqpPassword);
     for (const f of ['msg-username', 'msg-password']) {

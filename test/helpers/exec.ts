@@ -57,7 +57,7 @@ export function node24(): string | undefined {
  */
 export function agentEnv(s: Services, dir: string, db: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const conf = join(dir, 'server.conf');
-  if (!existsSync(conf)) copyFileSync(join(ROOT, 'src', 'default-server.conf'), conf);
+  if (!existsSync(conf)) copyFileSync(join(ROOT, 'src', 'pulp', 'default-server.conf'), conf);
   const mongo = splitHostPort(s.mongodb);
   const amqp = splitHostPort(s.amqp);
   return {

@@ -32,7 +32,7 @@ if (buildError) {
   const lonePath = '/nonexistent-bin';
 
   const runBinary = (args: string[], env: Record<string, string> = {}, argv0: string[] = [bin]) => {
-    copyFileSync(join(ROOT, 'src', 'default-server.conf'), conf);
+    copyFileSync(join(ROOT, 'src', 'pulp', 'default-server.conf'), conf);
     const [cmd = '', ...pre] = argv0;
     return spawnSync(cmd, [...pre, ...args], { cwd: dir, encoding: 'utf8', env: { PATH: lonePath, PULP_SERVER_CONF: conf, ...env }, timeout: 60_000 });
   };
@@ -73,7 +73,7 @@ if (buildError) {
     for (const role of ['beat', 'resource_manager', 'worker']) {
       const b = runBinary(['preview', role, '--json'], env);
       t.equal(b.status, 0, b.stderr);
-      copyFileSync(join(ROOT, 'src', 'default-server.conf'), conf);
+      copyFileSync(join(ROOT, 'src', 'pulp', 'default-server.conf'), conf);
       const n = cli(['preview', role, '--json'], { ...env, PATH: lonePath, PULP_SERVER_CONF: conf }, {}, binOn());
       t.equal(n.status, 0, n.stderr);
       t.same(JSON.parse(b.stdout), JSON.parse(n.stdout), `preview ${role}: same document`);

@@ -164,7 +164,7 @@ for (const role of ROLES) {
     const tmp = mkdtempSync(join(tmpdir(), 'ship-docker-'));
     t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
     const conf = join(tmp, 'server.conf');
-    copyFileSync(join(ROOT, 'src', 'default-server.conf'), conf);
+    copyFileSync(join(ROOT, 'src', 'pulp', 'default-server.conf'), conf);
     const env = { ...envOf(base.ins), ...envOf(ins), PULP_SERVER_CONF: conf };
     const r = cli(['preview', ...cmd, '--json'], env);
     t.equal(r.status, 0, r.stderr);

@@ -58,7 +58,7 @@ function preview(t: Test, objects: KubeObject[], pod: Pod, container: Container,
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   // The image's own /etc/pulp/server.conf, from the Pulp packages.
   mkdirSync(join(root, 'etc', 'pulp'), { recursive: true });
-  copyFileSync(join(ROOT, 'src', 'default-server.conf'), join(root, 'etc', 'pulp', 'server.conf'));
+  copyFileSync(join(ROOT, 'src', 'pulp', 'default-server.conf'), join(root, 'etc', 'pulp', 'server.conf'));
   const env = containerEnv(objects, pod, container.name, root, services);
   const r = cli(['preview', role, '--json'], { ...env, PATH: `${FAKE_BIN}:/usr/bin:/bin` });
   t.equal(r.status, 0, `preview ${role} for ${pod.name}/${container.name}: ${r.stderr}`);

@@ -29,7 +29,7 @@ function sandbox(t: Test) {
   }
   mkdirSync(join(dir, 'etc', 'pulp'), { recursive: true });
   const conf = join(dir, 'etc', 'pulp', 'server.conf');
-  copyFileSync(join(ROOT, 'src', 'default-server.conf'), conf);
+  copyFileSync(join(ROOT, 'src', 'pulp', 'default-server.conf'), conf);
   return { dir, bin, record, conf };
 }
 
