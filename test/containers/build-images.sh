@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cd "$repo"
 eval "$(bash "$here/setup.sh")"
-block=$(awk '/^<!-- test\/containers\.test\.ts runs this block -->$/ { mark = 1; next }
+block=$(awk '/^<!-- test\/e2e\/containers\.test\.ts runs this block -->$/ { mark = 1; next }
   mark && /^```sh$/ { inside = 1; next }
   inside && /^```$/ { exit }
   inside { print }' README.md)
