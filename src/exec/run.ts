@@ -1,14 +1,6 @@
 // Running the init and the role: as PULP_RUN_AS when root, from the given working directory,
 // with the program found on PATH. The role either replaces the agent (exec) or runs under
-// it (supervise); the init always runs as a child that the agent waits for.
-//
-// Supervise as PID 1: orphaned grandchildren are re-parented to the agent, and Node cannot
-// waitpid() children it did not spawn, so they stay zombies until the container ends.
-// Celery reaps its own pool processes, so in practice little accumulates; where it matters
-// run the agent under tini (`tini -- pulp-entrypoint worker`) or give the pod
-// `shareProcessNamespace: true`, so that the pause container is PID 1 and reaps. In exec
-// mode the role is PID 1, exactly as with the original image.
-import { spawn } from 'node:child_process';
+// it (supervise.ts); the init always runs as a child that the agent waits for.
 import { statSync } from 'node:fs';
 import { CannotExecuteError, InputError, NotFoundError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
@@ -17,7 +9,8 @@ import { type ExecModeSetting, chooseExecMode, hasExecve } from './mode.ts';
 import { DEFAULT_PATH, resolveOnPath } from './path.ts';
 import { type Launch, checkWorkdirFor, dropPrivilegesInProcess, envForUser, planLaunch } from './privileges.ts';
 import { SETPRIV_LOCATIONS, findTrustedHelper } from '../common/trusted-helper.ts';
-import { FORWARDED_SIGNALS, type SignalRewrite, TERMINAL_SIGNALS, exitCodeOf } from './signals.ts';
+import type { SignalRewrite } from './signals.ts';
+import { type Prepared, supervise } from './supervise.ts';
 
 export interface RunSpec {
   /** argv[0] is a program name (looked up in env.PATH) or a path. */
@@ -33,14 +26,6 @@ export interface RunSpec {
   mode?: ExecModeSetting;
   /** For log lines: "beat", "pulp-manage-db"... */
   label?: string;
-}
-
-interface Prepared {
-  file: string;
-  args: string[];
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-  label: string;
 }
 
 /**
@@ -100,70 +85,6 @@ export function checkSpawnAs(user: ResolvedUser | null): void {
 
 function userFields(user: ResolvedUser | null): { user: string } {
   return { user: user === null ? `uid ${process.geteuid?.() ?? '?'} (no switch)` : `${user.name} (${user.uid}:${user.gid})` };
-}
-
-/** After SIGTERM, how long a stopped init gets before SIGKILL. */
-export const STOP_GRACE_MS = 3000;
-
-/**
- * Spawns with inherited stdio, forwards signals while the child lives, resolves its exit
- * code. When `stop` aborts, the child gets SIGTERM, then SIGKILL after STOP_GRACE_MS.
- */
-function supervise(launch: Launch, p: Prepared, rewrite: SignalRewrite, log: Logger, stop?: AbortSignal): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(launch.file, launch.args, {
-      stdio: 'inherit',
-      cwd: p.cwd,
-      env: p.env,
-    });
-    const tty = process.stdin.isTTY === true;
-    const handlers: [NodeJS.Signals, () => void][] = [];
-    for (const sig of FORWARDED_SIGNALS) {
-      const handler = (): void => {
-        if (tty && TERMINAL_SIGNALS.includes(sig)) return;
-        const to = rewrite.get(sig) ?? sig;
-        if (sig !== 'SIGWINCH') log.info(`passing ${sig}${to !== sig ? ` on as ${to}` : ''} to ${p.label}`, { pid: child.pid });
-        try {
-          child.kill(to);
-        } catch {
-          // Already gone: its exit is on its way.
-        }
-      };
-      handlers.push([sig, handler]);
-      process.on(sig, handler);
-    }
-    let killTimer: NodeJS.Timeout | undefined;
-    const onStop = (): void => {
-      log.warn(`stopping ${p.label} (SIGTERM, then SIGKILL after ${STOP_GRACE_MS} ms)`, { pid: child.pid });
-      try {
-        child.kill('SIGTERM');
-      } catch {
-        // Already gone.
-      }
-      killTimer = setTimeout(() => {
-        try {
-          child.kill('SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }, STOP_GRACE_MS);
-    };
-    if (stop?.aborted) onStop();
-    else stop?.addEventListener('abort', onStop, { once: true });
-    const done = (): void => {
-      for (const [sig, handler] of handlers) process.off(sig, handler);
-      stop?.removeEventListener('abort', onStop);
-      clearTimeout(killTimer);
-    };
-    child.once('error', (err) => {
-      done();
-      reject(new CannotExecuteError(`${p.label}: cannot start ${launch.file}: ${err.message}`));
-    });
-    child.once('exit', (code, signal) => {
-      done();
-      resolve(exitCodeOf(code, signal));
-    });
-  });
 }
 
 /**

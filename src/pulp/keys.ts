@@ -5,52 +5,66 @@ import { type ConfigView, confGet } from '../ini/config-view.ts';
 import { isSecretKey } from '../common/redact.ts';
 
 /** The parts of the agent that read a key from the effective file. */
-export type Reader = 'mongodb wait' | 'init' | 'broker wait' | 'messaging check' | 'role command' | 'syslog check';
+export type AgentReader = 'mongodb wait' | 'init' | 'broker wait' | 'messaging check' | 'role command' | 'syslog check';
+
+/**
+ * Pulp's own programs that the agent starts and that read the key as they start, from Pulp 2's
+ * sources: every Celery role imports pulp.server.async.celery_instance ([tasks]),
+ * pulp.server.db.connection ([database]) and pulp.server.logs ([server] log_type);
+ * pulp-manage-db the last two, and migration 0009 reads [messaging] url, transport and
+ * clientcert when it upgrades a Qpid installation. [messaging] cacert is read only by httpd's
+ * gofer connector, which no Celery container starts.
+ */
+export type PulpReader = 'celery' | 'pulp-manage-db';
+
+export type Reader = AgentReader | PulpReader;
 
 export interface PulpKey {
   /** Pulp 2's value when the file leaves the key out or empty (only where the agent needs one). */
   default?: string;
   /** Shown masked wherever it is rendered. */
   secret: boolean;
-  /** Who in the agent reads it; empty: checked for Pulp's sake only. */
-  readBy: readonly Reader[];
   /**
-   * A value Pulp's ConfigParser cannot read (a bad %(name)s reference) is refused rather than
-   * warned about, because the agent or the role cannot start without it.
+   * Who reads it at start: parts of the agent, and Pulp programs the agent starts. A value
+   * Pulp's ConfigParser cannot read (a bad %(name)s reference) is refused when anyone here
+   * reads it, because then the agent or the role cannot start; otherwise it is only warned about.
    */
-  refuseUnreadable: boolean;
+  readBy: readonly Reader[];
   /** The variable that sets the key directly, value as given (others are built in settings/edits.ts). */
   env?: string;
   /** A CA, certificate or key file a TLS probe presents. */
   tlsFile?: 'ca' | 'cert' | 'key';
 }
 
-const DB: readonly Reader[] = ['mongodb wait', 'init'];
+const DB: readonly Reader[] = ['mongodb wait', 'init', 'celery', 'pulp-manage-db'];
+const BROKER: readonly Reader[] = ['broker wait', 'celery'];
+/** Migration 0009 (an upgrade from Qpid) in pulp-manage-db; the agent's preview names the protocol. */
+const MESSAGING: readonly Reader[] = ['messaging check', 'pulp-manage-db'];
 
 /** "section.key" -> what the agent knows of it. Order is the order direct edits are planned in. */
 export const PULP_KEYS = {
-  'server.server_name': { secret: false, readBy: ['role command'], refuseUnreadable: true, env: 'PULP_SERVER_NAME' },
-  'server.log_type': { default: 'syslog', secret: false, readBy: ['syslog check'], refuseUnreadable: true },
-  'database.seeds': { default: 'localhost:27017', secret: false, readBy: DB, refuseUnreadable: true },
-  'database.name': { default: 'pulp_database', secret: false, readBy: DB, refuseUnreadable: true, env: 'PULP_DB_NAME' },
-  'database.username': { secret: false, readBy: DB, refuseUnreadable: true, env: 'PULP_DB_USERNAME' },
-  'database.password': { secret: true, readBy: DB, refuseUnreadable: true, env: 'PULP_DB_PASSWORD' },
-  'database.replica_set': { secret: false, readBy: DB, refuseUnreadable: true, env: 'PULP_DB_REPLICA_SET' },
-  'database.ssl': { default: 'false', secret: false, readBy: DB, refuseUnreadable: true },
-  'database.verify_ssl': { default: 'true', secret: false, readBy: DB, refuseUnreadable: true },
-  'database.ca_path': { secret: false, readBy: DB, refuseUnreadable: true, tlsFile: 'ca' },
-  'database.ssl_certfile': { secret: false, readBy: DB, refuseUnreadable: true, tlsFile: 'cert' },
-  'database.ssl_keyfile': { secret: false, readBy: DB, refuseUnreadable: true, tlsFile: 'key' },
-  'messaging.url': { default: 'tcp://localhost:5672', secret: false, readBy: ['messaging check'], refuseUnreadable: true },
-  'messaging.transport': { default: 'qpid', secret: false, readBy: ['messaging check'], refuseUnreadable: false },
-  'messaging.cacert': { secret: false, readBy: [], refuseUnreadable: true },
-  'messaging.clientcert': { secret: false, readBy: [], refuseUnreadable: true },
-  'tasks.broker_url': { default: 'qpid://localhost/', secret: false, readBy: ['broker wait'], refuseUnreadable: true },
-  'tasks.celery_require_ssl': { default: 'false', secret: false, readBy: ['broker wait'], refuseUnreadable: true },
-  'tasks.cacert': { secret: false, readBy: ['broker wait'], refuseUnreadable: true, tlsFile: 'ca' },
-  'tasks.certfile': { secret: false, readBy: ['broker wait'], refuseUnreadable: true, tlsFile: 'cert' },
-  'tasks.keyfile': { secret: false, readBy: ['broker wait'], refuseUnreadable: true, tlsFile: 'key' },
-  'tasks.login_method': { secret: false, readBy: ['broker wait'], refuseUnreadable: false },
+  'server.server_name': { secret: false, readBy: ['role command'], env: 'PULP_SERVER_NAME' },
+  'server.log_type': { default: 'syslog', secret: false, readBy: ['syslog check', 'celery', 'pulp-manage-db'] },
+  'database.seeds': { default: 'localhost:27017', secret: false, readBy: DB },
+  'database.name': { default: 'pulp_database', secret: false, readBy: DB, env: 'PULP_DB_NAME' },
+  'database.username': { secret: false, readBy: DB, env: 'PULP_DB_USERNAME' },
+  'database.password': { secret: true, readBy: DB, env: 'PULP_DB_PASSWORD' },
+  'database.replica_set': { secret: false, readBy: DB, env: 'PULP_DB_REPLICA_SET' },
+  'database.ssl': { default: 'false', secret: false, readBy: DB },
+  'database.verify_ssl': { default: 'true', secret: false, readBy: DB },
+  'database.ca_path': { secret: false, readBy: DB, tlsFile: 'ca' },
+  'database.ssl_certfile': { secret: false, readBy: DB, tlsFile: 'cert' },
+  'database.ssl_keyfile': { secret: false, readBy: DB, tlsFile: 'key' },
+  'messaging.url': { default: 'tcp://localhost:5672', secret: false, readBy: MESSAGING },
+  'messaging.transport': { default: 'qpid', secret: false, readBy: MESSAGING },
+  'messaging.cacert': { secret: false, readBy: [] },
+  'messaging.clientcert': { secret: false, readBy: ['pulp-manage-db'] },
+  'tasks.broker_url': { default: 'qpid://localhost/', secret: false, readBy: BROKER },
+  'tasks.celery_require_ssl': { default: 'false', secret: false, readBy: BROKER },
+  'tasks.cacert': { secret: false, readBy: BROKER, tlsFile: 'ca' },
+  'tasks.certfile': { secret: false, readBy: BROKER, tlsFile: 'cert' },
+  'tasks.keyfile': { secret: false, readBy: BROKER, tlsFile: 'key' },
+  'tasks.login_method': { secret: false, readBy: BROKER },
 } as const satisfies Record<string, PulpKey>;
 
 export type KeyId = keyof typeof PULP_KEYS;
@@ -93,9 +107,9 @@ export function pulpDefault(id: KeyId): string {
   return TABLE[id]?.default ?? '';
 }
 
-/** Whether Pulp's ConfigParser failing to read [section] key stops the agent. */
+/** Whether Pulp's ConfigParser failing to read [section] key stops the agent: someone reads it at start. */
 export function refusedWhenUnreadable(section: string, key: string): boolean {
-  return pulpKey(section, key)?.refuseUnreadable === true;
+  return (pulpKey(section, key)?.readBy.length ?? 0) > 0;
 }
 
 /** Whether [section] key is masked: the table says so, or its name says so (any other key). */

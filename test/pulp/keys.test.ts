@@ -71,11 +71,17 @@ t.test('secret keys are also secret by name, so the diff (masked by name) hides 
   t.equal(isSecret('server', 'oauth_key'), false);
 });
 
-t.test('only keys read by the agent or the role are refused when Pulp cannot read them', async (t) => {
-  t.equal(refusedWhenUnreadable('database', 'seeds'), true);
-  t.equal(refusedWhenUnreadable('messaging', 'clientcert'), true);
-  t.equal(refusedWhenUnreadable('tasks', 'login_method'), false);
-  t.equal(refusedWhenUnreadable('server', 'other'), false);
+t.test('a key is refused when Pulp cannot read it exactly when someone reads it at start', async (t) => {
+  t.equal(refusedWhenUnreadable('database', 'seeds'), true, 'the waits, the init, Celery and pulp-manage-db');
+  t.equal(refusedWhenUnreadable('tasks', 'login_method'), true, 'every Celery role reads it as it imports celery_instance');
+  t.equal(refusedWhenUnreadable('messaging', 'transport'), true, "pulp-manage-db's migration 0009; the preview's protocol");
+  t.equal(refusedWhenUnreadable('messaging', 'clientcert'), true, "pulp-manage-db's migration 0009");
+  t.equal(refusedWhenUnreadable('messaging', 'cacert'), false, "only httpd's gofer connector reads it");
+  t.equal(refusedWhenUnreadable('server', 'other'), false, 'a key the agent does not know');
+  for (const id of ids) {
+    const { section, key } = keyParts(id);
+    t.equal(refusedWhenUnreadable(section, key), PULP_KEYS[id].readBy.length > 0, `${id}: refused iff read`);
+  }
 });
 
 t.test('TLS file keys per section', async (t) => {
