@@ -1,4 +1,30 @@
-// --help text. Kept next to the code it describes; the README repeats the tables.
+// --help text. Kept next to the code it describes; the README repeats the tables. The exit
+// codes come from their one table (common/errors.ts).
+import { EXIT_CODE_MEANINGS } from '../common/errors.ts';
+
+const WIDTH = 100;
+const CODE_COLUMN = 9;
+
+/** The exit codes, one per row, the meaning wrapped under itself (backticks are the README's markup). */
+function exitCodeLines(): string {
+  return EXIT_CODE_MEANINGS.map(([code, meaning]) => {
+    const rows: string[] = [];
+    let row = `  ${String(code).padEnd(CODE_COLUMN - 2)}`;
+    let empty = true;
+    for (const word of meaning.replaceAll('`', '').split(' ')) {
+      if (!empty && row.length + 1 + word.length > WIDTH) {
+        rows.push(row);
+        row = ' '.repeat(CODE_COLUMN);
+        empty = true;
+      }
+      row += empty ? word : ` ${word}`;
+      empty = false;
+    }
+    rows.push(row);
+    return rows.join('\n');
+  }).join('\n');
+}
+
 export const HELP = `pulp-entrypoint: configure, wait, init and exec a Pulp 2 Celery role in a container.
 
 Usage:
@@ -50,11 +76,8 @@ user, password and vhost (guest/guest and / when absent); qpid://, qpids:// an A
 (a Qpid answering AMQP 0-10 counts as live). [messaging] url is not waited for: the Celery
 roles do not use it at start. Wrong credentials or a refused vhost end the wait at once.
 
-Exit codes: 0 done (run: the role's own), 64 usage, 65 bad environment value or server.conf
-(nothing written), 69 a dependency was not ready in time (or the init lease was lost), 73
-server.conf cannot be read or written, 74 the output could not be written (a full or closed
-stdout), 70 internal error, 126 the program could not start, 127 it is not on PATH; a failing
-init exits with its own code.
+Exit codes:
+${exitCodeLines()}
 
 Every key is edited only when the environment gives its value; secrets show as ********.
 `;

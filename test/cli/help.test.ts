@@ -1,0 +1,44 @@
+// The exit codes have one table (src/common/errors.ts): every code the agent can end with is
+// in it, --help prints it (src/cli/help.ts), and the README's "Exit codes" table is it, row for
+// row, so neither can drift from the code.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXIT_CODE_MEANINGS, ExitCode } from '../../src/common/errors.ts';
+import { ROOT, cli } from '../helpers/cli.ts';
+
+const squash = (s: string): string => s.replaceAll('`', '').replace(/\s+/g, ' ').trim();
+
+t.test('every exit code of ExitCode has a meaning, once', async (t) => {
+  const listed = EXIT_CODE_MEANINGS.map(([code]) => code);
+  t.equal(new Set(listed).size, listed.length, 'no code twice');
+  for (const [name, code] of Object.entries(ExitCode)) {
+    if (name === 'signalBase') t.match(EXIT_CODE_MEANINGS.find(([c]) => c === 'other')?.[1], /128 \+ signal/, '128 + signal: in "other"');
+    else t.ok(listed.includes(code), `${name} (${code})`);
+  }
+});
+
+t.test("the README's Exit codes table is the table, row for row", async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('\n## Exit codes\n');
+  t.ok(start >= 0, 'the README has the section');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  const rows = section.split('\n').filter((l) => /^\| (\d+|other) \|/.test(l));
+  t.same(
+    rows,
+    EXIT_CODE_MEANINGS.map(([code, meaning]) => `| ${code} | ${meaning} |`),
+  );
+});
+
+t.test('--help prints every code with its meaning, in order', async (t) => {
+  const r = cli(['--help']);
+  t.equal(r.status, 0);
+  const block = r.stdout.slice(r.stdout.indexOf('\nExit codes:\n'));
+  let at = 0;
+  for (const [code, meaning] of EXIT_CODE_MEANINGS) {
+    const found = squash(block).indexOf(`${code} ${squash(meaning)}`, at);
+    t.ok(found > at || (at === 0 && found >= 0), `${code}: ${squash(meaning).slice(0, 50)}...`);
+    at = found;
+  }
+  t.ok(block.split('\n').every((l) => l.length <= 100), 'no line wider than 100 columns');
+});
