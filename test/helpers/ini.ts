@@ -10,7 +10,7 @@ import type { ConfigView } from '../../src/ini/config-view.ts';
 export type Sections = Record<string, Record<string, string>>;
 export type PyRead = Sections | { error: string };
 
-const SCRIPT = new URL('../ini/configparser.py', import.meta.url).pathname;
+const SCRIPT = new URL('../ini/configparser-read.py', import.meta.url).pathname;
 export const FIXTURES = new URL('../../fixtures/server.conf/', import.meta.url).pathname;
 
 export function fixture(name: string): string {
