@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: system packages, the real servers, then every test with tap, and a plain
-# "N passed, N failed" line at the end. Arguments go to tap (e.g. `npm test -- test/wait-*.ts`).
+# "N passed, N failed" line at the end. Arguments go to tap (e.g. `npm test -- test/wait/`).
 #
 # With CI=true anything missing is a failure. On a laptop a missing piece is a loud warning
 # and the tests that need it skip, each saying what was skipped and how to enable it.

@@ -50,7 +50,7 @@ rows.push(['pulp-entrypoint preview beat --json', time(() => must(spawnSync(proc
 
 const augtool = spawnSync('augtool', ['--version']).status === 0;
 if (augtool) {
-  const lens = join(root, 'test/augtool');
+  const lens = join(root, 'test/ini/augtool');
   const edits = [
     ['server', 'server_name', env.PULP_SERVER_NAME],
     ['database', 'seeds', `${env.DB_SERVICE_HOST}:${env.DB_SERVICE_PORT}`],

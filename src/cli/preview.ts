@@ -4,8 +4,8 @@ import type { ConfigurePlan } from '../conf-file/plan.ts';
 import type { KeyId } from '../pulp/keys.ts';
 import type { CommandSpec, RoleSpec } from '../pulp/roles.ts';
 import type { AgentOptions } from '../settings/options.ts';
-import { BROKER_PROTOCOLS, MESSAGING_NOT_WAITED, type Target, WAIT_REASONS, messagingEndpoint } from '../dependencies/targets.ts';
-import { resolveOnPath } from '../exec/path.ts';
+import { BROKER_PROTOCOLS, MESSAGING_NOT_WAITED, type Target, WAIT_REASONS, messagingEndpoint } from '../pulp/targets.ts';
+import { resolveOnPath } from '../common/program-path.ts';
 
 export interface PreviewCommand {
   argv: string[];

@@ -2,7 +2,8 @@
 // and preview never load them: checks before the write, waits then init, and the exec.
 import type { ConfigView } from '../ini/config-view.ts';
 import type { Context } from './context.ts';
-import { type ExecModeSetting, chooseExecMode, hasExecve } from '../exec/mode.ts';
+import { chooseExecMode, hasExecve } from '../exec/mode.ts';
+import type { ExecModeSetting } from '../settings/types.ts';
 import { planUser } from '../exec/privileges.ts';
 import { checkLaunch, checkSpawnAs, execRole, runToCompletion } from '../exec/run.ts';
 import { awaitInitOnMongo, openInitConnection, runInitOnMongo } from '../init/on-mongo.ts';
@@ -11,7 +12,7 @@ import type { Logger } from '../common/log.ts';
 import type { Deadline } from '../common/retry.ts';
 import type { StopSignals } from '../exec/stop-signals.ts';
 import { type CommandSpec, INIT_ARGV, type RoleSpec } from '../pulp/roles.ts';
-import { type Target, mongoTarget } from '../dependencies/targets.ts';
+import { type Target, mongoTarget } from '../pulp/targets.ts';
 import type { ResolvedUser } from '../exec/users.ts';
 import { waitForTargets } from '../wait/wait.ts';
 

@@ -13,7 +13,7 @@ import { isSecret, keyLabel, refusedWhenUnreadable } from '../pulp/keys.ts';
 import { MASK, redactUrl } from '../common/redact.ts';
 import type { Settings } from '../settings/options.ts';
 import { type PlannedEdit, planEdits } from '../settings/edits.ts';
-import { type Target, targetsFromConfig } from '../dependencies/targets.ts';
+import { type Target, targetsFromConfig } from '../pulp/targets.ts';
 
 export interface EditView extends PlannedEdit {
   /** The Augeas path of the key, on the real file path. */

@@ -2,6 +2,13 @@
 // the overall deadline must hold even when a peer accepts and then says nothing.
 import { ProbeError } from './classify.ts';
 
+/** One attempt's bounds, as every probe and the init's connection take them. */
+export interface AttemptOptions {
+  /** For this attempt alone; never the whole deadline. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
 /** Lets the attempt move its own time limit once it knows more (see the AMQP probe). */
 export interface TimeoutControl {
   extendTo?: (totalMs: number) => void;

@@ -4,9 +4,9 @@
 // supervise keeps the agent as the role's parent: for Node without execve, and for a signal
 // rewrite, which needs someone in between to translate.
 import { InputError } from '../common/errors.ts';
+import type { ExecModeSetting } from '../settings/types.ts';
 
-export type ExecMode = 'exec' | 'supervise';
-export type ExecModeSetting = 'auto' | ExecMode;
+export type ExecMode = Exclude<ExecModeSetting, 'auto'>;
 
 export function hasExecve(): boolean {
   return typeof (process as { execve?: unknown }).execve === 'function';

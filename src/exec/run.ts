@@ -5,11 +5,12 @@ import { statSync } from 'node:fs';
 import { CannotExecuteError, InputError, NotFoundError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { type ResolvedUser, describeUser } from './users.ts';
-import { type ExecModeSetting, chooseExecMode, hasExecve } from './mode.ts';
-import { DEFAULT_PATH, resolveOnPath } from './path.ts';
+import { chooseExecMode, hasExecve } from './mode.ts';
+import type { ExecModeSetting } from '../settings/types.ts';
+import { DEFAULT_PATH, resolveOnPath } from '../common/program-path.ts';
 import { type Launch, checkWorkdirFor, dropPrivilegesInProcess, envForUser, planLaunch } from './privileges.ts';
 import { SETPRIV_LOCATIONS, findTrustedHelper } from '../common/trusted-helper.ts';
-import type { SignalRewrite } from './signals.ts';
+import type { SignalRewrite } from '../common/signals.ts';
 import { type Prepared, supervise } from './supervise.ts';
 
 export interface RunSpec {

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { CannotExecuteError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { Launch } from './privileges.ts';
-import { FORWARDED_SIGNALS, type SignalRewrite, TERMINAL_SIGNALS, exitCodeOf } from './signals.ts';
+import { FORWARDED_SIGNALS, type SignalRewrite, TERMINAL_SIGNALS, exitCodeOf } from '../common/signals.ts';
 
 /** A command ready to start: the program's file, its arguments and environment, where, and its name in log lines. */
 export interface Prepared {

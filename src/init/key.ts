@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InputError } from '../common/errors.ts';
-import { resolveOnPath } from '../exec/path.ts';
+import { resolveOnPath } from '../common/program-path.ts';
 
 export interface KeyFacts {
   path: string;

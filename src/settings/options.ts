@@ -4,8 +4,8 @@
 // error kept for the plan to report (after server.conf is read, as it always was).
 import { cleanEnv, type EnvError } from 'envalid';
 import { InputError } from '../common/errors.ts';
-import { type ExecModeSetting } from '../exec/mode.ts';
-import { type SignalRewrite, parseSignalRewrite } from '../exec/signals.ts';
+import type { ExecModeSetting } from './types.ts';
+import { type SignalRewrite, parseSignalRewrite } from '../common/signals.ts';
 import type { LogFormat } from '../common/log.ts';
 import { BROKER_SCHEMES, type BrokerScheme } from '../pulp/values.ts';
 import { type ReadFile, readFileVariables } from './secret-files.ts';

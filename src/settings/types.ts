@@ -7,3 +7,6 @@ export interface Sourced<T> {
   value: T;
   from: string[];
 }
+
+/** PULP_EXEC_MODE: exec replaces the agent with the role, supervise keeps it as the parent (exec/mode.ts). */
+export type ExecModeSetting = 'auto' | 'exec' | 'supervise';

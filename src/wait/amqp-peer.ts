@@ -1,7 +1,7 @@
 // What a broker's first bytes say about it, and the one line for a protocol it does not share
 // with Pulp's client. Pure: the probes feed it the bytes they saw.
 import type { BrokerProtocol } from '../pulp/values.ts';
-import { BROKER_PROTOCOLS } from '../dependencies/targets.ts';
+import { BROKER_PROTOCOLS } from '../pulp/targets.ts';
 import { ProbeError } from '../dependencies/classify.ts';
 
 /** The AMQP 0-9-1 protocol header, which RabbitMQ also sends back to any header it refuses. */

@@ -7,11 +7,11 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { ChannelModel } from 'amqplib';
 import { loadAmqplib } from '../dependencies/drivers.ts';
-import type { AmqpTarget } from '../dependencies/targets.ts';
+import type { AmqpTarget } from '../pulp/targets.ts';
 import { AMQP_0_9_1_HEADER, mismatch, readPeerHeader } from './amqp-peer.ts';
 import { readTls } from './amqp.ts';
 import { ProbeError, toProbeError } from '../dependencies/classify.ts';
-import type { AttemptOptions } from './mongodb.ts';
+import type { AttemptOptions } from '../dependencies/timeout.ts';
 import { withTimeout } from '../dependencies/timeout.ts';
 
 /** kombu's pyamqp transport fills these in when the URL leaves them out (or empty). */

@@ -1,9 +1,8 @@
-// MongoDB readiness: connect, `ping`, close (the connection itself: src/mongodb/).
-import { type AttemptOptions, connectMongo, probeOptions } from '../dependencies/mongodb/connect.ts';
+// MongoDB readiness: connect, `ping`, close (the connection itself: src/dependencies/mongodb/).
+import { connectMongo, probeOptions } from '../dependencies/mongodb/connect.ts';
 import { pingDirect } from '../dependencies/mongodb/direct.ts';
-import type { MongoTarget } from '../dependencies/targets.ts';
-
-export type { AttemptOptions } from '../dependencies/mongodb/connect.ts';
+import type { MongoTarget } from '../pulp/targets.ts';
+import type { AttemptOptions } from '../dependencies/timeout.ts';
 
 /** Readiness: connect, ping, close. */
 export async function probeMongo(target: MongoTarget, opts: AttemptOptions): Promise<void> {

@@ -1,8 +1,9 @@
 // One readiness attempt for any target, and how targets are named in log lines and errors.
-import type { Target } from '../dependencies/targets.ts';
+import type { Target } from '../pulp/targets.ts';
 import { probeAmqp } from './amqp.ts';
 import { probeAmqp091 } from './amqp091.ts';
-import { type AttemptOptions, probeMongo } from './mongodb.ts';
+import { probeMongo } from './mongodb.ts';
+import type { AttemptOptions } from '../dependencies/timeout.ts';
 
 /** Resolves when the target is ready, with a note when readiness was only partly checked. */
 export async function probeTarget(target: Target, opts: AttemptOptions): Promise<string | undefined> {

@@ -4,10 +4,10 @@
 import { UnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { type Deadline, msLeft, retryUntil } from '../common/retry.ts';
-import type { Target } from '../dependencies/targets.ts';
+import type { Target } from '../pulp/targets.ts';
 import { ATTEMPT_TIMEOUT_MS, type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from './backoff.ts';
 import { ProbeError, REASON_HINT, type Reason, toProbeError } from '../dependencies/classify.ts';
-import type { AttemptOptions } from './mongodb.ts';
+import type { AttemptOptions } from '../dependencies/timeout.ts';
 import { describeTarget, probeTarget } from './probe.ts';
 
 export interface WaitResult {

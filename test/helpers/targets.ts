@@ -2,7 +2,7 @@
 // derives them: a new field or default in MongoTarget/AmqpTarget reaches the tests by itself,
 // and a test cannot build a target that server.conf could never produce.
 import { configViewFrom } from '../../src/ini/config-view.ts';
-import { type AmqpTarget, type MongoTarget, mongoTarget, targetsFromConfig } from '../../src/dependencies/targets.ts';
+import { type AmqpTarget, type MongoTarget, mongoTarget, targetsFromConfig } from '../../src/pulp/targets.ts';
 
 /** The target of `[database] seeds` (e.g. "db:27017,db2:27017") plus other [database] keys. */
 export function mongoFromConf(seeds: string, database: Record<string, string> = {}): MongoTarget {

@@ -7,7 +7,7 @@ import t from 'tap';
 import net from 'node:net';
 import { UnavailableError } from '../../src/common/errors.ts';
 import { createLogger, silentLogger } from '../../src/common/log.ts';
-import type { AmqpTarget } from '../../src/dependencies/targets.ts';
+import type { AmqpTarget } from '../../src/pulp/targets.ts';
 import { checkTargets, waitForTargets } from '../../src/wait/wait.ts';
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

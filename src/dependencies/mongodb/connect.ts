@@ -6,18 +6,12 @@ import type { MongoClient, MongoClientOptions } from 'mongodb';
 import type { Connection, ConnectionOptions } from 'mongodb/lib/cmap/connection.js';
 import { loadMongo, loadMongoConnection } from '../drivers.ts';
 import { joinHostPort } from '../../common/net.ts';
-import type { MongoTarget } from '../targets.ts';
+import type { MongoTarget } from '../../pulp/targets.ts';
 import { ProbeError, toProbeError } from '../classify.ts';
 import { MONGO_MAX_BEFORE_HELLO, MONGO_MAX_MESSAGE, guardStream, mongoFormat } from '../frame-guard.ts';
 import { readTlsFiles } from '../tls-files.ts';
 import { TLS_FILE_KEYS, labelOf } from '../../pulp/keys.ts';
-import { withTimeout } from '../timeout.ts';
-
-export interface AttemptOptions {
-  /** For this attempt alone; never the whole deadline. */
-  timeoutMs: number;
-  signal?: AbortSignal;
-}
+import { type AttemptOptions, withTimeout } from '../timeout.ts';
 
 type Seed = MongoTarget['seeds'][number];
 

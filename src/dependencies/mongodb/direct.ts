@@ -13,9 +13,10 @@ import os from 'node:os';
 import type { MongoClientOptions } from 'mongodb';
 import { loadMongoProbe } from '../drivers.ts';
 import { joinHostPort } from '../../common/net.ts';
-import type { MongoTarget } from '../targets.ts';
+import type { MongoTarget } from '../../pulp/targets.ts';
 import { toProbeError } from '../classify.ts';
-import { type AttemptOptions, guardedConnection } from './connect.ts';
+import { guardedConnection } from './connect.ts';
+import type { AttemptOptions } from '../timeout.ts';
 import { withTimeout } from '../timeout.ts';
 
 type Seed = MongoTarget['seeds'][number];

@@ -3,8 +3,8 @@
 import type { ConfigView } from '../ini/config-view.ts';
 import { InputError } from '../common/errors.ts';
 import { joinHostPort } from '../common/net.ts';
-import { type KeyId, TLS_FILE_KEYS, labelOf, pulpValue, setValue } from '../pulp/keys.ts';
-import { type BrokerProtocol, URL_SCHEMES, parseBool, parseBrokerUrl, parseSeeds } from '../pulp/values.ts';
+import { type KeyId, TLS_FILE_KEYS, labelOf, pulpValue, setValue } from './keys.ts';
+import { type BrokerProtocol, URL_SCHEMES, parseBool, parseBrokerUrl, parseSeeds } from './values.ts';
 
 export interface MongoTarget {
   kind: 'mongodb';

@@ -2,7 +2,7 @@
 // files stop workers with SIGQUIT while Kubernetes sends SIGTERM), and the exit code a
 // signal death maps to. All pure.
 import { constants } from 'node:os';
-import { ExitCode, InputError, signalExitCode } from '../common/errors.ts';
+import { ExitCode, InputError, signalExitCode } from './errors.ts';
 
 /** What the agent passes on to the role. SIGKILL/SIGSTOP cannot be caught; CHLD/PIPE are its own. */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
