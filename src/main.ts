@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { type Command, parseArgs } from './cli/args.ts';
 import { type Context, loadContext } from './cli/context.ts';
-import { readStartingConf } from './conf-file/write.ts';
+import { readStartingConf } from './conf-file/read.ts';
 import { type ConfigurePlan, applyConfigure, planConfigure } from './conf-file/plan.ts';
 import { exitOnStopSignals } from './exec/stop-signals.ts';
 import { version } from './common/embedded.ts';

@@ -2,7 +2,8 @@
 // checks everything it can, so that a bad value is refused before anything is written;
 // applyConfigure is the one effect: the write.
 import type { ConfigView } from '../ini/config-view.ts';
-import { type StartingConf, type WriteResult, writeConf } from './write.ts';
+import type { StartingConf } from './read.ts';
+import { type WriteResult, writeConf } from './write.ts';
 import { unifiedDiff } from './diff.ts';
 import { InputError } from '../common/errors.ts';
 import { formatAugeasPath } from '../ini/augeas-path.ts';

@@ -13,7 +13,9 @@ import { connectMongo, probeOptions } from '../dependencies/mongodb/connect.ts';
 import { findOneDirect } from '../dependencies/mongodb/direct.ts';
 import { type DoneDoc, type Holder, INIT_COLLECTION, doneId } from './lease.ts';
 import { mongoInitStore } from './mongo-store.ts';
-import { type InitOutcome, awaitInitDone, backoffPolls, runInitOnce } from './once.ts';
+import { type InitOutcome, runInitOnce } from './once.ts';
+import { awaitInitDone } from './await-done.ts';
+import { backoffPolls } from './store-call.ts';
 import { StoreError } from './store-error.ts';
 import type { InitStore } from './store.ts';
 

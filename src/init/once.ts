@@ -1,99 +1,16 @@
 // The one-time init: at most one runs at a time across all pods (the lease), and once it
-// succeeded for a key, later starts skip it (the completion record). Roles without an init
-// wait for that record instead. Effects come in through InitStore and the `run` callback;
+// succeeded for a key, later starts skip it (the completion record): take the lease, run
+// under the watchdog, commit the record, release once. Roles without an init wait for the
+// record instead (await-done.ts). Effects come in through InitStore and the `run` callback;
 // time through `clock`, so the state machine is tested without servers or sleeps.
 import { ChildFailedError, UnavailableError, errorMessage } from '../common/errors.ts';
-import type { Logger } from '../common/log.ts';
-import { type Deadline, type Time, deadlineIn, laterOf, msLeft, realTime, retryUntil } from '../common/retry.ts';
-import { type DoneDoc, type Holder, doneId, leaseState } from './lease.ts';
-import { StoreError } from './store-error.ts';
-import type { InitStore } from './store.ts';
-
-/** Time (retry.ts) plus the wall clock; stalls, lost leases and deadlines are measured on mono(). */
-export interface Clock extends Time {
-  now(): Date;
-}
-
-export const realClock: Clock = { ...realTime, now: () => new Date() };
-
-/**
- * How log and error lines name the store when the caller does not (tests); the MongoDB
- * store passes its own name, "MongoDB at 10.0.0.5:27017 (database pulp_database)".
- */
-const DEFAULT_STORE_NAME = 'the init database';
-
-interface StoreCallContext {
-  storeName: string;
-  log: Logger;
-  clock: Clock;
-  pollMs: number;
-  key: string;
-}
-
-/**
- * One store call, tried again after transient failures (the network, an election, a
- * timeout) until `deadline`; then, or at once for any other StoreError, an UnavailableError
- * naming the database and what to check. Errors that are not StoreErrors are bugs: they pass.
- */
-function storeCall<T>(ctx: StoreCallContext, what: string, deadline: Deadline, op: () => Promise<T>, failure?: (why: string) => string): Promise<T> {
-  const fail = (why: string): UnavailableError => new UnavailableError(failure ? failure(why) : `cannot ${what} in ${ctx.storeName}: ${why}`);
-  return retryUntil({
-    deadline,
-    time: ctx.clock,
-    attempt: () => op(),
-    failure: (err) => {
-      if (!(err instanceof StoreError)) throw err;
-      if (!err.transient) throw fail(`${err.reason}; ${err.hint}`);
-      return err;
-    },
-    pauseMs: (failures) => backoffPolls(ctx.pollMs, failures),
-    onRetry: (err, attempt, pause) => ctx.log.warn(`cannot ${what} in ${ctx.storeName}: ${err.reason}; trying again in ${pause} ms`, { key: ctx.key, attempt }),
-    expired: (err, attempts) => fail(`${err.reason}, still at the deadline after ${attempts} attempts; ${err.hint} (PULP_WAIT_TIMEOUT sets the deadline)`),
-  });
-}
-
-/** The pause after the n-th failed call: doubles up to 4 polls, so a long outage is not a log line every half second. */
-export function backoffPolls(pollMs: number, failures: number): number {
-  return pollMs * Math.min(4, 2 ** (failures - 1));
-}
-
-export interface InitOnceOptions {
-  store: InitStore;
-  /** For log and error lines (default "the init database"). */
-  storeName?: string;
-  key: string;
-  /** PULP_FORCE_INIT=1: run even when a completion record exists. */
-  force: boolean;
-  holder: Holder;
-  /** For the record and the log lines. */
-  argv: string[];
-  /** Runs the init, returns its exit code; stops it (SIGTERM, then SIGKILL) when `stop` aborts. */
-  run: (stop: AbortSignal) => Promise<number>;
-  /** Give up waiting for the lease then (the init itself is not cut short); on `clock`. */
-  deadline: Deadline;
-  log: Logger;
-  /** How long a lease lives without renewal (default 30 s); renewed every ttl/3. */
-  ttlMs?: number;
-  /** How often to look again while someone else holds the lease (default 500 ms). */
-  pollMs?: number;
-  clock?: Clock;
-}
+import { deadlineIn, laterOf, msLeft } from '../common/retry.ts';
+import { type DoneDoc, doneId, leaseState } from './lease.ts';
+import { type InitOnceOptions, type Session, sessionOf } from './session.ts';
+import { storeCall } from './store-call.ts';
+import { watchLease } from './watchdog.ts';
 
 export type InitOutcome = { ran: true; record: DoneDoc } | { ran: false; record: DoneDoc };
-
-export const DEFAULT_LEASE_TTL_MS = 30_000;
-
-/** How often the holder's watchdog looks at its lease while the init runs (at most). */
-const WATCH_TICK_MS = 250;
-
-/**
- * How long after sending its last confirmed renewal the holder gives up: before the server can
- * call the lease expired (its expiry is the server's time at that renewal, later than the
- * send, plus the TTL), by a margin for a slow round trip and the time to stop the init.
- */
-export function giveUpAfterMs(ttlMs: number): number {
-  return ttlMs - Math.min(Math.floor(ttlMs / 3), Math.max(250, Math.floor(ttlMs / 10)));
-}
 
 /** Thrown (exit 69) when the holder lost its lease while its init ran: the init was stopped. */
 function lostLease(argv: string[], why: string): UnavailableError {
@@ -102,39 +19,6 @@ function lostLease(argv: string[], why: string): UnavailableError {
 
 function describeDone(d: DoneDoc): string {
   return `init ${d.key} already done at ${d.doneAt.toISOString()} on ${d.host}`;
-}
-
-/** What runInitOnce works with: the options, defaults filled in. */
-interface Session extends StoreCallContext {
-  store: InitStore;
-  holder: Holder;
-  force: boolean;
-  argv: string[];
-  run: (stop: AbortSignal) => Promise<number>;
-  deadline: Deadline;
-  ttlMs: number;
-  /** The database's clock when the store has one (it judges expiry), else the agent's. */
-  serverNow(): Promise<Date>;
-}
-
-function sessionOf(opts: InitOnceOptions): Session {
-  const { store, key, holder, log } = opts;
-  const clock = opts.clock ?? realClock;
-  return {
-    store,
-    key,
-    holder,
-    log,
-    clock,
-    force: opts.force,
-    argv: opts.argv,
-    run: opts.run,
-    deadline: opts.deadline,
-    ttlMs: opts.ttlMs ?? DEFAULT_LEASE_TTL_MS,
-    pollMs: opts.pollMs ?? 500,
-    storeName: opts.storeName ?? DEFAULT_STORE_NAME,
-    serverNow: () => (store.serverNow ? store.serverNow() : Promise.resolve(clock.now())),
-  };
 }
 
 /** The completion record of the key, unless PULP_FORCE_INIT=1 (then null: run it anyway). */
@@ -190,96 +74,6 @@ async function acquire(s: Session): Promise<Taken | { done: DoneDoc }> {
 async function publishPending(s: Session, pending: DoneDoc): Promise<void> {
   s.log.info(`publishing the completion record of ${pending.key} that ${pending.holder} on ${pending.host} committed in the lease`, { key: pending.key });
   await storeCall(s, `write the completion record of ${pending.key}`, s.deadline, () => s.store.markDone(pending));
-}
-
-/** The holder's watchdog over its lease while the init runs (see watchLease). */
-interface Watchdog {
-  /** Aborts when the lease is lost: the init must stop. */
-  lost: AbortSignal;
-  /** Why it was lost (for the error line). */
-  lostWhy(): string;
-  /** Ends the watch; resolves when no timer or renewal of it is left. */
-  stop(): Promise<void>;
-}
-
-/**
- * Renews every ttl/3; renews at once after a stall (the process, or the whole machine, stopped
- * for longer than that); aborts `lost` when the lease is no longer ours (a renewal finds
- * another holder), or when no renewal has been confirmed for nearly a TTL (the database
- * unreachable, or a stall), since by then the server may give it to another. Stopped before
- * the record is committed, so no timer keeps the process alive afterwards.
- */
-function watchLease(s: Session, takenAt: number): Watchdog {
-  const { store, holder, ttlMs, clock, log, key } = s;
-  let confirmedAt = takenAt;
-  const stop = new AbortController();
-  const lost = new AbortController();
-  let lostWhy = '';
-  const lose = (why: string): void => {
-    if (lost.signal.aborted) return;
-    lostWhy = why;
-    log.warn(`the init lease is lost (${why}): stopping ${s.argv.join(' ')}`, { key });
-    lost.abort();
-  };
-  const interval = Math.max(1, Math.floor(ttlMs / 3));
-  const giveUp = giveUpAfterMs(ttlMs);
-  let inFlight = false;
-  const renewOnce = async (): Promise<void> => {
-    inFlight = true;
-    const sent = clock.mono();
-    try {
-      if (await store.renew(holder, await s.serverNow(), ttlMs)) {
-        confirmedAt = Math.max(confirmedAt, sent);
-        return;
-      }
-      const now = await store.readLease().catch(() => null);
-      lose(now?.holder ? `${now.holder} on ${now.host ?? '?'} took it over after it expired` : 'it expired and was taken over');
-    } catch (err) {
-      // After the loss or the end, a renewal cut short by the closing connection says nothing new.
-      if (lost.signal.aborted || stop.signal.aborted) return;
-      const why = err instanceof StoreError ? err.reason : errorMessage(err);
-      log.warn(`cannot renew the init lease in ${s.storeName}: ${why}; trying again in ${interval} ms`, { key });
-    } finally {
-      inFlight = false;
-    }
-  };
-  const watch = async (): Promise<void> => {
-    let lastTick = clock.mono();
-    let lastWall = clock.now().getTime();
-    let nextRenewal = lastTick + interval;
-    while (!stop.signal.aborted && !lost.signal.aborted) {
-      await clock.sleep(Math.min(WATCH_TICK_MS, interval), stop.signal);
-      if (stop.signal.aborted) return;
-      const now = clock.mono();
-      const wall = clock.now().getTime();
-      // A paused VM may resume with its monotonic clock where it stopped but its wall clock
-      // corrected: a jump on either means "check now" (a needless check costs one renewal).
-      const gap = Math.max(now - lastTick, wall - lastWall);
-      if (gap > interval) {
-        log.warn(`this agent was stalled for ${(gap / 1000).toFixed(1)} s: checking the init lease now`, { key });
-        nextRenewal = now;
-      }
-      lastTick = now;
-      lastWall = wall;
-      if (now - confirmedAt >= giveUp) {
-        lose(`no renewal confirmed by ${s.storeName} for ${((now - confirmedAt) / 1000).toFixed(1)} s, and it expires ${ttlMs / 1000} s after one`);
-        return;
-      }
-      if (now >= nextRenewal && !inFlight) {
-        nextRenewal = now + interval;
-        void renewOnce();
-      }
-    }
-  };
-  const watching = watch();
-  return {
-    lost: lost.signal,
-    lostWhy: () => lostWhy,
-    stop: async () => {
-      stop.abort();
-      await watching;
-    },
-  };
 }
 
 /**
@@ -374,42 +168,3 @@ export async function runInitOnce(opts: InitOnceOptions): Promise<InitOutcome> {
   return { ran: true, record: done };
 }
 
-export interface AwaitInitOptions {
-  store: InitStore;
-  /** For log and error lines (default "the init database"). */
-  storeName?: string;
-  key: string;
-  /** On `clock`. */
-  deadline: Deadline;
-  log: Logger;
-  pollMs?: number;
-  clock?: Clock;
-}
-
-/** For roles without an init: returns the completion record of `key`, or 69 at the deadline. */
-export async function awaitInitDone(opts: AwaitInitOptions): Promise<DoneDoc> {
-  const clock = opts.clock ?? realClock;
-  const pollMs = opts.pollMs ?? 500;
-  const ctx: StoreCallContext = { storeName: opts.storeName ?? DEFAULT_STORE_NAME, log: opts.log, clock, pollMs, key: opts.key };
-  let said = false;
-  for (;;) {
-    const done = await storeCall(ctx, `read the init record of ${opts.key}`, opts.deadline, () => opts.store.findDone(opts.key));
-    if (done) {
-      opts.log.info(`init ${done.key} was done at ${done.doneAt.toISOString()} on ${done.host}`, { key: opts.key });
-      return done;
-    }
-    if (!said) {
-      said = true;
-      const st = leaseState(await storeCall(ctx, 'read the init lease', opts.deadline, () => opts.store.readLease()), clock.now());
-      const running = st.state === 'held' ? `; ${st.by} on ${st.host} is running it now` : '';
-      opts.log.info(`waiting for the one-time init ${opts.key} (run by the beat role) to be recorded${running}`, { key: opts.key });
-    }
-    const left = msLeft(opts.deadline, clock);
-    if (left <= 0) {
-      throw new UnavailableError(
-        `the one-time init ${opts.key} was not recorded before the deadline: start the beat role (it runs pulp-manage-db), check its log, or make PULP_INIT_KEY the same in every role`,
-      );
-    }
-    await clock.sleep(Math.min(pollMs, left));
-  }
-}

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { embeddedServerConf } from '../../src/common/embedded.ts';
 import { ExitCode, InputError } from '../../src/common/errors.ts';
-import type { StartingConf } from '../../src/conf-file/write.ts';
+import type { StartingConf } from '../../src/conf-file/read.ts';
 import { planConfigure } from '../../src/conf-file/plan.ts';
 import { readSettings } from '../../src/settings/options.ts';
 

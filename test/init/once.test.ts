@@ -3,7 +3,9 @@
 import t from 'tap';
 import { createLogger } from '../../src/common/log.ts';
 import { type DoneDoc, type Holder, LEASE_ID, type LeaseDoc, acquireUpdate, doneId, isDuplicateKey, leaseState, releaseUpdate, renewUpdate } from '../../src/init/lease.ts';
-import { type Clock, awaitInitDone, runInitOnce } from '../../src/init/once.ts';
+import { runInitOnce } from '../../src/init/once.ts';
+import { awaitInitDone } from '../../src/init/await-done.ts';
+import type { Clock } from '../../src/init/store-call.ts';
 import type { InitStore } from '../../src/init/store.ts';
 import { initKeyOf } from '../../src/init/key.ts';
 import { StoreError } from '../../src/init/store-error.ts';
