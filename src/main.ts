@@ -2,11 +2,9 @@
 // failure is one line on stderr and a code from errors.ts's ExitCode; only this module ends
 // the process (exitNow), other modules throw or return a code.
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { type Command, parseArgs } from './cli/args.ts';
 import { type Context, loadContext } from './cli/context.ts';
-import { readStartingConf } from './conf-file/read.ts';
-import { type ConfigurePlan, applyConfigure, planConfigure } from './conf-file/plan.ts';
+import { planFromFile, roleSpecFor, writeAndReport } from './cli/configure.ts';
 import { exitOnStopSignals } from './exec/stop-signals.ts';
 import { version } from './common/embedded.ts';
 import { EntrypointError, ExitCode, UsageError, errorMessage } from './common/errors.ts';
@@ -17,62 +15,13 @@ import { planUser } from './exec/privileges.ts';
 import { type Logger, createLogger } from './common/log.ts';
 import { previewDocument, renderPreview } from './cli/preview.ts';
 import { deadlineIn } from './common/retry.ts';
-import { INIT_ARGV, type Role, type RoleSpec, roleSpec } from './pulp/roles.ts';
+import { INIT_ARGV, type Role } from './pulp/roles.ts';
 import type { Env } from './settings/types.ts';
 import { syslogWarning } from './pulp/syslog-check.ts';
 
-/**
- * Makes the plan, and gives ctx's logger the secrets it learnt, so that from here on no line
- * (an edit, a probe's error, main's last line) shows one.
- */
-function plan(ctx: Context, allowEmbedded: boolean): ConfigurePlan {
-  const { opts } = ctx;
-  const starting = readStartingConf(opts.confPath.value, opts.templatePath?.value, allowEmbedded);
-  ctx.log.trace('server.conf read', { path: opts.confPath.value, from: starting.readFrom, origin: starting.origin });
-  const p = planConfigure(ctx, starting);
-  const log = ctx.log.withSecrets(p.secrets);
-  ctx.log = log;
-  for (const w of p.warnings) log.warn(w);
-  for (const e of p.edits) log.trace('edit', { path: e.path, value: e.shown, from: e.from, changes: e.changes });
-  for (const t of p.targets) log.trace('wait target', { kind: t.kind, address: t.address });
-  return p;
-}
-
-/** Writes the plan and logs each edit (secrets masked) and what happened to the file. */
-async function write(ctx: Context, p: ConfigurePlan, print: boolean): Promise<void> {
-  const lines = p.edits.map((e) => `[${e.section}] ${e.key} = ${e.shown}  (${e.from.join(', ')})${e.changes ? '' : ' unchanged'}`);
-  const result = applyConfigure(p);
-  const where = result.written && result.file !== p.confPath ? `${p.confPath} (a link to ${result.file}, kept)` : p.confPath;
-  const summary = !result.written
-    ? `${p.confPath}: unchanged, nothing written`
-    : result.how === 'rename'
-      ? `${where}: written (${p.edits.filter((e) => e.changes).length} key(s) changed)`
-      : `${where}: written in place (${result.note ?? 'rename was refused, e.g. a bind-mounted file'}; not crash-safe)`;
-  if (result.written && result.how === 'in-place') ctx.log.warn(summary);
-  if (print) await writeStdout([...lines, summary].join('\n') + '\n');
-  else {
-    for (const l of lines) ctx.log.info(`set ${l}`);
-    if (!result.written || result.how === 'rename') ctx.log.info(summary);
-  }
-}
-
-function specFor(ctx: Context, role: Role, effective: ConfigurePlan['effective'], extraArgs: string[]): RoleSpec {
-  const o = ctx.opts;
-  return roleSpec(role, {
-    conf: effective,
-    runAs: o.runAs.value,
-    hostname: process.env.HOSTNAME ?? hostname(),
-    workerId: o.workerId?.value,
-    logLevel: o.celeryLogLevel.value,
-    logFile: o.celeryLogFile?.value,
-    workdir: o.workdir?.value,
-    extraArgs,
-  });
-}
-
 async function preview(ctx: Context, role: Role, json: boolean): Promise<number> {
-  const p = plan(ctx, true);
-  const spec = specFor(ctx, role, p.effective, []);
+  const p = planFromFile(ctx, true);
+  const spec = roleSpecFor(ctx, role, p.effective, []);
   // The same check as run's (steps.preflight): a PULP_RUN_AS that run refuses, preview refuses.
   planUser(spec.exec.user);
   const doc = previewDocument({
@@ -95,7 +44,7 @@ async function preview(ctx: Context, role: Role, json: boolean): Promise<number>
 
 async function run(ctx: Context, cmd: Command): Promise<number> {
   if (cmd.kind === 'configure') {
-    await write(ctx, plan(ctx, false), true);
+    await writeAndReport(ctx, planFromFile(ctx, false), true);
     return ExitCode.ok;
   }
   if (cmd.kind === 'wait' || cmd.kind === 'check') {
@@ -103,7 +52,7 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
     // Kubernetes exec probe, run every few seconds in every pod.
     const waits = await import('./wait/wait.ts');
     exitOnStopSignals(ctx.log, cmd.kind, exitNow);
-    const p = plan(ctx, false);
+    const p = planFromFile(ctx, false);
     if (cmd.kind === 'wait') await waits.waitForTargets(p.targets, { deadline: deadlineIn((cmd.timeoutSec ?? ctx.opts.waitTimeoutSec.value) * 1000), log: ctx.log });
     else await waits.checkTargets(p.targets, { timeoutMs: (cmd.timeoutSec ?? 5) * 1000, log: ctx.log });
     return ExitCode.ok;
@@ -116,11 +65,11 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
     case 'init':
     case 'run': {
       const role: Role = cmd.kind === 'init' ? 'beat' : cmd.role;
-      const p = plan(ctx, false);
-      const spec = specFor(ctx, role, p.effective, cmd.kind === 'run' ? cmd.args : []);
+      const p = planFromFile(ctx, false);
+      const spec = roleSpecFor(ctx, role, p.effective, cmd.kind === 'run' ? cmd.args : []);
       // Everything that can be known wrong is checked before the file is written.
       const pre = await steps.preflight(ctx, spec, cmd.kind === 'run');
-      await write(ctx, p, false);
+      await writeAndReport(ctx, p, false);
       const logWarning = syslogWarning(p.effective, existsSync('/dev/log'));
       if (logWarning) ctx.log.warn(logWarning);
       // One deadline for the waits and the init's: PULP_WAIT_TIMEOUT from here.
@@ -133,7 +82,7 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
       // A shell is how people debug a broken configuration, so a configure failure here is
       // reported and the program still starts.
       try {
-        await write(ctx, plan(ctx, false), false);
+        await writeAndReport(ctx, planFromFile(ctx, false), false);
       } catch (err) {
         if (!(err instanceof EntrypointError)) throw err;
         ctx.log.warn(`configure failed, starting ${cmd.argv[0]} anyway: ${err.message}`);
