@@ -22,7 +22,7 @@ import { syslogWarning } from './pulp/syslog-check.ts';
 async function preview(ctx: Context, role: Role, json: boolean): Promise<number> {
   const p = planFromFile(ctx, true);
   const spec = roleSpecFor(ctx, role, p.effective, []);
-  // The same check as run's (steps.preflight): a PULP_RUN_AS that run refuses, preview refuses.
+  // The same check as run's (run-steps.ts, preflight): a PULP_RUN_AS that run refuses, preview refuses.
   planUser(spec.exec.user);
   const doc = previewDocument({
     plan: p,

@@ -1,6 +1,6 @@
 // The InitStore on MongoDB (or FerretDB), in the Pulp database, collection
 // pulp_entrypoint_init. Only a Db is passed in: the caller owns the client. Every driver
-// error leaves as a StoreError, so once.ts can tell "try again" from "give up" without the driver.
+// error leaves as a StoreError, so store-call.ts can tell "try again" from "give up" without the driver.
 import type { Db } from 'mongodb';
 import { REASON_HINT, REASON_TEXT, classifyFacts, errorDetail, errorFacts } from '../dependencies/classify.ts';
 import { type DoneDoc, INIT_COLLECTION, LEASE_ID, type LeaseDoc, acquireFilter, acquireUpdate, commitUpdate, doneId, isDuplicateKey, releaseUpdate, renewFilter, renewUpdate } from './lease.ts';

@@ -30,7 +30,7 @@ export function storeNameOf(target: MongoTarget): string {
 }
 
 // Each operation (server selection, socket reads) gives up after this, so that a database
-// that goes away mid-init is noticed and retried by once.ts instead of hanging on one call
+// that goes away mid-init is noticed and retried by store-call.ts instead of hanging on one call
 // until far past the deadline.
 const OP_TIMEOUT_MS = 10_000;
 
@@ -146,7 +146,7 @@ async function withStore<T>(conn: InitConnection, deadline: Deadline, log: Logge
   try {
     return await fn(store);
   } catch (err) {
-    // once.ts turns every StoreError into an UnavailableError; this is the safety net that
+    // store-call.ts turns every StoreError into an UnavailableError; this is the safety net that
     // keeps a database failure from ever being reported as an internal error (70).
     if (err instanceof StoreError) throw new UnavailableError(`the one-time init failed on ${storeNameOf(conn.target)}: ${err.reason}; ${err.hint}`);
     throw err;

@@ -1,5 +1,5 @@
 // What an InitStore throws when the database fails it. The store (mongo-store.ts) reduces the
-// driver's error to this, so once.ts can decide without knowing the driver: a transient failure
+// driver's error to this, so store-call.ts can decide without knowing the driver: a transient failure
 // (the network, an election, a timeout) is worth another try before the deadline; anything
 // else (credentials, permissions) will not get better by waiting.
 export class StoreError extends Error {
