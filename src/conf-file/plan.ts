@@ -16,7 +16,8 @@ import { escapeValue, interpolateView } from '../ini/interpolation.ts';
 import { isSecret, keyLabel, refusedWhenUnreadable } from '../pulp/keys.ts';
 import { MASK, redactUrl } from '../common/redact.ts';
 import type { Settings } from '../settings/options.ts';
-import { type PlannedEdit, planEdits } from '../settings/edits.ts';
+import type { PlannedEdit } from '../settings/edits/edit.ts';
+import { planEdits } from '../settings/edits/plan.ts';
 import { type Target, targetsFromConfig } from '../pulp/targets.ts';
 
 export interface EditView extends PlannedEdit {
