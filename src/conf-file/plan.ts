@@ -7,13 +7,17 @@ import { type WriteResult, writeConf } from './write.ts';
 import { unifiedDiff } from './diff.ts';
 import { InputError } from '../common/errors.ts';
 import { formatAugeasPath } from '../ini/augeas-path.ts';
-import { type IniDocument, mapValues, parseIni, printIni, toConfigView } from '../ini/document.ts';
+import { parseIni, printIni } from '../ini/document.ts';
+import type { IniDocument } from '../ini/lines.ts';
+import { toConfigView } from '../ini/read.ts';
+import { mapValues } from '../ini/replace.ts';
 import { setKey } from '../ini/edit.ts';
 import { escapeValue, interpolateView } from '../ini/interpolation.ts';
 import { isSecret, keyLabel, refusedWhenUnreadable } from '../pulp/keys.ts';
 import { MASK, redactUrl } from '../common/redact.ts';
 import type { Settings } from '../settings/options.ts';
-import { type PlannedEdit, planEdits } from '../settings/edits.ts';
+import type { PlannedEdit } from '../settings/edits/edit.ts';
+import { planEdits } from '../settings/edits/plan.ts';
 import { type Target, targetsFromConfig } from '../pulp/targets.ts';
 
 export interface EditView extends PlannedEdit {

@@ -2,18 +2,12 @@
 // section's block (next to its commented-out default when there is one) and in the file's
 // own "key: value" style; and anything ambiguous is refused instead of guessed.
 import { InputError } from '../common/errors.ts';
-import {
-  assertSingleLine,
-  fromLines,
-  type IniDocument,
-  type IniLine,
-  type KeyLine,
-  pyLstrip,
-  pyStrip,
-  rawSections,
-  replaceValue,
-  style,
-} from './document.ts';
+import { fromLines } from './document.ts';
+import type { IniDocument, IniLine, KeyLine } from './lines.ts';
+import { pyLstrip, pyStrip } from './py-space.ts';
+import { rawSections } from './read.ts';
+import { assertSingleLine, replaceValue } from './replace.ts';
+import { style } from './style.ts';
 
 export function setKey(doc: IniDocument, section: string, key: string, value: string): IniDocument {
   assertSingleLine(value, `value of [${section}] ${key}`);

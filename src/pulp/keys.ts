@@ -30,7 +30,7 @@ export interface PulpKey {
    * reads it, because then the agent or the role cannot start; otherwise it is only warned about.
    */
   readBy: readonly Reader[];
-  /** The variable that sets the key directly, value as given (others are built in settings/edits.ts). */
+  /** The variable that sets the key directly, value as given (others are built in settings/edits/). */
   env?: string;
   /** A CA, certificate or key file a TLS probe presents. */
   tlsFile?: 'ca' | 'cert' | 'key';

@@ -57,7 +57,7 @@ const specs = {
   PULP_EXEC_MODE: v.oneOf(['auto', 'exec', 'supervise'] as const)({ default: 'auto' }),
 };
 
-/** The variables that feed server.conf keys (settings/edits.ts), checked in the same run. */
+/** The variables that feed server.conf keys (settings/edits/), checked in the same run. */
 const serverSpecs = {
   PULP_SERVER_NAME: v.host({ default: undefined }),
   SERVICE_HOST: v.host({ default: undefined }),

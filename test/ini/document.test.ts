@@ -2,7 +2,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import t from 'tap';
 import { InputError } from '../../src/common/errors.ts';
-import { type IniDocument, mapValues, parseIni, printIni, toConfigView } from '../../src/ini/document.ts';
+import { parseIni, printIni } from '../../src/ini/document.ts';
+import type { IniDocument } from '../../src/ini/lines.ts';
+import { toConfigView } from '../../src/ini/read.ts';
+import { mapValues } from '../../src/ini/replace.ts';
 import { badLine, configparserRead, fixture, FIXTURES, iniFile, splitKeepEol, viewToObject } from '../helpers/ini.ts';
 
 /** Section names as ConfigParser.sections() lists them: first appearance order, no DEFAULT. */

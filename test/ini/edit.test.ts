@@ -1,7 +1,10 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { InputError } from '../../src/common/errors.ts';
-import { type IniDocument, type KeyLine, parseIni, printIni, pyStrip, rawSections, toConfigView } from '../../src/ini/document.ts';
+import { parseIni, printIni } from '../../src/ini/document.ts';
+import type { IniDocument, KeyLine } from '../../src/ini/lines.ts';
+import { pyStrip } from '../../src/ini/py-space.ts';
+import { rawSections, toConfigView } from '../../src/ini/read.ts';
 import { setKey } from '../../src/ini/edit.ts';
 import { configparserRead, fixture, iniFile, type Sections, splitKeepEol, viewToObject } from '../helpers/ini.ts';
 

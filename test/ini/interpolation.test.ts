@@ -4,7 +4,9 @@
 import { readdirSync } from 'node:fs';
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
-import { parseIni, pyStrip, toConfigView } from '../../src/ini/document.ts';
+import { parseIni } from '../../src/ini/document.ts';
+import { pyStrip } from '../../src/ini/py-space.ts';
+import { toConfigView } from '../../src/ini/read.ts';
 import { escapeValue, interpolateValue, interpolateView } from '../../src/ini/interpolation.ts';
 import { configparserInterpolate, findPython2, fixture, FIXTURES, type PyInterpolated, type Sections, viewToObject } from '../helpers/ini.ts';
 

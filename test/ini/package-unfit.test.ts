@@ -4,7 +4,8 @@
 // the decision deserves another look.
 import t from 'tap';
 import ini from 'ini';
-import { parseIni, printIni, toConfigView } from '../../src/ini/document.ts';
+import { parseIni, printIni } from '../../src/ini/document.ts';
+import { toConfigView } from '../../src/ini/read.ts';
 
 const text = '# top comment\n[database]\n# seeds: localhost:27017\nseeds: db:27017\nname = pulp\n';
 

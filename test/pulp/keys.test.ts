@@ -17,7 +17,7 @@ import {
 } from '../../src/pulp/keys.ts';
 import { BROKER_SCHEMES, URL_SCHEMES } from '../../src/pulp/values.ts';
 import { isSecretKey } from '../../src/common/redact.ts';
-import { planEdits } from '../../src/settings/edits.ts';
+import { planEdits } from '../../src/settings/edits/plan.ts';
 import { readSettings } from '../../src/settings/options.ts';
 
 const noFiles = (): Buffer => {

@@ -1,7 +1,8 @@
 // environment -> edits: which keys change, to what, and from which variables.
 import t from 'tap';
 import { configViewFrom } from '../../src/ini/config-view.ts';
-import { planEdits, type PlannedEdit } from '../../src/settings/edits.ts';
+import type { PlannedEdit } from '../../src/settings/edits/edit.ts';
+import { planEdits } from '../../src/settings/edits/plan.ts';
 import { readSettings } from '../../src/settings/options.ts';
 import { parseBrokerUrl } from '../../src/pulp/values.ts';
 import { createRedactor } from '../../src/common/redact.ts';
