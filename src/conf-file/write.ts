@@ -1,29 +1,24 @@
-// server.conf after the edits, on disk: written atomically (a rename) or, where a rename is
-// refused, in place without ever shortening the old bytes first. With read.ts, the only
-// module that touches the file.
+// server.conf after the edits, on disk: written atomically (a temporary file renamed over
+// it), or in place (in-place.ts) where a rename is refused. With read.ts and in-place.ts,
+// the only modules that touch the file.
 import {
   closeSync,
   constants,
   fchmodSync,
   fchownSync,
-  fstatSync,
   fsyncSync,
-  ftruncateSync,
-  lstatSync,
   openSync,
-  readFileSync,
   readdirSync,
-  readlinkSync,
-  realpathSync,
   renameSync,
   statSync,
   unlinkSync,
-  writeSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ConfFileError, fileErrorReason } from '../common/errors.ts';
 import { copyXattrs, readXattrs } from './xattrs.ts';
+import { rewriteInPlace, writeAll } from './in-place.ts';
+import { writeTargetOf } from './link-target.ts';
 
 export type WriteResult =
   | { written: false }
@@ -36,33 +31,10 @@ export type WriteResult =
       note?: string;
     };
 
-const MAX_LINKS = 40;
-
-/**
- * The file a write must change: `path` itself, or, when it is a symbolic link (a chain of
- * them), the file it finally points to, as augtool does. Replacing the link with a regular
- * file would leave the real file unedited and the link gone. A link leaving /etc/pulp is
- * followed too: the agent runs as root in its own container and reads the same target anyway.
- */
-export function writeTargetOf(path: string): string {
-  let at = path;
-  for (let hops = 0; ; hops++) {
-    let link: string;
-    try {
-      if (!lstatSync(at).isSymbolicLink()) break;
-      link = readlinkSync(at);
-    } catch {
-      break; // missing: the write creates it there
-    }
-    if (hops === MAX_LINKS) throw new ConfFileError(`${path}: too many levels of symbolic links`);
-    at = resolve(dirname(at), link);
-  }
-  // The directory as the kernel resolves it, so the temporary file is renamed within one directory.
-  try {
-    return join(realpathSync(dirname(at)), basename(at));
-  } catch {
-    return at;
-  }
+/** In place: see in-place.ts. */
+function writeInPlace(shown: string, file: string, data: Buffer, note?: string): WriteResult {
+  rewriteInPlace(shown, file, data);
+  return { written: true, how: 'in-place', file, ...(note !== undefined ? { note } : {}) };
 }
 
 /**
@@ -126,72 +98,6 @@ export function writeConf(path: string, text: string, current: string | undefine
   }
   syncDir(dir);
   return { written: true, how: 'rename', file };
-}
-
-/**
- * Rewrites `file` in its own inode (a bind-mounted single file, or attributes that could not
- * be copied). Not crash-safe, but it never leaves a short file behind when the disk is full:
- * a longer text first writes its tail past the old end (reserving the space; on failure the
- * file is cut back to its old length, old bytes whole), then overwrites the old extent, which
- * needs no new space, and only then shortens a shorter text. Any failure after the first byte
- * of the old extent changed puts the old bytes back.
- */
-function writeInPlace(shown: string, file: string, data: Buffer, note?: string): WriteResult {
-  let fd: number;
-  try {
-    fd = openSync(file, constants.O_RDWR);
-  } catch (err) {
-    throw new ConfFileError(`${shown}: cannot write: ${fileErrorReason(err)}`);
-  }
-  try {
-    if (!fstatSync(fd).isFile()) throw new ConfFileError(`${shown}: cannot write in place: not a regular file`);
-    const old = readFileSync(fd);
-    if (data.length > old.length) {
-      try {
-        writeAll(fd, data.subarray(old.length), old.length);
-        fsyncSync(fd);
-      } catch (err) {
-        let cut = true;
-        try {
-          ftruncateSync(fd, old.length);
-          fsyncSync(fd);
-        } catch {
-          cut = false;
-        }
-        throw new ConfFileError(`${shown}: cannot write in place: ${fileErrorReason(err)}; ${cut ? 'the file is unchanged' : `its old ${old.length} bytes are whole, but bytes were added after them`}`);
-      }
-    }
-    try {
-      writeAll(fd, data.subarray(0, Math.min(old.length, data.length)), 0);
-      if (data.length < old.length) ftruncateSync(fd, data.length);
-      fsyncSync(fd);
-    } catch (err) {
-      let restored = true;
-      try {
-        writeAll(fd, old, 0);
-        ftruncateSync(fd, old.length);
-        fsyncSync(fd);
-      } catch {
-        restored = false;
-      }
-      throw new ConfFileError(
-        `${shown}: cannot write in place: ${fileErrorReason(err)}; ${restored ? 'the old content was put back' : 'the file may be damaged: restore it from its source'}`,
-      );
-    }
-  } catch (err) {
-    if (err instanceof ConfFileError) throw err;
-    throw new ConfFileError(`${shown}: cannot write in place: ${fileErrorReason(err)}`);
-  } finally {
-    closeSync(fd);
-  }
-  return { written: true, how: 'in-place', file, ...(note !== undefined ? { note } : {}) };
-}
-
-function writeAll(fd: number, data: Buffer, position?: number): void {
-  let off = 0;
-  while (off < data.length) {
-    off += writeSync(fd, data, off, data.length - off, position === undefined ? null : position + off);
-  }
 }
 
 function statOrUndefined(path: string): { mode: number; uid: number; gid: number } | undefined {
