@@ -6,16 +6,14 @@
 import t from 'tap';
 import net from 'node:net';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, cli, ROOT } from '../helpers/cli.ts';
+import { BIN, cli } from '../helpers/cli.ts';
 import { runMeasured } from '../helpers/measure.ts';
+import { confCopy, tempDir } from '../helpers/temp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'pe-consistency-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const conf = join(dir, 'server.conf');
-copyFileSync(join(ROOT, 'src/pulp/default-server.conf'), conf);
+const dir = tempDir(t, 'pe-consistency-');
+const conf = confCopy(dir);
 const work = join(dir, 'work');
 mkdirSync(work);
 const last = (s: string): string => s.trimEnd().split('\n').pop() ?? '';

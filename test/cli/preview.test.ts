@@ -1,13 +1,13 @@
 // The outside contract of the command line: exit codes, --help, preview --json fields.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROGRAM, cli, ROOT } from '../helpers/cli.ts';
 import { renderPreview, type PreviewDocument } from '../../src/cli/preview.ts';
+import { confCopy, tempDir } from '../helpers/temp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'pe-cli-'));
+const dir = tempDir(t, 'pe-cli-');
 // Stand-ins: only their paths matter to a preview, which never runs them.
 const bin = join(dir, 'bin');
 mkdirSync(bin);
@@ -16,8 +16,7 @@ for (const name of ['celery', 'pulp-manage-db']) {
   chmodSync(join(bin, name), 0o755);
 }
 const PATH = `${bin}:${process.env.PATH}`;
-const conf = join(dir, 'server.conf');
-copyFileSync(join(ROOT, 'src/pulp/default-server.conf'), conf);
+const conf = confCopy(dir);
 
 const k8s = {
   PATH,

@@ -3,14 +3,14 @@
 // truth about secrets and templates; a shell starts despite broken settings.
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentArgv, cli, ROOT } from '../helpers/cli.ts';
+import { agentArgv, cli } from '../helpers/cli.ts';
 import { closedPort } from '../helpers/net.ts';
+import { confCopy, tempDir } from '../helpers/temp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'pe-refuse-'));
-chmodSync(dir, 0o755);
+const dir = tempDir(t, 'pe-refuse-');
+chmodSync(dir, 0o755); // PULP_RUN_AS=nobody must reach work/ and bin/
 const bin = join(dir, 'bin');
 mkdirSync(bin);
 for (const name of ['celery', 'pulp-manage-db']) {
@@ -21,8 +21,7 @@ const work = join(dir, 'work');
 mkdirSync(work);
 const locked = join(dir, 'locked');
 mkdirSync(locked, { mode: 0o700 });
-const conf = join(dir, 'server.conf');
-copyFileSync(join(ROOT, 'src/pulp/default-server.conf'), conf);
+const conf = confCopy(dir);
 const past = new Date('2020-03-03T00:00:00Z');
 utimesSync(conf, past, past);
 const original = readFileSync(conf);

@@ -3,17 +3,17 @@
 // stand-ins (shell scripts that record their argv and user), because Pulp 2 cannot be
 // installed here; test/exec/celery.test.ts runs a real Celery worker.
 import t from 'tap';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROGRAM, cli, ROOT } from '../helpers/cli.ts';
 import { closedPort } from '../helpers/net.ts';
 import { requireServices, serviceVariables } from '../helpers/services.ts';
+import { confCopy, tempDir } from '../helpers/temp.ts';
 
 const s = requireServices(t, 'whole-process wait, check and run');
 if (s) {
-  const dir = mkdtempSync(join(tmpdir(), 'pe-run-'));
-  chmodSync(dir, 0o755);
+  const dir = tempDir(t, 'pe-run-');
+  chmodSync(dir, 0o755); // the role runs as another user and needs to reach work/
   const bin = join(dir, 'bin');
   const work = join(dir, 'work');
   mkdirSync(bin);
@@ -24,8 +24,7 @@ if (s) {
     writeFileSync(join(bin, name), `#!/bin/sh\necho "${name} $(id -un) $*" >> ${record}\nexit ${code}\n`);
     chmodSync(join(bin, name), 0o755);
   }
-  const conf = join(dir, 'server.conf');
-  copyFileSync(join(ROOT, 'src/pulp/default-server.conf'), conf);
+  const conf = confCopy(dir);
   const base = {
     PATH: `${bin}:${process.env.PATH}`,
     PULP_SERVER_CONF: conf,

@@ -3,12 +3,12 @@
 // many shapes, then the refusals through the real command, as text and as JSON log lines.
 import t from 'tap';
 import fc from 'fast-check';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASK, createRedactor, redactUrl } from '../../src/common/redact.ts';
 import { maskUserinfo } from '../../src/common/url.ts';
-import { cli, ROOT } from '../helpers/cli.ts';
+import { cli } from '../helpers/cli.ts';
+import { confCopy, tempDir } from '../helpers/temp.ts';
 
 t.test('shapes: the password goes, the rest stays where it can be told apart', async (t) => {
   const cases: [string, string][] = [
@@ -47,10 +47,8 @@ t.test('property: a password after "user:" never survives, whatever the scheme a
   );
 });
 
-const dir = mkdtempSync(join(tmpdir(), 'pe-redact-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const conf = join(dir, 'server.conf');
-copyFileSync(join(ROOT, 'src/pulp/default-server.conf'), conf);
+const dir = tempDir(t, 'pe-redact-');
+const conf = confCopy(dir);
 const pristine = readFileSync(conf, 'utf8');
 
 /** server.conf with `key: value` added under [section]. */

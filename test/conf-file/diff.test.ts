@@ -2,12 +2,12 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unifiedDiff } from '../../src/conf-file/diff.ts';
+import { tempDir } from '../helpers/temp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'pe-diff-'));
+const dir = tempDir(t, 'pe-diff-');
 
 function gnuDiff(a: string, b: string): string {
   writeFileSync(join(dir, 'a'), a);

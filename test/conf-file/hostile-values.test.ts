@@ -2,14 +2,13 @@
 // naming the variable or file at fault, never a stack trace, never the secret, and leaves
 // server.conf byte-for-byte and mtime untouched.
 import t from 'tap';
-import { copyFileSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, ROOT } from '../helpers/cli.ts';
+import { cli } from '../helpers/cli.ts';
+import { confCopy, tempDir } from '../helpers/temp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'pe-hostile-'));
-const conf = join(dir, 'server.conf');
-copyFileSync(join(ROOT, 'src/pulp/default-server.conf'), conf);
+const dir = tempDir(t, 'pe-hostile-');
+const conf = confCopy(dir);
 const past = new Date('2020-01-01T00:00:00Z');
 utimesSync(conf, past, past);
 const original = readFileSync(conf);

@@ -1,12 +1,11 @@
 // Pulp reads server.conf with interpolation (Python 2's SafeConfigParser): values with "%"
 // written by configure must read back exactly, in Python 3 and, where installed, Python 2.7.
 import t from 'tap';
-import { copyFileSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { cli, ROOT } from '../helpers/cli.ts';
+import { cli } from '../helpers/cli.ts';
 import { findPython2 } from '../helpers/ini.ts';
+import { confCopy, tempDir } from '../helpers/temp.ts';
 
 const read = (python: string, file: string, module: string, cls: string): Record<string, string> =>
   JSON.parse(
@@ -18,9 +17,7 @@ const read = (python: string, file: string, module: string, cls: string): Record
   ) as Record<string, string>;
 
 t.test('values with % and URL delimiters read back exactly', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pe-interp-'));
-  const conf = join(dir, 'server.conf');
-  copyFileSync(join(ROOT, 'src/pulp/default-server.conf'), conf);
+  const conf = confCopy(tempDir(t, 'pe-interp-'));
   const env = {
     PULP_SERVER_CONF: conf,
     MSG_SERVICE_HOST: 'msg',
@@ -45,9 +42,7 @@ t.test('values with % and URL delimiters read back exactly', async (t) => {
 });
 
 t.test('a value Pulp could not read in a key the agent uses is refused', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pe-interp-'));
-  const conf = join(dir, 'server.conf');
-  copyFileSync(join(ROOT, 'src/pulp/default-server.conf'), conf);
+  const conf = confCopy(tempDir(t, 'pe-interp-'));
   const bad = readFileSync(conf, 'utf8').replace('[database]\n', '[database]\nseeds: db%:27017\n');
   writeText(conf, bad);
   const r = cli(['configure'], { PULP_SERVER_CONF: conf, PULP_SERVER_NAME: 'x.example' });

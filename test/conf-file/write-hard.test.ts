@@ -4,24 +4,15 @@
 // in-place write leaves the old bytes whole). Mount tests run in `unshare --mount` on small tmpfs.
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, ROOT, cli } from '../helpers/cli.ts';
-import { cleanup } from '../helpers/exec.ts';
+import { DEFAULT_CONF, confCopy, tempDir } from '../helpers/temp.ts';
 
 const isRoot = process.getuid?.() === 0;
-const DEFAULT_CONF = join(ROOT, 'src/pulp/default-server.conf');
-
 /** `count` new keys [server] pad1.. of `value` (a value may be 1024 characters at most). */
 function padding(count: number, value: string): NodeJS.ProcessEnv {
   return Object.fromEntries(Array.from({ length: count }, (_, i) => [`PULP_CONF__SERVER__PAD${i + 1}`, value]));
-}
-
-function scratch(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pe-hard-'));
-  t.teardown(() => cleanup(dir));
-  return dir;
 }
 
 /** Fails under CI, skips loudly elsewhere. */
@@ -31,7 +22,7 @@ function unavailable(t: Test, what: string): void {
 }
 
 t.test('a symlinked server.conf: the target is edited, the link stays (chains and relative links too)', async (t) => {
-  const dir = scratch(t);
+  const dir = tempDir(t, 'pe-hard-');
   mkdirSync(join(dir, 'real'));
   mkdirSync(join(dir, 'etc'));
   const real = join(dir, 'real', 'server.conf');
@@ -86,9 +77,8 @@ function getfattr(file: string): string | undefined {
 
 t.test('an ACL and user attributes survive the write (attr installed), which still goes by rename', async (t) => {
   if (getfattr(DEFAULT_CONF) === undefined) return unavailable(t, 'getfattr (Debian package attr, installed by test/setup-machine.sh)');
-  const dir = scratch(t);
-  const conf = join(dir, 'server.conf');
-  copyFileSync(DEFAULT_CONF, conf);
+  const dir = tempDir(t, 'pe-hard-');
+  const conf = confCopy(dir);
   // An access ACL that lets uid 48 (apache) read the file, with mode 0640 (mask r--), and a user attribute.
   const script = [
     'import os, struct, sys',
@@ -114,9 +104,8 @@ t.test('an ACL and user attributes survive the write (attr installed), which sti
 t.test('attributes that cannot be copied to a new file: written in place, which keeps them, and a warning says so', async (t) => {
   if (getfattr(DEFAULT_CONF) === undefined) return unavailable(t, 'getfattr (Debian package attr, installed by test/setup-machine.sh)');
   if (!isRoot) return unavailable(t, 'root (for unshare --mount)');
-  const dir = scratch(t);
-  const conf = join(dir, 'server.conf');
-  copyFileSync(DEFAULT_CONF, conf);
+  const dir = tempDir(t, 'pe-hard-');
+  const conf = confCopy(dir);
   const py = spawnSync('python3', ['-c', "import os, sys; os.setxattr(sys.argv[1], 'user.origin', b'configmap v3')", conf], { encoding: 'utf8' });
   if (py.status !== 0) return unavailable(t, `user xattrs here (${py.stderr.trim()})`);
   const before = getfattr(conf);
@@ -139,7 +128,7 @@ function inMountNs(script: string, dir: string, env: NodeJS.ProcessEnv): { statu
 
 t.test('a bind-mounted single file on a full disk: 73, and the old bytes stay whole', async (t) => {
   if (!isRoot) return unavailable(t, 'root (for unshare --mount and tmpfs)');
-  const dir = scratch(t);
+  const dir = tempDir(t, 'pe-hard-');
   const original = join(dir, 'original.conf');
   copyFileSync(DEFAULT_CONF, original);
   const before = readFileSync(original);
@@ -171,7 +160,7 @@ t.test('a bind-mounted single file on a full disk: 73, and the old bytes stay wh
 
 t.test('in place on a disk with room: the new text, longer or shorter, and nothing else', async (t) => {
   if (!isRoot) return unavailable(t, 'root (for unshare --mount)');
-  const dir = scratch(t);
+  const dir = tempDir(t, 'pe-hard-');
   copyFileSync(DEFAULT_CONF, join(dir, 'original.conf'));
   const script = [
     'set -e',

@@ -1,21 +1,19 @@
 // Writing server.conf: only when something changes, atomically, keeping mode and owner.
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, copyFileSync, readFileSync, readdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, cli, ROOT } from '../helpers/cli.ts';
+import { BIN, cli } from '../helpers/cli.ts';
+import { confCopy, tempDir, type Teardown } from '../helpers/temp.ts';
 
-const fresh = (): { dir: string; conf: string } => {
-  const dir = mkdtempSync(join(tmpdir(), 'pe-write-'));
-  const conf = join(dir, 'server.conf');
-  copyFileSync(join(ROOT, 'src/pulp/default-server.conf'), conf);
-  return { dir, conf };
+const fresh = (t: Teardown): { dir: string; conf: string } => {
+  const dir = tempDir(t, 'pe-write-');
+  return { dir, conf: confCopy(dir) };
 };
 const isRoot = process.getuid?.() === 0;
 
 t.test('configure writes the edits, prints them masked, keeps mode and owner', async (t) => {
-  const { conf } = fresh();
+  const { conf } = fresh(t);
   chmodSync(conf, 0o640);
   if (isRoot) chownSync(conf, 0, 65534);
   const r = cli(['configure'], { PULP_SERVER_CONF: conf, DB_SERVICE_HOST: 'db', PULP_DB_PASSWORD: 'Tr0ub4dor&3' });
@@ -32,7 +30,7 @@ t.test('configure writes the edits, prints them masked, keeps mode and owner', a
 });
 
 t.test('nothing to change: nothing written, mtime unchanged', async (t) => {
-  const { conf } = fresh();
+  const { conf } = fresh(t);
   const env = { PULP_SERVER_CONF: conf, DB_SERVICE_HOST: 'db' };
   t.equal(cli(['configure'], env).status, 0);
   const past = new Date('2021-06-01T00:00:00Z');
@@ -44,7 +42,7 @@ t.test('nothing to change: nothing written, mtime unchanged', async (t) => {
 });
 
 t.test('template: read-only source, writable target', async (t) => {
-  const { dir, conf: template } = fresh();
+  const { dir, conf: template } = fresh(t);
   chmodSync(template, 0o444);
   const target = join(dir, 'out', 'server.conf');
   spawnSync('mkdir', ['-p', join(dir, 'out')]);
@@ -60,7 +58,7 @@ t.test('template: read-only source, writable target', async (t) => {
 });
 
 t.test('SIGKILL at any moment leaves the old file or the new one, whole', async (t) => {
-  const { dir, conf } = fresh();
+  const { dir, conf } = fresh(t);
   // A padded file (8 MiB of comments) makes the write take long enough for kills to land
   // inside it; kill times are spread around the measured duration of a whole run.
   writeFileSync(conf, readFileSync(conf, 'utf8') + `# ${'x'.repeat(1022)}\n`.repeat(8192));
@@ -121,7 +119,7 @@ t.test('a bind-mounted single file (rename gives EBUSY) is written in place, and
     else t.skip('SKIPPED: bind-mount test needs root (run the tests as root to enable it)', () => {});
     return;
   }
-  const { dir, conf } = fresh();
+  const { dir, conf } = fresh(t);
   const mounted = join(dir, 'mounted.conf');
   writeFileSync(mounted, '');
   const r = spawnSync(

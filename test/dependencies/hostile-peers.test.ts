@@ -4,12 +4,9 @@
 // other dependency is the real server from test/services/start.sh.
 import t, { type Test } from 'tap';
 import net from 'node:net';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ROOT } from '../helpers/cli.ts';
 import { type Measured, runMeasured } from '../helpers/measure.ts';
 import { requireServices, serviceVariables } from '../helpers/services.ts';
+import { confCopy, tempDir } from '../helpers/temp.ts';
 
 const MAX_RSS_KIB = 150 * 1024;
 const DEADLINE_S = 3;
@@ -49,10 +46,7 @@ async function floodingPeer(prefix: Buffer): Promise<{ port: number; connections
 
 const s = requireServices(t, 'the hostile-peer wait tests (the other dependency is real)');
 if (s) {
-  const dir = mkdtempSync(join(tmpdir(), 'pe-hostile-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const conf = join(dir, 'server.conf');
-  copyFileSync(join(ROOT, 'src/pulp/default-server.conf'), conf);
+  const conf = confCopy(tempDir(t, 'pe-hostile-'));
   const base = {
     PULP_SERVER_CONF: conf,
     ...serviceVariables(s),

@@ -1,11 +1,11 @@
 // The TLS files a probe presents: read once, named by their setting when missing.
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readTlsFiles } from '../../src/dependencies/tls-files.ts';
+import { tempDir } from '../helpers/temp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'pe-tls-'));
+const dir = tempDir(t, 'pe-tls-');
 const pem = join(dir, 'client.pem');
 writeFileSync(pem, 'CERT AND KEY');
 

@@ -19,14 +19,15 @@
 // layer, after `npm run build:binary`).
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { constants, tmpdir } from 'node:os';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { ROLES, type Role } from '../../src/pulp/roles.ts';
 import { ensureBinaries } from '../helpers/binary.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { requireServices, type Services } from '../helpers/services.ts';
+import { confCopy, tempDir } from '../helpers/temp.ts';
 
 /** The agent binary the images get (`--build-arg AGENT=`), as `npm run build:binary` writes it. */
 const AGENT = 'dist/pulp-entrypoint';
@@ -111,8 +112,7 @@ async function main(setupEnv: Env, services: Services): Promise<void> {
   });
 
   await t.test('the build context from the repository root holds only the agent binary', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'containers-context-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, 'containers-context-');
     const file = join(dir, 'Containerfile');
     writeFileSync(file, `FROM ${setupEnv.PULP_TEST_IMAGE_BASE}\nCOPY . /context/\nRUN find /context -type f | sort\n`);
     const r = podman(['build', '--no-cache', '-f', file, ROOT], 600_000);
@@ -163,8 +163,7 @@ async function main(setupEnv: Env, services: Services): Promise<void> {
   await t.test(`uid ${ARBITRARY_UID}:0 reads a 0440 Secret file through the pod's group, and only so`, async (t) => {
     // What fsGroup + defaultMode 0440 buy: without the group (0400, or no fsGroup) the agent
     // stops with one line naming the variable, before writing anything.
-    const dir = mkdtempSync(join(tmpdir(), 'containers-secret-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, 'containers-secret-');
     writeFileSync(join(dir, 'msg-password'), 'not-printed-anywhere');
     chownSync(join(dir, 'msg-password'), 0, FS_GROUP);
     chmodSync(join(dir, 'msg-password'), 0o440);
@@ -183,11 +182,10 @@ async function main(setupEnv: Env, services: Services): Promise<void> {
     const db = `pulp_ct_${runId}_anyuid`;
     // The pod's volumes: the ConfigMap's server.conf (read-only) and the Secret's files, 0440,
     // group = the pod's fsGroup, which the kubelet adds to the container's groups.
-    const vol = mkdtempSync(join(tmpdir(), 'containers-pod-'));
-    t.teardown(() => rmSync(vol, { recursive: true, force: true }));
+    const vol = tempDir(t, 'containers-pod-');
     mkdirSync(join(vol, 'template'));
     mkdirSync(join(vol, 'secrets'));
-    writeFileSync(join(vol, 'template', 'server.conf'), readFileSync(join(ROOT, 'src', 'pulp', 'default-server.conf')));
+    confCopy(join(vol, 'template'));
     writeFileSync(join(vol, 'secrets', 'msg-username'), services.amqpUser);
     writeFileSync(join(vol, 'secrets', 'msg-password'), services.amqpPassword);
     for (const f of ['msg-username', 'msg-password']) {

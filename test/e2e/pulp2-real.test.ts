@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cleanup, freshDatabases, needNode24, node24, openDir } from '../helpers/exec.ts';
+import { freshDatabases, needNode24, node24, openDir } from '../helpers/exec.ts';
 import { KUBERNETES_SERVICE, type KubeObject, serviceEnv } from '../helpers/kubelet-env.ts';
 import { type Broker, POD_SCRIPT, type PodRun, type Program, brokers, ensureApacheUser, podView, programs, requirePulp2, runInPod } from '../helpers/pulp2.ts';
 import { requireServices } from '../helpers/services.ts';
@@ -103,8 +103,7 @@ if (s && pulp2) {
 
   /** One Pulp: worker first (it waits), then beat and resource_manager; checks; stop; init again. */
   async function threeRoles(t: Test, broker: Broker & { address: string }, program: Program): Promise<void> {
-    const dir = openDir('pe-pulp2-');
-    t.teardown(() => cleanup(dir));
+    const dir = openDir(t, 'pe-pulp2-');
     const db = newDb();
     const kube = kubeEnv(s!.mongodb, broker.address);
     // Names of this test's own: the brokers are shared, and Celery's remote-control queues are

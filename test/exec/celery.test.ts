@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentArgv, FAKE_BIN, ROOT, agentEnv, cleanup, createTestUser, execModes, freshDatabases, openDir, runAgent, runAsPid1, waitFor, needNode24 } from '../helpers/exec.ts';
+import { agentArgv, FAKE_BIN, ROOT, agentEnv, createTestUser, execModes, freshDatabases, openDir, runAgent, runAsPid1, waitFor, needNode24 } from '../helpers/exec.ts';
 import { requireServices } from '../helpers/services.ts';
 
 const APP_DIR = join(ROOT, 'fixtures', 'celery-app');
@@ -68,8 +68,7 @@ if (!isRoot || !celeryOk) {
       const node = needNode24(t, mode.node);
       if (node === undefined) return;
       const execMode = mode.name.startsWith('exec');
-      const dir = openDir('pe-celery-');
-      t.teardown(() => cleanup(dir));
+      const dir = openDir(t, 'pe-celery-');
       const env: NodeJS.ProcessEnv = {
         PATH: `${CELERY_BIN}:${FAKE_BIN}:/usr/bin:/bin`,
         HOME: '/root',

@@ -7,13 +7,12 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { constants, tmpdir } from 'node:os';
+import { constants } from 'node:os';
 import {
   FAKE_BIN,
   agentEnv,
-  cleanup,
   createTestUser,
   denyByAcl,
   freshDatabases,
@@ -28,6 +27,7 @@ import {
   needNode24,
 } from '../helpers/exec.ts';
 import { requireServices } from '../helpers/services.ts';
+import { tempDir } from '../helpers/temp.ts';
 import { resolveUser } from '../../src/exec/users.ts';
 
 const isRoot = process.geteuid?.() === 0;
@@ -47,8 +47,7 @@ if (!isRoot) {
       const node = needNode24(t, mode.node);
       if (node === undefined) return;
       const execMode = mode.name.startsWith('exec');
-      const dir = openDir('pe-pid1-');
-      t.teardown(() => cleanup(dir));
+      const dir = openDir(t, 'pe-pid1-');
       const db = newDb();
       const key = `pe-pid1-${randomBytes(4).toString('hex')}`;
       const baseEnv = (rec: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
@@ -178,9 +177,8 @@ if (!isRoot) {
 
       t.test('a working directory the user cannot enter: refused with one line naming it and the user; nothing starts', async (t) => {
         const rec = join(dir, 'closed.jsonl');
-        const closed = mkdtempSync(join(tmpdir(), 'pe-closed-'));
+        const closed = tempDir(t, 'pe-closed-');
         chmodSync(closed, 0o700); // root's, and the role runs as the test user
-        t.teardown(() => cleanup(closed));
         const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { PULP_CELERY_WORKDIR: closed }));
         const { code } = await run.exit;
         // A setting to fix, found before server.conf is written (both modes alike: supervise
@@ -195,8 +193,7 @@ if (!isRoot) {
 
       if (execMode) {
         t.test('exec: a chdir refused after the switch (an ACL the mode bits do not show) is 126 with one line', async (t) => {
-          const denied = mkdtempSync(join(tmpdir(), 'pe-acl-'));
-          t.teardown(() => cleanup(denied));
+          const denied = tempDir(t, 'pe-acl-');
           if (!denyByAcl(denied, user.uid)) {
             if (process.env.CI === 'true') t.fail('cannot set a POSIX ACL (python3 os.setxattr) on a temp dir');
             else t.skip('SKIPPED: cannot set a POSIX ACL here (needs python3 and ACL support in the temp filesystem)', () => {});

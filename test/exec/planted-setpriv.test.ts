@@ -4,11 +4,11 @@
 // supplementary group, against the real FerretDB and RabbitMQ.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENTRYPOINT, FAKE_BIN, agentEnv, cleanup, createTestUser, freshDatabases, openDir, readRecord, runAgent } from '../helpers/exec.ts';
+import { ENTRYPOINT, FAKE_BIN, agentEnv, createTestUser, freshDatabases, openDir, readRecord, runAgent } from '../helpers/exec.ts';
 import { requireServices } from '../helpers/services.ts';
+import { tempDir } from '../helpers/temp.ts';
 import { findTrustedHelper, untrustedBecause } from '../../src/common/trusted-helper.ts';
 
 const isRoot = process.geteuid?.() === 0;
@@ -22,8 +22,7 @@ t.test('trusted helper: root-owned, not group/world-writable, the file and every
   t.same(findTrustedHelper(['/usr/bin/setpriv']), { path: '/usr/bin/setpriv' });
   t.match(findTrustedHelper(['/nonexistent/setpriv']), { refused: /not found at \/nonexistent\/setpriv/ });
   if (!isRoot) return;
-  const dir = mkdtempSync(join(tmpdir(), 'pe-trusted-'));
-  t.teardown(() => cleanup(dir));
+  const dir = tempDir(t, 'pe-trusted-');
   chmodSync(dir, 0o755);
   const prog = join(dir, 'setpriv');
   writeFileSync(prog, '#!/bin/sh\n', { mode: 0o755 });
@@ -43,8 +42,7 @@ if (!isRoot) {
   const newDb = freshDatabases(t, s, 'pe_setpriv');
 
   t.test('a setpriv planted early in PATH is not run; the init still gets the user with its groups', async (t) => {
-    const dir = openDir('pe-setpriv-');
-    t.teardown(() => cleanup(dir));
+    const dir = openDir(t, 'pe-setpriv-');
     const planted = join(dir, 'planted');
     mkdirSync(planted);
     chmodSync(planted, 0o777);
@@ -73,8 +71,7 @@ if (!isRoot) {
   });
 
   t.test('no trusted setpriv (hidden): refused before server.conf is written, one line naming it', async (t) => {
-    const dir = openDir('pe-nosetpriv-');
-    t.teardown(() => cleanup(dir));
+    const dir = openDir(t, 'pe-nosetpriv-');
     const planted = join(dir, 'planted');
     mkdirSync(planted);
     chmodSync(planted, 0o777);

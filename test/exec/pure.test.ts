@@ -1,7 +1,6 @@
 // The pure parts of src/exec: PATH lookup, signal rewrite, exit codes, mode choice, launch plan.
 import t from 'tap';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveOnPath } from '../../src/common/program-path.ts';
 import { exitCodeOf, parseSignalRewrite } from '../../src/common/signals.ts';
@@ -9,9 +8,10 @@ import { chooseExecMode } from '../../src/exec/mode.ts';
 import { checkWorkdirFor, envForUser, maySearch, planLaunch, planUser } from '../../src/exec/privileges.ts';
 import type { ResolvedUser } from '../../src/exec/users.ts';
 import { createTestUser } from '../helpers/exec.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 t.test('resolveOnPath finds the first executable file, skips relative entries', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'path-'));
+  const dir = tempDir(t, 'path-');
   for (const d of ['a', 'b', 'c']) mkdirSync(join(dir, d));
   writeFileSync(join(dir, 'a', 'prog'), 'not executable');
   writeFileSync(join(dir, 'b', 'prog'), '#!/bin/sh\n');
@@ -94,8 +94,7 @@ t.test('maySearch: the owner class, else the group class (primary or supplementa
 });
 
 t.test('checkWorkdirFor: missing, not a directory, and the agent itself', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'workdir-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'workdir-');
   writeFileSync(join(dir, 'file'), '');
   t.equal(checkWorkdirFor(null, dir), undefined);
   t.equal(checkWorkdirFor(null, join(dir, 'nope')), `working directory ${join(dir, 'nope')} does not exist`);
@@ -109,9 +108,8 @@ t.test('checkWorkdirFor: search permission along the path for the target user', 
   const u = createTestUser('pe-wdir');
   t.teardown(() => u.remove());
   const user: ResolvedUser = { name: u.name, uid: u.uid, gid: u.gid, groups: [u.gid, u.extraGid], home: '/nonexistent', shell: '/usr/sbin/nologin' };
-  const base = mkdtempSync(join(tmpdir(), 'workdir-'));
+  const base = tempDir(t, 'workdir-');
   chmodSync(base, 0o755);
-  t.teardown(() => rmSync(base, { recursive: true, force: true }));
   const mk = (name: string, mode: number, uid = 0, gid = 0): string => {
     const p = join(base, name);
     mkdirSync(p, { recursive: true });

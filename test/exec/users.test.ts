@@ -1,8 +1,8 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseGroup, parsePasswd, resolveUser, resolveUserFrom } from '../../src/exec/users.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const PASSWD = `root:x:0:0:root:/root:/bin/bash
 # a comment
@@ -43,7 +43,7 @@ t.test('unknown user is an InputError naming PULP_RUN_AS', async (t) => {
 });
 
 t.test('reads the files', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'users-'));
+  const dir = tempDir(t, 'users-');
   writeFileSync(join(dir, 'passwd'), PASSWD);
   writeFileSync(join(dir, 'group'), GROUP);
   t.equal(resolveUser('apache', { passwd: join(dir, 'passwd'), group: join(dir, 'group') }).uid, 48);

@@ -2,13 +2,13 @@
 // the test servers, a throw-away user, a PID namespace, the stand-ins' records.
 import { randomBytes } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { splitHostPort } from '../../src/common/net.ts';
 import { BIN as ENTRYPOINT, PROGRAM, ROOT, agentArgv } from './cli.ts';
 import type { Services } from './services.ts';
+import { DEFAULT_CONF, tempDir, type Teardown } from './temp.ts';
 
 export const FAKE_BIN = join(ROOT, 'fixtures', 'fake-bin');
 export { ENTRYPOINT, ROOT, agentArgv };
@@ -57,7 +57,7 @@ export function node24(): string | undefined {
  */
 export function agentEnv(s: Services, dir: string, db: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const conf = join(dir, 'server.conf');
-  if (!existsSync(conf)) copyFileSync(join(ROOT, 'src', 'pulp', 'default-server.conf'), conf);
+  if (!existsSync(conf)) copyFileSync(DEFAULT_CONF, conf);
   const mongo = splitHostPort(s.mongodb);
   const amqp = splitHostPort(s.amqp);
   return {
@@ -111,9 +111,9 @@ export interface AgentResult {
   out: string;
 }
 
-/** A world-writable temp dir (the role runs as the test user and writes its record there). */
-export function openDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+/** A world-writable temp dir, removed when `t` ends (the role runs as the test user and writes its record there). */
+export function openDir(t: Teardown, prefix: string): string {
+  const dir = tempDir(t, prefix);
   chmodSync(dir, 0o777);
   return dir;
 }
@@ -237,10 +237,6 @@ export function runAsPid1(argv: string[], env: NodeJS.ProcessEnv, cwd?: string):
       }
     });
   return { child, output: () => out, pid1, exit };
-}
-
-export function cleanup(...paths: string[]): void {
-  for (const p of paths) rmSync(p, { recursive: true, force: true });
 }
 
 /**

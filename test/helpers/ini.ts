@@ -1,11 +1,11 @@
 // Shared by the test/ini-*.test.ts files: the reference reader (Python's ConfigParser) and
 // generators of INI files that ConfigParser accepts.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { ConfigView } from '../../src/ini/config-view.ts';
+import { withTempDir } from './temp.ts';
 
 export type Sections = Record<string, Record<string, string>>;
 export type PyRead = Sections | { error: string };
@@ -35,8 +35,7 @@ export function configparserInterpolate(texts: readonly string[], python = 'pyth
 
 function runConfigparser(python: string, flags: readonly string[], texts: readonly string[]): unknown[] {
   if (texts.length === 0) return [];
-  const dir = mkdtempSync(join(tmpdir(), 'ini-configparser-'));
-  try {
+  return withTempDir('ini-configparser-', (dir) => {
     const files = texts.map((text, i) => {
       const file = join(dir, `${i}.conf`);
       writeFileSync(file, text, 'utf8');
@@ -47,9 +46,7 @@ function runConfigparser(python: string, flags: readonly string[], texts: readon
       .trimEnd()
       .split('\n')
       .map((line) => JSON.parse(line) as unknown);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /**

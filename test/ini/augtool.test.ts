@@ -3,8 +3,7 @@
 // well defined (a key that exists) ours must be the same bytes; elsewhere the tests pin
 // down the differences we chose on purpose.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { InputError } from '../../src/common/errors.ts';
@@ -13,6 +12,7 @@ import { toConfigView } from '../../src/ini/read.ts';
 import { formatAugeasPath } from '../../src/ini/augeas-path.ts';
 import { setKey } from '../../src/ini/edit.ts';
 import { fixture, splitKeepEol, viewToObject } from '../helpers/ini.ts';
+import { withTempDir } from '../helpers/temp.ts';
 
 const LENS_DIR = new URL('./augtool/', import.meta.url).pathname;
 const available = spawnSync('augtool', ['--version'], { encoding: 'utf8' }).status === 0;
@@ -26,8 +26,7 @@ interface AugtoolRun {
 
 /** Copies the files under ROOT/etc/pulp/, runs the commands (paths relative to that directory's node) and saves. */
 function augtool(files: Record<string, string>, commands: string[]): AugtoolRun {
-  const root = mkdtempSync(join(tmpdir(), 'ini-augtool-'));
-  try {
+  return withTempDir('ini-augtool-', (root) => {
     mkdirSync(join(root, 'etc/pulp'), { recursive: true });
     for (const [name, text] of Object.entries(files)) writeFileSync(join(root, 'etc/pulp', name), text);
     const script = [
@@ -43,9 +42,7 @@ function augtool(files: Record<string, string>, commands: string[]): AugtoolRun 
     for (const name of Object.keys(files)) out[name] = readFileSync(join(root, 'etc/pulp', name), 'utf8');
     const errors = run.stdout.split('\n').filter((l) => l.startsWith('/augeas/')).join('\n') + run.stderr;
     return { files: out, errors, stdout: run.stdout };
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 }
 
 const setCommand = (file: string, section: string, key: string, value: string): string =>

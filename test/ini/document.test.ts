@@ -7,6 +7,7 @@ import type { IniDocument } from '../../src/ini/lines.ts';
 import { toConfigView } from '../../src/ini/read.ts';
 import { mapValues } from '../../src/ini/replace.ts';
 import { badLine, configparserRead, fixture, FIXTURES, iniFile, splitKeepEol, viewToObject } from '../helpers/ini.ts';
+import { DEFAULT_CONF } from '../helpers/temp.ts';
 
 /** Section names as ConfigParser.sections() lists them: first appearance order, no DEFAULT. */
 const sectionNames = (doc: IniDocument): string[] => [...toConfigView(doc).keys()];
@@ -19,7 +20,7 @@ t.test('the fixtures cover the shapes the brief lists', async (t) => {
   t.ok(fixture('pulp-bom.conf').startsWith('\uFEFF'), 'BOM');
   t.match(fixture('pulp-equals.conf'), /^seeds = /m, 'equals style');
   t.match(fixture('pulp-default.conf'), /^# seeds: localhost:27017$/m, 'commented keys');
-  t.equal(fixture('pulp-default.conf'), readFileSync(new URL('../../src/pulp/default-server.conf', import.meta.url), 'utf8'), 'default fixture is the embedded default');
+  t.equal(fixture('pulp-default.conf'), readFileSync(DEFAULT_CONF, 'utf8'), 'default fixture is the embedded default');
 });
 
 t.test('round trip: fixtures print back byte for byte', async (t) => {

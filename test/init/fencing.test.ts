@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ENTRYPOINT, FAKE_BIN, agentEnv, cleanup, freshDatabases, openDir, readRecord, runAgent, waitFor } from '../helpers/exec.ts';
+import { ENTRYPOINT, FAKE_BIN, agentEnv, freshDatabases, openDir, readRecord, runAgent, waitFor } from '../helpers/exec.ts';
 import { requireServices } from '../helpers/services.ts';
 import { INIT_COLLECTION, doneId } from '../../src/init/lease.ts';
 import { splitHostPort } from '../../src/common/net.ts';
@@ -21,8 +21,7 @@ if (s) {
   await client.connect();
   t.teardown(() => client.close());
   const newDb = freshDatabases(t, s, 'pe_fence');
-  const dir = openDir('pe-fence-');
-  t.teardown(() => cleanup(dir));
+  const dir = openDir(t, 'pe-fence-');
   const runAs = process.geteuid?.() === 0 ? 'nobody' : String(process.geteuid?.());
   let pods = 0;
 

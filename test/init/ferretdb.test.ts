@@ -5,12 +5,14 @@
 // starts overlap): Pulp 2 cannot be installed here. Each test has its own database.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import net from 'node:net';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { agentArgv, FAKE_BIN, agentEnv, cleanup, freshDatabases, openDir, readRecord, runAgent, waitFor } from '../helpers/exec.ts';
+import { agentArgv, FAKE_BIN, agentEnv, freshDatabases, openDir, readRecord, runAgent, waitFor } from '../helpers/exec.ts';
+import { closedPort } from '../helpers/net.ts';
 import { requireServices } from '../helpers/services.ts';
+import { tempDir } from '../helpers/temp.ts';
 import { mongoInitStore } from '../../src/init/mongo-store.ts';
 import { INIT_COLLECTION, LEASE_ID, doneId } from '../../src/init/lease.ts';
 
@@ -21,8 +23,7 @@ if (s) {
   await client.connect();
   t.teardown(() => client.close());
   const newDb = freshDatabases(t, s, 'pe_init');
-  const dir = openDir('pe-init-');
-  t.teardown(() => cleanup(dir));
+  const dir = openDir(t, 'pe-init-');
   // Not root: the stand-in pulp-manage-db refuses root like the real one.
   const runAs = process.geteuid?.() === 0 ? 'nobody' : String(process.geteuid?.());
 
@@ -131,22 +132,14 @@ if (s) {
 
   t.test('the database goes away while a worker waits for the init record: 69, one line naming it, no stack', { skip: s.ferretdbBin ? false : 'SKIPPED: PULP_TEST_FERRETDB_BIN not set (test/services/start.sh sets it)' }, async (t) => {
     // Our own FerretDB, so that killing it harms no other test.
-    const port = await new Promise<number>((resolve) => {
-      const probe = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (probe.address() as net.AddressInfo).port;
-        probe.close(() => resolve(p));
-      });
-    });
-    const data = mkdtempSync(join(tmpdir(), 'pe-init-ferret-'));
+    const port = await closedPort();
+    const data = tempDir(t, 'pe-init-ferret-');
     const ferret = spawn(
       s.ferretdbBin ?? 'ferretdb',
       ['--handler=sqlite', `--sqlite-url=file:${data}/`, `--state-dir=${data}`, `--listen-addr=127.0.0.1:${port}`, '--debug-addr=127.0.0.1:0', '--telemetry=disable', '--log-level=ERROR'],
       { stdio: 'ignore' },
     );
-    t.teardown(() => {
-      ferret.kill('SIGKILL');
-      cleanup(data);
-    });
+    t.teardown(() => void ferret.kill('SIGKILL')); // before the dir goes (teardowns run last first)
     const own = join(dir, 'gone');
     mkdirSync(own);
     const rec = join(own, 'rec.jsonl');

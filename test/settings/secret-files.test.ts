@@ -4,16 +4,15 @@
 // template (exit 73: cannot be read; 65: too large to be one).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, ftruncateSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRegularFile } from '../../src/common/bounded-read.ts';
-import { BIN, cli, ROOT } from '../helpers/cli.ts';
+import { BIN, cli } from '../helpers/cli.ts';
 import { runMeasured } from '../helpers/measure.ts';
+import { DEFAULT_CONF, tempDir } from '../helpers/temp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'pe-secret-files-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const conf = join(ROOT, 'src/pulp/default-server.conf');
+const dir = tempDir(t, 'pe-secret-files-');
+const conf = DEFAULT_CONF;
 const fifo = join(dir, 'fifo');
 spawnSync('mkfifo', [fifo]);
 const huge = join(dir, 'huge');

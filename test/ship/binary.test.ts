@@ -7,12 +7,12 @@
 // Everything else the agent does is run against the binary by test/ship/binary-runs.test.ts.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BINARY, ROOT, binOn, cli } from '../helpers/cli.ts';
 import { BINARIES, ensureBinaries } from '../helpers/binary.ts';
 import { requireServices } from '../helpers/services.ts';
+import { DEFAULT_CONF, tempDir } from '../helpers/temp.ts';
 import { compareVersions, glibcVersionsNeeded } from '../../scripts/elf-glibc.mjs';
 
 // Found on the test's PATH: the binaries themselves run with a PATH that has nothing on it.
@@ -24,15 +24,14 @@ if (buildError) {
   t.fail(buildError);
 } else {
   // A directory with nothing in it but the binary and server.conf, and a PATH without node.
-  const dir = mkdtempSync(join(tmpdir(), 'ship-binary-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'ship-binary-');
   const bin = join(dir, 'pulp-entrypoint');
   copyFileSync(BINARY, bin);
   const conf = join(dir, 'server.conf');
   const lonePath = '/nonexistent-bin';
 
   const runBinary = (args: string[], env: Record<string, string> = {}, argv0: string[] = [bin]) => {
-    copyFileSync(join(ROOT, 'src', 'pulp', 'default-server.conf'), conf);
+    copyFileSync(DEFAULT_CONF, conf);
     const [cmd = '', ...pre] = argv0;
     return spawnSync(cmd, [...pre, ...args], { cwd: dir, encoding: 'utf8', env: { PATH: lonePath, PULP_SERVER_CONF: conf, ...env }, timeout: 60_000 });
   };
@@ -73,7 +72,7 @@ if (buildError) {
     for (const role of ['beat', 'resource_manager', 'worker']) {
       const b = runBinary(['preview', role, '--json'], env);
       t.equal(b.status, 0, b.stderr);
-      copyFileSync(join(ROOT, 'src', 'pulp', 'default-server.conf'), conf);
+      copyFileSync(DEFAULT_CONF, conf);
       const n = cli(['preview', role, '--json'], { ...env, PATH: lonePath, PULP_SERVER_CONF: conf }, {}, binOn());
       t.equal(n.status, 0, n.stderr);
       t.same(JSON.parse(b.stdout), JSON.parse(n.stdout), `preview ${role}: same document`);

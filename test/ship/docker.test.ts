@@ -7,11 +7,11 @@
 // `bin/pulp-entrypoint preview` (the binary takes the same arguments).
 import t from 'tap';
 import { constants } from 'node:os';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { ROLES } from '../../src/pulp/roles.ts';
 import { ROOT, cli } from '../helpers/cli.ts';
+import { confCopy, tempDir } from '../helpers/temp.ts';
 
 const DIR = join(ROOT, 'fixtures', 'docker');
 const BINARY_OUTPUT = 'dist/pulp-entrypoint';
@@ -161,10 +161,7 @@ for (const role of ROLES) {
     t.equal(signals[0], role === 'worker' ? 'SIGQUIT' : 'SIGTERM');
 
     // What `docker run` would start: ENTRYPOINT + CMD with the image's ENV, previewed.
-    const tmp = mkdtempSync(join(tmpdir(), 'ship-docker-'));
-    t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
-    const conf = join(tmp, 'server.conf');
-    copyFileSync(join(ROOT, 'src', 'pulp', 'default-server.conf'), conf);
+    const conf = confCopy(tempDir(t, 'ship-docker-'));
     const env = { ...envOf(base.ins), ...envOf(ins), PULP_SERVER_CONF: conf };
     const r = cli(['preview', ...cmd, '--json'], env);
     t.equal(r.status, 0, r.stderr);

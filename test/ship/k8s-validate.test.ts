@@ -5,10 +5,10 @@
 // versions: an old one still in the field, a middle one, and the newest the package ships.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const DIR = join(ROOT, 'fixtures', 'k8s');
 const FILES = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(DIR, f));
@@ -50,8 +50,7 @@ if (bin) {
   }
 
   t.test('a misspelt field fails --strict (and only --strict)', async (t) => {
-    const tmp = mkdtempSync(join(tmpdir(), 'k8s-validate-'));
-    t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+    const tmp = tempDir(t, 'k8s-validate-');
     const bad = join(tmp, 'worker.yaml');
     const text = readFileSync(join(DIR, 'worker.yaml'), 'utf8');
     t.match(text, /readinessProbe:/);

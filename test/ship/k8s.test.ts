@@ -6,15 +6,15 @@
 // `celery` and `pulp-manage-db` resolve to the stand-ins in fixtures/fake-bin (Pulp 2 is not
 // installable here); previews execute nothing.
 import t, { type Test } from 'tap';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ROLES, type Role } from '../../src/pulp/roles.ts';
 import { ROOT, cli } from '../helpers/cli.ts';
+import { FAKE_BIN } from '../helpers/exec.ts';
+import { confCopy, tempDir } from '../helpers/temp.ts';
 import { type Container, type KubeObject, type Pod, containerEnv, envVarName, expand, loadManifests, podOf, serviceEnv } from '../helpers/kubelet-env.ts';
 
 const DIR = join(ROOT, 'fixtures', 'k8s');
-const FAKE_BIN = join(ROOT, 'fixtures', 'fake-bin');
 const SECRETS = { db: 'example-db-password', msg: 'example-msg-password' };
 
 interface Preview {
@@ -54,11 +54,10 @@ function field(p: Preview, section: string, key: string): string | undefined {
 
 /** Runs the container's own command through `preview`: the image's CMD when args is absent. */
 function preview(t: Test, objects: KubeObject[], pod: Pod, container: Container, role: Role, services?: KubeObject[]): Preview {
-  const root = mkdtempSync(join(tmpdir(), 'ship-k8s-'));
-  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const root = tempDir(t, 'ship-k8s-');
   // The image's own /etc/pulp/server.conf, from the Pulp packages.
   mkdirSync(join(root, 'etc', 'pulp'), { recursive: true });
-  copyFileSync(join(ROOT, 'src', 'pulp', 'default-server.conf'), join(root, 'etc', 'pulp', 'server.conf'));
+  confCopy(join(root, 'etc', 'pulp'));
   const env = containerEnv(objects, pod, container.name, root, services);
   const r = cli(['preview', role, '--json'], { ...env, PATH: `${FAKE_BIN}:/usr/bin:/bin` });
   t.equal(r.status, 0, `preview ${role} for ${pod.name}/${container.name}: ${r.stderr}`);

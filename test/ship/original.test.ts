@@ -5,19 +5,18 @@
 // stand-in sh scripts that record their argv and user (Pulp 2 is not installable here).
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
 import { requireServices } from '../helpers/services.ts';
+import { confCopy, tempDir } from '../helpers/temp.ts';
 
 const RUN_SH = join(ROOT, 'fixtures', 'original', 'run.sh');
 const isRoot = process.getuid?.() === 0;
 
 function sandbox(t: Test) {
-  const dir = mkdtempSync(join(tmpdir(), 'ship-original-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  chmodSync(dir, 0o755);
+  const dir = tempDir(t, 'ship-original-');
+  chmodSync(dir, 0o755); // the script's user switch must reach bin/ and the record
   const bin = join(dir, 'bin');
   mkdirSync(bin, { mode: 0o755 });
   const record = join(dir, 'record');
@@ -28,8 +27,7 @@ function sandbox(t: Test) {
     chmodSync(join(bin, name), 0o755);
   }
   mkdirSync(join(dir, 'etc', 'pulp'), { recursive: true });
-  const conf = join(dir, 'etc', 'pulp', 'server.conf');
-  copyFileSync(join(ROOT, 'src', 'pulp', 'default-server.conf'), conf);
+  const conf = confCopy(join(dir, 'etc', 'pulp'));
   return { dir, bin, record, conf };
 }
 

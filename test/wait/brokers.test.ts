@@ -9,13 +9,11 @@ import { UnavailableError } from '../../src/common/errors.ts';
 import { createLogger, silentLogger } from '../../src/common/log.ts';
 import type { AmqpTarget } from '../../src/pulp/targets.ts';
 import { checkTargets, waitForTargets } from '../../src/wait/wait.ts';
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { cli, ROOT } from '../helpers/cli.ts';
+import { cli } from '../helpers/cli.ts';
 import { closedPort, rejection } from '../helpers/net.ts';
 import { requireBrokers } from '../helpers/services.ts';
 import { brokerFromConf } from '../helpers/targets.ts';
+import { confCopy, tempDir } from '../helpers/temp.ts';
 import { deadlineIn } from '../../src/common/retry.ts';
 
 const b = requireBrokers(t, 'the broker checks against RabbitMQ (0-9-1 only and with AMQP 1.0) and Qpid Broker-J');
@@ -168,9 +166,7 @@ if (b) {
   t.test("bin/pulp-entrypoint with Pulp's documented RabbitMQ set-up: ready at once; [messaging] url is not waited for", async (t) => {
     // The report: amqp://guest:guest@host//, no AMQP 1.0 plugin, transport rabbitmq.
     // [messaging] url points at a closed port: the Celery roles never connect there at start.
-    const dir = mkdtempSync(join(tmpdir(), 'pe-brokers-'));
-    const conf = join(dir, 'server.conf');
-    copyFileSync(join(ROOT, 'src/pulp/default-server.conf'), conf);
+    const conf = confCopy(tempDir(t, 'pe-brokers-'));
     const closed = await closedPort();
     const env = {
       PULP_SERVER_CONF: conf,

@@ -4,11 +4,9 @@
 import t from 'tap';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { closedPort, rejection } from '../helpers/net.ts';
 import { requireServices } from '../helpers/services.ts';
+import { tempDir } from '../helpers/temp.ts';
 import { checkTargets, waitForTargets } from '../../src/wait/wait.ts';
 import { UnavailableError } from '../../src/common/errors.ts';
 import { createLogger, silentLogger } from '../../src/common/log.ts';
@@ -78,13 +76,13 @@ if (services) {
   t.test('dependencies started in the middle of a wait', { skip: s.ferretdbBin ? false : 'SKIPPED: PULP_TEST_FERRETDB_BIN not set' }, async (t) => {
     const mongoPort = await closedPort();
     const amqpPort = await closedPort();
-    const dir = mkdtempSync(join(tmpdir(), 'pe-wait-ferret-'));
+    const dir = tempDir(t, 'pe-wait-ferret-');
     let ferret: ReturnType<typeof spawn> | undefined;
     let proxy: net.Server | undefined;
     t.teardown(() => {
+      // Before the dir goes: teardowns run last first.
       ferret?.kill('SIGKILL');
       proxy?.close();
-      rmSync(dir, { recursive: true, force: true });
     });
     setTimeout(() => {
       // A fresh FerretDB process, and a TCP relay to the real RabbitMQ that only now listens.
