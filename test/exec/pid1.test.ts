@@ -1,10 +1,11 @@
-// bin/pulp-entrypoint as PID 1 of a PID namespace (unshare), in both modes: supervise (Node 20,
-// this machine's `node`) and exec (Node 24's process.execve). `run worker` waits for the real
-// FerretDB and RabbitMQ (test/services/start.sh) and for the init record of its key, which each
-// mode writes first with `pulp-entrypoint init`. The role is fixtures/fake-bin/celery and the
-// init fixtures/fake-bin/pulp-manage-db: stand-ins that record their argv, ids, environment and
-// the signals they get, because Pulp 2's Celery apps cannot be installed here.
-import t from 'tap';
+// src/exec (run.ts, signals.ts, privileges.ts) through bin/pulp-entrypoint as PID 1 of a PID
+// namespace (unshare), in both modes: supervise (Node 20, this machine's `node`) and exec
+// (Node 24's process.execve). `run worker` waits for the real FerretDB and RabbitMQ
+// (test/services/start.sh) and for the init record of its key, which each group of tests
+// writes first with `pulp-entrypoint init`. The role is fixtures/fake-bin/celery and the init
+// fixtures/fake-bin/pulp-manage-db: stand-ins that record their argv, ids, environment and the
+// signals they get, because Pulp 2's Celery apps cannot be installed here.
+import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import {
   denyByAcl,
   freshDatabases,
   execModes,
+  type Mode,
   agentArgv,
   openDir,
   readRecord,
@@ -40,38 +42,57 @@ if (!isRoot) {
   t.teardown(() => user.remove());
   const newDb = freshDatabases(t, s, 'pe_pid1');
 
-  const modes = execModes();
+  interface SetUp {
+    node: string;
+    /** The role's working directory, where the stand-ins write their records: the test user may write it. */
+    dir: string;
+    key: string;
+    /** The agent's environment: the stand-ins record to `rec`, `extra` goes last. */
+    env: (rec: string, extra?: NodeJS.ProcessEnv) => NodeJS.ProcessEnv;
+  }
 
-  for (const mode of modes) {
-    t.test(mode.name, async (t) => {
-      const node = needNode24(t, mode.node);
-      if (node === undefined) return;
-      const execMode = mode.name.startsWith('exec');
-      const dir = openDir(t, 'pe-pid1-');
-      const db = newDb();
-      const key = `pe-pid1-${randomBytes(4).toString('hex')}`;
-      const baseEnv = (rec: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
-        PATH: `${FAKE_BIN}:/usr/bin:/bin`,
-        HOME: '/root',
-        HOSTNAME: 'pulp-worker-3',
-        FAKE_RECORD: rec,
-        PULP_RUN_AS: user.name,
-        PULP_CELERY_WORKDIR: dir,
-        PULP_SERVER_NAME: 'pulp.test',
-        PULP_INIT_KEY: key,
-        ...agentEnv(s, dir, db),
-        ...mode.env,
-        ...extra,
-      });
+  /**
+   * Each group's own directory, database and init key. With `init`, the init of that key is
+   * recorded first, as the beat pod (or an init container) does before the workers come up: a
+   * role starts only after it. Undefined when the mode's Node is missing (needNode24 says so).
+   */
+  const setUp = async (t: Test, mode: Mode, init: boolean): Promise<SetUp | undefined> => {
+    const node = needNode24(t, mode.node);
+    if (node === undefined) return undefined;
+    const dir = openDir(t, 'pe-pid1-');
+    const db = newDb();
+    const key = `pe-pid1-${randomBytes(4).toString('hex')}`;
+    const env = (rec: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+      PATH: `${FAKE_BIN}:/usr/bin:/bin`,
+      HOME: '/root',
+      HOSTNAME: 'pulp-worker-3',
+      FAKE_RECORD: rec,
+      PULP_RUN_AS: user.name,
+      PULP_CELERY_WORKDIR: dir,
+      PULP_SERVER_NAME: 'pulp.test',
+      PULP_INIT_KEY: key,
+      ...agentEnv(s, dir, db),
+      ...mode.env,
+      ...extra,
+    });
+    if (init) {
+      const done = await runAgent(node, ['init'], env(join(dir, 'setup.jsonl'), { FAKE_INIT_SLEEP: '0' })).done;
+      t.equal(done.code, 0, `pulp-entrypoint init: ${done.out}`);
+    }
+    return { node, dir, key, env };
+  };
 
-      // The worker starts only after the init of its key is recorded: done once here, as the
-      // beat pod (or an init container) does before the workers come up.
-      const init = await runAgent(node, ['init'], baseEnv(join(dir, 'setup.jsonl'), { FAKE_INIT_SLEEP: '0' })).done;
-      t.equal(init.code, 0, `pulp-entrypoint init: ${init.out}`);
+  for (const mode of execModes()) {
+    const execMode = mode.name.startsWith('exec');
+
+    t.test(`${mode.name}: the role runs as the target user, with its argv, ids, groups and working directory`, async (t) => {
+      const set = await setUp(t, mode, true);
+      if (set === undefined) return;
+      const { node, dir, env } = set;
 
       t.test('run worker: as the target user, with extra args; SIGTERM to PID 1 reaches it: exit 0', async (t) => {
         const rec = join(dir, 'term.jsonl');
-        const run = runAsPid1(agentArgv(['worker', '--extra', 'two words'], node), baseEnv(rec));
+        const run = runAsPid1(agentArgv(['worker', '--extra', 'two words'], node), env(rec));
         const pid1 = await run.pid1();
         await waitFor('the role to be ready', () => readRecord(rec).find((e) => e.event === 'ready'));
         process.kill(pid1, 'SIGTERM');
@@ -100,37 +121,43 @@ if (!isRoot) {
         );
       });
 
-      t.test('no signal is left ignored in the program (Node ignores SIGPIPE and SIGXFSZ itself)', async (t) => {
-        // A shell through `pulp-entrypoint PROGRAM`, the same exec path as a role's; not the
-        // Python stand-in, which ignores SIGPIPE on its own at start-up.
-        const out = join(dir, 'sigign.txt');
-        const run = runAsPid1(agentArgv(['sh', '-c', `grep SigIgn /proc/self/status > ${out}`], node), baseEnv(join(dir, 'x.jsonl')));
-        t.equal((await run.exit).code, 0, run.output());
-        t.match(readFileSync(out, 'utf8'), /^SigIgn:\s+0+$/m);
-      });
-
-      t.test("the role's exit code comes back", async (t) => {
-        const rec = join(dir, 'code.jsonl');
-        const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { FAKE_EXIT: '7' }));
-        t.equal((await run.exit).code, 7, run.output());
-        t.equal(readRecord(rec).filter((e) => e.event === 'start').length, 1);
-      });
-
       t.test('a user without supplementary groups: its own group is its group list, in both modes', async (t) => {
         // libuv's setgroups(0, NULL) for spawn's uid/gid left supervise mode with none at all.
         const rec = join(dir, 'plain.jsonl');
-        const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { FAKE_EXIT: '0', PULP_RUN_AS: 'nobody' }));
+        const run = runAsPid1(agentArgv(['worker'], node), env(rec, { FAKE_EXIT: '0', PULP_RUN_AS: 'nobody' }));
         t.equal((await run.exit).code, 0, run.output());
         const start = readRecord(rec).find((e) => e.event === 'start');
         const nobody = resolveUser('nobody');
         t.same(start?.uid, [nobody.uid, nobody.uid, nobody.uid]);
         t.same(start?.groups, [...nobody.groups].sort((a, b) => a - b), `the groups of nobody in /etc/group: ${nobody.groups.join(',')}`);
       });
+    });
+
+    t.test(`${mode.name}: signals and exit codes pass through PID 1`, async (t) => {
+      const set = await setUp(t, mode, true);
+      if (set === undefined) return;
+      const { node, dir, env } = set;
+
+      t.test('no signal is left ignored in the program (Node ignores SIGPIPE and SIGXFSZ itself)', async (t) => {
+        // A shell through `pulp-entrypoint PROGRAM`, the same exec path as a role's; not the
+        // Python stand-in, which ignores SIGPIPE on its own at start-up.
+        const out = join(dir, 'sigign.txt');
+        const run = runAsPid1(agentArgv(['sh', '-c', `grep SigIgn /proc/self/status > ${out}`], node), env(join(dir, 'x.jsonl')));
+        t.equal((await run.exit).code, 0, run.output());
+        t.match(readFileSync(out, 'utf8'), /^SigIgn:\s+0+$/m);
+      });
+
+      t.test("the role's exit code comes back", async (t) => {
+        const rec = join(dir, 'code.jsonl');
+        const run = runAsPid1(agentArgv(['worker'], node), env(rec, { FAKE_EXIT: '7' }));
+        t.equal((await run.exit).code, 7, run.output());
+        t.equal(readRecord(rec).filter((e) => e.event === 'start').length, 1);
+      });
 
       if (!execMode) {
         t.test('supervise: HUP, USR1, USR2, WINCH are forwarded; TERM is rewritten to QUIT', async (t) => {
           const rec = join(dir, 'fwd.jsonl');
-          const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { PULP_SIGNAL_REWRITE: 'TERM:QUIT' }));
+          const run = runAsPid1(agentArgv(['worker'], node), env(rec, { PULP_SIGNAL_REWRITE: 'TERM:QUIT' }));
           const pid1 = await run.pid1();
           await waitFor('ready', () => readRecord(rec).find((e) => e.event === 'ready'));
           const sigs = ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
@@ -150,7 +177,7 @@ if (!isRoot) {
 
         t.test('supervise: a role killed by a signal gives 128 + signal', async (t) => {
           const rec = join(dir, 'kill.jsonl');
-          const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec));
+          const run = runAsPid1(agentArgv(['worker'], node), env(rec));
           const ready = await waitFor('ready', () => readRecord(rec).find((e) => e.event === 'ready'));
           // The role's host PID: the only child of the agent (PID 1); setpriv exec'd into it.
           const pid1 = await run.pid1();
@@ -159,27 +186,39 @@ if (!isRoot) {
           process.kill(rolePid, 'SIGKILL');
           t.equal((await run.exit).code, 128 + constants.signals.SIGKILL, run.output());
         });
-
-        t.test('init: pulp-manage-db runs as the user and its exit code is the exit code', async (t) => {
-          const rec = join(dir, 'init.jsonl');
-          const ok = await runAgent(node, ['init'], baseEnv(rec, { FAKE_INIT_SLEEP: '0', PULP_INIT_KEY: `${key}-ok` })).done;
-          t.equal(ok.code, 0, ok.out);
-          const start = readRecord(rec).find((e) => e.event === 'start');
-          t.same(start?.uid, [user.uid, user.uid, user.uid]);
-          t.same(start?.argv, [join(FAKE_BIN, 'pulp-manage-db')]);
-          const failing = await runAgent(node, ['init'], baseEnv(rec, { FAKE_INIT_SLEEP: '0', FAKE_INIT_EXIT: '3', PULP_INIT_KEY: `${key}-fails` })).done;
-          t.equal(failing.code, 3, failing.out);
-          // As root the stand-in refuses (exit 64) like the real pulp-manage-db: the switch is not optional.
-          const asRoot = await runAgent(node, ['init'], baseEnv(rec, { FAKE_INIT_SLEEP: '0', PULP_RUN_AS: 'root', PULP_INIT_KEY: `${key}-root` })).done;
-          t.equal(asRoot.code, 64, asRoot.out);
-        });
       }
+    });
+
+    if (!execMode) {
+      t.test(`${mode.name}: init runs pulp-manage-db as the target user, and its exit code is the exit code`, async (t) => {
+        const set = await setUp(t, mode, false);
+        if (set === undefined) return;
+        const { node, dir, key, env } = set;
+        const rec = join(dir, 'init.jsonl');
+        const ok = await runAgent(node, ['init'], env(rec, { FAKE_INIT_SLEEP: '0', PULP_INIT_KEY: `${key}-ok` })).done;
+        t.equal(ok.code, 0, ok.out);
+        const start = readRecord(rec).find((e) => e.event === 'start');
+        t.same(start?.uid, [user.uid, user.uid, user.uid]);
+        t.same(start?.argv, [join(FAKE_BIN, 'pulp-manage-db')]);
+        const failing = await runAgent(node, ['init'], env(rec, { FAKE_INIT_SLEEP: '0', FAKE_INIT_EXIT: '3', PULP_INIT_KEY: `${key}-fails` })).done;
+        t.equal(failing.code, 3, failing.out);
+        // As root the stand-in refuses (exit 64) like the real pulp-manage-db: the switch is not optional.
+        const asRoot = await runAgent(node, ['init'], env(rec, { FAKE_INIT_SLEEP: '0', PULP_RUN_AS: 'root', PULP_INIT_KEY: `${key}-root` })).done;
+        t.equal(asRoot.code, 64, asRoot.out);
+      });
+    }
+
+    // In exec mode the ACL case gets as far as the exec, so past the wait for the init record.
+    t.test(`${mode.name}: a role that cannot start is refused with one line and its exit code; nothing starts`, async (t) => {
+      const set = await setUp(t, mode, execMode);
+      if (set === undefined) return;
+      const { node, dir, env } = set;
 
       t.test('a working directory the user cannot enter: refused with one line naming it and the user; nothing starts', async (t) => {
         const rec = join(dir, 'closed.jsonl');
         const closed = tempDir(t, 'pe-closed-');
         chmodSync(closed, 0o700); // root's, and the role runs as the test user
-        const run = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { PULP_CELERY_WORKDIR: closed }));
+        const run = runAsPid1(agentArgv(['worker'], node), env(rec, { PULP_CELERY_WORKDIR: closed }));
         const { code } = await run.exit;
         // A setting to fix, found before server.conf is written (both modes alike: supervise
         // mode alone would enter the directory as root and run the role there).
@@ -202,7 +241,7 @@ if (!isRoot) {
           const rec = join(dir, 'acl.jsonl');
           // Without tap's process-info hook (NODE_OPTIONS): after the switch it cannot write its
           // own file at exit and prints a stack that is tap's, not the agent's.
-          const run = runAsPid1(['env', '-u', 'NODE_OPTIONS', ...agentArgv(['worker'], node)], baseEnv(rec, { PULP_CELERY_WORKDIR: denied }));
+          const run = runAsPid1(['env', '-u', 'NODE_OPTIONS', ...agentArgv(['worker'], node)], env(rec, { PULP_CELERY_WORKDIR: denied }));
           const { code } = await run.exit;
           t.equal(code, 126, run.output());
           const errors = run.output().split('\n').filter((l) => /^pulp-entrypoint: error:/.test(l));
@@ -215,10 +254,10 @@ if (!isRoot) {
 
       t.test('a program not on PATH exits 127, a missing working directory 65', async (t) => {
         const rec = join(dir, 'missing.jsonl');
-        const noProg = runAsPid1(agentArgv(['no-such-celery'], node), baseEnv(rec));
+        const noProg = runAsPid1(agentArgv(['no-such-celery'], node), env(rec));
         t.equal((await noProg.exit).code, 127, noProg.output());
         t.match(noProg.output(), /no-such-celery: not found on PATH/);
-        const noDir = runAsPid1(agentArgv(['worker'], node), baseEnv(rec, { PULP_CELERY_WORKDIR: join(dir, 'nope') }));
+        const noDir = runAsPid1(agentArgv(['worker'], node), env(rec, { PULP_CELERY_WORKDIR: join(dir, 'nope') }));
         t.equal((await noDir.exit).code, 65, noDir.output());
         t.match(noDir.output(), /working directory .*nope does not exist/);
         t.equal(readRecord(rec).length, 0, 'nothing started');
