@@ -1,4 +1,4 @@
-// The command line -> Command (pure).
+// src/cli/args.ts: the command line -> Command (pure).
 import t from 'tap';
 import { parseArgs } from '../../src/cli/args.ts';
 

@@ -1,3 +1,5 @@
+// src/cli (run-steps.ts preflight, preview.ts, output.ts) through the whole command: where
+// two paths must agree.
 // Small disagreements, through the real command: preview refuses the PULP_RUN_AS that run
 // refuses; output that cannot be written is exit 74, not 0; durations in messages are whole
 // milliseconds; a missing setpriv (every switch of user in supervise mode and for the init

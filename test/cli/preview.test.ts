@@ -1,4 +1,5 @@
-// The outside contract of the command line: exit codes, --help, preview --json fields.
+// src/cli (args.ts, help.ts, preview.ts) through the whole command: the outside contract of the
+// command line: exit codes, --help, preview --json fields.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';

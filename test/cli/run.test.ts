@@ -1,3 +1,4 @@
+// src/main.ts and src/cli/run-steps.ts (wait, check, init, run) through bin/pulp-entrypoint.
 // The whole command against the real FerretDB and RabbitMQ: bin/pulp-entrypoint as users run
 // it, drivers loaded from the built chunk (dist/drivers.cjs). pulp-manage-db and celery are
 // stand-ins (shell scripts that record their argv and user), because Pulp 2 cannot be

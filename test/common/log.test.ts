@@ -1,4 +1,5 @@
-// Log lines: text or JSON on stderr, never a secret the logger was given, however it is quoted.
+// src/common/log.ts: log lines: text or JSON on stderr, never a secret the logger was given,
+// however it is quoted.
 import t from 'tap';
 import { createLogger } from '../../src/common/log.ts';
 

@@ -1,3 +1,4 @@
+// src/common/redact.ts and src/common/url.ts (maskUserinfo): masking by shape.
 // Any `user:password@` shape is masked in every message, also when the value around it is no
 // URL the agent can read (so it never learnt the password as a secret): the pure masking over
 // many shapes, then the refusals through the real command, as text and as JSON log lines.

@@ -1,4 +1,5 @@
-// One URL reading for waits, edits and redaction: a password never leaks as host or path.
+// src/common/url.ts: one URL reading for waits, edits and redaction: a password never leaks as host
+// or path.
 import t from 'tap';
 import { createRedactor, redactUrl } from '../../src/common/redact.ts';
 import { parseBrokerUrl } from '../../src/pulp/values.ts';

@@ -1,4 +1,5 @@
-// unifiedDiff agrees with GNU diff -u on random line edits (hunks, ranges, context).
+// src/conf-file/diff.ts: unifiedDiff agrees with GNU diff -u on random line edits (hunks, ranges,
+// context).
 import t from 'tap';
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';

@@ -1,3 +1,5 @@
+// Settings validation (src/settings/) and the conf-file plan (src/conf-file/plan.ts) through
+// `pulp-entrypoint configure`.
 // Hostile and broken input: every case exits 65 (or 73 for files), prints exactly one line
 // naming the variable or file at fault, never a stack trace, never the secret, and leaves
 // server.conf byte-for-byte and mtime untouched.

@@ -1,3 +1,4 @@
+// src/ini/interpolation.ts as used by src/conf-file/plan.ts, through `pulp-entrypoint configure`.
 // Pulp reads server.conf with interpolation (Python 2's SafeConfigParser): values with "%"
 // written by configure must read back exactly, in Python 3 and, where installed, Python 2.7.
 import t from 'tap';

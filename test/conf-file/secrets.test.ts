@@ -1,3 +1,4 @@
+// src/conf-file/plan.ts: the secrets the plan returns, and the redactor built from them.
 // The plan returns every secret it learnt, the file's own included, so the logger it is given
 // to masks them: there is no global list whose content depends on what ran before.
 import t from 'tap';

@@ -1,3 +1,5 @@
+// src/conf-file/write.ts, link-target.ts, in-place.ts and xattrs.ts on hard targets, through
+// `pulp-entrypoint configure`.
 // Writing server.conf in the odd places real containers put it, through `pulp-entrypoint
 // configure`: behind a symlink (kept, its target edited, as augtool does), with an ACL and
 // other extended attributes (kept), and bind-mounted as a single file from a full disk (the

@@ -1,4 +1,5 @@
-// Writing server.conf: only when something changes, atomically, keeping mode and owner.
+// src/conf-file/write.ts through `pulp-entrypoint configure`: writing server.conf only when
+// something changes, atomically, keeping mode and owner.
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, readFileSync, readdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';

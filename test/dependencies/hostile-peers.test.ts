@@ -1,3 +1,4 @@
+// src/dependencies/frame-guard.ts and the probes of src/wait, through `pulp-entrypoint wait`.
 // Peers that announce a huge message and then stream zeros, against the whole command
 // (bin/pulp-entrypoint wait): the agent must refuse the message unread, fail that attempt with
 // a clear reason, keep its deadline and stay small (peak RSS: test/helpers/measure.ts). The

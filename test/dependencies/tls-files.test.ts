@@ -1,4 +1,5 @@
-// The TLS files a probe presents: read once, named by their setting when missing.
+// src/dependencies/tls-files.ts: the TLS files a probe presents: read once, named by their setting
+// when missing.
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// The whole agent (the standalone binary) in container images; no one src module.
 // The images of fixtures/docker, built as README.md says and run with a real container
 // runtime: podman with runc, this project's configuration and a Debian 12 base image made
 // with mmdebstrap (test/containers/setup.sh), host networking to FerretDB and RabbitMQ on

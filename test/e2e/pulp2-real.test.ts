@@ -1,3 +1,4 @@
+// The whole agent against the real Pulp 2 (src/init with pulp-manage-db, src/wait, src/exec).
 // The real Pulp 2 behind the agent: Pulp's 2-master sources with their Python 2.7 environment
 // (built and cached by test/services/pulp2.sh from ../shared/pulp2), the real
 // `pulp-manage-db` and the real `celery beat` / `celery worker` of Pulp's three roles, started

@@ -1,3 +1,4 @@
+// src/exec/run.ts and supervise.ts (exec and supervise mode) starting a real Celery worker as PID 1.
 // `pulp-entrypoint resource_manager` (bin/pulp-entrypoint, the role table's exact argv) exec'ing
 // a REAL Celery worker (Debian's python3-celery) as PID 1 of a PID namespace, against the real
 // RabbitMQ of test/services/start.sh: the agent waits on its AMQP 1.0 side, Celery talks 0-9-1

@@ -1,10 +1,10 @@
-// src/exec (run.ts, signals.ts, privileges.ts) through bin/pulp-entrypoint as PID 1 of a PID
-// namespace (unshare), in both modes: supervise (Node 20, this machine's `node`) and exec
-// (Node 24's process.execve). `run worker` waits for the real FerretDB and RabbitMQ
-// (test/services/start.sh) and for the init record of its key, which each group of tests
-// writes first with `pulp-entrypoint init`. The role is fixtures/fake-bin/celery and the init
-// fixtures/fake-bin/pulp-manage-db: stand-ins that record their argv, ids, environment and the
-// signals they get, because Pulp 2's Celery apps cannot be installed here.
+// src/exec (run.ts, supervise.ts, privileges.ts) and src/common/signals.ts through
+// bin/pulp-entrypoint as PID 1 of a PID namespace (unshare), in both modes: supervise (Node 20,
+// this machine's `node`) and exec (Node 24's process.execve). `run worker` waits for the real
+// FerretDB and RabbitMQ (test/services/start.sh) and for the init record of its key, which each
+// group of tests writes first with `pulp-entrypoint init`. The role is fixtures/fake-bin/celery and
+// the init fixtures/fake-bin/pulp-manage-db: stand-ins that record their argv, ids, environment and
+// the signals they get, because Pulp 2's Celery apps cannot be installed here.
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -1,3 +1,4 @@
+// src/common/trusted-helper.ts: where setpriv may come from, also through `pulp-entrypoint init`.
 // setpriv runs as root (it sets the groups, then the ids), so it must never come from PATH: a
 // `setpriv` planted in a world-writable directory early in PATH would run as uid 0. Through
 // bin/pulp-entrypoint `init` (Node 20: supervise, so the init is spawned), as a user with a

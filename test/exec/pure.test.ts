@@ -1,4 +1,6 @@
-// The pure parts of src/exec: PATH lookup, signal rewrite, exit codes, mode choice, launch plan.
+// The pure parts of the exec stage: PATH lookup (src/common/program-path.ts), signal rewrite and
+// exit codes (src/common/signals.ts), mode choice (src/exec/mode.ts), launch plan and working
+// directory checks (src/exec/privileges.ts), /etc/passwd users (src/exec/users.ts).
 import t from 'tap';
 import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

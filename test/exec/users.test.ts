@@ -1,3 +1,4 @@
+// src/exec/users.ts: /etc/passwd and /etc/group read as PULP_RUN_AS needs them.
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

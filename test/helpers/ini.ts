@@ -1,4 +1,4 @@
-// Shared by the test/ini-*.test.ts files: the reference reader (Python's ConfigParser) and
+// Shared by the test/ini/*.test.ts files: the reference reader (Python's ConfigParser) and
 // generators of INI files that ConfigParser accepts.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';

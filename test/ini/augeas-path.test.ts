@@ -1,8 +1,9 @@
+// src/ini/augeas-path.ts: edits named by the augtool paths the original image used.
 import t from 'tap';
 import { formatAugeasPath } from '../../src/ini/augeas-path.ts';
 
 // That augtool reads these paths back as the intended key is tested against the real
-// augtool in ini-augtool.test.ts.
+// augtool in test/ini/augtool.test.ts.
 t.test('formatAugeasPath names a key as augtool does', async (t) => {
   const file = '/etc/pulp/server.conf';
   t.equal(formatAugeasPath(file, 'database', 'seeds'), "/files/etc/pulp/server.conf/target[. = 'database']/seeds");

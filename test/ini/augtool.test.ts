@@ -1,3 +1,4 @@
+// src/ini/edit.ts and src/ini/augeas-path.ts against the real augtool.
 // Our edits against the real augtool the original image used, with test/ini/augtool/pulp.aug
 // (IniFile-based like MySQL's lens, sections labelled "target"). Where augtool's result is
 // well defined (a key that exists) ours must be the same bytes; elsewhere the tests pin

@@ -1,3 +1,4 @@
+// src/ini/document.ts: the lossless server.conf model, against Python's ConfigParser.
 import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import t from 'tap';

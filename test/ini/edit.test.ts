@@ -1,3 +1,4 @@
+// src/ini/edit.ts: key edits on the lossless document, read back by ConfigParser.
 import fc from 'fast-check';
 import t from 'tap';
 import { InputError } from '../../src/common/errors.ts';

@@ -1,3 +1,4 @@
+// src/ini/interpolation.ts (escapeValue, interpolateView) against Python's ConfigParser.
 // The reference is Python itself: Python 3's ConfigParser (default BasicInterpolation) always,
 // and Python 2.7's SafeConfigParser (what Pulp 2 really uses) where an interpreter exists on
 // this machine; without one the Python 2 tests skip and say so.

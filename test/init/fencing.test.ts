@@ -1,3 +1,4 @@
+// src/init/once.ts and lease.ts (fencing) through `pulp-entrypoint init` against FerretDB.
 // The init lease fences: through bin/pulp-entrypoint `init` against the real FerretDB, a holder
 // that loses its lease (frozen with its init past the TTL, or cut off from the database) stops
 // its init, writes no record and exits 69; an agent whose clock runs 45 s ahead cannot take a

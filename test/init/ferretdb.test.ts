@@ -1,3 +1,4 @@
+// src/init (once.ts, mongo-store.ts, on-mongo.ts) through bin/pulp-entrypoint against FerretDB.
 // The one-time init through bin/pulp-entrypoint (`init`, and `worker` waiting for its record)
 // against the real FerretDB (MongoDB wire protocol) and RabbitMQ from test/services/start.sh:
 // both commands wait for both servers first. pulp-manage-db and celery are the stand-ins in

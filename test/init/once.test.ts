@@ -1,5 +1,5 @@
 // The init's lease logic (src/init/once.ts) against an in-memory store and a fake clock:
-// fast, no servers. The same logic runs on FerretDB in init-ferretdb.test.ts.
+// fast, no servers. The same logic runs on FerretDB in test/init/ferretdb.test.ts.
 import t from 'tap';
 import { createLogger } from '../../src/common/log.ts';
 import { type DoneDoc, type Holder, LEASE_ID, type LeaseDoc, acquireUpdate, doneId, isDuplicateKey, leaseState, releaseUpdate, renewUpdate } from '../../src/init/lease.ts';

@@ -1,3 +1,4 @@
+// src/pulp/syslog-check.ts: the warning when Pulp would log to a /dev/log that is not there.
 import t from 'tap';
 import { configViewFrom } from '../../src/ini/config-view.ts';
 import { syslogWarning } from '../../src/pulp/syslog-check.ts';

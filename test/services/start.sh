@@ -4,7 +4,7 @@
 #
 #   test/services/start.sh            # install what is missing, start, print the env file
 #   . /tmp/pulp-entrypoint-services/env   # (optional) export the addresses into your shell
-#   npx tap test/wait-*.test.ts       # tests also read the env file by themselves
+#   npx tap test/wait/*.test.ts       # tests also read the env file by themselves
 #   test/services/stop.sh             # stop both and forget the state
 #
 # State lives in PULP_TEST_SERVICES_DIR (default /tmp/pulp-entrypoint-services).

@@ -1,4 +1,5 @@
-// environment -> edits: which keys change, to what, and from which variables.
+// src/settings/edits/ (plan.ts and the parts it assembles): environment -> edits: which keys
+// change, to what, and from which variables.
 import t from 'tap';
 import { configViewFrom } from '../../src/ini/config-view.ts';
 import type { PlannedEdit } from '../../src/settings/edits/edit.ts';

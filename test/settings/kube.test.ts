@@ -1,4 +1,4 @@
-// Kubernetes discovery follows the kubelet's variable rules (seed-notes.md).
+// src/settings/kube.ts: Kubernetes discovery follows the kubelet's variable rules (seed-notes.md).
 import t from 'tap';
 import { discoverService, servicePrefix, type VarProblem } from '../../src/settings/kube.ts';
 

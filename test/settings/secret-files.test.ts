@@ -1,3 +1,4 @@
+// src/settings/secret-files.ts and src/common/bounded-read.ts, also through the whole command.
 // NAME_FILE secrets that are not what they should be, through the real command: only a
 // regular file is read, at most the limit plus one byte, without ever waiting; anything else
 // is exit 65 with one line, at once and small. The same holds for server.conf and its

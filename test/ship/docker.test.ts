@@ -1,3 +1,4 @@
+// fixtures/docker (the example images) read and previewed; no one src module.
 // test/e2e/containers.test.ts builds and runs these images with podman; this reads the
 // Dockerfiles the way `docker build` would and checks, quickly and without a runtime, that
 // they name only what this project has:

@@ -1,3 +1,4 @@
+// fixtures/original/run.sh (the original pipeline, for comparison); no src module.
 // fixtures/original/run.sh, the original images' pipeline recreated for the start-up
 // benchmark, must do what the original did or the benchmark compares against a straw man:
 // four augtool edits, the pymongo check against a real MongoDB-compatible server (FerretDB),

@@ -1,3 +1,4 @@
+// src/wait/amqp.ts and amqp091.ts (with src/wait/wait.ts) against real brokers.
 // The broker check speaks what Pulp's client speaks, against real brokers from
 // test/services/start.sh: RabbitMQ with no plugins (AMQP 0-9-1 only, Pulp's documented set-up),
 // RabbitMQ with its AMQP 1.0 plugin, and Qpid Broker-J (PLAIN and ANONYMOUS); plus small

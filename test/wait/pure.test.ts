@@ -1,5 +1,6 @@
-// The wait's pure parts: backoff schedule, failure classification, header recognition, the
-// final message, and the loop's control flow with stand-in probes (no servers, no sockets).
+// src/wait (backoff, amqp-peer, amqp091) and src/dependencies/classify.ts, the pure parts: backoff
+// schedule, failure classification, header recognition, the final message, and the loop's control
+// flow with stand-in probes (no servers, no sockets).
 import t from 'tap';
 import { attemptsPerMinuteAtCap, backoffDelay, DEFAULT_BACKOFF } from '../../src/wait/backoff.ts';
 import { classifyFacts, errorFacts, ProbeError, toProbeError } from '../../src/dependencies/classify.ts';

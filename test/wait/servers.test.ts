@@ -1,6 +1,8 @@
-// The wait against real servers (FerretDB and RabbitMQ with AMQP 1.0 from
-// test/services/start.sh; amqp:// URLs, so the broker is checked over AMQP 0-9-1) and against small hostile listeners written here: one that accepts
-// and never answers, one that resets on accept, one that answers with the AMQP 0-9-1 header.
+// src/wait/wait.ts and src/wait/mongodb.ts against real and hostile servers.
+// The wait against real servers (FerretDB and RabbitMQ with AMQP 1.0 from test/services/start.sh;
+// amqp:// URLs, so the broker is checked over AMQP 0-9-1) and against small hostile listeners
+// written here: one that accepts and never answers, one that resets on accept, one that answers
+// with the AMQP 0-9-1 header.
 import t from 'tap';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
