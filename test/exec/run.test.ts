@@ -3,17 +3,16 @@
 // the agent in supervise mode: exit codes, signals passed on and rewritten, a stop that
 // escalates. As the current user (no switch), with /bin/sh scripts as the programs.
 import t from 'tap';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EntrypointError, ExitCode } from '../../src/common/errors.ts';
 import { type LogFields, createLogger } from '../../src/common/log.ts';
 import { checkLaunch, execRole, runToCompletion } from '../../src/exec/run.ts';
 import { STOP_GRACE_MS } from '../../src/exec/supervise.ts';
+import { tempDir } from '../helpers/temp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'pe-exec-run-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir(t, 'pe-exec-run-');
 const env = { PATH: `${dir}:/usr/bin:/bin` };
 
 function script(name: string, body: string): string {
