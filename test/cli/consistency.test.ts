@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { BIN, cli } from '../helpers/cli.ts';
 import { runMeasured } from '../helpers/measure.ts';
 import { confCopy, tempDir } from '../helpers/temp.ts';
+import { requireRoot } from '../helpers/unavailable.ts';
 
 const dir = tempDir(t, 'pe-consistency-');
 const conf = confCopy(dir);
@@ -20,7 +21,9 @@ const work = join(dir, 'work');
 mkdirSync(work);
 const last = (s: string): string => s.trimEnd().split('\n').pop() ?? '';
 
-t.test('preview refuses a PULP_RUN_AS that run refuses, with the same line', { skip: process.getuid?.() === 0 ? false : 'SKIPPED: as non-root both ignore PULP_RUN_AS (run as root, as CI does)' }, async (t) => {
+t.test('preview refuses a PULP_RUN_AS that run refuses, with the same line', async (t) => {
+  // As another user both ignore PULP_RUN_AS.
+  if (!requireRoot(t, 'PULP_RUN_AS refusals')) return;
   for (const runAs of ['no-such-user-x', '99999']) {
     const env = { PULP_SERVER_CONF: conf, PULP_CELERY_WORKDIR: work, PULP_RUN_AS: runAs, PULP_INIT_KEY: 'k' };
     const run = cli(['worker'], env);
@@ -76,7 +79,8 @@ t.test('durations in messages are whole milliseconds', async (t) => {
   t.notMatch(r.stderr, /\d\.\d+ ms/, 'and never with a fraction');
 });
 
-t.test('as root, no setpriv: run refuses before server.conf is written', { skip: process.getuid?.() === 0 ? false : 'SKIPPED: needs root (user switch, unshare --mount)' }, async (t) => {
+t.test('as root, no setpriv: run refuses before server.conf is written', async (t) => {
+  if (!requireRoot(t, 'a run without setpriv (user switch, unshare --mount)')) return;
   const bin = join(dir, 'bin');
   mkdirSync(bin, { recursive: true });
   for (const name of ['celery', 'pulp-manage-db']) {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { agentArgv, cli } from '../helpers/cli.ts';
 import { closedPort } from '../helpers/net.ts';
 import { confCopy, tempDir } from '../helpers/temp.ts';
+import { isRoot } from '../helpers/unavailable.ts';
 
 const dir = tempDir(t, 'pe-refuse-');
 chmodSync(dir, 0o755); // PULP_RUN_AS=nobody must reach work/ and bin/
@@ -71,7 +72,7 @@ t.test('refused before anything is written: one line naming the variable, exit 6
       ['working directory the run-as user cannot enter', { PULP_CELERY_WORKDIR: locked }, 65, /nobody .*cannot enter working directory/],
       notOnPath,
     ];
-    refusedBeforeWriting(t, process.getuid?.() === 0 ? asRoot : [missingWorkdir, notOnPath]);
+    refusedBeforeWriting(t, isRoot ? asRoot : [missingWorkdir, notOnPath]);
   });
 });
 

@@ -10,6 +10,7 @@ import { PROGRAM, cli, ROOT } from '../helpers/cli.ts';
 import { closedPort } from '../helpers/net.ts';
 import { requireServices, serviceVariables } from '../helpers/services.ts';
 import { confCopy, tempDir } from '../helpers/temp.ts';
+import { isRoot } from '../helpers/unavailable.ts';
 
 const s = requireServices(t, 'whole-process wait, check and run');
 if (s) {
@@ -32,7 +33,7 @@ if (s) {
     ...serviceVariables(s),
     PULP_BROKER_SCHEME: 'amqp',
     PULP_CELERY_WORKDIR: work,
-    PULP_RUN_AS: process.getuid?.() === 0 ? 'nobody' : String(process.getuid?.()),
+    PULP_RUN_AS: isRoot ? 'nobody' : String(process.getuid?.()),
     PULP_INIT_KEY: `cli-run-${process.pid}-${Date.now()}`,
     PULP_WAIT_TIMEOUT: '20',
   };
@@ -66,7 +67,7 @@ if (s) {
   t.test('run beat: init once, then the role with extra arguments, its exit code', async (t) => {
     const r = cli(['beat', '--extra-arg'], base);
     t.equal(r.status, 7, `the role's own code: ${r.stderr}`);
-    const user = process.getuid?.() === 0 ? 'nobody' : '';
+    const user = isRoot ? 'nobody' : '';
     const lines = readFileSync(record, 'utf8').trim().split('\n');
     t.match(lines[0], new RegExp(`^pulp-manage-db ${user}`), 'init ran first, as the run-as user');
     t.match(lines[1], /^celery \S* beat --app=pulp\.server\.async\.celery_instance\.celery .*--extra-arg$/);

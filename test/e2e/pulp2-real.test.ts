@@ -23,6 +23,7 @@ import { type Broker, POD_SCRIPT, type PodRun, type Program, brokers, ensureApac
 import { requireServices } from '../helpers/services.ts';
 import { INIT_COLLECTION } from '../../src/init/lease.ts';
 import { splitHostPort } from '../../src/common/net.ts';
+import { requireRoot, unavailable } from '../helpers/unavailable.ts';
 
 const run = promisify(execFile);
 // The images' stop grace: each role must be gone well within Kubernetes' default 30 s.
@@ -65,12 +66,7 @@ function kubeEnv(mongodb: string, broker: string): Record<string, string> {
 // the suite's 300 s per file.
 t.setTimeout(15 * 60_000);
 
-const isRoot = process.geteuid?.() === 0;
-if (!isRoot) {
-  if (process.env.CI === 'true') t.fail('the real Pulp 2 tests need root (unshare, mount, useradd); CI runs as root');
-  else t.skip('SKIPPED the tests against the real Pulp 2: they need root (unshare, mount, useradd); run the suite as root, as CI does', () => {});
-}
-const s = isRoot ? requireServices(t, 'the real Pulp 2 roles (FerretDB and RabbitMQ)') : undefined;
+const s = requireRoot(t, 'the tests against the real Pulp 2 (unshare, mount, useradd)') ? requireServices(t, 'the real Pulp 2 roles (FerretDB and RabbitMQ)') : undefined;
 const pulp2 = s ? requirePulp2(t) : undefined;
 
 if (s && pulp2) {
@@ -89,8 +85,7 @@ if (s && pulp2) {
       t.test(`${broker.name}; ${name}`, async (t) => {
         if (broker.address === undefined) {
           const how = `its PULP_TEST_* address is not set (test/services/start.sh starts it)`;
-          if (process.env.CI === 'true') t.fail(`no ${broker.name} under CI=true: ${how}`);
-          else t.skip(`SKIPPED ${broker.name}: ${how}`, () => {});
+          unavailable(t, `${broker.name}: ${how}`);
           return;
         }
         if (program === undefined) {

@@ -15,6 +15,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentArgv, FAKE_BIN, ROOT, agentEnv, createTestUser, execModes, freshDatabases, openDir, runAgent, runAsPid1, waitFor, needNode24 } from '../helpers/exec.ts';
 import { requireServices } from '../helpers/services.ts';
+import { requireRoot, unavailable } from '../helpers/unavailable.ts';
 
 const APP_DIR = join(ROOT, 'fixtures', 'celery-app');
 // `celery` for the agent to find on PATH: Debian ships the module but no script. Not the
@@ -50,14 +51,13 @@ function uids(pid: number): number[] {
   return line.split(/\s+/).map(Number);
 }
 
-const isRoot = process.geteuid?.() === 0;
 const celeryOk = hasCelery();
-const s = isRoot && celeryOk ? requireServices(t, 'a real Celery worker under bin/pulp-entrypoint (waits for MongoDB and AMQP)') : undefined;
-if (!isRoot || !celeryOk) {
-  const missing = !isRoot ? 'root (useradd, unshare --pid)' : 'python3-celery for /usr/bin/python3 (apt-get install python3-celery)';
-  if (process.env.CI === 'true') t.fail(`the real-Celery test needs ${missing}`);
-  else t.skip(`SKIPPED: real Celery worker test: missing ${missing}`, () => {});
-} else if (s) {
+if (!celeryOk) unavailable(t, 'the real-Celery test needs python3-celery for /usr/bin/python3 (apt-get install python3-celery)');
+const s =
+  celeryOk && requireRoot(t, 'the real-Celery test (useradd, unshare --pid)')
+    ? requireServices(t, 'a real Celery worker under bin/pulp-entrypoint (waits for MongoDB and AMQP)')
+    : undefined;
+if (s) {
   const user = createTestUser('pe-celery');
   t.teardown(() => user.remove());
   const newDb = freshDatabases(t, s, 'pe_celery');

@@ -31,13 +31,12 @@ import {
 import { requireServices } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { resolveUser } from '../../src/exec/users.ts';
+import { requireRoot, unavailable } from '../helpers/unavailable.ts';
 
-const isRoot = process.geteuid?.() === 0;
-const s = isRoot ? requireServices(t, 'bin/pulp-entrypoint as PID 1 (run waits for MongoDB and AMQP)') : undefined;
-if (!isRoot) {
-  if (process.env.CI === 'true') t.fail('these tests need root (useradd, unshare --pid); CI runs as root');
-  else t.skip('SKIPPED: PID-namespace and user-switch tests need root (run the suite as root, as CI does)', () => {});
-} else if (s) {
+const s = requireRoot(t, 'the PID-namespace and user-switch tests (useradd, unshare --pid)')
+  ? requireServices(t, 'bin/pulp-entrypoint as PID 1 (run waits for MongoDB and AMQP)')
+  : undefined;
+if (s) {
   const user = createTestUser('pe-pid1');
   t.teardown(() => user.remove());
   const newDb = freshDatabases(t, s, 'pe_pid1');
@@ -234,8 +233,7 @@ if (!isRoot) {
         t.test('exec: a chdir refused after the switch (an ACL the mode bits do not show) is 126 with one line', async (t) => {
           const denied = tempDir(t, 'pe-acl-');
           if (!denyByAcl(denied, user.uid)) {
-            if (process.env.CI === 'true') t.fail('cannot set a POSIX ACL (python3 os.setxattr) on a temp dir');
-            else t.skip('SKIPPED: cannot set a POSIX ACL here (needs python3 and ACL support in the temp filesystem)', () => {});
+            unavailable(t, 'a POSIX ACL on a temp dir (python3 os.setxattr; needs ACL support in the temp filesystem)');
             return;
           }
           const rec = join(dir, 'acl.jsonl');

@@ -11,8 +11,8 @@ import { ENTRYPOINT, FAKE_BIN, agentEnv, createTestUser, freshDatabases, openDir
 import { requireServices } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { findTrustedHelper, untrustedBecause } from '../../src/common/trusted-helper.ts';
+import { isRoot, requireRoot } from '../helpers/unavailable.ts';
 
-const isRoot = process.geteuid?.() === 0;
 
 t.test('trusted helper: root-owned, not group/world-writable, the file and every directory above it', async (t) => {
   t.equal(untrustedBecause('/x', { uid: 0, mode: 0o100755 }), undefined);
@@ -33,11 +33,8 @@ t.test('trusted helper: root-owned, not group/world-writable, the file and every
   t.match(findTrustedHelper([prog, '/usr/bin/setpriv']), { path: '/usr/bin/setpriv' }, 'falls through to the next location');
 });
 
-const s = isRoot ? requireServices(t, 'a planted setpriv (init waits for MongoDB and AMQP)') : undefined;
-if (!isRoot) {
-  if (process.env.CI === 'true') t.fail('this test needs root (useradd, a user switch); CI runs as root');
-  else t.skip('SKIPPED: the planted-setpriv test needs root (run the suite as root, as CI does)', () => {});
-} else if (s) {
+const s = requireRoot(t, 'the planted-setpriv test (useradd, a user switch)') ? requireServices(t, 'a planted setpriv (init waits for MongoDB and AMQP)') : undefined;
+if (s) {
   const user = createTestUser('pe-setpriv');
   t.teardown(() => user.remove());
   const newDb = freshDatabases(t, s, 'pe_setpriv');

@@ -11,6 +11,7 @@ import { checkWorkdirFor, envForUser, maySearch, planLaunch, planUser } from '..
 import type { ResolvedUser } from '../../src/exec/users.ts';
 import { createTestUser } from '../helpers/exec.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { requireRoot } from '../helpers/unavailable.ts';
 
 t.test('resolveOnPath finds the first executable file, skips relative entries', async (t) => {
   const dir = tempDir(t, 'path-');
@@ -105,8 +106,8 @@ t.test('checkWorkdirFor: missing, not a directory, and the agent itself', async 
   t.equal(checkWorkdirFor(apache, join(dir, 'nope')), `working directory ${join(dir, 'nope')} does not exist`, 'the same for a target user');
 });
 
-const isRoot = process.geteuid?.() === 0;
-t.test('checkWorkdirFor: search permission along the path for the target user', { skip: isRoot ? false : 'SKIPPED: needs root (chown, useradd); run the suite as root, as CI does' }, async (t) => {
+t.test('checkWorkdirFor: search permission along the path for the target user', async (t) => {
+  if (!requireRoot(t, 'checkWorkdirFor for another user (chown, useradd)')) return;
   const u = createTestUser('pe-wdir');
   t.teardown(() => u.remove());
   const user: ResolvedUser = { name: u.name, uid: u.uid, gid: u.gid, groups: [u.gid, u.extraGid], home: '/nonexistent', shell: '/usr/sbin/nologin' };

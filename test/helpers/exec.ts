@@ -9,6 +9,7 @@ import { splitHostPort } from '../../src/common/net.ts';
 import { BIN as ENTRYPOINT, PROGRAM, ROOT, agentArgv } from './cli.ts';
 import type { Services } from './services.ts';
 import { DEFAULT_CONF, tempDir, type Teardown } from './temp.ts';
+import { type Reporter, unavailable } from './unavailable.ts';
 
 export const FAKE_BIN = join(ROOT, 'fixtures', 'fake-bin');
 export { ENTRYPOINT, ROOT, agentArgv };
@@ -263,9 +264,8 @@ export function denyByAcl(dir: string, uid: number): boolean {
 }
 
 /** Under CI a missing Node 24 fails the test; elsewhere it is skipped loudly. Returns the binary or undefined. */
-export function needNode24(t: { fail: (m: string) => void; skip: (m: string, fn: () => void) => void }, node: string | undefined): string | undefined {
+export function needNode24(t: Reporter, node: string | undefined): string | undefined {
   if (node !== undefined) return node;
-  if (process.env.CI === 'true') t.fail('Node 24 is missing: `node scripts/ensure-node24.mjs` failed');
-  else t.skip('SKIPPED: Node 24 missing; run `node scripts/ensure-node24.mjs` (needs the npm registry)', () => {});
+  unavailable(t, 'Node 24 is missing: run `node scripts/ensure-node24.mjs` (needs the npm registry)');
   return undefined;
 }

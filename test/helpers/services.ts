@@ -3,6 +3,7 @@
 // the test; elsewhere the test is skipped loudly, saying how to enable it.
 import { readFileSync } from 'node:fs';
 import type { Test } from 'tap';
+import { unavailable } from './unavailable.ts';
 
 export interface Services {
   /** 127.0.0.1:port of FerretDB. */
@@ -90,8 +91,7 @@ export function requireServices(t: Test, what: string): Services | undefined {
   const s = testServices();
   if (s) return s;
   const how = 'run test/services/start.sh (or set PULP_TEST_MONGODB and PULP_TEST_AMQP)';
-  if (process.env.CI === 'true') t.fail(`no test servers for ${what} under CI=true: ${how}`);
-  else t.skip(`SKIPPED ${what}: no FerretDB/RabbitMQ test servers; ${how} to run it`, () => {});
+  unavailable(t, `${what}: no FerretDB/RabbitMQ test servers; ${how}`);
   return undefined;
 }
 
@@ -105,7 +105,6 @@ export function requireBrokers(t: Test, what: string): Brokers | undefined {
     return { ...s, amqp091: s.amqp091, qpid: s.qpid, qpidAnonymous: s.qpidAnonymous, amqps: s.amqps, amqpsCa: s.amqpsCa };
   }
   const how = 'run test/services/start.sh (or set PULP_TEST_AMQP091, PULP_TEST_AMQPS, PULP_TEST_AMQPS_CA, PULP_TEST_QPID and PULP_TEST_QPID_ANONYMOUS)';
-  if (process.env.CI === 'true') t.fail(`no test brokers for ${what} under CI=true: ${how}`);
-  else t.skip(`SKIPPED ${what}: no RabbitMQ-without-plugins / Qpid Broker-J test brokers; ${how} to run it`, () => {});
+  unavailable(t, `${what}: no RabbitMQ-without-plugins / Qpid Broker-J test brokers; ${how}`);
   return undefined;
 }

@@ -10,9 +10,10 @@ import { pyStrip } from '../../src/ini/py-space.ts';
 import { toConfigView } from '../../src/ini/read.ts';
 import { escapeValue, interpolateValue, interpolateView } from '../../src/ini/interpolation.ts';
 import { configparserInterpolate, findPython2, fixture, FIXTURES, type PyInterpolated, type Sections, viewToObject } from '../helpers/ini.ts';
+import { unavailable } from '../helpers/unavailable.ts';
 
 const python2 = findPython2();
-const NO_PYTHON2 = 'no Python 2.7 here (python2 on PATH or a pyenv 2.7): install one to also check against SafeConfigParser';
+const NO_PYTHON2 = 'the checks against Python 2 SafeConfigParser: no Python 2.7 here (python2 on PATH or a pyenv 2.7)';
 
 // ---- escapeValue ------------------------------------------------------------------------
 
@@ -54,7 +55,8 @@ t.test('escapeValue: Python 3 reads back exactly the value (generated values)', 
   checkRoundTrip(t, values, configparserInterpolate(roundTripFiles(values)));
 });
 
-t.test('escapeValue: Python 2 SafeConfigParser reads back exactly the value', { skip: python2 === undefined ? NO_PYTHON2 : false }, async (t) => {
+t.test('escapeValue: Python 2 SafeConfigParser reads back exactly the value', async (t) => {
+  if (python2 === undefined) return unavailable(t, NO_PYTHON2);
   // Python 2 (not 3) ends a value at " ;" (an inline comment): escaping cannot help there.
   const values = ['p%40ss%2Fw0rd', '%(name)s', ...fc.sample(writableValue, { numRuns: 300, seed: 77 })].filter((v) => !/\s;/.test(v));
   checkRoundTrip(t, values, configparserInterpolate(roundTripFiles(values), python2));
@@ -195,14 +197,16 @@ t.test('interpolateView reads like Python 3 ConfigParser: generated files', asyn
   checkAll(t, generated.map((_, i) => `generated ${i}`), generated);
 });
 
-t.test('interpolateView reads like Python 2 SafeConfigParser (what Pulp 2 runs)', { skip: python2 === undefined ? NO_PYTHON2 : false }, async (t) => {
+t.test('interpolateView reads like Python 2 SafeConfigParser (what Pulp 2 runs)', async (t) => {
+  if (python2 === undefined) return unavailable(t, NO_PYTHON2);
   // The generated files avoid what Python 2 parses differently from Python 3 (" ;" comments,
   // blank lines in values, BOM, "\r"), and %(__name__)s, which only Python 2 resolves.
   const names = [...Object.keys(cases).filter((n) => !n.includes('__name__')), ...generated.map((_, i) => `generated ${i}`)];
   checkAll(t, names, [...Object.entries(cases).filter(([n]) => !n.includes('__name__')).map(([, text]) => text), ...generated], python2);
 });
 
-t.test('known difference: Python 2 resolves %(__name__)s to the section name, we (like Python 3) do not', { skip: python2 === undefined ? NO_PYTHON2 : false }, async (t) => {
+t.test('known difference: Python 2 resolves %(__name__)s to the section name, we (like Python 3) do not', async (t) => {
+  if (python2 === undefined) return unavailable(t, NO_PYTHON2);
   const text = cases['__name__ is not a key in Python 3']!;
   const [py2] = configparserInterpolate([text], python2);
   t.same(py2, { values: { s: { a: 's' } }, errors: { s: {} } }, 'Python 2');

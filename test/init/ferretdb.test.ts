@@ -16,6 +16,7 @@ import { requireServices } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { mongoInitStore } from '../../src/init/mongo-store.ts';
 import { INIT_COLLECTION, LEASE_ID, doneId } from '../../src/init/lease.ts';
+import { isRoot, unavailable } from '../helpers/unavailable.ts';
 
 const s = requireServices(t, 'the one-time init against FerretDB (pulp-entrypoint init waits for MongoDB and AMQP)');
 if (s) {
@@ -26,7 +27,7 @@ if (s) {
   const newDb = freshDatabases(t, s, 'pe_init');
   const dir = openDir(t, 'pe-init-');
   // Not root: the stand-in pulp-manage-db refuses root like the real one.
-  const runAs = process.geteuid?.() === 0 ? 'nobody' : String(process.geteuid?.());
+  const runAs = isRoot ? 'nobody' : String(process.geteuid?.());
 
   const start = (args: string[], db: string, env: NodeJS.ProcessEnv) =>
     runAgent(process.execPath, args, {
@@ -131,7 +132,8 @@ if (s) {
     t.equal(readRecord(rec).filter((e) => e.prog === 'celery' && e.event === 'start').length, 1);
   });
 
-  t.test('the database goes away while a worker waits for the init record: 69, one line naming it, no stack', { skip: s.ferretdbBin ? false : 'SKIPPED: PULP_TEST_FERRETDB_BIN not set (test/services/start.sh sets it)' }, async (t) => {
+  t.test('the database goes away while a worker waits for the init record: 69, one line naming it, no stack', async (t) => {
+    if (!s.ferretdbBin) return unavailable(t, 'a FerretDB of its own: PULP_TEST_FERRETDB_BIN is not set (test/services/start.sh sets it)');
     // Our own FerretDB, so that killing it harms no other test.
     const port = await closedPort();
     const data = tempDir(t, 'pe-init-ferret-');

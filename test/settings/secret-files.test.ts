@@ -11,6 +11,7 @@ import { readRegularFile } from '../../src/common/bounded-read.ts';
 import { BIN, cli } from '../helpers/cli.ts';
 import { runMeasured } from '../helpers/measure.ts';
 import { DEFAULT_CONF, tempDir } from '../helpers/temp.ts';
+import { requireRoot } from '../helpers/unavailable.ts';
 
 const dir = tempDir(t, 'pe-secret-files-');
 const conf = DEFAULT_CONF;
@@ -63,7 +64,8 @@ t.test('a regular file of exactly 64 KiB is read whole; a symlinked Secret file 
   t.notMatch(l.stdout + l.stderr, /Secret99/, 'nowhere in clear');
 });
 
-t.test('as PID 1, a FIFO does not hold the agent: it exits 65 at once', { skip: process.getuid?.() === 0 ? false : 'SKIPPED: needs root for unshare --pid' }, async (t) => {
+t.test('as PID 1, a FIFO does not hold the agent: it exits 65 at once', async (t) => {
+  if (!requireRoot(t, 'a FIFO as PID 1 (unshare --pid)')) return;
   const r = spawnSync('unshare', ['--pid', '--fork', '--kill-child', process.execPath, BIN, 'preview', 'beat'], {
     env: { PATH: process.env.PATH, PULP_SERVER_CONF: conf, MSG_SERVICE_PASSWORD_FILE: fifo },
     encoding: 'utf8',

@@ -16,6 +16,7 @@ import { splitHostPort } from '../../src/common/net.ts';
 import type { AmqpTarget, MongoTarget } from '../../src/pulp/targets.ts';
 import { brokerFromConf, brokerUrl, mongoFromConf } from '../helpers/targets.ts';
 import { deadlineIn } from '../../src/common/retry.ts';
+import { unavailable } from '../helpers/unavailable.ts';
 
 const services = requireServices(t, 'the wait tests against FerretDB and RabbitMQ');
 
@@ -63,7 +64,8 @@ if (services) {
     t.ok(checked.every((r) => r.ready));
   });
 
-  t.test('IPv6 loopback', { skip: s.mongodbIpv6 && s.amqpIpv6 ? false : 'SKIPPED: no IPv6 loopback on this machine' }, async (t) => {
+  t.test('IPv6 loopback', async (t) => {
+    if (!s.mongodbIpv6 || !s.amqpIpv6) return unavailable(t, 'the IPv6 loopback test servers (test/services/start.sh listens on ::1 when the machine has it)');
     const results = await waitForTargets([mongo([s.mongodbIpv6 ?? '']), amqp(s.amqpIpv6 ?? '')], { deadline: deadlineIn(20000), log: silentLogger });
     t.ok(results.every((r) => r.ready));
     t.match(results[0]?.address, /^\[::1\]:\d+$/);
@@ -75,7 +77,8 @@ if (services) {
     t.equal(results[0]?.ready, true);
   });
 
-  t.test('dependencies started in the middle of a wait', { skip: s.ferretdbBin ? false : 'SKIPPED: PULP_TEST_FERRETDB_BIN not set' }, async (t) => {
+  t.test('dependencies started in the middle of a wait', async (t) => {
+    if (!s.ferretdbBin) return unavailable(t, 'a FerretDB of its own: PULP_TEST_FERRETDB_BIN is not set (test/services/start.sh sets it)');
     const mongoPort = await closedPort();
     const amqpPort = await closedPort();
     const dir = tempDir(t, 'pe-wait-ferret-');
