@@ -20,6 +20,9 @@ type MongoConnectionModule = typeof import('mongodb/lib/cmap/connection.js');
 /** Defined (true) by scripts/build.mjs, which writes the chunk. */
 declare const PULP_DRIVERS_CHUNK: boolean | undefined;
 
+/** bin/'s bundle loads the drivers from its chunk; source and the standalone binary import them. */
+const FROM_CHUNK = typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK;
+
 /** The driver pieces of the direct MongoDB probe (src/dependencies/mongodb/direct.ts), without MongoClient. */
 export interface MongoProbeModule {
   connect: typeof import('mongodb/lib/cmap/connect.js').connect;
@@ -89,17 +92,17 @@ function writeCache({ script, cacheFile }: Loaded): void {
 }
 
 export async function loadMongo(): Promise<MongoModule> {
-  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.mongodb;
+  if (FROM_CHUNK) return load().chunk.mongodb;
   return import('mongodb');
 }
 
 export async function loadMongoConnection(): Promise<MongoConnectionModule> {
-  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.mongodbConnection;
+  if (FROM_CHUNK) return load().chunk.mongodbConnection;
   return import('mongodb/lib/cmap/connection.js');
 }
 
 export async function loadMongoProbe(): Promise<MongoProbeModule> {
-  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.mongoProbe;
+  if (FROM_CHUNK) return load().chunk.mongoProbe;
   const [connect, metadata, runtime, providers, credentials, utils] = await Promise.all([
     import('mongodb/lib/cmap/connect.js'),
     import('mongodb/lib/cmap/handshake/client_metadata.js'),
@@ -120,12 +123,12 @@ export async function loadMongoProbe(): Promise<MongoProbeModule> {
 }
 
 export async function loadRhea(): Promise<RheaModule> {
-  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.rhea;
+  if (FROM_CHUNK) return load().chunk.rhea;
   return import('rhea');
 }
 
 export async function loadAmqplib(): Promise<AmqplibModule> {
-  if (typeof PULP_DRIVERS_CHUNK === 'boolean' && PULP_DRIVERS_CHUNK) return load().chunk.amqplib;
+  if (FROM_CHUNK) return load().chunk.amqplib;
   return import('amqplib');
 }
 
