@@ -18,8 +18,3 @@ export function booleanOf(text: string): boolean | undefined {
   if (['0', 'no', 'false', 'off'].includes(v)) return false;
   return undefined;
 }
-
-/** Builds a view from plain objects (tests). */
-export function configViewFrom(obj: Record<string, Record<string, string>>): ConfigView {
-  return new Map(Object.entries(obj).map(([s, kv]) => [s, new Map(Object.entries(kv))]));
-}

@@ -4,7 +4,7 @@ import t from 'tap';
 import { createRedactor, redactUrl } from '../../src/common/redact.ts';
 import { parseBrokerUrl } from '../../src/pulp/values.ts';
 import { splitUrl } from '../../src/common/url.ts';
-import { configViewFrom } from '../../src/ini/config-view.ts';
+import { configViewFrom } from '../helpers/targets.ts';
 import { planEdits } from '../../src/settings/edits/plan.ts';
 import { readSettings } from '../../src/settings/options.ts';
 

@@ -1,8 +1,13 @@
 // Wait targets for the tests, derived by the real code from a server.conf view, the way run
 // derives them: a new field or default in MongoTarget/AmqpTarget reaches the tests by itself,
 // and a test cannot build a target that server.conf could never produce.
-import { configViewFrom } from '../../src/ini/config-view.ts';
+import type { ConfigView } from '../../src/ini/config-view.ts';
 import { type AmqpTarget, type MongoTarget, mongoTarget, targetsFromConfig } from '../../src/pulp/targets.ts';
+
+/** A ConfigView from plain objects: section -> key -> value. */
+export function configViewFrom(obj: Record<string, Record<string, string>>): ConfigView {
+  return new Map(Object.entries(obj).map(([s, kv]) => [s, new Map(Object.entries(kv))]));
+}
 
 /** The target of `[database] seeds` (e.g. "db:27017,db2:27017") plus other [database] keys. */
 export function mongoFromConf(seeds: string, database: Record<string, string> = {}): MongoTarget {

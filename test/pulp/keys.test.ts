@@ -1,7 +1,7 @@
 // The table of the server.conf keys the agent knows (src/pulp/keys.ts) agrees with Pulp's
 // documented defaults and with the other places that depend on it.
 import t from 'tap';
-import { configViewFrom } from '../../src/ini/config-view.ts';
+import { configViewFrom } from '../helpers/targets.ts';
 import { embeddedServerConf } from '../../src/common/embedded.ts';
 import {
   type KeyId,

@@ -1,6 +1,6 @@
 // src/pulp/syslog-check.ts: the warning when Pulp would log to a /dev/log that is not there.
 import t from 'tap';
-import { configViewFrom } from '../../src/ini/config-view.ts';
+import { configViewFrom } from '../helpers/targets.ts';
 import { syslogWarning } from '../../src/pulp/syslog-check.ts';
 
 t.test('warns only when Pulp would log to a missing /dev/log', async (t) => {

@@ -1,7 +1,7 @@
 // src/settings/edits/ (plan.ts and the parts it assembles): environment -> edits: which keys
 // change, to what, and from which variables.
 import t from 'tap';
-import { configViewFrom } from '../../src/ini/config-view.ts';
+import { configViewFrom } from '../helpers/targets.ts';
 import type { PlannedEdit } from '../../src/settings/edits/edit.ts';
 import { planEdits } from '../../src/settings/edits/plan.ts';
 import { readSettings } from '../../src/settings/options.ts';

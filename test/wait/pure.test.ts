@@ -11,7 +11,7 @@ import { checkTargets, waitForTargets } from '../../src/wait/wait.ts';
 import { UnavailableError } from '../../src/common/errors.ts';
 import { createLogger, silentLogger } from '../../src/common/log.ts';
 import { type AmqpTarget, type MongoTarget, type Target, messagingEndpoint, targetsFromConfig } from '../../src/pulp/targets.ts';
-import { configViewFrom } from '../../src/ini/config-view.ts';
+import { configViewFrom } from '../helpers/targets.ts';
 import { brokerFromConf, brokerUrl, mongoFromConf } from '../helpers/targets.ts';
 import { deadlineIn } from '../../src/common/retry.ts';
 
