@@ -163,18 +163,3 @@ export function amqp10Format(limits: { sasl: number; max: number }): FrameFormat
     },
   };
 }
-
-/**
- * AMQP 0-9-1: a frame is type (1), channel (2), payload size (uint32 big-endian), payload, and
- * a frame-end octet; a server that refuses our version answers with its protocol header.
- * `max` is frame-max: 4096 (frame-min-size) until Connection.Tune, then the negotiated value.
- */
-export function amqp091Format(limits: { max: number }): FrameFormat {
-  return {
-    headerBytes: 7,
-    measure: (h) => {
-      if (h.subarray(0, 4).equals(AMQP)) return { length: 8, limit: 8, what: 'AMQP protocol header' };
-      return { length: 7 + h.readUInt32BE(3) + 1, limit: limits.max, what: 'AMQP 0-9-1 frame' };
-    },
-  };
-}

@@ -8,7 +8,6 @@ import {
   FrameScanner,
   MONGO_MAX_BEFORE_HELLO,
   MONGO_MAX_MESSAGE,
-  amqp091Format,
   amqp10Format,
   guardStream,
   mongoFormat,
@@ -29,13 +28,6 @@ const amqp10Frame = (length: number, type: number): Buffer => {
   b.writeUInt32BE(length, 0);
   b[4] = 2;
   b[5] = type;
-  return b;
-};
-const amqp091Frame = (payload: number): Buffer => {
-  const b = Buffer.alloc(7 + payload + 1);
-  b[0] = 1;
-  b.writeUInt32BE(payload, 3);
-  b[b.length - 1] = 0xce;
   return b;
 };
 
@@ -102,17 +94,6 @@ t.test('AMQP 1.0: protocol headers between layers, SASL frames and AMQP frames e
   t.same(sasl && { ...sasl.unit, offset: sasl.offset }, { length: 513, limit: 512, what: 'AMQP 1.0 SASL frame', offset: 8 });
   const amqp = new FrameScanner(amqp10Format(limits)).push(Buffer.concat([Buffer.from('AMQP\x00\x01\x00\x00', 'latin1'), amqp10Frame(1025, 0)]));
   t.equal(amqp?.unit.what, 'AMQP 1.0 frame');
-});
-
-t.test('AMQP 0-9-1 (for a probe that uses it): frame-max counts header and frame-end; a raised limit applies to later frames', async (t) => {
-  const limits = { max: 4096 };
-  const scanner = new FrameScanner(amqp091Format(limits));
-  t.equal(scanner.push(amqp091Frame(4096 - 8)), undefined, 'exactly frame-max');
-  limits.max = 131072;
-  t.equal(scanner.push(amqp091Frame(100_000)), undefined, 'after Tune');
-  const r = scanner.push(amqp091Frame(131072));
-  t.same(r?.unit, { length: 131072 + 8, limit: 131072, what: 'AMQP 0-9-1 frame' });
-  t.equal(new FrameScanner(amqp091Format(limits)).push(Buffer.from('AMQP\x00\x00\x09\x01', 'latin1')), undefined, 'a protocol header answer');
 });
 
 t.test('guardStream: the stream is destroyed with a ProbeError before a later listener collects the unit', async (t) => {
