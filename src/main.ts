@@ -8,7 +8,7 @@ import { planFromFile, roleSpecFor, writeAndReport } from './cli/configure.ts';
 import { exitOnStopSignals } from './exec/stop-signals.ts';
 import { version } from './common/embedded.ts';
 import { EntrypointError, ExitCode, UsageError, errorMessage } from './common/errors.ts';
-import { HELP } from './cli/help.ts';
+import { helpText } from './cli/help.ts';
 import { writeStdout } from './cli/output.ts';
 import { resolveInitKey } from './init/key.ts';
 import { planUser } from './exec/privileges.ts';
@@ -117,7 +117,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     const cmd = parseArgs(argv);
     if (cmd.kind === 'help') {
-      await writeStdout(HELP);
+      await writeStdout(helpText());
       code = ExitCode.ok;
     } else if (cmd.kind === 'version') {
       await writeStdout(`pulp-entrypoint ${version()}\n`);

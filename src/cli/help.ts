@@ -25,7 +25,9 @@ function exitCodeLines(): string {
   }).join('\n');
 }
 
-export const HELP = `pulp-entrypoint: configure, wait, init and exec a Pulp 2 Celery role in a container.
+/** The --help text; built when asked for, not on every start. */
+export function helpText(): string {
+  return `pulp-entrypoint: configure, wait, init and exec a Pulp 2 Celery role in a container.
 
 Usage:
   pulp-entrypoint ROLE [ARGS...]           configure -> wait -> init -> exec the role (+ ARGS)
@@ -81,3 +83,4 @@ ${exitCodeLines()}
 
 Every key is edited only when the environment gives its value; secrets show as ********.
 `;
+}
