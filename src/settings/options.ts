@@ -4,12 +4,11 @@
 // error kept for the plan to report (after server.conf is read, as it always was).
 import { cleanEnv, type EnvError } from 'envalid';
 import { InputError } from '../common/errors.ts';
-import type { ExecModeSetting } from './types.ts';
 import { type SignalRewrite, parseSignalRewrite } from '../common/signals.ts';
 import type { LogFormat } from '../common/log.ts';
 import { BROKER_SCHEMES, type BrokerScheme } from '../pulp/values.ts';
 import { type ReadFile, readFileVariables } from './secret-files.ts';
-import type { Env, Sourced } from './types.ts';
+import { EXEC_MODE_SETTINGS, type Env, type ExecModeSetting, type Sourced } from './types.ts';
 import * as v from './validators.ts';
 
 export const DEFAULT_CONF_PATH = '/etc/pulp/server.conf';
@@ -54,7 +53,7 @@ const specs = {
   PULP_CELERY_LOGFILE: v.absolutePath({ default: undefined }),
   PULP_CELERY_WORKDIR: v.absolutePath({ default: undefined }),
   PULP_SIGNAL_REWRITE: v.text({ default: undefined }),
-  PULP_EXEC_MODE: v.oneOf(['auto', 'exec', 'supervise'] as const)({ default: 'auto' }),
+  PULP_EXEC_MODE: v.oneOf(EXEC_MODE_SETTINGS)({ default: 'auto' }),
 };
 
 /** The variables that feed server.conf keys (settings/edits/), checked in the same run. */

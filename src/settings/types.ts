@@ -9,4 +9,5 @@ export interface Sourced<T> {
 }
 
 /** PULP_EXEC_MODE: exec replaces the agent with the role, supervise keeps it as the parent (exec/mode.ts). */
-export type ExecModeSetting = 'auto' | 'exec' | 'supervise';
+export const EXEC_MODE_SETTINGS = ['auto', 'exec', 'supervise'] as const;
+export type ExecModeSetting = (typeof EXEC_MODE_SETTINGS)[number];
