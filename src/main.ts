@@ -7,12 +7,12 @@ import { type Context, loadContext } from './cli/context.ts';
 import { planFromFile, roleSpecFor, writeAndReport } from './cli/configure.ts';
 import { exitOnStopSignals } from './exec/stop-signals.ts';
 import { version } from './common/embedded.ts';
-import { EntrypointError, ExitCode, UsageError, errorMessage } from './common/errors.ts';
+import { EntrypointError, ExitCode, InputError, UsageError, errorMessage } from './common/errors.ts';
 import { helpText } from './cli/help.ts';
 import { writeStdout } from './cli/output.ts';
 import { resolveInitKey } from './init/key.ts';
 import { planUser } from './exec/privileges.ts';
-import { type Logger, createLogger } from './common/log.ts';
+import { type Logger, createLogger, textLine } from './common/log.ts';
 import { previewDocument, renderPreview } from './cli/preview.ts';
 import { deadlineIn } from './common/retry.ts';
 import { INIT_ARGV, type Role } from './pulp/roles.ts';
@@ -22,8 +22,6 @@ import { syslogWarning } from './pulp/syslog-check.ts';
 async function preview(ctx: Context, role: Role, json: boolean): Promise<number> {
   const p = planFromFile(ctx, true);
   const spec = roleSpecFor(ctx, role, p.effective, []);
-  // The same check as run's (run-steps.ts, preflight): a PULP_RUN_AS that run refuses, preview refuses.
-  planUser(spec.exec.user);
   const doc = previewDocument({
     plan: p,
     opts: ctx.opts,
@@ -34,12 +32,29 @@ async function preview(ctx: Context, role: Role, json: boolean): Promise<number>
     ),
     path: process.env.PATH,
     isRoot: process.getuid?.() === 0,
+    userRefusal: userRefusalHere(spec.exec.user),
   });
   const logWarning = syslogWarning(p.effective, existsSync('/dev/log'));
   if (logWarning) doc.notes.push(logWarning);
   const color = !json && process.stdout.isTTY === true && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb';
   await writeStdout(json ? JSON.stringify(doc, null, 2) + '\n' : renderPreview(doc, { color }));
   return ExitCode.ok;
+}
+
+/**
+ * The line run would refuse PULP_RUN_AS with on this machine (preflight's own check), or
+ * undefined. A preview runs on the operator's machine, whose /etc/passwd says nothing about
+ * the image's: like a program not on PATH here, it is a note, not a refusal. A value that is
+ * wrong everywhere (not a name or uid) was already refused with the settings.
+ */
+function userRefusalHere(user: string): string | undefined {
+  try {
+    planUser(user);
+    return undefined;
+  } catch (err) {
+    if (err instanceof InputError) return textLine('error', err.message).trimEnd();
+    throw err;
+  }
 }
 
 async function run(ctx: Context, cmd: Command): Promise<number> {

@@ -42,6 +42,8 @@ export interface PreviewInputs {
   initKey: string;
   path: string | undefined;
   isRoot: boolean;
+  /** The line run would refuse the run-as user with on this machine, if it would. */
+  userRefusal?: string | undefined;
 }
 
 function resolved(cmd: CommandSpec, pathVar: string | undefined, notes: string[]): PreviewCommand {
@@ -59,6 +61,9 @@ export function previewDocument(i: PreviewInputs): PreviewDocument {
   }
   notes.push(...plan.warnings);
   if (!i.isRoot) notes.push(`not running as root: run would start the role as the current user, not ${opts.runAs.value}`);
+  if (i.userRefusal !== undefined) {
+    notes.push(`this machine has no user ${opts.runAs.value} (${opts.runAs.from.join(', ')}); an image needs it: run here would refuse with "${i.userRefusal}"`);
+  }
   const settings: PreviewDocument['settings'] = [
     { name: 'server.conf', value: opts.confPath.value, from: opts.confPath.from },
     ...(opts.templatePath ? [{ name: 'template', value: opts.templatePath.value, from: opts.templatePath.from }] : []),

@@ -44,8 +44,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${formatValue(v)}`)
       .join(' ');
-    const prefix = level === 'info' ? '' : `${level}: `;
-    write(`pulp-entrypoint: ${prefix}${msg}${extra ? ' ' + extra : ''}\n`);
+    write(textLine(level, `${msg}${extra ? ' ' + extra : ''}`));
   };
   return {
     traceEnabled: opts.trace,
@@ -57,6 +56,11 @@ export function createLogger(opts: LoggerOptions): Logger {
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
   };
+}
+
+/** One text-format line as the logger writes it: what a preview quotes as run's own words. */
+export function textLine(level: LogLevel, msg: string): string {
+  return `pulp-entrypoint: ${level === 'info' ? '' : `${level}: `}${msg}\n`;
 }
 
 function formatValue(v: string | number | boolean | null | string[] | undefined): string {

@@ -3,6 +3,7 @@
 // their users in these two files. Parsing is pure; only readUserDb() touches the disk.
 import { readFileSync } from 'node:fs';
 import { InputError } from '../common/errors.ts';
+import { MAX_UID } from '../settings/validators.ts';
 
 export interface ResolvedUser {
   name: string;
@@ -45,7 +46,7 @@ function lines(text: string): string[][] {
 function id(text: string | undefined): number | undefined {
   if (text === undefined || !/^\d+$/.test(text)) return undefined;
   const n = Number(text);
-  return n <= 0xfffffffe ? n : undefined;
+  return n <= MAX_UID ? n : undefined;
 }
 
 /** name:password:uid:gid:gecos:home:shell; malformed lines are skipped, as getpwent does. */

@@ -70,11 +70,14 @@ export const databaseName = check<string>((v) =>
     : { problem: `"${truncate(v)}" is not a MongoDB database name (1..63 characters, none of /\\. "$*<>:|? or spaces)` },
 );
 
-export const userName = check<string>((v) =>
-  /^([a-z_][a-z0-9_.-]{0,31}\$?|[0-9]{1,10})$/i.test(v)
-    ? { ok: v }
-    : { problem: `"${truncate(v)}" is not a user name or uid` },
-);
+/** The highest uid: (uid_t)-1 means "no change" to setuid(2), so it names nobody. */
+export const MAX_UID = 0xfffffffe;
+
+/** A user name or uid that can name a user on any machine: wrong here is wrong in the image. */
+export const userName = check<string>((v) => {
+  if (/^[0-9]+$/.test(v)) return Number(v) <= MAX_UID ? { ok: v } : { problem: `uid ${truncate(v)} is out of range (0 to ${MAX_UID})` };
+  return /^[a-z_][a-z0-9_.-]{0,31}\$?$/i.test(v) ? { ok: v } : { problem: `"${truncate(v)}" is not a user name or uid` };
+});
 
 /** The longest wait, for PULP_WAIT_TIMEOUT and --timeout alike: one day. */
 export const MAX_WAIT_SECONDS = 86400;

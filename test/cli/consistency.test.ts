@@ -1,8 +1,8 @@
 // src/cli (run-steps.ts preflight, preview.ts, output.ts) through the whole command: where
 // two paths must agree.
-// Small disagreements, through the real command: preview refuses the PULP_RUN_AS that run
-// refuses; output that cannot be written is exit 74, not 0; durations in messages are whole
-// milliseconds; a missing setpriv (every switch of user in supervise mode and for the init
+// Small disagreements, through the real command: preview quotes the line run refuses an
+// unknown PULP_RUN_AS with, and both refuse alike a value wrong everywhere; output that cannot
+// be written is exit 74, not 0; durations in messages are whole milliseconds; a missing setpriv (every switch of user in supervise mode and for the init
 // needs it) is refused before server.conf is written. (The group list of a role in supervise
 // mode: test/exec/pid1.test.ts.)
 import t from 'tap';
@@ -21,17 +21,27 @@ const work = join(dir, 'work');
 mkdirSync(work);
 const last = (s: string): string => s.trimEnd().split('\n').pop() ?? '';
 
-t.test('preview refuses a PULP_RUN_AS that run refuses, with the same line', async (t) => {
+t.test('PULP_RUN_AS: preview quotes the line run refuses an unknown user with; a value wrong everywhere both refuse alike', async (t) => {
   // As another user both ignore PULP_RUN_AS.
   if (!requireRoot(t, 'PULP_RUN_AS refusals')) return;
-  for (const runAs of ['no-such-user-x', '99999']) {
+  for (const runAs of ['no-such-user-x', '99999', '4294967294']) {
+    const env = { PULP_SERVER_CONF: conf, PULP_CELERY_WORKDIR: work, PULP_RUN_AS: runAs, PULP_INIT_KEY: 'k' };
+    const run = cli(['worker'], env);
+    const preview = cli(['preview', 'worker', '--json'], env);
+    t.equal(run.status, 65, `run: ${last(run.stderr)}`);
+    t.match(last(run.stderr), new RegExp(`PULP_RUN_AS=${runAs}: no such user`));
+    t.equal(preview.status, 0, `preview of ${runAs} is complete`);
+    const notes = (JSON.parse(preview.stdout) as { notes: string[] }).notes;
+    t.ok(notes.some((n) => n.endsWith(`run here would refuse with "${last(run.stderr)}"`)), `the note quotes run's line: ${notes.join(' | ')}`);
+  }
+  for (const [runAs, why] of [['4294967295', /uid 4294967295 is out of range/], ['no such user', /is not a user name or uid/]] as const) {
     const env = { PULP_SERVER_CONF: conf, PULP_CELERY_WORKDIR: work, PULP_RUN_AS: runAs, PULP_INIT_KEY: 'k' };
     const run = cli(['worker'], env);
     const preview = cli(['preview', 'worker'], env);
     t.equal(run.status, 65, `run: ${last(run.stderr)}`);
     t.equal(preview.status, 65, `preview: ${last(preview.stderr)}`);
     t.equal(last(preview.stderr), last(run.stderr), 'the same refusal');
-    t.match(last(preview.stderr), new RegExp(`PULP_RUN_AS=${runAs}: no such user`));
+    t.match(last(preview.stderr), why);
   }
   t.equal(cli(['preview', 'worker'], { PULP_SERVER_CONF: conf, PULP_RUN_AS: 'nobody' }).status, 0, 'an existing user is fine');
 });

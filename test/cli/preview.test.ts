@@ -4,7 +4,8 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROGRAM, cli, ROOT } from '../helpers/cli.ts';
+import { PROGRAM, cli, cliWithoutServiceUsers, ROOT } from '../helpers/cli.ts';
+import { requireRoot } from '../helpers/unavailable.ts';
 import { renderPreview, type PreviewDocument } from '../../src/cli/preview.ts';
 import { confCopy, tempDir } from '../helpers/temp.ts';
 
@@ -107,6 +108,33 @@ t.test('preview --json: the contract fields', async (t) => {
   t.equal(d.exec.cwd, '/var/lib/pulp/celery');
   t.equal(statSync(conf).mtimeMs, past.getTime(), 'preview wrote nothing');
   t.same(readdirSync(dir).filter((n) => n.startsWith('.')), [], 'no temporary file either');
+});
+
+t.test('a machine without the run-as user (a laptop): preview is complete and says what run would do; run refuses', async (t) => {
+  // Only root could switch users, so only root's run refuses an unknown one (and only root can unshare).
+  if (!requireRoot(t, 'an /etc/passwd without apache (unshare --mount)')) return;
+  const past = new Date('2020-04-04T00:00:00Z');
+  utimesSync(conf, past, past);
+  const before = readFileSync(conf);
+  const refusal = 'pulp-entrypoint: error: PULP_RUN_AS=apache: no such user in /etc/passwd (add the user to the image or set PULP_RUN_AS to an existing one)';
+  const text = cliWithoutServiceUsers(['preview', 'beat'], k8s);
+  t.equal(text.status, 0, text.stderr);
+  t.equal(text.stderr, '');
+  t.match(text.stdout, `note: this machine has no user apache (default)`);
+  t.ok(text.stdout.includes(`run here would refuse with "${refusal}"`), 'the note quotes run\'s exact line');
+  t.match(text.stdout, new RegExp(`as apache in /var/lib/pulp/celery:\\n  ${join(bin, 'celery')} beat`), 'the preview still shows the user and the command');
+  const r = cliWithoutServiceUsers(['preview', 'worker', '--json'], { ...k8s, PULP_RUN_AS: 'apache' });
+  t.equal(r.status, 0, r.stderr);
+  const d = JSON.parse(r.stdout) as PreviewDocument;
+  t.equal(d.exec.user, 'apache');
+  t.same(d.notes.filter((n) => n.includes('no user')), [`this machine has no user apache (PULP_RUN_AS); an image needs it: run here would refuse with "${refusal}"`]);
+  const run = cliWithoutServiceUsers(['beat'], k8s);
+  t.equal(run.status, 65, 'run refuses it');
+  t.equal(run.stderr.trimEnd().split('\n').pop(), refusal, 'with the line the preview quoted');
+  t.ok(readFileSync(conf).equals(before), 'before writing anything');
+  t.equal(statSync(conf).mtimeMs, past.getTime());
+  const real = cli(['preview', 'beat', '--json'], { ...k8s, PULP_RUN_AS: 'nobody' });
+  t.notMatch(real.stdout, /no user/, 'no note for a user this machine has');
 });
 
 t.test('worker and resource_manager: no init, node names from server_name', async (t) => {

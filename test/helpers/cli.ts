@@ -3,6 +3,8 @@
 // tests; `binary`, the standalone dist/pulp-entrypoint (Bun). test/ship/binary-runs.test.ts runs
 // the files that exercise the whole process once more with PULP_TEST_PROGRAM=binary.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -62,4 +64,27 @@ export function cli(
     timeout: opts.timeoutMs ?? 30_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * `cli` on a machine without the service users, as on an operator's laptop: in a mount
+ * namespace whose /etc/passwd holds only root and nobody (root only, for unshare). The users
+ * that other test files add to the real /etc/passwd are not seen here.
+ */
+export function cliWithoutServiceUsers(args: string[], env: Record<string, string | undefined> = {}, program: Program = PROGRAM): CliResult {
+  const dir = mkdtempSync(join(tmpdir(), 'pe-passwd-'));
+  try {
+    const passwd = join(dir, 'passwd');
+    writeFileSync(passwd, readFileSync('/etc/passwd', 'utf8').split('\n').filter((l) => /^(root|nobody):/.test(l)).join('\n') + '\n');
+    const [cmd = '', ...pre] = program.argv;
+    const r = spawnSync('unshare', ['--mount', 'sh', '-c', 'mount --bind "$0" /etc/passwd && exec "$@"', passwd, cmd, ...pre, ...args], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as NodeJS.ProcessEnv,
+      encoding: 'utf8',
+      input: '',
+      timeout: 30_000,
+    });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
