@@ -14,7 +14,7 @@ export const OPTIONAL_DRIVER_PEERS = [
 ];
 
 // The packages in dist/drivers.cjs, kept out of bin/'s main bundle (scripts/build.mjs).
-export const DRIVER_PACKAGES = ['mongodb', 'rhea', 'amqplib'];
+export const DRIVER_PACKAGES = ['mongodb', 'rhea', 'amqplib', 'mysql2'];
 
 // dist/drivers.cjs for bin/ (scripts/build.mjs), as src/dependencies/drivers.ts reads it.
 // mongodbConnection: the same module instance the driver itself uses (the frame guard's
@@ -24,6 +24,7 @@ export const DRIVERS_CHUNK = `module.exports = {
   get mongodbConnection() { return require('mongodb/lib/cmap/connection.js'); },
   get rhea() { return require('rhea'); },
   get amqplib() { return require('amqplib'); },
+  get mysql() { return require('mysql2/promise'); },
   get mongoProbe() {
     const { connect } = require('mongodb/lib/cmap/connect.js');
     const { makeClientMetadata } = require('mongodb/lib/cmap/handshake/client_metadata.js');

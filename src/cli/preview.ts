@@ -4,7 +4,7 @@ import type { ConfigurePlan } from '../conf-file/plan.ts';
 import type { KeyId } from '../pulp/keys.ts';
 import type { CommandSpec, RoleSpec } from '../pulp/roles.ts';
 import type { AgentOptions } from '../settings/options.ts';
-import { BROKER_PROTOCOLS, MESSAGING_NOT_WAITED, type Target, WAIT_REASONS, messagingEndpoint } from '../pulp/targets.ts';
+import { BROKER_PROTOCOLS, MESSAGING_NOT_WAITED, type PulpTarget, WAIT_REASONS, messagingEndpoint } from '../pulp/targets.ts';
 import { resolveOnPath } from '../common/program-path.ts';
 
 export interface PreviewCommand {
@@ -37,7 +37,7 @@ export interface PreviewDocument {
 export interface PreviewInputs {
   plan: ConfigurePlan;
   opts: AgentOptions;
-  targets: Target[];
+  targets: PulpTarget[];
   spec: RoleSpec;
   initKey: string;
   path: string | undefined;

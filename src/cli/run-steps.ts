@@ -12,7 +12,8 @@ import type { Logger } from '../common/log.ts';
 import type { Deadline } from '../common/retry.ts';
 import type { StopSignals } from '../exec/stop-signals.ts';
 import { type CommandSpec, INIT_ARGV, type RoleSpec } from '../pulp/roles.ts';
-import { type Target, mongoTarget } from '../pulp/targets.ts';
+import { mongoTarget } from '../pulp/targets.ts';
+import type { Target } from '../common/targets.ts';
 import type { ResolvedUser } from '../exec/users.ts';
 import { waitForTargets } from '../wait/wait.ts';
 

@@ -18,7 +18,7 @@ import { MASK, redactUrl } from '../common/redact.ts';
 import type { Settings } from '../settings/options.ts';
 import type { PlannedEdit } from '../settings/edits/edit.ts';
 import { planEdits } from '../settings/edits/plan.ts';
-import { type Target, targetsFromConfig } from '../pulp/targets.ts';
+import { type PulpTarget, targetsFromConfig } from '../pulp/targets.ts';
 
 export interface EditView extends PlannedEdit {
   /** The Augeas path of the key, on the real file path. */
@@ -41,7 +41,7 @@ export interface ConfigurePlan {
   /** What Pulp will read: the file after the edits. */
   effective: ConfigView;
   /** What the waits connect to, from the effective file. */
-  targets: Target[];
+  targets: PulpTarget[];
   /** Unified diff of the file, before -> after, secrets masked. */
   diff: string;
   /**
@@ -55,7 +55,7 @@ export interface ConfigurePlan {
  * The waits read the effective file, so a value they cannot use (seeds "db:99999", ssl
  * "maybe") is refused here, naming the variable that put it there when one did.
  */
-function checkedTargets(effective: ConfigView, edits: PlannedEdit[]): Target[] {
+function checkedTargets(effective: ConfigView, edits: PlannedEdit[]): PulpTarget[] {
   try {
     return targetsFromConfig(effective);
   } catch (err) {

@@ -1,7 +1,7 @@
 // Why an attempt failed, in words a person checking a pod understands. Pure: the drivers'
 // error objects are reduced to plain facts first (errorFacts), then classified.
 
-export type Reason = 'refused' | 'timeout' | 'reset' | 'dns' | 'unreachable' | 'auth' | 'vhost' | 'protocol' | 'tls' | 'error';
+export type Reason = 'refused' | 'timeout' | 'reset' | 'dns' | 'unreachable' | 'auth' | 'vhost' | 'database' | 'protocol' | 'tls' | 'error';
 
 /** What to tell the person for each reason. */
 export const REASON_TEXT: Record<Reason, string> = {
@@ -12,6 +12,7 @@ export const REASON_TEXT: Record<Reason, string> = {
   unreachable: 'network unreachable',
   auth: 'authentication failed',
   vhost: 'vhost refused',
+  database: 'database refused',
   protocol: 'protocol mismatch',
   tls: 'TLS failed',
   error: 'failed',
@@ -26,6 +27,7 @@ export const REASON_HINT: Record<Reason, string> = {
   unreachable: 'is there a route to that address?',
   auth: 'check the user name and password',
   vhost: 'create the vhost or give the user permissions on it (rabbitmqctl add_vhost, set_permissions), or fix the path of [tasks] broker_url ("//" is the vhost "/")',
+  database: 'create the database and grant the user access to it, or fix the database name',
   protocol: 'is it the right kind of server on that port?',
   tls: 'check the TLS settings and certificates',
   error: 'see the reason above',

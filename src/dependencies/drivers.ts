@@ -1,4 +1,4 @@
-// The MongoDB and AMQP drivers (mongodb; rhea for AMQP 1.0; amqplib for AMQP 0-9-1): the
+// The database and AMQP drivers (mongodb; mysql2; rhea for AMQP 1.0; amqplib for AMQP 0-9-1): the
 // heaviest part of the agent (about 190 ms to load from node_modules on Node 20, against 40 ms
 // to connect and ping), and needed only by the waits and the init. The build puts them in one
 // CommonJS chunk, dist/drivers.cjs (its contents: scripts/build-constants.mjs), with a V8 code
@@ -15,6 +15,7 @@ import { Script } from 'node:vm';
 type MongoModule = typeof import('mongodb');
 type RheaModule = typeof import('rhea');
 type AmqplibModule = typeof import('amqplib');
+type MysqlModule = typeof import('mysql2/promise');
 type MongoConnectionModule = typeof import('mongodb/lib/cmap/connection.js');
 
 /** Defined (true) by scripts/build.mjs, which writes the chunk. */
@@ -40,6 +41,7 @@ interface Chunk {
   mongodbConnection: MongoConnectionModule;
   rhea: RheaModule;
   amqplib: AmqplibModule;
+  mysql: MysqlModule;
   mongoProbe: MongoProbeModule;
 }
 
@@ -132,6 +134,12 @@ export async function loadAmqplib(): Promise<AmqplibModule> {
   return import('amqplib');
 }
 
+export async function loadMysql(): Promise<MysqlModule> {
+  if (FROM_CHUNK) return load().chunk.mysql;
+  const m = (await import('mysql2/promise')) as MysqlModule & { default?: MysqlModule };
+  return m.default ?? m;
+}
+
 /**
  * For the build: load the chunk, run the drivers' connect paths against a port nobody
  * listens on (so V8 compiles what a real probe uses), then write the code cache with the
@@ -139,7 +147,7 @@ export async function loadAmqplib(): Promise<AmqplibModule> {
  */
 export async function warmDriverCache(): Promise<void> {
   const l = load();
-  const { mongodb, rhea, amqplib } = l.chunk;
+  const { mongodb, rhea, amqplib, mysql } = l.chunk;
   const client = new mongodb.MongoClient('mongodb://127.0.0.1:9/?directConnection=true', {
     serverSelectionTimeoutMS: 300,
     connectTimeoutMS: 300,
@@ -159,6 +167,10 @@ export async function warmDriverCache(): Promise<void> {
   });
   await amqplib.connect({ hostname: '127.0.0.1', port: 9 }).then(
     (c) => c.close(),
+    () => undefined,
+  );
+  await mysql.createConnection({ host: '127.0.0.1', port: 9, connectTimeout: 300 }).then(
+    (c) => c.end(),
     () => undefined,
   );
   writeCache(l);

@@ -7,7 +7,7 @@ import type { MongoClient } from 'mongodb';
 import { UnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { type Deadline, retryUntil } from '../common/retry.ts';
-import type { MongoTarget } from '../pulp/targets.ts';
+import type { MongoTarget } from '../common/targets.ts';
 import { REASON_HINT, toProbeError } from '../dependencies/classify.ts';
 import { connectMongo, probeOptions } from '../dependencies/mongodb/connect.ts';
 import { findOneDirect } from '../dependencies/mongodb/direct.ts';

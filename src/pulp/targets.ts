@@ -3,55 +3,13 @@
 import type { ConfigView } from '../ini/config-view.ts';
 import { InputError } from '../common/errors.ts';
 import { joinHostPort } from '../common/net.ts';
-import { type KeyId, TLS_FILE_KEYS, labelOf, pulpValue, setValue } from './keys.ts';
+import { TLS_FILE_KEYS, labelOf, pulpValue, setValue } from './keys.ts';
 import { type BrokerProtocol, URL_SCHEMES, parseBool, parseBrokerUrl, parseSeeds } from './values.ts';
+import type { AmqpTarget, MongoTarget } from '../common/targets.ts';
 
-export interface MongoTarget {
-  kind: 'mongodb';
-  /** The seeds as written, IPv6 bracketed: "db:27017,db2:27017". */
-  address: string;
-  seeds: { host: string; port: number }[];
-  database: string;
-  username: string | undefined;
-  password: string | undefined;
-  replicaSet: string | undefined;
-  tls: boolean;
-  tlsVerify: boolean;
-  caFile: string | undefined;
-  certFile: string | undefined;
-  keyFile: string | undefined;
-}
+/** What Pulp's Celery roles connect to as they start. */
+export type PulpTarget = MongoTarget | AmqpTarget;
 
-export interface AmqpTarget {
-  kind: 'amqp';
-  /** host:port, IPv6 bracketed. */
-  address: string;
-  /** What Pulp speaks there; see BROKER_PROTOCOLS for how each is checked. */
-  protocol: BrokerProtocol;
-  /** The URL scheme as written (amqp, pyamqp, qpid, ...), for messages. */
-  scheme: string;
-  host: string;
-  port: number;
-  username: string | undefined;
-  password: string | undefined;
-  vhost: string | undefined;
-  tls: boolean;
-  /**
-   * Whether the broker's certificate is checked, as Pulp's client does: py-amqp (0-9-1) checks
-   * the chain only with celery_require_ssl (against cacert) and never the host name; an
-   * amqps:// URL alone encrypts without checking. python-qpid checks chain and name.
-   */
-  tlsVerify: 'none' | 'chain' | 'chain-and-name';
-  caFile: string | undefined;
-  certFile: string | undefined;
-  keyFile: string | undefined;
-  /** The SASL mechanism Pulp's client names ([tasks] login_method; py-amqp's default AMQPLAIN). */
-  loginMethod: string | undefined;
-  /** Which key named this endpoint: "tasks.broker_url". */
-  source: KeyId;
-}
-
-export type Target = MongoTarget | AmqpTarget;
 
 export function mongoTarget(conf: ConfigView): MongoTarget {
   const seeds = parseSeeds(pulpValue(conf, 'database.seeds') ?? '');
@@ -158,7 +116,7 @@ export const MESSAGING_NOT_WAITED =
  * not one of them (see MESSAGING_NOT_WAITED), but it is still parsed, so a value Pulp could
  * not read is refused before anything is written.
  */
-export function targetsFromConfig(conf: ConfigView): Target[] {
+export function targetsFromConfig(conf: ConfigView): PulpTarget[] {
   messagingEndpoint(conf);
   return [mongoTarget(conf), brokerTarget(conf)];
 }

@@ -8,11 +8,9 @@ import { redactUrl } from '../common/redact.ts';
 import { splitUrl } from '../common/url.ts';
 import { labelOf } from './keys.ts';
 
-/**
- * The protocol Pulp's own client speaks to the broker, which is what the wait checks:
- * kombu's py-amqp for amqp:// (AMQP 0-9-1, RabbitMQ), python-qpid for qpid:// (AMQP 0-10).
- */
-export type BrokerProtocol = 'amqp-0-9-1' | 'amqp-0-10';
+import type { BrokerProtocol } from '../common/targets.ts';
+
+export type { BrokerProtocol };
 
 /**
  * URL schemes of [tasks] broker_url, as kombu 4.0.2 (Pulp 2's) resolves them: amqp, pyamqp and

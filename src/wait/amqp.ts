@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Container } from 'rhea';
 import { loadRhea } from '../dependencies/drivers.ts';
-import type { AmqpTarget } from '../pulp/targets.ts';
+import type { AmqpTarget } from '../common/targets.ts';
 import { QPID_0_10_LIVENESS, mismatch, rabbitBehindQpid, readPeerHeader } from './amqp-peer.ts';
 import { ProbeError, toProbeError } from '../dependencies/classify.ts';
 import { AMQP10_MAX_FRAME, AMQP10_MAX_SASL_FRAME, type Guard, amqp10Format, guardStream } from '../dependencies/frame-guard.ts';

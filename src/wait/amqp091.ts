@@ -7,7 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { ChannelModel } from 'amqplib';
 import { loadAmqplib } from '../dependencies/drivers.ts';
-import type { AmqpTarget } from '../pulp/targets.ts';
+import type { AmqpTarget } from '../common/targets.ts';
 import { AMQP_0_9_1_HEADER, mismatch, readPeerHeader } from './amqp-peer.ts';
 import { readTls } from './amqp.ts';
 import { ProbeError, toProbeError } from '../dependencies/classify.ts';

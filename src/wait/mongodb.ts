@@ -1,7 +1,7 @@
 // MongoDB readiness: connect, `ping`, close (the connection itself: src/dependencies/mongodb/).
 import { connectMongo, probeOptions } from '../dependencies/mongodb/connect.ts';
 import { pingDirect } from '../dependencies/mongodb/direct.ts';
-import type { MongoTarget } from '../pulp/targets.ts';
+import type { MongoTarget } from '../common/targets.ts';
 import type { AttemptOptions } from '../dependencies/timeout.ts';
 
 /** Readiness: connect, ping, close. */

@@ -1,7 +1,7 @@
 // What a wait reports of each target: its result and log fields, the line for a target that
 // did not get ready, and the one-line message for exit 69 with what to check.
 import type { Logger } from '../common/log.ts';
-import type { Target } from '../pulp/targets.ts';
+import type { Target } from '../common/targets.ts';
 import { ProbeError, REASON_HINT, type Reason } from '../dependencies/classify.ts';
 import { describeTarget } from './probe.ts';
 

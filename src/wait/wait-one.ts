@@ -2,7 +2,7 @@
 // refuses for good (the whole wait ends), or the deadline passes; its log lines on the way.
 import { type Deadline, retryUntil } from '../common/retry.ts';
 import type { Logger } from '../common/log.ts';
-import type { Target } from '../pulp/targets.ts';
+import type { Target } from '../common/targets.ts';
 import { ATTEMPT_TIMEOUT_MS, type BackoffPolicy, DEFAULT_BACKOFF, backoffDelay } from './backoff.ts';
 import { type ProbeError, toProbeError } from '../dependencies/classify.ts';
 import type { AttemptOptions } from '../dependencies/timeout.ts';

@@ -5,7 +5,7 @@
 import { UnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { msLeft } from '../common/retry.ts';
-import type { Target } from '../pulp/targets.ts';
+import type { Target } from '../common/targets.ts';
 import { type ProbeError, REASON_HINT, toProbeError } from '../dependencies/classify.ts';
 import { describeTarget, probeTarget } from './probe.ts';
 import { type WaitResult, authHint, fields, resultOf, unavailableMessage } from './report.ts';

@@ -9,7 +9,7 @@ import { requireServices } from '../helpers/services.ts';
 import { connectMongo } from '../../src/dependencies/mongodb/connect.ts';
 import { probeMongo } from '../../src/wait/mongodb.ts';
 import { ProbeError } from '../../src/dependencies/classify.ts';
-import type { MongoTarget } from '../../src/pulp/targets.ts';
+import type { MongoTarget } from '../../src/common/targets.ts';
 import { mongoFromConf } from '../helpers/targets.ts';
 
 const s = requireServices(t, 'the direct MongoDB probe against FerretDB');

@@ -35,10 +35,10 @@ export type Brokers = Services & { amqp091: string; qpid: string; qpidAnonymous:
 
 export const SERVICES_DIR = process.env.PULP_TEST_SERVICES_DIR ?? '/tmp/pulp-entrypoint-services';
 
-function readEnvFile(): Record<string, string> {
+function readEnvFile(file = `${SERVICES_DIR}/env`): Record<string, string> {
   try {
     const out: Record<string, string> = {};
-    for (const line of readFileSync(`${SERVICES_DIR}/env`, 'utf8').split('\n')) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
       const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
       if (m?.[1] !== undefined) out[m[1]] = m[2] ?? '';
     }
@@ -106,5 +106,38 @@ export function requireBrokers(t: Test, what: string): Brokers | undefined {
   }
   const how = 'run test/services/start.sh (or set PULP_TEST_AMQP091, PULP_TEST_AMQPS, PULP_TEST_AMQPS_CA, PULP_TEST_QPID and PULP_TEST_QPID_ANONYMOUS)';
   unavailable(t, `${what}: no RabbitMQ-without-plugins / Qpid Broker-J test brokers; ${how}`);
+  return undefined;
+}
+
+/** The MariaDB of test/services/mariadb.sh: a database `keystone` its user may use, and root. */
+export interface Mysql {
+  /** 127.0.0.1:port */
+  address: string;
+  host: string;
+  port: number;
+  user: string;
+  /** Holds `$` and `%`, as the hostile cases want. */
+  password: string;
+  database: string;
+  rootPassword: string;
+}
+
+/** MariaDB from PULP_TEST_MYSQL* or the env file test/services/mariadb.sh writes; else fails (CI=true) or skips loudly. */
+export function requireMysql(t: Test, what: string): Mysql | undefined {
+  const env = process.env.PULP_TEST_MYSQL ? process.env : readEnvFile(`${SERVICES_DIR}/mariadb/env`);
+  const address = env.PULP_TEST_MYSQL;
+  const m = address === undefined ? null : /^(.+):(\d+)$/.exec(address);
+  if (address !== undefined && m?.[1] !== undefined && m[2] !== undefined && env.PULP_TEST_MYSQL_PASSWORD !== undefined) {
+    return {
+      address,
+      host: m[1],
+      port: Number(m[2]),
+      user: env.PULP_TEST_MYSQL_USER ?? 'keystone',
+      password: env.PULP_TEST_MYSQL_PASSWORD,
+      database: env.PULP_TEST_MYSQL_DATABASE ?? 'keystone',
+      rootPassword: env.PULP_TEST_MYSQL_ROOT_PASSWORD ?? '',
+    };
+  }
+  unavailable(t, `${what}: no MariaDB test server; run bash test/services/mariadb.sh (or set PULP_TEST_MYSQL, PULP_TEST_MYSQL_USER and PULP_TEST_MYSQL_PASSWORD)`);
   return undefined;
 }

@@ -2,7 +2,8 @@
 // derives them: a new field or default in MongoTarget/AmqpTarget reaches the tests by itself,
 // and a test cannot build a target that server.conf could never produce.
 import type { ConfigView } from '../../src/ini/config-view.ts';
-import { type AmqpTarget, type MongoTarget, mongoTarget, targetsFromConfig } from '../../src/pulp/targets.ts';
+import { mongoTarget, targetsFromConfig } from '../../src/pulp/targets.ts';
+import type { AmqpTarget, MongoTarget } from '../../src/common/targets.ts';
 
 /** A ConfigView from plain objects: section -> key -> value. */
 export function configViewFrom(obj: Record<string, Record<string, string>>): ConfigView {

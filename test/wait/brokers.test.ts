@@ -8,7 +8,7 @@ import t from 'tap';
 import net from 'node:net';
 import { UnavailableError } from '../../src/common/errors.ts';
 import { createLogger, silentLogger } from '../../src/common/log.ts';
-import type { AmqpTarget } from '../../src/pulp/targets.ts';
+import type { AmqpTarget } from '../../src/common/targets.ts';
 import { checkTargets, waitForTargets } from '../../src/wait/wait.ts';
 import { cli } from '../helpers/cli.ts';
 import { closedPort, rejection } from '../helpers/net.ts';

@@ -13,7 +13,7 @@ import { checkTargets, waitForTargets } from '../../src/wait/wait.ts';
 import { UnavailableError } from '../../src/common/errors.ts';
 import { createLogger, silentLogger } from '../../src/common/log.ts';
 import { splitHostPort } from '../../src/common/net.ts';
-import type { AmqpTarget, MongoTarget } from '../../src/pulp/targets.ts';
+import type { AmqpTarget, MongoTarget } from '../../src/common/targets.ts';
 import { brokerFromConf, brokerUrl, mongoFromConf } from '../helpers/targets.ts';
 import { deadlineIn } from '../../src/common/retry.ts';
 import { unavailable } from '../helpers/unavailable.ts';

@@ -6,7 +6,7 @@ import type { MongoClient, MongoClientOptions } from 'mongodb';
 import type { Connection, ConnectionOptions } from 'mongodb/lib/cmap/connection.js';
 import { loadMongo, loadMongoConnection } from '../drivers.ts';
 import { joinHostPort } from '../../common/net.ts';
-import type { MongoTarget } from '../../pulp/targets.ts';
+import type { MongoTarget } from '../../common/targets.ts';
 import { ProbeError, toProbeError } from '../classify.ts';
 import { MONGO_MAX_BEFORE_HELLO, MONGO_MAX_MESSAGE, guardStream, mongoFormat } from '../frame-guard.ts';
 import { readTlsFiles } from '../tls-files.ts';

@@ -13,7 +13,7 @@ import os from 'node:os';
 import type { MongoClientOptions } from 'mongodb';
 import { loadMongoProbe } from '../drivers.ts';
 import { joinHostPort } from '../../common/net.ts';
-import type { MongoTarget } from '../../pulp/targets.ts';
+import type { MongoTarget } from '../../common/targets.ts';
 import { toProbeError } from '../classify.ts';
 import { guardedConnection } from './connect.ts';
 import type { AttemptOptions } from '../timeout.ts';
