@@ -184,7 +184,7 @@ if (PROGRAM.kind === 'bin') t.test('preview and configure never load the MongoDB
   mkdirSync(join(iso, 'node_modules'), { recursive: true });
   cpSync(join(ROOT, 'dist', 'main.mjs'), join(iso, 'main.mjs'));
   for (const dep of readdirSync(join(ROOT, 'node_modules'))) {
-    if (['mongodb', 'rhea', 'amqplib', 'bson', '.bin'].includes(dep)) continue;
+    if (['mongodb', 'rhea', 'amqplib', 'mysql2', 'bson', '.bin'].includes(dep)) continue;
     symlinkSync(join(ROOT, 'node_modules', dep), join(iso, 'node_modules', dep));
   }
   const run = (args: string[]) =>
