@@ -26,6 +26,11 @@ if [[ -z ${PULP_TEST_MONGODB:-} || -z ${PULP_TEST_AMQP:-} ]]; then
   fi
 fi
 
+# MariaDB (the MySQL wait and the init lease on MySQL), its own datadir and a free port.
+if [[ -z ${PULP_TEST_MYSQL:-} ]]; then
+  bash test/services/mariadb.sh >/dev/null || warn_or_fail "could not start MariaDB (test/services/mariadb.sh)"
+fi
+
 # The real Pulp 2 (2-master on Python 2.7, from ../shared/pulp2), built once and cached under
 # /var/cache/pulp-entrypoint (about a minute on a fresh machine; instant afterwards).
 if [[ -z ${PULP_TEST_PULP2:-} ]]; then

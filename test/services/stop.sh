@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops what test/services/start.sh started (only those processes, by their recorded ids)
+# Stops what test/services/start.sh and mariadb.sh started (only those processes, by their recorded ids)
 # and removes the state dir. Usage: test/services/stop.sh
 set -uo pipefail
 
@@ -21,7 +21,7 @@ stop_rabbit() { # dir node
 stop_rabbit "$STATE/rabbitmq" "$NODE_NAME"
 stop_rabbit "$STATE/rabbitmq-plain" "$PLAIN_NODE_NAME"
 for f in "$STATE/rabbitmq/pid" "$STATE/rabbitmq/server.pid" "$STATE/rabbitmq-plain/pid" "$STATE/rabbitmq-plain/server.pid" \
-  "$STATE/qpid/pid" "$STATE/ferretdb/pid" "$STATE/ferretdb6/pid"; do
+  "$STATE/qpid/pid" "$STATE/ferretdb/pid" "$STATE/ferretdb6/pid" "$STATE/mariadb/pid"; do
   [[ -f $f ]] || continue
   pid=$(cat "$f")
   kill "$pid" 2>/dev/null
