@@ -3,12 +3,13 @@
 // namespace, with its own /etc/pulp/server.conf and /usr/lib/pulp/plugins (a mount namespace,
 // test/services/pulp2-pod.sh), never the machine's /etc.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { ENTRYPOINT, ROOT, waitFor } from './exec.ts';
 import { PROGRAM } from './cli.ts';
 import { SERVICES_DIR } from './services.ts';
+import { cachedBuild } from './cached-build.ts';
 import { unavailable } from './unavailable.ts';
 
 export const POD_SCRIPT = join(ROOT, 'test', 'services', 'pulp2-pod.sh');
@@ -16,14 +17,7 @@ const BUILD_SCRIPT = join(ROOT, 'test', 'services', 'pulp2.sh');
 
 /** The built environment: PULP_TEST_PULP2, else the cached build of test/services/pulp2.sh. */
 export function pulp2Dir(): string | undefined {
-  const given = process.env.PULP_TEST_PULP2;
-  if (given) return existsSync(join(given, 'ready')) ? given : undefined;
-  try {
-    const out = execFileSync('bash', [BUILD_SCRIPT, '--cached'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return /^export PULP_TEST_PULP2=(.+)$/m.exec(out)?.[1];
-  } catch {
-    return undefined;
-  }
+  return cachedBuild(BUILD_SCRIPT, 'PULP_TEST_PULP2');
 }
 
 /** The Pulp 2 environment, or undefined after failing (CI=true) or skipping loudly. */
