@@ -1,6 +1,7 @@
 // Key edits on the lossless document. Unlike augtool, a new key lands inside its own
 // section's block (next to its commented-out default when there is one) and in the file's
-// own "key: value" style; and anything ambiguous is refused instead of guessed.
+// own "key: value" style; and anything ambiguous is refused instead of guessed. Two layouts of
+// commented defaults are known (Layout): Pulp's and oslo-config-generator's.
 import { InputError } from '../common/errors.ts';
 import { fromLines } from './document.ts';
 import type { IniDocument, IniLine, KeyLine } from './lines.ts';
@@ -9,7 +10,16 @@ import { rawSections } from './read.ts';
 import { assertSingleLine, replaceValue } from './replace.ts';
 import { style } from './style.ts';
 
-export function setKey(doc: IniDocument, section: string, key: string, value: string): IniDocument {
+/**
+ * How a file documents its defaults, for placing a new key and writing it.
+ * - 'pulp' (server.conf): comment paragraphs after a section's last key document the NEXT
+ *   section, above its header; a file without key lines is written "key: value".
+ * - 'oslo' (oslo-config-generator's samples, keystone.conf): every line up to the next header
+ *   belongs to the section ("#connection = <None>" far below "[database]"); "key = value".
+ */
+export type Layout = 'pulp' | 'oslo';
+
+export function setKey(doc: IniDocument, section: string, key: string, value: string, layout: Layout = 'pulp'): IniDocument {
   assertSingleLine(value, `value of [${section}] ${key}`);
   checkNames(section, key);
   const found = locate(doc, section, key);
@@ -24,9 +34,9 @@ export function setKey(doc: IniDocument, section: string, key: string, value: st
       `${doc.fileName}: section [${section}] appears on lines ${lines} and none of them sets ${key}; refusing to guess where to add it`,
     );
   } else if (found.headers.length === 1) {
-    out = insertKey(doc, found.headers[0]!, key, value);
+    out = insertKey(doc, found.headers[0]!, key, value, layout);
   } else {
-    out = appendSection(doc, section, key, value);
+    out = appendSection(doc, section, key, value, layout);
   }
   verify(doc, out, section, key, pyStrip(value));
   return out;
@@ -78,7 +88,7 @@ function checkNames(section: string, key: string): void {
  * holding its last key. Comment-only paragraphs after that belong to what follows: in
  * Pulp's file they document the next section, above its header.
  */
-function insertKey(doc: IniDocument, header: number, key: string, value: string): IniDocument {
+function insertKey(doc: IniDocument, header: number, key: string, value: string, layout: Layout): IniDocument {
   const lines = doc.lines;
   let end = header + 1;
   while (end < lines.length && lines[end]!.kind !== 'section') end++;
@@ -99,7 +109,7 @@ function insertKey(doc: IniDocument, header: number, key: string, value: string)
     const line = lines[i]!;
     if (line.kind === 'key') lastKeyEnd = line.spanEnd;
   }
-  const ownEnd = Math.max(firstParagraphEnd, lastKeyEnd < 0 ? 0 : paragraphEnd(lastKeyEnd + 1));
+  const ownEnd = layout === 'oslo' ? end : Math.max(firstParagraphEnd, lastKeyEnd < 0 ? 0 : paragraphEnd(lastKeyEnd + 1));
 
   const name = key.toLowerCase();
   let commented = -1;
@@ -109,7 +119,7 @@ function insertKey(doc: IniDocument, header: number, key: string, value: string)
     else if (line.kind === 'comment' && commentedKey(line.text) === name) commented = i;
   }
   const at = commented >= 0 ? commented + 1 : lastKeyEnd >= 0 ? lastKeyEnd + 1 : firstParagraphEnd;
-  return insertLine(doc, at, keyLineText(doc, indentFor(lines, header, at), key, value));
+  return insertLine(doc, at, keyLineText(doc, indentFor(lines, header, at), key, value, layout));
 }
 
 /** The key a comment line would set if uncommented ("# seeds: x" -> "seeds"), lower-cased. */
@@ -137,8 +147,8 @@ function indentFor(lines: readonly IniLine[], header: number, at: number): strin
   return '';
 }
 
-function keyLineText(doc: IniDocument, indent: string, key: string, value: string): string {
-  const { separator, afterSeparator } = style(doc);
+function keyLineText(doc: IniDocument, indent: string, key: string, value: string, layout: Layout): string {
+  const { separator, afterSeparator } = style(doc, layout === 'oslo' ? ' =' : ':');
   return indent + key + separator + (value === '' ? '' : afterSeparator + value);
 }
 
@@ -161,7 +171,7 @@ function insertLine(doc: IniDocument, at: number, text: string): IniDocument {
 }
 
 /** A new section goes at the end, after one blank line: "\n[section]\nkey: value\n". */
-function appendSection(doc: IniDocument, section: string, key: string, value: string): IniDocument {
+function appendSection(doc: IniDocument, section: string, key: string, value: string, layout: Layout): IniDocument {
   const eol = style(doc).eol;
   const lines: { text: string; eol: IniLine['eol'] }[] = [...doc.lines];
   const last = doc.lines.at(-1);
@@ -172,7 +182,7 @@ function appendSection(doc: IniDocument, section: string, key: string, value: st
     if (last.kind !== 'blank') lines.push({ text: '', eol: last.eol === '\r' ? '\r' : eol });
   }
   lines.push({ text: `[${section}]`, eol });
-  lines.push({ text: keyLineText(doc, '', key, value), eol: finalEol });
+  lines.push({ text: keyLineText(doc, '', key, value, layout), eol: finalEol });
   return fromLines(doc, lines);
 }
 

@@ -12,10 +12,10 @@ export interface Style {
 }
 
 /**
- * The file's dominant conventions. Without any key line to learn from, Pulp's own
- * "key: value" is assumed; without any line ending, "\n".
+ * The file's dominant conventions. Without any key line to learn from, `fallback` (Pulp's
+ * own "key: value" unless the caller knows the dialect); without any line ending, "\n".
  */
-export function style(doc: IniDocument): Style {
+export function style(doc: IniDocument, fallback = ':'): Style {
   const separators = new Map<string, number>();
   const spacings = new Map<string, number>();
   const eols = new Map<string, number>();
@@ -29,7 +29,7 @@ export function style(doc: IniDocument): Style {
     if (line.valueStart < line.valueEnd) bump(spacings, between.slice(at + 1));
   }
   return {
-    separator: dominant(separators) ?? ':',
+    separator: dominant(separators) ?? fallback,
     afterSeparator: dominant(spacings) ?? ' ',
     eol: (dominant(eols) ?? '\n') as Style['eol'],
   };
