@@ -7,7 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { ROOT } from './helpers/cli.ts';
 
 /** The stages, in the order they may depend on each other; main.ts alone on top. */
-const STAGES = ['common', 'ini', 'pulp', 'settings', 'conf-file', 'dependencies', 'wait', 'init', 'exec', 'cli'] as const;
+const STAGES = ['common', 'ini', 'pulp', 'keystone', 'settings', 'conf-file', 'dependencies', 'wait', 'init', 'exec', 'cli'] as const;
 const SRC = join(ROOT, 'src');
 
 function walk(dir: string): string[] {
@@ -46,6 +46,21 @@ t.test('a stage imports only itself and the stages before it', async (t) => {
     }
   }
   t.ok(imports > 100, `${imports} relative imports checked`);
+});
+
+/** The systems' folders: each one's knowledge, none importing another's (ranks aside). */
+const SYSTEMS = ['pulp', 'keystone'];
+
+t.test("no system's folder imports another system's", async (t) => {
+  for (const m of code) {
+    const own = m.split('/')[0] ?? '';
+    if (!SYSTEMS.includes(own)) continue;
+    const text = readFileSync(join(SRC, m), 'utf8');
+    for (const hit of text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+      const folder = relative(SRC, resolve(dirname(join(SRC, m)), hit[1] ?? '')).split('/')[0] ?? '';
+      t.ok(folder === own || !SYSTEMS.includes(folder), `${m} imports ${folder}/`);
+    }
+  }
 });
 
 t.test('every module opens with a comment saying its job', async (t) => {

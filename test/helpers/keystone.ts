@@ -1,0 +1,43 @@
+// The real Keystone 30.0.0 environment that test/services/keystone.sh builds (a venv with
+// keystone, oslo.config, SQLAlchemy, gunicorn), and oslo.config itself as the judge of what a
+// keystone.conf means: test/helpers/oslo-judge.py reads files exactly as Keystone's programs do.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { ROOT } from './cli.ts';
+import { cachedBuild } from './cached-build.ts';
+import { unavailable } from './unavailable.ts';
+
+const BUILD_SCRIPT = join(ROOT, 'test', 'services', 'keystone.sh');
+const JUDGE = join(ROOT, 'test', 'helpers', 'oslo-judge.py');
+
+/** The built environment: PULP_TEST_KEYSTONE, else the cached build of test/services/keystone.sh. */
+export function keystoneDir(): string | undefined {
+  return cachedBuild(BUILD_SCRIPT, 'PULP_TEST_KEYSTONE');
+}
+
+/** The Keystone environment, or undefined after failing (CI=true) or skipping loudly. */
+export function requireKeystone(t: Test, what: string): string | undefined {
+  const dir = keystoneDir();
+  if (dir) return dir;
+  unavailable(t, `${what}: the real Keystone environment is not built; run \`bash test/services/keystone.sh\` once (about a minute from PyPI; \`npm test\` does it)`);
+  return undefined;
+}
+
+/** What oslo.config (with Keystone's options registered as Keystone registers them) reads from one file. */
+export interface Judgement {
+  /** "group.option" -> the value Keystone would get (repr() when not plain data), or "ERR <exception>". */
+  values: Record<string, unknown>;
+  /** [database] connection as SQLAlchemy's make_url splits it, when it is set. */
+  url: { username: string | null; password: string | null; host: string | null; port: number | null; database: string | null; drivername: string } | null;
+}
+
+/** oslo.config's reading of each file, in one Python process (Keystone's imports take seconds). */
+export function judge(dir: string, files: readonly string[]): Judgement[] {
+  const out = execFileSync(join(dir, 'venv', 'bin', 'python'), ['-W', 'ignore', JUDGE, ...files], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent' },
+  });
+  return JSON.parse(out) as Judgement[];
+}
