@@ -21,11 +21,3 @@ export function osloValue(value: string, what: string): string {
   // Python's str.strip() (more than ASCII space: \x1c-\x1f, \x85, the Unicode spaces).
   return quoted || pyStrip(escaped) !== escaped ? `"${escaped}"` : escaped;
 }
-
-/** The value osloValue wrote, read back as oslo.config reads it (the inverse, for previews and tests). */
-export function osloRead(raw: string): string {
-  let v = pyStrip(raw);
-  const first = v[0];
-  if (first !== undefined && first === v.at(-1) && QUOTES.includes(first)) v = v.slice(1, -1);
-  return v.replace(/\$\$/g, '$');
-}
