@@ -20,10 +20,9 @@
 #             (keystone 30.0.0, gunicorn, PyMySQL, python-memcached, ...)
 #   keystone.conf.sample   Keystone's own sample config, from oslo-config-generator with the
 #             namespaces Keystone documents
-# Also installs the Debian packages mariadb-server and memcached when missing (the MariaDB of
-# test/services/mariadb.sh, and memcached for Keystone's cache), without starting them.
-# Needs: root (apt-get, the cache) or a writable cache and both packages present; patchelf;
-# PyPI.
+# The MariaDB the Keystone tests use is test/services/mariadb.sh's (Debian's package, which
+# test/setup-machine.sh installs with the rest).
+# Needs: a writable cache (root: /var/cache/pulp-entrypoint); patchelf; PyPI.
 #
 # Environment: PULP_TEST_PYTHON311 (default /root/.pyenv/versions/3.11.7),
 # PULP_TEST_CACHE (default /var/cache/pulp-entrypoint).
@@ -48,24 +47,6 @@ if [[ ${1:-} == --cached ]]; then
   [[ -f "$DIR/ready" ]] || { log "not built yet: run bash test/services/keystone.sh (builds $DIR)"; exit 3; }
   echo "export PULP_TEST_KEYSTONE=$DIR"
   exit 0
-fi
-
-# The Debian packages (their postinst starts nothing where there is no init system; where one
-# runs, policy-rc.d keeps the system's own mariadb and memcached from starting).
-missing=()
-command -v mariadbd >/dev/null || [[ -x /usr/sbin/mariadbd ]] || missing+=(mariadb-server)
-command -v memcached >/dev/null || [[ -x /usr/bin/memcached ]] || missing+=(memcached)
-if (( ${#missing[@]} )); then
-  command -v apt-get >/dev/null || die "${missing[*]} missing and there is no apt-get to install it"
-  [[ $(id -u) == 0 ]] || die "${missing[*]} missing; run this as root once to install it"
-  log "installing ${missing[*]} (apt-get)"
-  rcd=/usr/sbin/policy-rc.d made_rcd=""
-  if [[ ! -e $rcd ]]; then printf '#!/bin/sh\nexit 101\n' >"$rcd" && chmod 755 "$rcd" && made_rcd=1; fi
-  apt() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"; }
-  apt install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
-    || { apt update >/dev/null 2>&1 && apt install -y --no-install-recommends "${missing[@]}" >/dev/null; } \
-    || { [[ -n $made_rcd ]] && rm -f "$rcd"; die "apt-get install ${missing[*]} failed"; }
-  [[ -n $made_rcd ]] && rm -f "$rcd"
 fi
 
 [[ -x "$PYTHON_SRC/bin/python3.11" ]] || die "no CPython 3.11 at $PYTHON_SRC (pyenv's 3.11.7; set PULP_TEST_PYTHON311)"

@@ -85,7 +85,7 @@ if running; then
 fi
 
 MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-[[ -x $MARIADBD ]] || die "mariadbd is missing (apt-get install mariadb-server, or bash test/services/keystone.sh)"
+[[ -x $MARIADBD ]] || die "mariadbd is missing (apt-get install mariadb-server; bash test/setup-machine.sh does)"
 command -v node >/dev/null || die "node is needed to pick a free port"
 
 stop_server
