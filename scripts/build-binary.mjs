@@ -23,10 +23,10 @@
 //   PULP_BINARY_TARGETS=x64     build only these targets (comma list of x64, arm64)
 //   PULP_BINARY_MINIFY=0        keep identifiers readable
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { OPTIONAL_DRIVER_PEERS } from './build-constants.mjs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { OPTIONAL_DRIVER_PEERS, embeddedFilesDefine } from './build-constants.mjs';
 import { compareVersions, highestGlibc } from './elf-glibc.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,7 +65,7 @@ function compile(hostBun, arch, file) {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const define = {
     PULP_ENTRYPOINT_VERSION: JSON.stringify(pkg.version),
-    PULP_EMBEDDED_SERVER_CONF: JSON.stringify(readFileSync(join(root, 'src', 'pulp', 'default-server.conf'), 'utf8')),
+    PULP_EMBEDDED_FILES: embeddedFilesDefine(pathToFileURL(root + '/')),
   };
   const spec = {
     entry,
@@ -81,7 +81,11 @@ function compile(hostBun, arch, file) {
     jitPolicy: JIT_POLICY,
     minify: process.env.PULP_BINARY_MINIFY !== '0',
   };
-  const r = spawnSync(hostBun, [join(root, 'scripts', 'compile-binary.mjs'), JSON.stringify(spec)], { cwd: root, encoding: 'utf8' });
+  // In a file, not an argument: the embedded default files exceed an argument's 128 KiB limit (E2BIG).
+  const specFile = `${file}.spec.json`;
+  writeFileSync(specFile, JSON.stringify(spec));
+  const r = spawnSync(hostBun, [join(root, 'scripts', 'compile-binary.mjs'), specFile], { cwd: root, encoding: 'utf8' });
+  rmSync(specFile, { force: true });
   if (r.status !== 0) fail(`bun build for ${arch} failed (${r.status ?? r.error?.message}):\n${r.stdout}${r.stderr}`);
 }
 

@@ -1,4 +1,14 @@
 // Shared by scripts/build.mjs (bin/) and scripts/build-binary.mjs (the standalone binaries).
+import { readFileSync } from 'node:fs';
+
+// The systems' default files, which previews show on a machine without them
+// (src/common/embedded.ts embeddedFile reads them from here in the bundle).
+const EMBEDDED = ['pulp/default-server.conf', 'keystone/default-keystone.conf'];
+
+/** The bundle's define of PULP_EMBEDDED_FILES: src/-relative path -> text. */
+export function embeddedFilesDefine(root) {
+  return JSON.stringify(Object.fromEntries(EMBEDDED.map((f) => [f, readFileSync(new URL(`src/${f}`, root), 'utf8')])));
+}
 
 // Optional peers that mongodb require()s inside try/catch; not installed, so not bundled:
 // the driver reports them missing only if a configuration asks for one (kerberos, zstd...).

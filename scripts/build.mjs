@@ -7,7 +7,7 @@ import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DRIVER_PACKAGES, DRIVERS_CHUNK, OPTIONAL_DRIVER_PEERS } from './build-constants.mjs';
+import { DRIVER_PACKAGES, DRIVERS_CHUNK, OPTIONAL_DRIVER_PEERS, embeddedFilesDefine } from './build-constants.mjs';
 
 const root = new URL('../', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
@@ -24,7 +24,7 @@ await build({
   external: DRIVER_PACKAGES,
   define: {
     PULP_ENTRYPOINT_VERSION: JSON.stringify(pkg.version),
-    PULP_EMBEDDED_SERVER_CONF: JSON.stringify(readFileSync(new URL('src/pulp/default-server.conf', root), 'utf8')),
+    PULP_EMBEDDED_FILES: embeddedFilesDefine(root),
     PULP_DRIVERS_CHUNK: 'true',
   },
   logLevel: 'warning',

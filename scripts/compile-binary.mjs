@@ -1,5 +1,5 @@
 // Run by Bun (scripts/build-binary.mjs starts it with the pinned Bun): one standalone
-// executable, `bun scripts/compile-binary.mjs '<json>'` with { entry, outfile, target,
+// executable, `bun scripts/compile-binary.mjs SPEC.json` with { entry, outfile, target,
 // executablePath, define, external, jitPolicy, minify }.
 //
 // The plugin defers a few of mongodb's module-level require()s to first use. Loading the
@@ -8,7 +8,9 @@
 // Unicode tables at load (7 ms) although only SCRAM-SHA-256 with a password needs them. Every
 // use of these modules in the driver is inside a function, so a proxy that requires the real
 // module on first property access behaves the same.
-const spec = JSON.parse(process.argv[2]);
+import { readFileSync } from 'node:fs';
+
+const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 
 const LAZY = /require\("(zlib|http|https|dns|@mongodb-js\/saslprep)"\)/g;
 

@@ -1,48 +1,49 @@
-// The agent: command line -> settings -> server.conf -> waits -> init -> exec. Every expected
-// failure is one line on stderr and a code from errors.ts's ExitCode; only this module ends
-// the process (exitNow), other modules throw or return a code.
-import { existsSync } from 'node:fs';
+// The agent: the program's name picks the system, then command line -> settings -> the file
+// -> waits -> init -> exec. Every expected failure is one line on stderr and a code from
+// errors.ts's ExitCode; only this module ends the process (exitNow), other modules throw or
+// return a code.
 import { type Command, parseArgs } from './cli/args.ts';
 import { type Context, loadContext } from './cli/context.ts';
 import { planFromFile, roleSpecFor, writeAndReport } from './cli/configure.ts';
 import { exitOnStopSignals } from './exec/stop-signals.ts';
 import { version } from './common/embedded.ts';
 import { EntrypointError, ExitCode, InputError, UsageError, errorMessage } from './common/errors.ts';
-import { helpText } from './cli/help.ts';
+import { exitCodeLines } from './cli/help.ts';
 import { writeStdout } from './cli/output.ts';
 import { resolveInitKey } from './init/key.ts';
 import { planUser } from './exec/privileges.ts';
 import { type Logger, createLogger, textLine } from './common/log.ts';
 import { previewDocument, renderPreview } from './cli/preview.ts';
 import { deadlineIn } from './common/retry.ts';
-import { INIT_ARGV, type Role } from './pulp/roles.ts';
 import type { Env } from './settings/types.ts';
-import { syslogWarning } from './pulp/syslog-check.ts';
+import { envName, programNames, useProgram } from './common/program.ts';
+import { systemFor } from './cli/systems.ts';
+import type { System } from './system/system.ts';
 
-async function preview(ctx: Context, role: Role, json: boolean): Promise<number> {
+async function preview<O, C>(ctx: Context<O, C>, role: string, json: boolean): Promise<number> {
   const p = planFromFile(ctx, true);
   const spec = roleSpecFor(ctx, role, p.effective, []);
   const doc = previewDocument({
+    system: ctx.system,
+    settings: ctx,
     plan: p,
-    opts: ctx.opts,
     targets: p.targets,
     spec,
-    initKey: await resolveInitKey(INIT_ARGV, ctx.opts.initKey?.value, process.env.PATH).catch((err: unknown) =>
+    initKey: await resolveInitKey(ctx.system.initKeyArgv(ctx), ctx.opts.initKey?.value, process.env.PATH, ctx.system.awaitInit.keyHint).catch((err: unknown) =>
       err instanceof EntrypointError ? `(not computable here: ${err.message})` : Promise.reject(err),
     ),
     path: process.env.PATH,
     isRoot: process.getuid?.() === 0,
     userRefusal: userRefusalHere(spec.exec.user),
   });
-  const logWarning = syslogWarning(p.effective, existsSync('/dev/log'));
-  if (logWarning) doc.notes.push(logWarning);
+  doc.notes.push(...(ctx.system.settingsWarnings?.(ctx) ?? []), ...ctx.system.startWarnings(p.effective));
   const color = !json && process.stdout.isTTY === true && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb';
-  await writeStdout(json ? JSON.stringify(doc, null, 2) + '\n' : renderPreview(doc, { color }));
+  await writeStdout(json ? JSON.stringify(doc, null, 2) + '\n' : renderPreview(doc, { color, fileName: ctx.system.file.name }));
   return ExitCode.ok;
 }
 
 /**
- * The line run would refuse PULP_RUN_AS with on this machine (preflight's own check), or
+ * The line run would refuse PREFIX_RUN_AS with on this machine (preflight's own check), or
  * undefined. A preview runs on the operator's machine, whose /etc/passwd says nothing about
  * the image's: like a program not on PATH here, it is a note, not a refusal. A value that is
  * wrong everywhere (not a name or uid) was already refused with the settings.
@@ -57,7 +58,7 @@ function userRefusalHere(user: string): string | undefined {
   }
 }
 
-async function run(ctx: Context, cmd: Command): Promise<number> {
+async function run<O, C>(ctx: Context<O, C>, cmd: Command): Promise<number> {
   if (cmd.kind === 'configure') {
     await writeAndReport(ctx, planFromFile(ctx, false), true);
     return ExitCode.ok;
@@ -79,15 +80,16 @@ async function run(ctx: Context, cmd: Command): Promise<number> {
   switch (cmd.kind) {
     case 'init':
     case 'run': {
-      const role: Role = cmd.kind === 'init' ? 'beat' : cmd.role;
+      const role = cmd.kind === 'init' ? ctx.system.initRole : cmd.role;
       const p = planFromFile(ctx, false);
       const spec = roleSpecFor(ctx, role, p.effective, cmd.kind === 'run' ? cmd.args : []);
       // Everything that can be known wrong is checked before the file is written.
       const pre = await steps.preflight(ctx, spec, cmd.kind === 'run');
       await writeAndReport(ctx, p, false);
-      const logWarning = syslogWarning(p.effective, existsSync('/dev/log'));
-      if (logWarning) ctx.log.warn(logWarning);
-      // One deadline for the waits and the init's: PULP_WAIT_TIMEOUT from here.
+      if (cmd.kind === 'run') steps.writeRoleFiles(ctx, spec);
+      steps.installKeys(ctx, spec, pre);
+      for (const w of [...(ctx.system.settingsWarnings?.(ctx) ?? []), ...ctx.system.startWarnings(p.effective)]) ctx.log.warn(w);
+      // One deadline for the waits and the init's: PREFIX_WAIT_TIMEOUT from here.
       await steps.waitThenInit(ctx, p, spec, pre, deadlineIn(ctx.opts.waitTimeoutSec.value * 1000), stop);
       if (cmd.kind === 'init') return ExitCode.ok;
       stop.release();
@@ -125,21 +127,36 @@ function exitNow(code: number): never {
   process.exit(code);
 }
 
-export async function main(argv: string[]): Promise<void> {
-  let log: Logger = createLogger({ format: process.env.PULP_ENTRYPOINT_LOG?.trim().toLowerCase() === 'json' ? 'json' : 'text', trace: false });
+/**
+ * @param invokedAs the name or path the program was started as (its argv[0] or script), which
+ *   picks the system; a name no system claims is Pulp's, the package's first.
+ */
+export async function main(argv: string[], invokedAs?: string): Promise<void> {
+  exitNow(await systemFor(invokedAs)((system) => agent(system, argv)));
+}
+
+async function agent<O, C>(system: System<O, C>, argv: string[]): Promise<number> {
+  useProgram(system.names);
+  let log: Logger = createLogger({ format: process.env[envName('ENTRYPOINT_LOG')]?.trim().toLowerCase() === 'json' ? 'json' : 'text', trace: false });
   let code: number = ExitCode.software; // every path below sets it
-  let ctx: Context | undefined;
+  let ctx: Context<O, C> | undefined;
   try {
-    const cmd = parseArgs(argv);
-    if (cmd.kind === 'help') {
-      await writeStdout(helpText());
+    const cmd = parseArgs(argv, system.roles, Object.keys(system.commands ?? {}));
+    if (cmd.kind === 'command') {
+      // Needs no settings: it prints something to keep, and reads nothing of the machine.
+      const command = system.commands?.[cmd.name];
+      if (command === undefined) throw new UsageError(`unknown command ${cmd.name}`);
+      await writeStdout(command(cmd.args));
+      code = ExitCode.ok;
+    } else if (cmd.kind === 'help') {
+      await writeStdout(system.help(exitCodeLines(system.file.name)));
       code = ExitCode.ok;
     } else if (cmd.kind === 'version') {
-      await writeStdout(`pulp-entrypoint ${version()}\n`);
+      await writeStdout(`${programNames().program} ${version()}\n`);
       code = ExitCode.ok;
     } else {
       try {
-        ctx = loadContext();
+        ctx = loadContext(system);
       } catch (err) {
         if (!(cmd.kind === 'exec' && err instanceof EntrypointError)) throw err;
         code = await execDespiteSettings(cmd.argv, log, err);
@@ -158,12 +175,12 @@ export async function main(argv: string[]): Promise<void> {
       log.error(err.message);
       code = err.exitCode;
     } else {
-      log.error(`internal error: ${errorMessage(err)} (a bug: please report it with PULP_ENTRYPOINT_TRACE=1 output)`);
+      log.error(`internal error: ${errorMessage(err)} (a bug: please report it with ${envName('ENTRYPOINT_TRACE')}=1 output)`);
       if (log.traceEnabled && err instanceof Error && err.stack) log.trace(err.stack);
       code = ExitCode.software;
     }
   }
-  exitNow(code);
+  return code;
 }
 
 /** A setting for the trace line; a parsed one (the signal rewrite) is shown as it was written. */

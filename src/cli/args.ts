@@ -1,33 +1,46 @@
 // The command line -> a Command (pure). Anything that is not one of ours is a program to exec,
 // so `docker run IMAGE bash` gives a shell, as docker-library entrypoints do.
 import { UsageError } from '../common/errors.ts';
-import { ROLES, type Role, isRole } from '../pulp/roles.ts';
+import { programNames } from '../common/program.ts';
 import { MAX_WAIT_SECONDS, waitSecondsOf } from '../settings/validators.ts';
 
 export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'run'; role: Role; args: string[] }
-  | { kind: 'preview'; role: Role; json: boolean }
+  | { kind: 'run'; role: string; args: string[] }
+  | { kind: 'preview'; role: string; json: boolean }
   | { kind: 'configure' }
   | { kind: 'wait'; timeoutSec: number | undefined }
   | { kind: 'check'; timeoutSec: number | undefined }
   | { kind: 'init' }
+  | { kind: 'command'; name: string; args: string[] }
   | { kind: 'exec'; argv: string[] };
 
 const SUBCOMMANDS = ['run', 'preview', 'configure', 'wait', 'check', 'init'];
 
-export function parseArgs(argv: readonly string[]): Command {
+/**
+ * @param roles the system's roles, the first and last named in the examples of messages
+ * @param commands the system's own commands (Keystone's keys)
+ */
+export function parseArgs(argv: readonly string[], roles: readonly string[], commands: readonly string[] = []): Command {
+  const program = programNames().program;
+  const isRole = (name: string): boolean => roles.includes(name);
+  const needRole = (cmd: string, role: string | undefined): string => {
+    if (role === undefined) throw new UsageError(`${cmd}: which role? one of ${roles.join(', ')}`);
+    if (!isRole(role)) throw new UsageError(`${cmd}: unknown role "${role}": one of ${roles.join(', ')}`);
+    return role;
+  };
   const [first, ...rest] = argv;
-  if (first === undefined) throw new UsageError(`no command given: try "pulp-entrypoint beat", or --help`);
+  if (first === undefined) throw new UsageError(`no command given: try "${program} ${roles[0] ?? 'ROLE'}", or --help`);
   if (first === '--help' || first === '-h' || first === 'help') return { kind: 'help' };
   if (first === '--version' || first === '-V' || first === 'version') return { kind: 'version' };
   if (isRole(first)) return { kind: 'run', role: first, args: rest };
   if (first.startsWith('-')) {
     throw new UsageError(
-      `unknown option ${first}: options for the role go after it (pulp-entrypoint worker ${first}); see --help`,
+      `unknown option ${first}: options for the role go after it (${program} ${roles.at(-1) ?? 'ROLE'} ${first}); see --help`,
     );
   }
+  if (commands.includes(first)) return rest.includes('--help') || rest.includes('-h') ? { kind: 'help' } : { kind: 'command', name: first, args: rest };
   if (!SUBCOMMANDS.includes(first)) return { kind: 'exec', argv: [first, ...rest] };
   // `run ROLE --help` is the role's own --help, as `ROLE --help` is.
   if (first !== 'run' && (rest.includes('--help') || rest.includes('-h'))) return { kind: 'help' };
@@ -38,7 +51,7 @@ export function parseArgs(argv: readonly string[]): Command {
     }
     case 'preview': {
       let json = false;
-      let role: Role | undefined;
+      let role: string | undefined;
       for (const a of rest) {
         if (a === '--json') json = true;
         else if (a.startsWith('-')) throw new UsageError(`preview: unknown option ${a} (only --json)`);
@@ -56,12 +69,6 @@ export function parseArgs(argv: readonly string[]): Command {
       return { kind: first, timeoutSec: parseTimeout(first, rest) };
   }
   throw new UsageError(`unknown command ${first}`);
-}
-
-function needRole(cmd: string, role: string | undefined): Role {
-  if (role === undefined) throw new UsageError(`${cmd}: which role? one of ${ROLES.join(', ')}`);
-  if (!isRole(role)) throw new UsageError(`${cmd}: unknown role "${role}": one of ${ROLES.join(', ')}`);
-  return role;
 }
 
 function parseTimeout(cmd: string, args: readonly string[]): number | undefined {

@@ -1,21 +1,21 @@
-// server.conf as the commands use it: the plan from the file and the settings (the logger
-// learns its secrets), the role spec it implies, and the write with its report.
+// The system's file as the commands use it: the plan from the file and the settings (the
+// logger learns its secrets), the role spec it implies, and the write with its report.
 import { hostname } from 'node:os';
 import type { Context } from './context.ts';
 import { readStartingConf } from '../conf-file/read.ts';
 import { type ConfigurePlan, applyConfigure, planConfigure } from '../conf-file/plan.ts';
 import { writeStdout } from './output.ts';
-import { type Role, type RoleSpec, roleSpec } from '../pulp/roles.ts';
+import type { RoleSpec } from '../system/system.ts';
 
 /**
  * Makes the plan, and gives ctx's logger the secrets it learnt, so that from here on no line
  * (an edit, a probe's error, main's last line) shows one.
  */
-export function planFromFile(ctx: Context, allowEmbedded: boolean): ConfigurePlan {
-  const { opts } = ctx;
-  const starting = readStartingConf(opts.confPath.value, opts.templatePath?.value, allowEmbedded);
-  ctx.log.trace('server.conf read', { path: opts.confPath.value, from: starting.readFrom, origin: starting.origin });
-  const p = planConfigure(ctx, starting);
+export function planFromFile<O, C>(ctx: Context<O, C>, allowEmbedded: boolean): ConfigurePlan {
+  const { opts, system } = ctx;
+  const starting = readStartingConf(system.file, opts.confPath.value, opts.templatePath?.value, allowEmbedded);
+  ctx.log.trace(`${system.file.name} read`, { path: opts.confPath.value, from: starting.readFrom, origin: starting.origin });
+  const p = planConfigure(ctx, starting, system);
   const log = ctx.log.withSecrets(p.secrets);
   ctx.log = log;
   for (const w of p.warnings) log.warn(w);
@@ -25,7 +25,7 @@ export function planFromFile(ctx: Context, allowEmbedded: boolean): ConfigurePla
 }
 
 /** Writes the plan and logs each edit (secrets masked) and what happened to the file. */
-export async function writeAndReport(ctx: Context, p: ConfigurePlan, print: boolean): Promise<void> {
+export async function writeAndReport<O, C>(ctx: Context<O, C>, p: ConfigurePlan, print: boolean): Promise<void> {
   const lines = p.edits.map((e) => `[${e.section}] ${e.key} = ${e.shown}  (${e.from.join(', ')})${e.changes ? '' : ' unchanged'}`);
   const result = applyConfigure(p);
   const where = result.written && result.file !== p.confPath ? `${p.confPath} (a link to ${result.file}, kept)` : p.confPath;
@@ -43,16 +43,6 @@ export async function writeAndReport(ctx: Context, p: ConfigurePlan, print: bool
 }
 
 /** The role's init and command, from the effective file and the settings. */
-export function roleSpecFor(ctx: Context, role: Role, effective: ConfigurePlan['effective'], extraArgs: string[]): RoleSpec {
-  const o = ctx.opts;
-  return roleSpec(role, {
-    conf: effective,
-    runAs: o.runAs.value,
-    hostname: process.env.HOSTNAME ?? hostname(),
-    workerId: o.workerId?.value,
-    logLevel: o.celeryLogLevel.value,
-    logFile: o.celeryLogFile?.value,
-    workdir: o.workdir?.value,
-    extraArgs,
-  });
+export function roleSpecFor<O, C>(ctx: Context<O, C>, role: string, effective: ConfigurePlan['effective'], extraArgs: string[]): RoleSpec {
+  return ctx.system.roleSpec(role, ctx, { effective, hostname: process.env.HOSTNAME ?? hostname(), extraArgs });
 }

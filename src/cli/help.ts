@@ -1,13 +1,13 @@
-// --help text. Kept next to the code it describes; the README repeats the tables. The exit
-// codes come from their one table (common/errors.ts).
-import { EXIT_CODE_MEANINGS } from '../common/errors.ts';
+// --help: the system's text around the exit codes, which come from their one table
+// (common/errors.ts) and read the same under every name.
+import { exitCodeMeanings } from '../common/errors.ts';
 
 const WIDTH = 100;
 const CODE_COLUMN = 9;
 
 /** The exit codes, one per row, the meaning wrapped under itself (backticks are the README's markup). */
-function exitCodeLines(): string {
-  return EXIT_CODE_MEANINGS.map(([code, meaning]) => {
+export function exitCodeLines(confName: string): string {
+  return exitCodeMeanings(confName).map(([code, meaning]) => {
     const rows: string[] = [];
     let row = `  ${String(code).padEnd(CODE_COLUMN - 2)}`;
     let empty = true;
@@ -23,64 +23,4 @@ function exitCodeLines(): string {
     rows.push(row);
     return rows.join('\n');
   }).join('\n');
-}
-
-/** The --help text; built when asked for, not on every start. */
-export function helpText(): string {
-  return `pulp-entrypoint: configure, wait, init and exec a Pulp 2 Celery role in a container.
-
-Usage:
-  pulp-entrypoint ROLE [ARGS...]           configure -> wait -> init -> exec the role (+ ARGS)
-  pulp-entrypoint run ROLE [ARGS...]       the same
-  pulp-entrypoint preview ROLE [--json]    dry run: what it would write, wait for and run
-  pulp-entrypoint configure                apply the environment to server.conf, print the edits
-  pulp-entrypoint wait [--timeout S]       wait until MongoDB and the Celery broker answer
-  pulp-entrypoint check [--timeout S]      one attempt per dependency, 5 s default (exec probes)
-  pulp-entrypoint init                     run the one-time init (pulp-manage-db) alone
-  pulp-entrypoint PROGRAM [ARGS...]        configure, then exec PROGRAM (e.g. bash)
-  pulp-entrypoint --help | --version
-
-Roles: beat (runs pulp-manage-db once first), resource_manager, worker.
-
-Environment (empty counts as unset):
-  PULP_SERVER_CONF            file to edit (default /etc/pulp/server.conf)
-  PULP_SERVER_CONF_TEMPLATE   start from this file, write PULP_SERVER_CONF (read-only ConfigMaps)
-  PULP_SERVER_NAME            [server] server_name, and the Celery node names
-                              (unset: server_name of the file, else the host name)
-  PULP_DB_SERVICE             Kubernetes Service of MongoDB (default db -> DB_SERVICE_HOST, ...)
-  PULP_MSG_SERVICE            Kubernetes Service of the broker (default msg -> MSG_SERVICE_HOST, ...)
-  DB_SERVICE_HOST, DB_SERVICE_PORT    [database] seeds (also docker-link DB_PORT..., SERVICE_HOST)
-  MSG_SERVICE_HOST, MSG_SERVICE_PORT  [messaging] url and [tasks] broker_url
-  MSG_SERVICE_USER            broker user (default guest)        also as MSG_SERVICE_USER_FILE
-  MSG_SERVICE_PASSWORD        broker password                    also as MSG_SERVICE_PASSWORD_FILE
-  PULP_BROKER_SCHEME          qpid (default), qpids, amqp or amqps, for [tasks] broker_url
-                              (amqp for RabbitMQ, as Pulp's docs set it up; no plugin needed)
-  PULP_DB_NAME, PULP_DB_REPLICA_SET   [database] name, replica_set
-  PULP_DB_USERNAME, PULP_DB_PASSWORD  [database] username, password (also as NAME_FILE)
-  PULP_CONF__SECTION__KEY     set any [section] key (PULP_CONF__DATABASE__WRITE_CONCERN=majority)
-  PULP_WAIT_TIMEOUT           seconds for all waits together (default 60)
-  PULP_RUN_AS                 user for init and role (default apache; needs root)
-  PULP_WORKER_ID              N in reserved_resource_worker-N (default: StatefulSet ordinal, else 0)
-  PULP_INIT_KEY               what makes an init "the same one" again; PULP_FORCE_INIT=1 re-runs it
-  PULP_INIT_LEASE_TTL         seconds a dead or stalled init holder blocks the init (default 30,
-                              by the database server's clock)
-  PULP_SIGNAL_REWRITE         e.g. TERM:QUIT, signals rewritten on the way to the role (supervise mode)
-  PULP_CELERY_LOGLEVEL        Celery --loglevel (default info); PULP_CELERY_LOGFILE adds --logfile
-  PULP_CELERY_WORKDIR         working directory of init and role (default /var/lib/pulp/celery)
-  PULP_ENTRYPOINT_LOG         text (default) or json log lines on stderr
-  PULP_ENTRYPOINT_TRACE       1: log every step with its inputs
-  PULP_EXEC_MODE              auto (default), exec (replace the agent: Node 22.15+ or the
-                              standalone binary) or supervise (the role as a child)
-
-Waits (run, wait, check): MongoDB ping, and [tasks] broker_url in the protocol Pulp's client
-speaks there: amqp://, amqps://, pyamqp://, librabbitmq:// an AMQP 0-9-1 open with the URL's
-user, password and vhost (guest/guest and / when absent); qpid://, qpids:// an AMQP 1.0 open
-(a Qpid answering AMQP 0-10 counts as live). [messaging] url is not waited for: the Celery
-roles do not use it at start. Wrong credentials or a refused vhost end the wait at once.
-
-Exit codes:
-${exitCodeLines()}
-
-Every key is edited only when the environment gives its value; secrets show as ********.
-`;
 }

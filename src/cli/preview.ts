@@ -1,11 +1,12 @@
 // The dry run: what run would do, from the same plan, without writing, connecting or
-// executing anything. previewDocument is the stable JSON; renderPreview is for a person.
+// executing anything. previewDocument is the stable JSON; renderPreview is for a person. The
+// system says why each wait is there and adds its own settings rows.
 import type { ConfigurePlan } from '../conf-file/plan.ts';
-import type { KeyId } from '../pulp/keys.ts';
-import type { CommandSpec, RoleSpec } from '../pulp/roles.ts';
-import type { AgentOptions } from '../settings/options.ts';
-import { BROKER_PROTOCOLS, MESSAGING_NOT_WAITED, type PulpTarget, WAIT_REASONS, messagingEndpoint } from '../pulp/targets.ts';
+import type { CommandSpec, NotWaited, RoleSpec, System } from '../system/system.ts';
+import type { Settings } from '../settings/options.ts';
+import type { Target } from '../common/targets.ts';
 import { resolveOnPath } from '../common/program-path.ts';
+import { programNames } from '../common/program.ts';
 
 export interface PreviewCommand {
   argv: string[];
@@ -26,18 +27,24 @@ export interface PreviewDocument {
   /** What run waits for, how it checks each, and why the role needs it at start. */
   waits: { kind: string; address: string; source: string; user?: string; protocol: string; check: string; why: string }[];
   /** Endpoints of the file that are deliberately not waited for, and why. */
-  notWaited: { source: string; address: string; protocol?: string; why: string }[];
+  notWaited: NotWaited[];
   waitTimeoutSeconds: number;
-  init: (PreviewCommand & { key: string }) | null;
+  /** The first step's command at the top (one-step inits read as before); `steps` when there are more. */
+  init: (PreviewCommand & { key: string; steps?: PreviewCommand[] }) | null;
+  /** Files written beside the configuration file (Keystone: gunicorn's). */
+  files?: { path: string; why: string }[];
+  /** Key repositories installed before the init: where, and from which Secret (null: made here). */
+  keys?: { name: string; dir: string; from: string | null }[];
   exec: PreviewCommand;
   settings: { name: string; value: string; from: string[] }[];
   notes: string[];
 }
 
-export interface PreviewInputs {
+export interface PreviewInputs<O, C> {
+  system: System<O, C>;
+  settings: Settings<O, C>;
   plan: ConfigurePlan;
-  opts: AgentOptions;
-  targets: PulpTarget[];
+  targets: Target[];
   spec: RoleSpec;
   initKey: string;
   path: string | undefined;
@@ -49,15 +56,17 @@ export interface PreviewInputs {
 function resolved(cmd: CommandSpec, pathVar: string | undefined, notes: string[]): PreviewCommand {
   const [name = '', ...args] = cmd.argv;
   const found = resolveOnPath(name, pathVar);
-  if (found === undefined) notes.push(`${name} is not on PATH here; run would fail to start it`);
+  const note = `${name} is not on PATH here; run would fail to start it`;
+  if (found === undefined && !notes.includes(note)) notes.push(note);
   return { argv: [found ?? name, ...args], user: cmd.user, cwd: cmd.cwd };
 }
 
-export function previewDocument(i: PreviewInputs): PreviewDocument {
-  const { plan, opts } = i;
+export function previewDocument<O, C>(i: PreviewInputs<O, C>): PreviewDocument {
+  const { plan, system } = i;
+  const opts = i.settings.opts;
   const notes: string[] = [];
   if (plan.starting.origin === 'embedded') {
-    notes.push(`${plan.confPath} does not exist here: showing the embedded default Pulp 2 server.conf`);
+    notes.push(`${plan.confPath} does not exist here: showing the embedded default ${system.title} ${system.file.name}`);
   }
   notes.push(...plan.warnings);
   if (!i.isRoot) notes.push(`not running as root: run would start the role as the current user, not ${opts.runAs.value}`);
@@ -65,16 +74,16 @@ export function previewDocument(i: PreviewInputs): PreviewDocument {
     notes.push(`this machine has no user ${opts.runAs.value} (${opts.runAs.from.join(', ')}); an image needs it: run here would refuse with "${i.userRefusal}"`);
   }
   const settings: PreviewDocument['settings'] = [
-    { name: 'server.conf', value: opts.confPath.value, from: opts.confPath.from },
+    { name: system.file.name, value: opts.confPath.value, from: opts.confPath.from },
     ...(opts.templatePath ? [{ name: 'template', value: opts.templatePath.value, from: opts.templatePath.from }] : []),
     { name: 'wait timeout (s)', value: String(opts.waitTimeoutSec.value), from: opts.waitTimeoutSec.from },
     { name: 'run as', value: opts.runAs.value, from: opts.runAs.from },
-    { name: 'database service', value: opts.dbService.value, from: opts.dbService.from },
-    { name: 'broker service', value: opts.msgService.value, from: opts.msgService.from },
-    { name: 'celery log level', value: opts.celeryLogLevel.value, from: opts.celeryLogLevel.from },
-    ...(i.spec.workerIdFrom ? [{ name: 'worker id', value: workerN(i.spec), from: [i.spec.workerIdFrom] }] : []),
+    ...system.preview.settings(i.settings),
+    ...i.spec.settings,
     { name: i.spec.init ? 'init key' : 'waits for init key', value: i.initKey, from: opts.initKey?.from ?? ['default'] },
   ];
+  const [first, ...more] = (i.spec.init ?? []).map((c) => resolved(c, i.path, notes));
+  for (const k of i.spec.keys) if (!k.source) notes.push(k.generatedWarning);
   return {
     role: i.spec.role,
     config: {
@@ -85,42 +94,27 @@ export function previewDocument(i: PreviewInputs): PreviewDocument {
       diff: plan.diff,
       writes: plan.writes,
     },
-    waits: i.targets.map((t) => ({
-      kind: t.kind,
-      address: t.address,
-      source: t.kind === 'mongodb' ? ('database.seeds' satisfies KeyId) : t.source,
-      ...(t.username !== undefined ? { user: t.username } : {}),
-      protocol: t.kind === 'mongodb' ? 'mongodb' : BROKER_PROTOCOLS[t.protocol].name,
-      check: t.kind === 'mongodb' ? WAIT_REASONS.mongodb.check : BROKER_PROTOCOLS[t.protocol].check,
-      why:
-        t.kind === 'mongodb'
-          ? WAIT_REASONS.mongodb.why
-          : `${WAIT_REASONS.broker.why}, with ${BROKER_PROTOCOLS[t.protocol].client} for ${t.scheme}:// (${BROKER_PROTOCOLS[t.protocol].name})`,
-    })),
-    notWaited: notWaited(plan),
+    waits: i.targets.map((t) => {
+      const w = system.preview.wait(t);
+      return {
+        kind: t.kind,
+        address: t.address,
+        source: w.source,
+        ...(t.username !== undefined ? { user: t.username } : {}),
+        protocol: w.protocol,
+        check: w.check,
+        why: w.why,
+      };
+    }),
+    notWaited: system.preview.notWaited(plan.effective),
     waitTimeoutSeconds: opts.waitTimeoutSec.value,
-    init: i.spec.init ? { ...resolved(i.spec.init, i.path, notes), key: i.initKey } : null,
+    init: first ? { ...first, key: i.initKey, ...(more.length > 0 ? { steps: [first, ...more] } : {}) } : null,
     exec: resolved(i.spec.exec, i.path, notes),
+    ...(i.spec.files.length > 0 ? { files: i.spec.files.map((f) => ({ path: f.path, why: f.why })) } : {}),
+    ...(i.spec.keys.length > 0 ? { keys: i.spec.keys.map((k) => ({ name: k.name, dir: k.dir, from: k.source ? `${k.source.dir} (${k.source.variable})` : null })) } : {}),
     settings,
     notes,
   };
-}
-
-function notWaited(plan: ConfigurePlan): PreviewDocument['notWaited'] {
-  const m = messagingEndpoint(plan.effective);
-  return [
-    {
-      source: 'messaging.url' satisfies KeyId,
-      address: m.address,
-      ...(m.protocol && { protocol: `${BROKER_PROTOCOLS[m.protocol].name}, transport ${m.transport}` }),
-      why: MESSAGING_NOT_WAITED,
-    },
-  ];
-}
-
-function workerN(spec: RoleSpec): string {
-  const n = spec.exec.argv.find((a) => a.startsWith('reserved_resource_worker-'));
-  return n?.slice('reserved_resource_worker-'.length).split('@')[0] ?? '0';
 }
 
 /** Quotes an argument for a POSIX shell only when it needs it. */
@@ -130,13 +124,15 @@ export function shellQuote(arg: string): string {
 
 export interface RenderOptions {
   color: boolean;
+  /** How the system names its file: "server.conf". */
+  fileName: string;
 }
 
 export function renderPreview(doc: PreviewDocument, o: RenderOptions): string {
   const c = (code: string, s: string): string => (o.color ? `\x1b[${code}m${s}\x1b[0m` : s);
   const bold = (s: string): string => c('1', s);
   const out: string[] = [];
-  out.push(`${bold(`pulp-entrypoint preview ${doc.role}`)}: a dry run; nothing was written, contacted or executed.`);
+  out.push(`${bold(`${programNames().program} preview ${doc.role}`)}: a dry run; nothing was written, contacted or executed.`);
   out.push('');
   for (const n of doc.notes) out.push(`${c('33', 'note:')} ${n}`);
   if (doc.notes.length) out.push('');
@@ -151,7 +147,7 @@ export function renderPreview(doc: PreviewDocument, o: RenderOptions): string {
   for (const [k, v, f] of rows) out.push(`  ${k.padEnd(w0)}  ${v.padEnd(w1)}  ${c('2', `<- ${f}`)}`);
   out.push('');
 
-  out.push(bold(`server.conf ${doc.config.path}`) + (doc.config.source === 'template' ? ` (from template ${doc.config.readFrom})` : ''));
+  out.push(bold(`${o.fileName} ${doc.config.path}`) + (doc.config.source === 'template' ? ` (from template ${doc.config.readFrom})` : ''));
   if (!doc.config.writes) out.push('  no change: the file already says all this; nothing would be written');
   else {
     for (const line of doc.config.diff.replace(/\n$/, '').split('\n')) {
@@ -177,11 +173,20 @@ export function renderPreview(doc: PreviewDocument, o: RenderOptions): string {
 
   if (doc.init) {
     out.push(bold('Init') + ` (once per init key, under a lease in the database)`);
-    out.push(`  as ${doc.init.user} in ${doc.init.cwd}: ${doc.init.argv.map(shellQuote).join(' ')}`);
+    for (const step of doc.init.steps ?? [doc.init]) out.push(`  as ${step.user} in ${step.cwd}: ${step.argv.map(shellQuote).join(' ')}`);
   } else {
     out.push(bold('Init') + ': none for this role; it waits until the init has run');
   }
   out.push('');
+  if (doc.keys) {
+    out.push(bold('Keys') + ' (installed before the init, owned by the run-as user, 0700/0600)');
+    for (const k of doc.keys) out.push(`  ${k.name.padEnd(10)} ${k.dir}  ${c('2', `<- ${k.from ?? 'made here (no Secret)'}`)}`);
+    out.push('');
+  }
+  for (const f of doc.files ?? []) {
+    out.push(bold('File') + ` ${f.path}: ${f.why}`);
+    out.push('');
+  }
   out.push(bold('Exec'));
   out.push(`  as ${doc.exec.user} in ${doc.exec.cwd}:`);
   out.push(`  ${doc.exec.argv.map(shellQuote).join(' ')}`);

@@ -6,13 +6,17 @@ import { chooseExecMode, hasExecve } from '../exec/mode.ts';
 import type { ExecModeSetting } from '../settings/types.ts';
 import { planUser } from '../exec/privileges.ts';
 import { checkLaunch, checkSpawnAs, execRole, runToCompletion } from '../exec/run.ts';
-import { awaitInitOnMongo, openInitConnection, runInitOnMongo } from '../init/on-mongo.ts';
+import { type InitDb, awaitInit, runInit } from '../init/init-db.ts';
+import { openMongoInit } from '../init/on-mongo.ts';
+import { openMysqlInit } from '../init/on-mysql.ts';
 import { resolveInitKey } from '../init/key.ts';
+import { writeConf } from '../conf-file/write.ts';
+import { freshKeySet, hasKeySet, installKeySet, readKeySet } from '../conf-file/key-repository.ts';
+import { readFileSync } from 'node:fs';
 import type { Logger } from '../common/log.ts';
 import type { Deadline } from '../common/retry.ts';
 import type { StopSignals } from '../exec/stop-signals.ts';
-import { type CommandSpec, INIT_ARGV, type RoleSpec } from '../pulp/roles.ts';
-import { mongoTarget } from '../pulp/targets.ts';
+import type { CommandSpec, RoleSpec } from '../system/system.ts';
 import type { Target } from '../common/targets.ts';
 import type { ResolvedUser } from '../exec/users.ts';
 import { waitForTargets } from '../wait/wait.ts';
@@ -21,38 +25,84 @@ import { waitForTargets } from '../wait/wait.ts';
 export interface Preflight {
   /** The user init and role run as, or null when the agent cannot switch (not root). */
   user: ResolvedUser | null;
-  /** The key of the init this role runs (beat) or waits for (the others). */
+  /** The key of the init this role runs (Pulp's beat) or waits for (the others). */
   initKey: string;
 }
 
+/** The init's database connection, on the target the system keeps its lease in. */
+function openInitDb(target: Target, key: string): InitDb {
+  if (target.kind === 'mongodb') return openMongoInit(target, key);
+  if (target.kind === 'mysql') return openMysqlInit(target);
+  throw new Error(`no init store on ${target.kind}`);
+}
+
 /**
- * Everything about a run that can be known wrong before server.conf is written: the exec
- * mode, the user, the programs on PATH, the working directory, the init key. A failure here
- * leaves the file as it was.
+ * Everything about a run that can be known wrong before the file is written: the exec mode,
+ * the user, the programs on PATH, the working directory, the init key. A failure here leaves
+ * the file as it was.
  */
-export async function preflight(ctx: Context, spec: RoleSpec, willExec: boolean): Promise<Preflight> {
+export async function preflight<O, C>(ctx: Context<O, C>, spec: RoleSpec, willExec: boolean): Promise<Preflight> {
   const rewrites = (ctx.opts.signalRewrite?.value.size ?? 0) > 0;
   const mode = willExec ? chooseExecMode(ctx.opts.execMode.value, hasExecve(), rewrites).mode : undefined;
   const users = planUser(spec.exec.user);
   if (users.warning) ctx.log.warn(users.warning);
   // The init is always spawned, the role only in supervise mode: their groups may need setpriv.
   if (spec.init !== null || mode === 'supervise') checkSpawnAs(users.user);
-  for (const cmd of [spec.init, willExec ? spec.exec : null]) {
+  for (const cmd of [...(spec.init ?? []), willExec ? spec.exec : null]) {
     if (cmd === null) continue;
     ctx.log.trace('program', { name: cmd.argv[0], file: checkLaunch(cmd.argv, users.user, cmd.cwd, process.env) });
   }
-  const initKey = await resolveInitKey(INIT_ARGV, ctx.opts.initKey?.value, process.env.PATH);
+  const initKey = await resolveInitKey(ctx.system.initKeyArgv(ctx), ctx.opts.initKey?.value, process.env.PATH, ctx.system.awaitInit.keyHint);
   ctx.log.trace('preflight', { user: users.user?.name ?? 'current', cwd: spec.exec.cwd, initKey });
   return { user: users.user, initKey };
 }
 
+/** The current text of a file, or undefined when it cannot be read (it is then written). */
+function currentText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The files the role needs beside the configuration file, written as it is (crash-safe). */
+export function writeRoleFiles<O, C>(ctx: Context<O, C>, spec: RoleSpec): void {
+  for (const f of spec.files) {
+    const r = writeConf(f.path, f.text, currentText(f.path), undefined);
+    ctx.log.info(`${f.path}: ${r.written ? 'written' : 'unchanged'} (${f.why})`);
+  }
+}
+
 /**
- * The waits, then the init: run once under the lease (beat and `init`), or waited for (the
- * other roles), inside the same deadline. The init's MongoDB connection is opened alongside
- * the waits, so the init does not pay for a second one, and closed here, once.
+ * The role's key repositories, before the init (bootstrap needs the credential keys): a
+ * mounted Secret's keys copied in, owned by the run-as user, 0700/0600; without one, the keys
+ * already there kept, or fresh ones made, with a warning either way.
  */
-export async function waitThenInit(
-  ctx: Context,
+export function installKeys<O, C>(ctx: Context<O, C>, spec: RoleSpec, pre: Preflight): void {
+  const owner = { uid: pre.user?.uid, gid: pre.user?.gid };
+  for (const k of spec.keys) {
+    if (k.source) {
+      const r = installKeySet(k.dir, readKeySet(k.source.dir, k.source.variable), owner);
+      ctx.log.info(`${k.name} keys from ${k.source.dir} (${k.source.variable}) in ${k.dir}: ${r.changed ? 'installed' : 'unchanged'}`);
+      continue;
+    }
+    ctx.log.warn(k.generatedWarning);
+    if (hasKeySet(k.dir)) installKeySet(k.dir, readKeySet(k.dir, k.dir), owner);
+    else {
+      installKeySet(k.dir, freshKeySet(), owner);
+      ctx.log.info(`${k.name} keys made in ${k.dir}`);
+    }
+  }
+}
+
+/**
+ * The waits, then the init: run once under the lease (Pulp's beat, Keystone's api, `init`),
+ * or waited for (the other roles), inside the same deadline. The init's connection is opened
+ * alongside the waits, so the init does not pay for a second one, and closed here, once.
+ */
+export async function waitThenInit<O, C>(
+  ctx: Context<O, C>,
   p: { targets: Target[]; effective: ConfigView },
   spec: RoleSpec,
   pre: Preflight,
@@ -60,20 +110,23 @@ export async function waitThenInit(
   stop: StopSignals,
 ): Promise<void> {
   const waited = waitForTargets(p.targets, { deadline, log: ctx.log });
-  const db = openInitConnection(mongoTarget(p.effective), pre.initKey);
+  const db = openInitDb(ctx.system.initStore(p.targets), pre.initKey);
   try {
     await waited;
     const init = spec.init;
     if (init === null) {
-      await awaitInitOnMongo({ db, key: pre.initKey, deadline, log: ctx.log });
+      await awaitInit({ db, key: pre.initKey, deadline, log: ctx.log, runBy: ctx.system.awaitInit.runBy, missingHint: ctx.system.awaitInit.missingHint });
       return;
     }
-    await runInitOnMongo({
+    const first = init[0];
+    if (first === undefined) return;
+    await runInit({
       db,
       key: pre.initKey,
       force: ctx.opts.forceInit,
-      argv: init.argv,
-      run: (lost) => stop.aside(() => runToCompletion({ argv: init.argv, user: pre.user, cwd: init.cwd, env: process.env, label: init.argv[0] ?? 'init' }, ctx.log, lost)),
+      // The record names the first step's program; each step is logged as it runs.
+      argv: init.length === 1 ? first.argv : init.flatMap((c, i) => (i === 0 ? c.argv : ['&&', ...c.argv])),
+      run: (lost) => stop.aside(() => runSteps(ctx, init, pre, lost)),
       deadline,
       log: ctx.log,
       ttlMs: Math.round(ctx.opts.initLeaseTtlSec.value * 1000),
@@ -83,11 +136,21 @@ export async function waitThenInit(
   }
 }
 
+/** The init's steps in order, each to completion; the first non-zero code ends it. */
+async function runSteps<O, C>(ctx: Context<O, C>, steps: CommandSpec[], pre: Preflight, lost: AbortSignal): Promise<number> {
+  for (const step of steps) {
+    const env = { ...process.env, ...step.env };
+    const code = await runToCompletion({ argv: step.argv, user: pre.user, cwd: step.cwd, env, label: step.argv.slice(0, 2).join(' ') }, ctx.log, lost);
+    if (code !== 0) return code;
+  }
+  return 0;
+}
+
 /**
- * Execs (or supervises) the role as PULP_RUN_AS: exec never returns; supervise returns the
+ * Execs (or supervises) the role as PREFIX_RUN_AS: exec never returns; supervise returns the
  * role's code for main() to exit with.
  */
-export async function execCommand(ctx: Context, cmd: CommandSpec, pre: Preflight, label: string): Promise<number> {
+export async function execCommand<O, C>(ctx: Context<O, C>, cmd: CommandSpec, pre: Preflight, label: string): Promise<number> {
   ctx.log.trace('exec', { argv: cmd.argv, cwd: cmd.cwd, user: pre.user?.name ?? 'current' });
   return execRole(
     { argv: cmd.argv, user: pre.user, cwd: cmd.cwd, env: process.env, signalRewrite: ctx.opts.signalRewrite?.value, mode: ctx.opts.execMode.value, label },
@@ -97,7 +160,7 @@ export async function execCommand(ctx: Context, cmd: CommandSpec, pre: Preflight
 
 /**
  * Another program (`docker run IMAGE bash`) runs as the container's user, as in
- * docker-library images: the drop to PULP_RUN_AS is for Pulp's own processes.
+ * docker-library images: the drop to PREFIX_RUN_AS is for the service's own processes.
  */
 export async function execProgram(argv: string[], log: Logger, mode: ExecModeSetting): Promise<number> {
   return execRole({ argv, user: null, cwd: process.cwd(), env: process.env, mode, label: argv[0] ?? '' }, log);

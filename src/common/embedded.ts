@@ -1,9 +1,10 @@
 // Build-time constants. The bundle defines them (scripts/build.mjs); running from source
-// (tests) reads the same files, so both see the same default server.conf and version.
+// (tests) reads the same files, so both see the same default files and version.
 import { readFileSync } from 'node:fs';
 
 declare const PULP_ENTRYPOINT_VERSION: string | undefined;
-declare const PULP_EMBEDDED_SERVER_CONF: string | undefined;
+/** src/-relative path -> text, of every system's default file (scripts/build.mjs EMBEDDED). */
+declare const PULP_EMBEDDED_FILES: Readonly<Record<string, string>> | undefined;
 
 export function version(): string {
   if (typeof PULP_ENTRYPOINT_VERSION === 'string') return PULP_ENTRYPOINT_VERSION;
@@ -11,8 +12,12 @@ export function version(): string {
   return pkg.version;
 }
 
-/** A server.conf shaped like Pulp 2's, for previews on a machine that has none. */
-export function embeddedServerConf(): string {
-  if (typeof PULP_EMBEDDED_SERVER_CONF === 'string') return PULP_EMBEDDED_SERVER_CONF;
-  return readFileSync(new URL('../pulp/default-server.conf', import.meta.url), 'utf8');
+/** A file under src/ that the bundle carries ("pulp/default-server.conf"), for previews on a machine without it. */
+export function embeddedFile(srcPath: string): string {
+  if (typeof PULP_EMBEDDED_FILES === 'object') {
+    const text = PULP_EMBEDDED_FILES[srcPath];
+    if (text === undefined) throw new Error(`${srcPath} is not embedded (scripts/build.mjs EMBEDDED)`);
+    return text;
+  }
+  return readFileSync(new URL(`../${srcPath}`, import.meta.url), 'utf8');
 }

@@ -5,6 +5,7 @@
 // exits with it; anything else is a bug and exits 70 (EX_SOFTWARE). Only main() ends the
 // process.
 import { constants } from 'node:os';
+import { envName } from './program.ts';
 
 export const ExitCode = {
   ok: 0,
@@ -24,26 +25,29 @@ export const ExitCode = {
 
 /**
  * What each code means, in the order --help and the README's "Exit codes" table list them
- * (both are this: the help is built from it, a test holds the README's table to it).
+ * (both are this: the help is built from it, a test holds the README's table to it), naming
+ * the system's file and the program's own variables.
  */
-export const EXIT_CODE_MEANINGS: readonly (readonly [code: number | 'other', meaning: string])[] = [
+export function exitCodeMeanings(confName: string): readonly (readonly [code: number | 'other', meaning: string])[] {
+  return [
   [ExitCode.ok, "done (`run`: the role's own code, after exec)"],
   [ExitCode.usage, 'usage: unknown command, option or role'],
-  [ExitCode.dataErr, 'bad input: an invalid environment value, or server.conf is not a readable INI file; nothing was written'],
+  [ExitCode.dataErr, `bad input: an invalid environment value, or ${confName} is not a readable INI file; nothing was written`],
   [
     ExitCode.unavailable,
     'a dependency (or the init record) was not ready before the deadline; or the init lease was lost while the init ran (the init was stopped, nothing recorded)',
   ],
-  [ExitCode.software, 'internal error (a bug: please report it with `PULP_ENTRYPOINT_TRACE=1`)'],
-  [ExitCode.cantCreate, 'server.conf cannot be read or written (missing, read-only, permissions); nothing half-written'],
+  [ExitCode.software, `internal error (a bug: please report it with \`${envName('ENTRYPOINT_TRACE')}=1\`)`],
+  [ExitCode.cantCreate, `${confName} cannot be read or written (missing, read-only, permissions); nothing half-written`],
   [ExitCode.ioErr, 'what the command prints could not be written (`preview`, `configure`, `--help` with a full or closed stdout)'],
   [
     ExitCode.cannotExecute,
-    'the role or init program could not be started (exec refused, its directory refused after the switch to `PULP_RUN_AS`, or no trusted `setpriv` to start it as that user)',
+    `the role or init program could not be started (exec refused, its directory refused after the switch to \`${envName('RUN_AS')}\`, or no trusted \`setpriv\` to start it as that user)`,
   ],
   [ExitCode.notFound, 'the role or init program is not on `PATH`'],
   ['other', "the init's own non-zero exit code; a role killed by a signal gives 128 + signal"],
-];
+  ];
+}
 
 /** The code a shell reports for a process ended by `signal`: 128 + its number. */
 export function signalExitCode(signal: NodeJS.Signals): number {

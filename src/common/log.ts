@@ -1,6 +1,7 @@
 // Log lines go to stderr, one per event, as text or JSON (PULP_ENTRYPOINT_LOG). The role
 // owns stdout once it runs; until then stdout carries only what a command was asked to print.
 import { createRedactor } from './redact.ts';
+import { programNames } from './program.ts';
 
 export type LogFormat = 'text' | 'json';
 export type LogLevel = 'trace' | 'info' | 'warn' | 'error';
@@ -60,7 +61,7 @@ export function createLogger(opts: LoggerOptions): Logger {
 
 /** One text-format line as the logger writes it: what a preview quotes as run's own words. */
 export function textLine(level: LogLevel, msg: string): string {
-  return `pulp-entrypoint: ${level === 'info' ? '' : `${level}: `}${msg}\n`;
+  return `${programNames().program}: ${level === 'info' ? '' : `${level}: `}${msg}\n`;
 }
 
 function formatValue(v: string | number | boolean | null | string[] | undefined): string {

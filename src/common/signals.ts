@@ -3,6 +3,7 @@
 // signal death maps to. All pure.
 import { constants } from 'node:os';
 import { ExitCode, InputError, signalExitCode } from './errors.ts';
+import { envName } from './program.ts';
 
 /** What the agent passes on to the role. SIGKILL/SIGSTOP cannot be caught; CHLD/PIPE are its own. */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
@@ -31,7 +32,7 @@ function signalName(text: string, varName: string, whole: string): NodeJS.Signal
  * must be one the agent forwards; the right side any catchable-or-not signal but KILL/STOP
  * would be a surprise, so those are refused too.
  */
-export function parseSignalRewrite(value: string | undefined, varName = 'PULP_SIGNAL_REWRITE'): SignalRewrite {
+export function parseSignalRewrite(value: string | undefined, varName = envName('SIGNAL_REWRITE')): SignalRewrite {
   const map: SignalRewrite = new Map();
   if (value === undefined || value.trim() === '') return map;
   for (const pair of value.split(',')) {

@@ -7,6 +7,23 @@
  */
 export type BrokerProtocol = 'amqp-0-9-1' | 'amqp-0-10';
 
+/** The settings that name a target's TLS files, for messages: "server.conf [tasks] cacert". */
+export type TlsSettings = Readonly<Record<'ca' | 'cert' | 'key', string>>;
+
+/** How messages speak of the service's own client for an AMQP broker. */
+export interface AmqpSpeaker {
+  /** "Pulp" */
+  service: string;
+  /** "kombu's py-amqp" */
+  client: string;
+  /** "AMQP 0-9-1" */
+  protocolName: string;
+  /** What to set for a broker that speaks each version instead. */
+  advice: Readonly<Record<'0-9-1' | '0-10', string>>;
+  /** What the service can use at all: "Pulp 2 needs RabbitMQ (amqp://) or Qpid (qpid://)". */
+  needs: string;
+}
+
 export interface MongoTarget {
   kind: 'mongodb';
   /** The seeds as written, IPv6 bracketed: "db:27017,db2:27017". */
@@ -21,13 +38,16 @@ export interface MongoTarget {
   caFile: string | undefined;
   certFile: string | undefined;
   keyFile: string | undefined;
+  tlsSettings: TlsSettings;
+  /** What to check when the database refuses the login. */
+  authHint: string;
 }
 
 export interface AmqpTarget {
   kind: 'amqp';
   /** host:port, IPv6 bracketed. */
   address: string;
-  /** What Pulp speaks there; see BROKER_PROTOCOLS for how each is checked. */
+  /** What the service's client speaks there. */
   protocol: BrokerProtocol;
   /** The URL scheme as written (amqp, pyamqp, qpid, ...), for messages. */
   scheme: string;
@@ -50,6 +70,8 @@ export interface AmqpTarget {
   loginMethod: string | undefined;
   /** Which key of the service's file named this endpoint: "tasks.broker_url". */
   source: string;
+  tlsSettings: TlsSettings;
+  speaker: AmqpSpeaker;
 }
 
 export interface MysqlTarget {

@@ -1,24 +1,30 @@
 // environment -> settings -> edits -> file. planConfigure is pure (text in, text out) and
 // checks everything it can, so that a bad value is refused before anything is written;
-// applyConfigure is the one effect: the write.
+// applyConfigure is the one effect: the write. What differs between systems (the edits, the
+// dialect, the targets) comes from the system.
 import type { ConfigView } from '../ini/config-view.ts';
 import type { StartingConf } from './read.ts';
 import { type WriteResult, writeConf } from './write.ts';
 import { unifiedDiff } from './diff.ts';
+import type { ConfDialect } from './dialect.ts';
 import { InputError } from '../common/errors.ts';
 import { formatAugeasPath } from '../ini/augeas-path.ts';
 import { parseIni, printIni } from '../ini/document.ts';
 import type { IniDocument } from '../ini/lines.ts';
-import { toConfigView } from '../ini/read.ts';
 import { mapValues } from '../ini/replace.ts';
 import { setKey } from '../ini/edit.ts';
-import { escapeValue, interpolateView } from '../ini/interpolation.ts';
-import { isSecret, keyLabel, refusedWhenUnreadable } from '../pulp/keys.ts';
 import { MASK, redactUrl } from '../common/redact.ts';
 import type { Settings } from '../settings/options.ts';
 import type { PlannedEdit } from '../settings/edits/edit.ts';
-import { planEdits } from '../settings/edits/plan.ts';
-import { type PulpTarget, targetsFromConfig } from '../pulp/targets.ts';
+import type { EditPlan } from '../settings/edits/plan.ts';
+import type { Target } from '../common/targets.ts';
+
+/** What a system gives the plan (src/system/system.ts's System has all of it). */
+export interface ConfPlanner<O, C> {
+  dialect: ConfDialect;
+  planEdits(settings: Settings<O, C>, current: ConfigView): EditPlan;
+  targets(effective: ConfigView): Target[];
+}
 
 export interface EditView extends PlannedEdit {
   /** The Augeas path of the key, on the real file path. */
@@ -38,14 +44,14 @@ export interface ConfigurePlan {
   after: string;
   /** Whether the file would be (re)written. */
   writes: boolean;
-  /** What Pulp will read: the file after the edits. */
+  /** What the service will read: the file after the edits. */
   effective: ConfigView;
   /** What the waits connect to, from the effective file. */
-  targets: PulpTarget[];
+  targets: Target[];
   /** Unified diff of the file, before -> after, secrets masked. */
   diff: string;
   /**
-   * Every secret value the plan learnt (from the environment, from server.conf, the targets'
+   * Every secret value the plan learnt (from the environment, from the file, the targets'
    * passwords): the logger is given them, so no line shows one.
    */
   secrets: string[];
@@ -55,14 +61,14 @@ export interface ConfigurePlan {
  * The waits read the effective file, so a value they cannot use (seeds "db:99999", ssl
  * "maybe") is refused here, naming the variable that put it there when one did.
  */
-function checkedTargets(effective: ConfigView, edits: PlannedEdit[]): PulpTarget[] {
+function checkedTargets<O, C>(sys: ConfPlanner<O, C>, effective: ConfigView, edits: PlannedEdit[]): Target[] {
   try {
-    return targetsFromConfig(effective);
+    return sys.targets(effective);
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
-    const culprit = edits.find((e) => err.message.startsWith(`${keyLabel(e.section, e.key)}:`));
+    const culprit = edits.find((e) => err.message.startsWith(`${sys.dialect.label(e.section, e.key)}:`));
     if (!culprit) throw err;
-    throw new InputError(`${culprit.from.filter((f) => f !== 'default' && f !== 'server.conf').join(', ')}: ${err.message}`);
+    throw new InputError(`${culprit.from.filter((f) => f !== 'default' && f !== sys.dialect.name).join(', ')}: ${err.message}`);
   }
 }
 
@@ -75,36 +81,37 @@ function parseCurrent(text: string, name: string): IniDocument | undefined {
   }
 }
 
-export function planConfigure(settings: Settings, starting: StartingConf): ConfigurePlan {
+export function planConfigure<O, C>(settings: Settings<O, C>, starting: StartingConf, sys: ConfPlanner<O, C>): ConfigurePlan {
+  const { dialect } = sys;
   const confPath = settings.opts.confPath.value;
   const doc = parseIni(starting.text, starting.readFrom);
-  const beforeView = interpolateView(toConfigView(doc)).view;
-  const planned = planEdits(settings, beforeView);
+  const beforeView = dialect.read(doc).view;
+  const planned = sys.planEdits(settings, beforeView);
   const { edits, warnings } = planned;
   let after = doc;
-  // Pulp reads the file with interpolation: a literal % is written %%.
-  for (const e of edits) after = setKey(after, e.section, e.key, escapeValue(e.value));
+  // Written so that the service reads back exactly the value (Pulp: a literal % is %%).
+  for (const e of edits) after = setKey(after, e.section, e.key, dialect.escape(e.value, e.from.join(', ')), dialect.layout);
   const afterText = printIni(after);
-  const { view: effective, problems } = interpolateView(toConfigView(after));
+  const { view: effective, problems } = dialect.read(after);
   for (const p of problems) {
     const where = `${starting.readFrom} [${p.section}] ${p.key}`;
-    if (refusedWhenUnreadable(p.section, p.key)) throw new InputError(`${where}: ${p.reason}`);
+    if (dialect.refusedWhenUnreadable(p.section, p.key)) throw new InputError(`${where}: ${p.reason}`);
     warnings.push(`${where}: ${p.reason}`);
   }
-  const targets = checkedTargets(effective, edits);
+  const targets = checkedTargets(sys, effective, edits);
 
   // The diff is taken against the target as it is now (the template case may have none yet).
   const currentText = starting.current ?? (starting.origin === 'embedded' ? starting.text : '');
   // Without a template the current file is the starting text, already parsed.
   const sameAsStart = currentText === starting.text;
   const currentDoc = currentText === '' ? undefined : sameAsStart ? doc : parseCurrent(currentText, confPath);
-  const currentView = sameAsStart ? beforeView : currentDoc ? interpolateView(toConfigView(currentDoc)).view : undefined;
-  // Secret keys (src/pulp/keys.ts, else by name) masked whole, URL passwords in any value.
+  const currentView = sameAsStart ? beforeView : currentDoc ? dialect.read(currentDoc).view : undefined;
+  // Secret keys (the system's table, else by name) masked whole, URL passwords in any value.
   const mask = (section: string, key: string, value: string): string =>
-    isSecret(section, key) && value !== '' ? MASK : redactUrl(value);
+    dialect.isSecret(section, key) && value !== '' ? MASK : redactUrl(value);
   // A changed secret must still show as a change, though both sides are masked.
   const maskAfter = (section: string, key: string, value: string): string =>
-    isSecret(section, key) && value !== '' && currentView?.get(section)?.get(key) !== value ? `${MASK} (changed)` : mask(section, key, value);
+    dialect.isSecret(section, key) && value !== '' && currentView?.get(section)?.get(key) !== value ? `${MASK} (changed)` : mask(section, key, value);
   const shownBefore = currentDoc ? printIni(mapValues(currentDoc, mask)) : '';
   const shownAfter = printIni(mapValues(after, maskAfter));
   const label = confPath.replace(/^\//, '');

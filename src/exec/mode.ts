@@ -5,6 +5,7 @@
 // rewrite, which needs someone in between to translate.
 import { InputError } from '../common/errors.ts';
 import type { ExecModeSetting } from '../settings/types.ts';
+import { envName } from '../common/program.ts';
 
 export type ExecMode = Exclude<ExecModeSetting, 'auto'>;
 
@@ -16,17 +17,17 @@ export function chooseExecMode(
   setting: ExecModeSetting,
   execveAvailable: boolean,
   rewriting: boolean,
-  varName = 'PULP_EXEC_MODE',
+  varName = envName('EXEC_MODE'),
 ): { mode: ExecMode; reason: string } {
   if (setting === 'exec') {
     if (!execveAvailable) {
       throw new InputError(`${varName}=exec needs process.execve (Node.js 22.15 or later); this agent runs on Node.js ${process.versions.node}: use auto or supervise`);
     }
-    if (rewriting) throw new InputError(`${varName}=exec cannot rewrite signals (PULP_SIGNAL_REWRITE): nothing stays in between to translate them; use supervise`);
+    if (rewriting) throw new InputError(`${varName}=exec cannot rewrite signals (${envName('SIGNAL_REWRITE')}): nothing stays in between to translate them; use supervise`);
     return { mode: 'exec', reason: `${varName}=exec` };
   }
   if (setting === 'supervise') return { mode: 'supervise', reason: `${varName}=supervise` };
-  if (rewriting) return { mode: 'supervise', reason: 'PULP_SIGNAL_REWRITE is set' };
+  if (rewriting) return { mode: 'supervise', reason: `${envName('SIGNAL_REWRITE')} is set` };
   if (!execveAvailable) return { mode: 'supervise', reason: `Node.js ${process.versions.node} has no process.execve` };
   return { mode: 'exec', reason: 'process.execve is available' };
 }

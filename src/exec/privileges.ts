@@ -5,6 +5,7 @@ import { type Stats, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CannotExecuteError } from '../common/errors.ts';
 import { type ResolvedUser, describeUser, resolveUser } from './users.ts';
+import { envName } from '../common/program.ts';
 
 export interface UserPlan {
   /** The user to switch to, or null to run as the agent's own user. */
@@ -22,7 +23,7 @@ export function planUser(runAs: string, euid: number = process.geteuid?.() ?? 0,
   if (euid !== 0) {
     return {
       user: null,
-      warning: `not running as root (uid ${euid}): PULP_RUN_AS=${runAs} is ignored, the init and the role run as uid ${euid}`,
+      warning: `not running as root (uid ${euid}): ${envName('RUN_AS')}=${runAs} is ignored, the init and the role run as uid ${euid}`,
     };
   }
   return { user: resolveUser(runAs, paths) };

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from '../common/errors.ts';
 import { MAX_UID } from '../settings/validators.ts';
+import { envName } from '../common/program.ts';
 
 export interface ResolvedUser {
   name: string;
@@ -80,7 +81,7 @@ export function parseGroup(text: string): GroupEntry[] {
  * Resolves a user name or numeric uid. The first passwd entry wins, as getpwnam does.
  * `varName` names the setting in the error, so a user knows what to fix.
  */
-export function resolveUserFrom(spec: string, passwd: PasswdEntry[], groups: GroupEntry[], varName = 'PULP_RUN_AS'): ResolvedUser {
+export function resolveUserFrom(spec: string, passwd: PasswdEntry[], groups: GroupEntry[], varName = envName('RUN_AS')): ResolvedUser {
   const wanted = spec.trim();
   if (wanted === '') throw new InputError(`${varName} is empty: set it to a user name or uid from /etc/passwd`);
   const uid = id(wanted);
@@ -112,7 +113,7 @@ export function readUserDb(paths: UserDbPaths = {}): { passwd: PasswdEntry[]; gr
   try {
     passwdText = readFileSync(passwdPath, 'utf8');
   } catch (err) {
-    throw new InputError(`cannot read ${passwdPath} to resolve PULP_RUN_AS: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new InputError(`cannot read ${passwdPath} to resolve ${envName('RUN_AS')}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   let groupText = '';
   try {
@@ -124,7 +125,7 @@ export function readUserDb(paths: UserDbPaths = {}): { passwd: PasswdEntry[]; gr
 }
 
 /** Reads /etc/passwd and /etc/group and resolves PULP_RUN_AS (a name or a uid). */
-export function resolveUser(spec: string, paths: UserDbPaths = {}, varName = 'PULP_RUN_AS'): ResolvedUser {
+export function resolveUser(spec: string, paths: UserDbPaths = {}, varName = envName('RUN_AS')): ResolvedUser {
   const db = readUserDb(paths);
   return resolveUserFrom(spec, db.passwd, db.groups, varName);
 }

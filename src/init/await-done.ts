@@ -1,7 +1,8 @@
 // For roles without an init: wait until the one-time init of the key is recorded (by the
-// beat role), or exit 69 at the deadline naming what to check.
+// role that runs it, Pulp's beat), or exit 69 at the deadline naming what to check.
 import { UnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
+import { envName } from '../common/program.ts';
 import { type Deadline, msLeft } from '../common/retry.ts';
 import type { DoneDoc } from './lease.ts';
 import { leaseState } from './lease.ts';
@@ -16,6 +17,10 @@ export interface AwaitInitOptions {
   /** On `clock`. */
   deadline: Deadline;
   log: Logger;
+  /** Who runs the init, for the waiting line: "the beat role". */
+  runBy?: string;
+  /** What to check when the record never comes (the system's words). */
+  missingHint?: string;
   pollMs?: number;
   clock?: Clock;
 }
@@ -36,12 +41,12 @@ export async function awaitInitDone(opts: AwaitInitOptions): Promise<DoneDoc> {
       said = true;
       const st = leaseState(await storeCall(ctx, 'read the init lease', opts.deadline, () => opts.store.readLease()), clock.now());
       const running = st.state === 'held' ? `; ${st.by} on ${st.host} is running it now` : '';
-      opts.log.info(`waiting for the one-time init ${opts.key} (run by the beat role) to be recorded${running}`, { key: opts.key });
+      opts.log.info(`waiting for the one-time init ${opts.key} (run by ${opts.runBy ?? 'the role that runs it'}) to be recorded${running}`, { key: opts.key });
     }
     const left = msLeft(opts.deadline, clock);
     if (left <= 0) {
       throw new UnavailableError(
-        `the one-time init ${opts.key} was not recorded before the deadline: start the beat role (it runs pulp-manage-db), check its log, or make PULP_INIT_KEY the same in every role`,
+        `the one-time init ${opts.key} was not recorded before the deadline: ${opts.missingHint ?? `check the log of the role that runs it, or make ${envName('INIT_KEY')} the same in every role`}`,
       );
     }
     await clock.sleep(Math.min(pollMs, left));

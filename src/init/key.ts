@@ -13,6 +13,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InputError } from '../common/errors.ts';
 import { resolveOnPath } from '../common/program-path.ts';
+import { envName } from '../common/program.ts';
 
 export interface KeyFacts {
   path: string;
@@ -45,12 +46,18 @@ export async function keyFactsOf(file: string, args: string[]): Promise<KeyFacts
  * for `initArgv` (argv[0] found on PATH). Roles without an init pass the init command of the
  * role that has one (beat's), so they wait for the same key that beat writes.
  */
-export async function resolveInitKey(initArgv: readonly string[], given: string | undefined, PATH: string | undefined): Promise<string> {
+export async function resolveInitKey(
+  initArgv: readonly string[],
+  given: string | undefined,
+  PATH: string | undefined,
+  /** Which value the variable must take instead: "the key the beat role uses". */
+  keyHint = 'the same value in every role',
+): Promise<string> {
   if (given !== undefined) return given;
   const name = initArgv[0] ?? '';
   const file = resolveOnPath(name, PATH);
   if (file === undefined) {
-    throw new InputError(`cannot compute the default init key: ${name} is not found on PATH; install it in this image or set PULP_INIT_KEY to the key the beat role uses`);
+    throw new InputError(`cannot compute the default init key: ${name} is not found on PATH; install it in this image or set ${envName('INIT_KEY')} to ${keyHint}`);
   }
   return initKeyOf(await keyFactsOf(file, initArgv.slice(1)));
 }

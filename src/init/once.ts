@@ -9,6 +9,7 @@ import { type DoneDoc, doneId, leaseState } from './lease.ts';
 import { type InitOnceOptions, type Session, sessionOf } from './session.ts';
 import { storeCall } from './store-call.ts';
 import { watchLease } from './watchdog.ts';
+import { envName } from '../common/program.ts';
 
 export type InitOutcome = { ran: true; record: DoneDoc } | { ran: false; record: DoneDoc };
 
@@ -25,7 +26,7 @@ function describeDone(d: DoneDoc): string {
 async function skipIfDone(s: Session): Promise<DoneDoc | null> {
   if (s.force) return null;
   const done = await storeCall(s, `read the init record of ${s.key}`, s.deadline, () => s.store.findDone(s.key));
-  if (done) s.log.info(`${describeDone(done)}: skipping it (PULP_FORCE_INIT=1 runs it again)`, { key: s.key, doneAt: done.doneAt.toISOString(), host: done.host });
+  if (done) s.log.info(`${describeDone(done)}: skipping it (${envName('FORCE_INIT')}=1 runs it again)`, { key: s.key, doneAt: done.doneAt.toISOString(), host: done.host });
   return done;
 }
 
@@ -64,7 +65,7 @@ async function acquire(s: Session): Promise<Taken | { done: DoneDoc }> {
     const left = msLeft(s.deadline, s.clock);
     if (left <= 0) {
       const who = st.state === 'held' ? `${st.by} on ${st.host}` : 'another start';
-      throw new UnavailableError(`the init lease is still held by ${who} at the deadline: its init is still running or the database is slow; try again later (PULP_WAIT_TIMEOUT sets the deadline)`);
+      throw new UnavailableError(`the init lease is still held by ${who} at the deadline: its init is still running or the database is slow; try again later (${envName('WAIT_TIMEOUT')} sets the deadline)`);
     }
     await s.clock.sleep(Math.min(s.pollMs, left));
   }

@@ -5,6 +5,7 @@ import { UnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { type Deadline, type Time, realTime, retryUntil } from '../common/retry.ts';
 import { StoreError } from './store-error.ts';
+import { envName } from '../common/program.ts';
 
 /** Time (retry.ts) plus the wall clock; stalls, lost leases and deadlines are measured on mono(). */
 export interface Clock extends Time {
@@ -45,7 +46,7 @@ export function storeCall<T>(ctx: StoreCallContext, what: string, deadline: Dead
     },
     pauseMs: (failures) => backoffPolls(ctx.pollMs, failures),
     onRetry: (err, attempt, pause) => ctx.log.warn(`cannot ${what} in ${ctx.storeName}: ${err.reason}; trying again in ${pause} ms`, { key: ctx.key, attempt }),
-    expired: (err, attempts) => fail(`${err.reason}, still at the deadline after ${attempts} attempts; ${err.hint} (PULP_WAIT_TIMEOUT sets the deadline)`),
+    expired: (err, attempts) => fail(`${err.reason}, still at the deadline after ${attempts} attempts; ${err.hint} (${envName('WAIT_TIMEOUT')} sets the deadline)`),
   });
 }
 

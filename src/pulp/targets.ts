@@ -5,11 +5,15 @@ import { InputError } from '../common/errors.ts';
 import { joinHostPort } from '../common/net.ts';
 import { TLS_FILE_KEYS, labelOf, pulpValue, setValue } from './keys.ts';
 import { type BrokerProtocol, URL_SCHEMES, parseBool, parseBrokerUrl, parseSeeds } from './values.ts';
-import type { AmqpTarget, MongoTarget } from '../common/targets.ts';
+import type { AmqpSpeaker, AmqpTarget, MongoTarget, TlsSettings } from '../common/targets.ts';
 
 /** What Pulp's Celery roles connect to as they start. */
 export type PulpTarget = MongoTarget | AmqpTarget;
 
+function tlsSettingsOf(section: 'database' | 'tasks'): TlsSettings {
+  const k = TLS_FILE_KEYS[section];
+  return { ca: labelOf(k.ca), cert: labelOf(k.cert), key: labelOf(k.key) };
+}
 
 export function mongoTarget(conf: ConfigView): MongoTarget {
   const seeds = parseSeeds(pulpValue(conf, 'database.seeds') ?? '');
@@ -26,6 +30,8 @@ export function mongoTarget(conf: ConfigView): MongoTarget {
     caFile: setValue(conf, TLS_FILE_KEYS.database.ca),
     certFile: setValue(conf, TLS_FILE_KEYS.database.cert),
     keyFile: setValue(conf, TLS_FILE_KEYS.database.key),
+    tlsSettings: tlsSettingsOf('database'),
+    authHint: 'check [database] username and password (Pulp authenticates against the database named in [database] name)',
   };
 }
 
@@ -51,6 +57,22 @@ export const WAIT_REASONS = {
   },
   broker: { why: 'Celery connects to it as it starts (beat to send the scheduled tasks, workers to take theirs)' },
 } as const;
+
+/** The advice for a broker that speaks the other protocol: the scheme Pulp uses for it. */
+function useScheme(broker: string, scheme: string): string {
+  return `for ${broker} set [tasks] broker_url to ${scheme}://... (PULP_BROKER_SCHEME=${scheme})`;
+}
+
+function speakerOf(protocol: BrokerProtocol): AmqpSpeaker {
+  const p = BROKER_PROTOCOLS[protocol];
+  return {
+    service: 'Pulp',
+    client: p.client,
+    protocolName: p.name,
+    advice: { '0-9-1': useScheme('RabbitMQ', 'amqp'), '0-10': useScheme('Qpid', 'qpid') },
+    needs: 'Pulp 2 needs RabbitMQ (amqp://) or Qpid (qpid://)',
+  };
+}
 
 /** [messaging] transport -> the protocol gofer speaks to [messaging] url (Pulp's default qpid). */
 export const MESSAGING_TRANSPORTS: Readonly<Record<string, BrokerProtocol>> = {
@@ -87,6 +109,8 @@ function brokerTarget(conf: ConfigView): AmqpTarget {
     keyFile: setValue(conf, TLS_FILE_KEYS.tasks.key),
     loginMethod: setValue(conf, 'tasks.login_method'),
     source: 'tasks.broker_url',
+    tlsSettings: tlsSettingsOf('tasks'),
+    speaker: speakerOf(protocol),
   };
 }
 

@@ -1,93 +1,84 @@
 // The environment -> one Settings value: empty variables dropped and NAME_FILE read once, every
-// variable validated in one envalid run. The agent's own options carry their source (the
-// variable that set it, or "default"); the server.conf variables are checked here too, their
-// error kept for the plan to report (after server.conf is read, as it always was).
-import { cleanEnv, type EnvError } from 'envalid';
+// variable validated in one envalid run. The agent's own options (PREFIX_WAIT_TIMEOUT, ...) are
+// the same for every system; a system adds its own (SettingsSchema) and the variables that
+// feed its file, whose error is kept for the plan to report (after the file is read, as it
+// always was). Each option carries its source: the variable that set it, or "default".
+import { cleanEnv, type EnvError, type ValidatorSpec } from 'envalid';
 import { InputError } from '../common/errors.ts';
+import { envName } from '../common/program.ts';
 import { type SignalRewrite, parseSignalRewrite } from '../common/signals.ts';
 import type { LogFormat } from '../common/log.ts';
-import { BROKER_SCHEMES, type BrokerScheme } from '../pulp/values.ts';
 import { type ReadFile, readFileVariables } from './secret-files.ts';
 import { EXEC_MODE_SETTINGS, type Env, type ExecModeSetting, type Sourced } from './types.ts';
 import * as v from './validators.ts';
 
-export const DEFAULT_CONF_PATH = '/etc/pulp/server.conf';
-
-export interface AgentOptions {
+/** The options every system has, under its own prefix. */
+export interface CommonOptions {
   confPath: Sourced<string>;
   templatePath: Sourced<string> | undefined;
   waitTimeoutSec: Sourced<number>;
   runAs: Sourced<string>;
-  workerId: Sourced<number> | undefined;
   initKey: Sourced<string> | undefined;
   forceInit: boolean;
   initLeaseTtlSec: Sourced<number>;
   logFormat: LogFormat;
   trace: boolean;
-  brokerScheme: Sourced<BrokerScheme>;
-  dbService: Sourced<string>;
-  msgService: Sourced<string>;
-  celeryLogLevel: Sourced<string>;
-  celeryLogFile: Sourced<string> | undefined;
-  workdir: Sourced<string> | undefined;
   /** "TERM:QUIT,INT:QUIT", parsed: signals rewritten on their way to the role (supervise mode). */
   signalRewrite: Sourced<SignalRewrite> | undefined;
   execMode: Sourced<ExecModeSetting>;
 }
 
-const specs = {
-  PULP_SERVER_CONF: v.absolutePath({ default: DEFAULT_CONF_PATH }),
-  PULP_SERVER_CONF_TEMPLATE: v.absolutePath({ default: undefined }),
-  PULP_WAIT_TIMEOUT: v.seconds({ default: 60 }),
-  PULP_RUN_AS: v.userName({ default: 'apache' }),
-  PULP_WORKER_ID: v.count({ default: undefined }),
-  PULP_INIT_KEY: v.textUpTo(200)({ default: undefined }),
-  PULP_FORCE_INIT: v.flag({ default: false }),
-  PULP_INIT_LEASE_TTL: v.secondsBetween(0.3, 3600)({ default: 30 }),
-  PULP_ENTRYPOINT_LOG: v.oneOf(['text', 'json'] as const)({ default: 'text' }),
-  PULP_ENTRYPOINT_TRACE: v.flag({ default: false }),
-  PULP_BROKER_SCHEME: v.oneOf(BROKER_SCHEMES)({ default: 'qpid' }),
-  PULP_DB_SERVICE: v.serviceName({ default: 'db' }),
-  PULP_MSG_SERVICE: v.serviceName({ default: 'msg' }),
-  PULP_CELERY_LOGLEVEL: v.oneOf(['debug', 'info', 'warning', 'error', 'critical'] as const)({ default: 'info' }),
-  PULP_CELERY_LOGFILE: v.absolutePath({ default: undefined }),
-  PULP_CELERY_WORKDIR: v.absolutePath({ default: undefined }),
-  PULP_SIGNAL_REWRITE: v.text({ default: undefined }),
-  PULP_EXEC_MODE: v.oneOf(EXEC_MODE_SETTINGS)({ default: 'auto' }),
-};
+export type Specs = Record<string, ValidatorSpec<unknown>>;
+/** The variables as validated: name -> value (undefined when unset without a default). */
+export type Validated = Readonly<Record<string, unknown>>;
 
-/** The variables that feed server.conf keys (settings/edits/), checked in the same run. */
-const serverSpecs = {
-  PULP_SERVER_NAME: v.host({ default: undefined }),
-  SERVICE_HOST: v.host({ default: undefined }),
-  MSG_SERVICE_USER: v.text({ default: undefined }),
-  MSG_SERVICE_PASSWORD: v.text({ default: undefined }),
-  PULP_DB_USERNAME: v.text({ default: undefined }),
-  PULP_DB_PASSWORD: v.text({ default: undefined }),
-  PULP_DB_NAME: v.databaseName({ default: undefined }),
-  PULP_DB_REPLICA_SET: v.text({ default: undefined }),
-};
-
-const allSpecs = { ...specs, ...serverSpecs };
-
-export function isServerVariable(name: string): name is keyof typeof serverSpecs {
-  return Object.hasOwn(serverSpecs, name);
+/** What a system adds to the common options. */
+export interface SettingsSchema<O, C> {
+  /** The variable naming the file, and the one naming its template. */
+  confVar: string;
+  templateVar: string;
+  defaultConfPath: string;
+  /** PREFIX_RUN_AS's default. */
+  runAsDefault: string;
+  /** Variables that may be given as NAME_FILE; the secret ones never reach a log line. */
+  fileVariables: readonly { name: string; secret: boolean }[];
+  /** The system's own options: a bad one is refused at once. */
+  optionSpecs: Specs;
+  /** The variables that feed the file: a bad one is refused by the plan, after the file is read. */
+  confSpecs: Specs;
+  /** The system's options from the validated variables (the optionSpecs checked them). */
+  options(env: Readonly<Record<string, string>>, o: Validated): O;
+  /** The file's variables, once they all passed. */
+  confVars(o: Validated): C;
 }
-type Validated = Readonly<ReturnType<typeof cleanEnv<typeof allSpecs>>>;
-/** The server.conf variables, validated. */
-export type ServerVars = Pick<Validated, keyof typeof serverSpecs>;
 
 /** The environment, read and checked once: what every command starts from. */
-export interface Settings {
+export interface Settings<O, C> {
   /** Without empty variables, NAME_FILE read into NAME. */
   env: Readonly<Record<string, string>>;
   /** Which variable each credential really came from (NAME or NAME_FILE). */
   fileFrom: ReadonlyMap<string, string>;
   /** The credentials' secret values, for the logger to mask from the first line. */
   fileSecrets: string[];
-  opts: AgentOptions;
-  /** The server.conf variables, or the first problem with them (reported by the plan). */
-  serverVars: ServerVars | InputError;
+  opts: CommonOptions & O;
+  /** The file's variables, or the first problem with them (reported by the plan). */
+  confVars: C | InputError;
+}
+
+function commonSpecs<O, C>(s: SettingsSchema<O, C>): Specs {
+  return {
+    [s.confVar]: v.absolutePath({ default: s.defaultConfPath }),
+    [s.templateVar]: v.absolutePath({ default: undefined }),
+    [envName('WAIT_TIMEOUT')]: v.seconds({ default: 60 }),
+    [envName('RUN_AS')]: v.userName({ default: s.runAsDefault }),
+    [envName('INIT_KEY')]: v.textUpTo(200)({ default: undefined }),
+    [envName('FORCE_INIT')]: v.flag({ default: false }),
+    [envName('INIT_LEASE_TTL')]: v.secondsBetween(0.3, 3600)({ default: 30 }),
+    [envName('ENTRYPOINT_LOG')]: v.oneOf(['text', 'json'] as const)({ default: 'text' }),
+    [envName('ENTRYPOINT_TRACE')]: v.flag({ default: false }),
+    [envName('SIGNAL_REWRITE')]: v.text({ default: undefined }),
+    [envName('EXEC_MODE')]: v.oneOf(EXEC_MODE_SETTINGS)({ default: 'auto' }),
+  } as Specs;
 }
 
 /** Empty variables count as unset, as `${VAR:-default}` does in the shell scripts this replaces. */
@@ -104,45 +95,47 @@ function firstProblem(errors: Partial<Record<string, EnvError>>, names: string[]
 }
 
 /** Reads the settings from the raw environment; `readFile` reads the NAME_FILE credentials. */
-export function readSettings(rawEnv: Env, readFile: ReadFile): Settings {
-  const { env, from, secrets } = readFileVariables(withoutEmpty(rawEnv), readFile);
-  let serverProblem: InputError | undefined;
-  const all = cleanEnv(env, allSpecs, {
+export function readSettings<O, C>(rawEnv: Env, readFile: ReadFile, schema: SettingsSchema<O, C>): Settings<O, C> {
+  const { env, from, secrets } = readFileVariables(withoutEmpty(rawEnv), readFile, schema.fileVariables);
+  const common = commonSpecs(schema);
+  const optionNames = [...Object.keys(common), ...Object.keys(schema.optionSpecs)];
+  let confProblem: InputError | undefined;
+  const all: Validated = cleanEnv(env, { ...common, ...schema.optionSpecs, ...schema.confSpecs }, {
     reporter: ({ errors }) => {
       const problems = errors as Partial<Record<string, EnvError>>;
-      const optionProblem = firstProblem(problems, Object.keys(specs));
+      const optionProblem = firstProblem(problems, optionNames);
       if (optionProblem) throw optionProblem;
-      serverProblem = firstProblem(problems, Object.keys(serverSpecs));
+      confProblem = firstProblem(problems, Object.keys(schema.confSpecs));
     },
   });
-  return { env, fileFrom: from, fileSecrets: secrets, opts: agentOptions(env, all), serverVars: serverProblem ?? all };
+  const opts = { ...commonOptions(env, all, schema), ...schema.options(env, all) };
+  return { env, fileFrom: from, fileSecrets: secrets, opts, confVars: confProblem ?? schema.confVars(all) };
 }
 
-function agentOptions(env: Readonly<Record<string, string>>, o: Validated): AgentOptions {
-  const src = <T>(name: keyof typeof specs, value: T): Sourced<T> => ({
-    value,
-    from: env[name] !== undefined ? [name] : ['default'],
-  });
-  const opt = <T>(name: keyof typeof specs, value: T | undefined): Sourced<T> | undefined =>
-    value === undefined ? undefined : { value, from: [name] };
+/** A validated option with its source: the variable, or "default". */
+export function sourced<T>(env: Readonly<Record<string, string>>, o: Validated, name: string): Sourced<T> {
+  return { value: o[name] as T, from: env[name] !== undefined ? [name] : ['default'] };
+}
+
+/** A validated option without a default, or undefined when unset. */
+export function optional<T>(o: Validated, name: string): Sourced<T> | undefined {
+  const value = o[name] as T | undefined;
+  return value === undefined ? undefined : { value, from: [name] };
+}
+
+function commonOptions<O, C>(env: Readonly<Record<string, string>>, o: Validated, s: SettingsSchema<O, C>): CommonOptions {
+  const rewrite = o[envName('SIGNAL_REWRITE')] as string | undefined;
   return {
-    confPath: src('PULP_SERVER_CONF', o.PULP_SERVER_CONF),
-    templatePath: opt('PULP_SERVER_CONF_TEMPLATE', o.PULP_SERVER_CONF_TEMPLATE),
-    waitTimeoutSec: src('PULP_WAIT_TIMEOUT', o.PULP_WAIT_TIMEOUT),
-    runAs: src('PULP_RUN_AS', o.PULP_RUN_AS),
-    workerId: opt('PULP_WORKER_ID', o.PULP_WORKER_ID),
-    initKey: opt('PULP_INIT_KEY', o.PULP_INIT_KEY),
-    forceInit: o.PULP_FORCE_INIT,
-    initLeaseTtlSec: src('PULP_INIT_LEASE_TTL', o.PULP_INIT_LEASE_TTL),
-    logFormat: o.PULP_ENTRYPOINT_LOG,
-    trace: o.PULP_ENTRYPOINT_TRACE,
-    brokerScheme: src('PULP_BROKER_SCHEME', o.PULP_BROKER_SCHEME),
-    dbService: src('PULP_DB_SERVICE', o.PULP_DB_SERVICE),
-    msgService: src('PULP_MSG_SERVICE', o.PULP_MSG_SERVICE),
-    celeryLogLevel: src('PULP_CELERY_LOGLEVEL', o.PULP_CELERY_LOGLEVEL.toUpperCase()),
-    celeryLogFile: opt('PULP_CELERY_LOGFILE', o.PULP_CELERY_LOGFILE),
-    workdir: opt('PULP_CELERY_WORKDIR', o.PULP_CELERY_WORKDIR),
-    signalRewrite: opt('PULP_SIGNAL_REWRITE', o.PULP_SIGNAL_REWRITE === undefined ? undefined : parseSignalRewrite(o.PULP_SIGNAL_REWRITE)),
-    execMode: src('PULP_EXEC_MODE', o.PULP_EXEC_MODE),
+    confPath: sourced(env, o, s.confVar),
+    templatePath: optional(o, s.templateVar),
+    waitTimeoutSec: sourced(env, o, envName('WAIT_TIMEOUT')),
+    runAs: sourced(env, o, envName('RUN_AS')),
+    initKey: optional(o, envName('INIT_KEY')),
+    forceInit: o[envName('FORCE_INIT')] as boolean,
+    initLeaseTtlSec: sourced(env, o, envName('INIT_LEASE_TTL')),
+    logFormat: o[envName('ENTRYPOINT_LOG')] as LogFormat,
+    trace: o[envName('ENTRYPOINT_TRACE')] as boolean,
+    signalRewrite: rewrite === undefined ? undefined : { value: parseSignalRewrite(rewrite), from: [envName('SIGNAL_REWRITE')] },
+    execMode: sourced(env, o, envName('EXEC_MODE')),
   };
 }

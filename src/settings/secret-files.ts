@@ -2,14 +2,6 @@
 // docker-library convention that Kubernetes Secrets mounted as files fit.
 import { InputError, fileErrorReason } from '../common/errors.ts';
 
-/** Variables that may be given as NAME_FILE. Values of the secret ones never reach a log line. */
-export const FILE_VARIABLES: readonly { name: string; secret: boolean }[] = [
-  { name: 'MSG_SERVICE_USER', secret: false },
-  { name: 'MSG_SERVICE_PASSWORD', secret: true },
-  { name: 'PULP_DB_USERNAME', secret: false },
-  { name: 'PULP_DB_PASSWORD', secret: true },
-];
-
 const MAX_SECRET_FILE = 64 * 1024;
 
 /** Reads at most `maxBytes` of a regular file; throws (with an fs `code`) otherwise. */
@@ -23,11 +15,13 @@ export type ReadFile = (path: string, maxBytes: number) => Buffer;
 export function readFileVariables(
   env: Readonly<Record<string, string>>,
   readFile: ReadFile,
+  /** The system's NAME_FILE variables; values of the secret ones never reach a log line. */
+  variables: readonly { name: string; secret: boolean }[],
 ): { env: Record<string, string>; from: Map<string, string>; secrets: string[] } {
   const out: Record<string, string> = { ...env };
   const from = new Map<string, string>();
   const secrets: string[] = [];
-  for (const { name, secret } of FILE_VARIABLES) {
+  for (const { name, secret } of variables) {
     const fileVar = `${name}_FILE`;
     const path = env[fileVar];
     if (path === undefined) {

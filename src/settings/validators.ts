@@ -1,19 +1,21 @@
-// Value checks for everything that reaches server.conf or the command line. A value that
+// Value checks for everything that reaches the service's file or the command line. A value that
 // would inject a line into the file (newline, control character) never gets past here.
 import { EnvError, makeValidator } from 'envalid';
 import { booleanOf } from '../ini/config-view.ts';
 import { isHost } from '../common/net.ts';
+import { programNames } from '../common/program.ts';
 
 export const MAX_VALUE = 1024;
 
-/** Why a value cannot go into server.conf, or undefined when it can. Never echoes the value. */
+/** Why a value cannot go into the file, or undefined when it can. Never echoes the value. */
 export function textProblem(value: string, max = MAX_VALUE): string | undefined {
-  if (/[\r\n]/.test(value)) return 'contains a line break (it would inject lines into server.conf)';
+  const { confName, inlineComments } = programNames();
+  if (/[\r\n]/.test(value)) return `contains a line break (it would inject lines into ${confName})`;
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(value)) return 'contains a control character';
   if (value.length > max) return `is longer than ${max} characters`;
-  if (value !== value.trim()) return 'has leading or trailing white space (server.conf would drop it)';
-  if (/\s;/.test(value)) return 'contains white space followed by ";", which Pulp 2\'s ConfigParser reads as the start of a comment';
+  if (value !== value.trim()) return `has leading or trailing white space (${confName} would drop it)`;
+  if (inlineComments !== undefined && /\s;/.test(value)) return `contains white space followed by ";", which ${inlineComments} reads as the start of a comment`;
   return undefined;
 }
 

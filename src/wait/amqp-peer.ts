@@ -1,7 +1,7 @@
 // What a broker's first bytes say about it, and the one line for a protocol it does not share
-// with Pulp's client. Pure: the probes feed it the bytes they saw.
-import type { BrokerProtocol } from '../pulp/values.ts';
-import { BROKER_PROTOCOLS } from '../pulp/targets.ts';
+// with the service's client (the target's speaker says how to name it). Pure: the probes feed
+// it the bytes they saw.
+import type { AmqpSpeaker, BrokerProtocol } from '../common/targets.ts';
 import { ProbeError } from '../dependencies/classify.ts';
 
 /** The AMQP 0-9-1 protocol header, which RabbitMQ also sends back to any header it refuses. */
@@ -33,27 +33,18 @@ export function readPeerHeader(first: Buffer): PeerHeader | undefined {
   return { kind: 'amqp', version: 'other', bytes };
 }
 
-/** The URL scheme Pulp uses for a broker that speaks each version, for "use X://" advice. */
-const SCHEME_FOR: Record<'0-9-1' | '0-10', { scheme: string; broker: string }> = {
-  '0-9-1': { scheme: 'amqp', broker: 'RabbitMQ' },
-  '0-10': { scheme: 'qpid', broker: 'Qpid' },
-};
+type Peer = { address: string; protocol: BrokerProtocol; scheme: string; speaker: AmqpSpeaker };
 
-function useScheme(version: '0-9-1' | '0-10'): string {
-  const s = SCHEME_FOR[version];
-  return `for ${s.broker} set [tasks] broker_url to ${s.scheme}://... (PULP_BROKER_SCHEME=${s.scheme})`;
-}
-
-function speaks(protocol: BrokerProtocol, scheme: string): string {
-  const p = BROKER_PROTOCOLS[protocol];
-  return `${scheme}:// makes Pulp speak ${p.name} (${p.client})`;
+function speaks(target: Peer): string {
+  const s = target.speaker;
+  return `${target.scheme}:// makes ${s.service} speak ${s.protocolName} (${s.client})`;
 }
 
 /**
  * The mismatch line for a peer header that Pulp's client could not use, or undefined when
  * the header is one the probe goes on with (AMQP 1.0 for the Qpid check) or a live Qpid.
  */
-export function mismatch(peer: PeerHeader, target: { address: string; protocol: BrokerProtocol; scheme: string }): ProbeError | undefined {
+export function mismatch(peer: PeerHeader, target: Peer): ProbeError | undefined {
   const at = `protocol mismatch at ${target.address}`;
   if (peer.kind === 'not-amqp') {
     return new ProbeError('protocol', `${at}: not an AMQP server (it sent ${peer.sent}); is this the broker's AMQP port?`);
@@ -62,25 +53,25 @@ export function mismatch(peer: PeerHeader, target: { address: string; protocol: 
   if (target.protocol === 'amqp-0-10') {
     if (version === '1.0' || version === '0-10') return undefined;
     if (version === '0-9-1') {
-      return new ProbeError('protocol', `${at}: the broker speaks AMQP 0-9-1 only (RabbitMQ), but ${speaks(target.protocol, target.scheme)}; ${useScheme('0-9-1')}`);
+      return new ProbeError('protocol', `${at}: the broker speaks AMQP 0-9-1 only (RabbitMQ), but ${speaks(target)}; ${target.speaker.advice['0-9-1']}`);
     }
   } else {
     if (version === '0-9-1') return undefined;
     if (version === '0-10') {
-      return new ProbeError('protocol', `${at}: the broker speaks AMQP 0-10 (Qpid), but ${speaks(target.protocol, target.scheme)}; ${useScheme('0-10')}`);
+      return new ProbeError('protocol', `${at}: the broker speaks AMQP 0-10 (Qpid), but ${speaks(target)}; ${target.speaker.advice['0-10']}`);
     }
     if (version === '1.0') {
-      return new ProbeError('protocol', `${at}: the broker speaks AMQP 1.0 only, but ${speaks(target.protocol, target.scheme)}; Pulp 2 needs RabbitMQ (amqp://) or Qpid (qpid://)`);
+      return new ProbeError('protocol', `${at}: the broker speaks AMQP 1.0 only, but ${speaks(target)}; ${target.speaker.needs}`);
     }
   }
-  return new ProbeError('protocol', `${at}: the peer answered with AMQP header ${peer.bytes}, which Pulp's client (${BROKER_PROTOCOLS[target.protocol].client}) does not speak`);
+  return new ProbeError('protocol', `${at}: the peer answered with AMQP header ${peer.bytes}, which ${target.speaker.service}'s client (${target.speaker.client}) does not speak`);
 }
 
 /** RabbitMQ's AMQP 1.0 plugin answers the Qpid check, but python-qpid cannot talk to RabbitMQ. */
-export function rabbitBehindQpid(target: { address: string; protocol: BrokerProtocol; scheme: string }): ProbeError {
+export function rabbitBehindQpid(target: Peer): ProbeError {
   return new ProbeError(
     'protocol',
-    `protocol mismatch at ${target.address}: RabbitMQ answered (through its AMQP 1.0 plugin), but ${speaks(target.protocol, target.scheme)}, which RabbitMQ does not; ${useScheme('0-9-1')}`,
+    `protocol mismatch at ${target.address}: RabbitMQ answered (through its AMQP 1.0 plugin), but ${speaks(target)}, which RabbitMQ does not; ${target.speaker.advice['0-9-1']}`,
   );
 }
 

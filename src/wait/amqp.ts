@@ -16,7 +16,7 @@ import { AMQP10_MAX_FRAME, AMQP10_MAX_SASL_FRAME, type Guard, amqp10Format, guar
 import type { AttemptOptions } from '../dependencies/timeout.ts';
 import { type TimeoutControl, withTimeout } from '../dependencies/timeout.ts';
 import { readTlsFiles } from '../dependencies/tls-files.ts';
-import { TLS_FILE_KEYS, labelOf } from '../pulp/keys.ts';
+import { programNames } from '../common/program.ts';
 
 /**
  * RabbitMQ answers a failed SASL login only after a pause (3 s here), so once a live AMQP 1.0
@@ -28,9 +28,9 @@ export const SASL_OUTCOME_GRACE_MS = 5000;
 /** The TLS material of [tasks] (cacert, certfile, keyfile) and SNI for a host name. */
 export async function readTls(target: AmqpTarget): Promise<tls.ConnectionOptions> {
   const files = await readTlsFiles({
-    ca: { file: target.caFile, setting: labelOf(TLS_FILE_KEYS.tasks.ca) },
-    cert: { file: target.certFile, setting: labelOf(TLS_FILE_KEYS.tasks.cert) },
-    key: { file: target.keyFile, setting: labelOf(TLS_FILE_KEYS.tasks.key) },
+    ca: { file: target.caFile, setting: target.tlsSettings.ca },
+    cert: { file: target.certFile, setting: target.tlsSettings.cert },
+    key: { file: target.keyFile, setting: target.tlsSettings.key },
   });
   return {
     ...(files.ca && { ca: files.ca }),
@@ -44,7 +44,7 @@ export async function readTls(target: AmqpTarget): Promise<tls.ConnectionOptions
 async function rheaContainer(): Promise<Container> {
   const mod = await loadRhea();
   const rhea = (mod as unknown as { default?: typeof mod }).default ?? mod;
-  return rhea.create_container({ id: 'pulp-entrypoint' });
+  return rhea.create_container({ id: programNames().program });
 }
 
 /** What the probe sees of the socket rhea uses: its first bytes and its frame guard. */

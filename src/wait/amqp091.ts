@@ -13,6 +13,7 @@ import { readTls } from './amqp.ts';
 import { ProbeError, toProbeError } from '../dependencies/classify.ts';
 import type { AttemptOptions } from '../dependencies/timeout.ts';
 import { withTimeout } from '../dependencies/timeout.ts';
+import { programNames } from '../common/program.ts';
 
 /** kombu's pyamqp transport fills these in when the URL leaves them out (or empty). */
 export const KOMBU_DEFAULTS = { user: 'guest', password: 'guest', vhost: '/', loginMethod: 'AMQPLAIN' } as const;
@@ -115,7 +116,7 @@ export async function probeAmqp091(target: AmqpTarget, opts: AttemptOptions): Pr
       // The handshake answers Tune with two frames (Tune-Ok, Open): with Nagle's algorithm the
       // second waits for the broker's delayed ACK, 40 ms on Linux, most of the probe's time.
       noDelay: true,
-      clientProperties: { connection_name: 'pulp-entrypoint readiness probe' },
+      clientProperties: { connection_name: `${programNames().program} readiness probe` },
       ...tlsOptions,
     },
   );

@@ -73,6 +73,6 @@ export function unavailableMessage(targets: Target[], results: WaitResult[], wha
 
 export function authHint(t: Target): string {
   return t.kind === 'mongodb'
-    ? 'check [database] username and password (Pulp authenticates against the database named in [database] name)'
+    ? t.authHint
     : `check the user and password in [${t.source.replace('.', '] ')}`;
 }

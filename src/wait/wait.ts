@@ -10,6 +10,7 @@ import { type ProbeError, REASON_HINT, toProbeError } from '../dependencies/clas
 import { describeTarget, probeTarget } from './probe.ts';
 import { type WaitResult, authHint, fields, resultOf, unavailableMessage } from './report.ts';
 import { type Probe, type WaitOptions, waitOne } from './wait-one.ts';
+import { envName } from '../common/program.ts';
 
 /**
  * Resolves when every target answers; throws UnavailableError (69) when the deadline passes
@@ -48,7 +49,7 @@ export async function waitForTargets(targets: Target[], opts: WaitOptions, probe
       throw new UnavailableError(`${p.message}${hint ? `; ${hint}` : ''}`);
     }
     const waited = opts.signal?.aborted ? 'wait interrupted' : `not ready after ${+(limitMs / 1000).toFixed(1)} s`;
-    throw new UnavailableError(`${unavailableMessage(targets, results, waited)}; the limit is PULP_WAIT_TIMEOUT`);
+    throw new UnavailableError(`${unavailableMessage(targets, results, waited)}; the limit is ${envName('WAIT_TIMEOUT')}`);
   } finally {
     clearTimeout(timer);
   }

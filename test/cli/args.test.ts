@@ -1,6 +1,9 @@
 // src/cli/args.ts: the command line -> Command (pure).
 import t from 'tap';
-import { parseArgs } from '../../src/cli/args.ts';
+import { parseArgs as parseWith } from '../../src/cli/args.ts';
+import { ROLES } from '../../src/pulp/roles.ts';
+
+const parseArgs = (argv: string[]) => parseWith(argv, ROLES);
 
 t.test('roles and their arguments', async (t) => {
   t.same(parseArgs(['worker', '--concurrency=2']), { kind: 'run', role: 'worker', args: ['--concurrency=2'] });

@@ -4,7 +4,9 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT_CODE_MEANINGS, ExitCode } from '../../src/common/errors.ts';
+import { ExitCode, exitCodeMeanings } from '../../src/common/errors.ts';
+
+const EXIT_CODE_MEANINGS = exitCodeMeanings('server.conf');
 import { ROOT, cli } from '../helpers/cli.ts';
 
 const squash = (s: string): string => s.replaceAll('`', '').replace(/\s+/g, ' ').trim();

@@ -173,7 +173,7 @@ t.test('text preview: plain when piped, coloured only when asked', async (t) => 
   t.match(r.stdout, new RegExp(`as apache in /var/lib/pulp/celery:\\n  ${join(bin, 'celery')} beat`));
   t.notMatch(r.stdout, /Correct-Horse/);
   const d = preview('beat', k8s);
-  t.match(renderPreview(d, { color: true }), /\x1b\[32m\+seeds/);
+  t.match(renderPreview(d, { color: true, fileName: 'server.conf' }), /\x1b\[32m\+seeds/);
 });
 
 // bin/'s bundle; the standalone binary has its own check (test/ship/binary.test.ts).

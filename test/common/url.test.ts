@@ -5,7 +5,8 @@ import { createRedactor, redactUrl } from '../../src/common/redact.ts';
 import { parseBrokerUrl } from '../../src/pulp/values.ts';
 import { splitUrl } from '../../src/common/url.ts';
 import { configViewFrom } from '../helpers/targets.ts';
-import { planEdits } from '../../src/settings/edits/plan.ts';
+import { planEdits } from '../../src/pulp/edits/plan.ts';
+import { PULP_SETTINGS } from '../../src/pulp/settings.ts';
 import { readSettings } from '../../src/settings/options.ts';
 
 const noFiles = (): Buffer => {
@@ -36,16 +37,16 @@ t.test('parse errors never quote a URL that carries a password', async (t) => {
 
 t.test('a password in PULP_CONF__TASKS__BROKER_URL is one of the plan\'s secrets', async (t) => {
   const env = { PULP_CONF__TASKS__BROKER_URL: 'amqp://pulp:Top%3FSecret99@broker:5672' };
-  const { secrets } = planEdits(readSettings(env, noFiles), configViewFrom({}));
+  const { secrets } = planEdits(readSettings(env, noFiles, PULP_SETTINGS), configViewFrom({}));
   t.equal(createRedactor(secrets)('log Top%3FSecret99 and Top?Secret99'), 'log ******** and ********');
 });
 
 t.test("the file's TLS scheme and port survive an edit that adds a password", async (t) => {
   const current = configViewFrom({ tasks: { broker_url: 'qpids://pulp@oldbroker:5671/' } });
   const env = { MSG_SERVICE_PASSWORD: 'x-secret' };
-  const e = planEdits(readSettings(env, noFiles), current).edits.find((x) => x.key === 'broker_url');
+  const e = planEdits(readSettings(env, noFiles, PULP_SETTINGS), current).edits.find((x) => x.key === 'broker_url');
   t.match(e?.value, /^qpids:\/\/pulp:x-secret@oldbroker:5671/);
-  const moved = planEdits(readSettings({ MSG_SERVICE_HOST: 'newbroker' }, noFiles), current).edits;
+  const moved = planEdits(readSettings({ MSG_SERVICE_HOST: 'newbroker' }, noFiles, PULP_SETTINGS), current).edits;
   t.match(moved.find((x) => x.key === 'broker_url')?.value, /^qpids:\/\/pulp@newbroker:5671/, 'TLS default port');
   t.equal(moved.find((x) => x.key === 'url')?.value, 'ssl://newbroker:5671');
 });

@@ -2,10 +2,18 @@
 // the environment's edits applied to a server.conf text, what is refused before anything is
 // written and what is only warned about, the diff and the secrets it hands to the logger.
 import t from 'tap';
-import { embeddedServerConf } from '../../src/common/embedded.ts';
+import { embeddedFile } from '../../src/common/embedded.ts';
+
+const embeddedServerConf = (): string => embeddedFile('pulp/default-server.conf');
 import { ExitCode, InputError } from '../../src/common/errors.ts';
 import type { StartingConf } from '../../src/conf-file/read.ts';
-import { planConfigure } from '../../src/conf-file/plan.ts';
+import { planConfigure as planWith } from '../../src/conf-file/plan.ts';
+import { PULP } from '../../src/pulp/system.ts';
+import type { PulpOptions, ServerVars } from '../../src/pulp/settings.ts';
+import type { Settings } from '../../src/settings/options.ts';
+
+const planConfigure = (settings: Settings<PulpOptions, ServerVars>, starting: StartingConf) => planWith(settings, starting, PULP);
+
 import { readSettings } from '../../src/settings/options.ts';
 
 const noFiles = (): Buffer => {
@@ -19,7 +27,7 @@ function fileOf(text: string): StartingConf {
 }
 
 function plan(env: Record<string, string>, text = embeddedServerConf()): ReturnType<typeof planConfigure> {
-  return planConfigure(readSettings({ PULP_SERVER_CONF: CONF, ...env }, noFiles), fileOf(text));
+  return planConfigure(readSettings({ PULP_SERVER_CONF: CONF, ...env }, noFiles, PULP.settings), fileOf(text));
 }
 
 t.test('the kubelet variables become edits with their sources, the waits read the result', async (t) => {
@@ -75,7 +83,7 @@ t.test('a value the waits cannot use is refused naming the variable that gave it
 
 t.test('from a template: the diff is against the target as it is (none yet: /dev/null)', async (t) => {
   const text = embeddedServerConf();
-  const p = planConfigure(readSettings({ PULP_SERVER_CONF: CONF, DB_SERVICE_HOST: 'db' }, noFiles), { text, origin: 'template', readFrom: '/template/server.conf', current: undefined });
+  const p = planConfigure(readSettings({ PULP_SERVER_CONF: CONF, DB_SERVICE_HOST: 'db' }, noFiles, PULP.settings), { text, origin: 'template', readFrom: '/template/server.conf', current: undefined });
   t.ok(p.writes);
   t.match(p.diff, /^--- \/dev\/null\n\+\+\+ b\/etc\/pulp\/server\.conf\n/);
 });

@@ -2,7 +2,9 @@
 // documented defaults and with the other places that depend on it.
 import t from 'tap';
 import { configViewFrom } from '../helpers/targets.ts';
-import { embeddedServerConf } from '../../src/common/embedded.ts';
+import { embeddedFile } from '../../src/common/embedded.ts';
+
+const embeddedServerConf = (): string => embeddedFile('pulp/default-server.conf');
 import {
   type KeyId,
   PULP_KEYS,
@@ -17,7 +19,8 @@ import {
 } from '../../src/pulp/keys.ts';
 import { BROKER_SCHEMES, URL_SCHEMES } from '../../src/pulp/values.ts';
 import { isSecretKey } from '../../src/common/redact.ts';
-import { planEdits } from '../../src/settings/edits/plan.ts';
+import { planEdits } from '../../src/pulp/edits/plan.ts';
+import { PULP_SETTINGS } from '../../src/pulp/settings.ts';
 import { readSettings } from '../../src/settings/options.ts';
 
 const noFiles = (): Buffer => {
@@ -95,7 +98,7 @@ t.test('each variable of the table sets its key, as given, secrets marked', asyn
   const env: Record<string, string> = {};
   for (const s of ['server', 'database']) for (const d of directKeys(s)) env[d.env] = `v-${d.key.replace('_', '-')}`;
   t.same(Object.keys(env), ['PULP_SERVER_NAME', 'PULP_DB_NAME', 'PULP_DB_USERNAME', 'PULP_DB_PASSWORD', 'PULP_DB_REPLICA_SET']);
-  const plan = planEdits(readSettings(env, noFiles), configViewFrom({}));
+  const plan = planEdits(readSettings(env, noFiles, PULP_SETTINGS), configViewFrom({}));
   t.same(
     plan.edits.map((e) => [e.section, e.key, e.value, e.secret]),
     [

@@ -3,7 +3,8 @@
 import t from 'tap';
 import { configViewFrom } from '../helpers/targets.ts';
 import type { PlannedEdit } from '../../src/settings/edits/edit.ts';
-import { planEdits } from '../../src/settings/edits/plan.ts';
+import { planEdits } from '../../src/pulp/edits/plan.ts';
+import { PULP_SETTINGS } from '../../src/pulp/settings.ts';
 import { readSettings } from '../../src/settings/options.ts';
 import { parseBrokerUrl } from '../../src/pulp/values.ts';
 import { createRedactor } from '../../src/common/redact.ts';
@@ -12,7 +13,7 @@ const empty = configViewFrom({});
 const noFiles = (): Buffer => {
   throw new Error('no NAME_FILE in this test');
 };
-const plan = (env: Record<string, string>, current = empty) => planEdits(readSettings(env, noFiles), current);
+const plan = (env: Record<string, string>, current = empty) => planEdits(readSettings(env, noFiles, PULP_SETTINGS), current);
 const byKey = (edits: PlannedEdit[]) => Object.fromEntries(edits.map((e) => [`${e.section}.${e.key}`, e]));
 
 t.test('no environment, no edits: the file keeps every value', async (t) => {
@@ -105,12 +106,12 @@ t.test('NAME_FILE: value from the file, trailing newline dropped, source named',
     if (v === undefined) throw Object.assign(new Error('nope'), { code: 'ENOENT' });
     return Buffer.from(v);
   };
-  const settings = readSettings({ MSG_SERVICE_PASSWORD_FILE: '/run/secrets/pw', MSG_SERVICE_USER_FILE: '/run/secrets/user', MSG_SERVICE_HOST: 'r' }, read);
+  const settings = readSettings({ MSG_SERVICE_PASSWORD_FILE: '/run/secrets/pw', MSG_SERVICE_USER_FILE: '/run/secrets/user', MSG_SERVICE_HOST: 'r' }, read, PULP_SETTINGS);
   t.equal(settings.env.MSG_SERVICE_PASSWORD, 's3cret');
   const e = byKey(planEdits(settings, empty).edits);
   t.equal(e['tasks.broker_url']?.value, 'qpid://pulp:s3cret@r:5672');
   t.ok(e['tasks.broker_url']?.from.includes('MSG_SERVICE_PASSWORD_FILE'));
-  t.throws(() => readSettings({ PULP_DB_PASSWORD_FILE: '/nope' }, read), /PULP_DB_PASSWORD_FILE=\/nope: cannot read the file \(no such file\)/);
+  t.throws(() => readSettings({ PULP_DB_PASSWORD_FILE: '/nope' }, read, PULP_SETTINGS), /PULP_DB_PASSWORD_FILE=\/nope: cannot read the file \(no such file\)/);
 });
 
 t.test('another Service name reads that service\'s variables', async (t) => {
@@ -120,7 +121,7 @@ t.test('another Service name reads that service\'s variables', async (t) => {
 
 t.test('an empty NAME or NAME_FILE counts as unset', async (t) => {
   const read = () => Buffer.from('from-file\n');
-  const { env } = readSettings({ MSG_SERVICE_PASSWORD: '', MSG_SERVICE_PASSWORD_FILE: '/run/secrets/pw', PULP_DB_PASSWORD_FILE: '' }, read);
+  const { env } = readSettings({ MSG_SERVICE_PASSWORD: '', MSG_SERVICE_PASSWORD_FILE: '/run/secrets/pw', PULP_DB_PASSWORD_FILE: '' }, read, PULP_SETTINGS);
   t.equal(env.MSG_SERVICE_PASSWORD, 'from-file');
   t.equal(env.PULP_DB_PASSWORD, undefined);
 });

@@ -1,18 +1,22 @@
-// The manifests in fixtures/k8s against the Kubernetes API schemas, offline, with PyPI's
-// kubernetes-validate (test/k8s/kubernetes-validate.sh installs it into a venv under
-// /var/cache/pulp-entrypoint): --strict rejects any field the API does not have, which a
-// plain schema check and `kubectl apply --dry-run=client` let through. Three Kubernetes
-// versions: an old one still in the field, a middle one, and the newest the package ships.
+// The manifests in fixtures/k8s (Pulp) and fixtures/k8s/keystone (Keystone) against the
+// Kubernetes API schemas, offline, with PyPI's kubernetes-validate
+// (test/k8s/kubernetes-validate.sh installs it into a venv under /var/cache/pulp-entrypoint):
+// --strict rejects any field the API does not have, which a plain schema check and
+// `kubectl apply --dry-run=client` let through. Three Kubernetes versions: an old one still
+// in the field, a middle one, and the newest the package ships.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { unavailable } from '../helpers/unavailable.ts';
 
 const DIR = join(ROOT, 'fixtures', 'k8s');
-const FILES = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(DIR, f));
+const KEYSTONE_DIR = join(DIR, 'keystone');
+/** A folder's manifests, in the order `kubectl apply -f DIR` takes them (it does not recurse). */
+const manifestsIn = (dir: string): string[] => readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(dir, f));
+const FILES = [...manifestsIn(DIR), ...manifestsIn(KEYSTONE_DIR)];
 
 /** The validator, installed (or found in the cache) by the setup script; undefined after failing or skipping. */
 function validator(): string | undefined {
@@ -28,6 +32,12 @@ function run(bin: string, args: string[]): { status: number | null; out: string 
   const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, out: r.stdout + r.stderr };
 }
+
+t.test('both folders are validated', async (t) => {
+  const names = (dir: string): string[] => FILES.filter((f) => dirname(f) === dir).map((f) => basename(f));
+  t.ok(names(DIR).length > 0, 'the Pulp manifests');
+  t.same(names(KEYSTONE_DIR), ['00-db.yaml', '01-keys.yaml', '02-keystone.yaml', '03-service.yaml'], 'the Keystone manifests');
+});
 
 const bin = validator();
 if (bin) {

@@ -10,8 +10,8 @@ import type { MongoTarget } from '../../common/targets.ts';
 import { ProbeError, toProbeError } from '../classify.ts';
 import { MONGO_MAX_BEFORE_HELLO, MONGO_MAX_MESSAGE, guardStream, mongoFormat } from '../frame-guard.ts';
 import { readTlsFiles } from '../tls-files.ts';
-import { TLS_FILE_KEYS, labelOf } from '../../pulp/keys.ts';
 import { type AttemptOptions, withTimeout } from '../timeout.ts';
+import { programNames } from '../../common/program.ts';
 
 type Seed = MongoTarget['seeds'][number];
 
@@ -79,7 +79,7 @@ export function mongoClientOptions(
     maxPoolSize: 1,
     retryReads: false,
     retryWrites: false,
-    appName: 'pulp-entrypoint',
+    appName: programNames().program,
   };
   if (target.replicaSet !== undefined) opts.replicaSet = target.replicaSet;
   if (target.username !== undefined) {
@@ -135,9 +135,9 @@ async function pingClient(target: MongoTarget, seeds: Seed[], options: MongoClie
 export async function probeOptions(target: MongoTarget, opts: AttemptOptions): Promise<MongoClientOptions> {
   return mongoClientOptions(target, opts.timeoutMs, target.tls
       ? await readTlsFiles({
-          ca: { file: target.caFile, setting: labelOf(TLS_FILE_KEYS.database.ca) },
-          cert: { file: target.certFile, setting: labelOf(TLS_FILE_KEYS.database.cert) },
-          key: { file: target.keyFile, setting: labelOf(TLS_FILE_KEYS.database.key) },
+          ca: { file: target.caFile, setting: target.tlsSettings.ca },
+          cert: { file: target.certFile, setting: target.tlsSettings.cert },
+          key: { file: target.keyFile, setting: target.tlsSettings.key },
         })
       : {});
 }

@@ -1,26 +1,26 @@
-// A planned edit, and what the parts of the plan (database, broker, overrides) share: the
-// validated environment, where to report a problem, the check of a host a service gave.
+// A planned edit, and what the parts of a system's plan share: the validated environment,
+// where to report a problem, the check of a host a service gave.
 import type { ConfigView } from '../../ini/config-view.ts';
 import { type VarProblem, unique } from '../kube.ts';
 import type { Sourced } from '../types.ts';
-import type { AgentOptions, ServerVars } from '../options.ts';
+import type { CommonOptions } from '../options.ts';
 import * as v from '../validators.ts';
 
 export interface PlannedEdit {
   section: string;
   key: string;
   value: string;
-  /** Variables the value came from; "default" and "server.conf" mark parts not from the environment. */
+  /** Variables the value came from; "default" and the file's name mark parts not from the environment. */
   from: string[];
   /** Whole value is secret (passwords); URL passwords are masked wherever URLs are shown. */
   secret: boolean;
 }
 
-/** What every part of the plan shares: the validated environment and where to report. */
-export interface Ctx {
+/** What every part of a plan shares: the validated environment and where to report. */
+export interface Ctx<O, C> {
   env: Readonly<Record<string, string>>;
-  c: ServerVars;
-  opts: AgentOptions;
+  c: C;
+  opts: CommonOptions & O;
   current: ConfigView;
   problems: VarProblem[];
   /** Which variable really gave a credential (NAME or NAME_FILE). */

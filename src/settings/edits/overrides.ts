@@ -1,15 +1,20 @@
-// PULP_CONF__SECTION__KEY: any key of any section, set as given, over what the other parts
+// PREFIX_CONF__SECTION__KEY: any key of any section, set as given, over what the other parts
 // planned for it (with a warning naming what it replaced).
-import { isSecret } from '../../pulp/keys.ts';
+import { envName } from '../../common/program.ts';
 import type { VarProblem } from '../kube.ts';
 import * as v from '../validators.ts';
 import { type Part, type PlannedEdit, edit } from './edit.ts';
 
-const CONF_PREFIX = 'PULP_CONF__';
 const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-/** PULP_CONF__SECTION__KEY: any key, the most specific way to say it, so it wins over `planned`. */
-export function overrideEdits(env: Record<string, string>, planned: PlannedEdit[], problems: VarProblem[]): Part & { warnings: string[] } {
+/** PREFIX_CONF__SECTION__KEY: any key, the most specific way to say it, so it wins over `planned`. */
+export function overrideEdits(
+  env: Readonly<Record<string, string>>,
+  planned: PlannedEdit[],
+  problems: VarProblem[],
+  isSecret: (section: string, key: string) => boolean,
+): Part & { warnings: string[] } {
+  const CONF_PREFIX = envName('CONF__');
   const edits = [...planned];
   const secrets: string[] = [];
   const warnings: string[] = [];
@@ -17,7 +22,7 @@ export function overrideEdits(env: Record<string, string>, planned: PlannedEdit[
     const parts = name.slice(CONF_PREFIX.length).split('__');
     const [section, key] = parts;
     if (parts.length !== 2 || section === undefined || key === undefined || !NAME_PART.test(section) || !NAME_PART.test(key)) {
-      problems.push({ variable: name, problem: 'is not of the form PULP_CONF__SECTION__KEY (letters, digits, "_", "-", ".")' });
+      problems.push({ variable: name, problem: `is not of the form ${CONF_PREFIX}SECTION__KEY (letters, digits, "_", "-", ".")` });
       continue;
     }
     const value = env[name] ?? '';

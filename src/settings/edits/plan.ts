@@ -1,14 +1,12 @@
-// The environment -> the server.conf edits it asks for (pure). A key is edited only when the
-// environment gives its value; everything else in the file is left as it is.
-import type { ConfigView } from '../../ini/config-view.ts';
+// The environment -> the edits of a system's file (pure): the system's parts, then the
+// PREFIX_CONF__SECTION__KEY overrides over them. A key is edited only when the environment
+// gives its value; everything else in the file is left as it is.
 import { InputError } from '../../common/errors.ts';
 import { splitUrl } from '../../common/url.ts';
 import type { Settings } from '../options.ts';
-import { brokerEdits } from './broker.ts';
-import { databaseEdits } from './database.ts';
-import { directEdits } from './direct.ts';
-import type { Ctx, PlannedEdit } from './edit.ts';
+import type { Ctx, Part, PlannedEdit } from './edit.ts';
 import { overrideEdits } from './overrides.ts';
+import type { ConfigView } from '../../ini/config-view.ts';
 
 export interface EditPlan {
   edits: PlannedEdit[];
@@ -17,16 +15,24 @@ export interface EditPlan {
   secrets: string[];
 }
 
-/** @param current the file as it is now, for the halves of a value the environment leaves out */
-export function planEdits(settings: Settings, current: ConfigView): EditPlan {
-  const { env, fileFrom, opts, serverVars } = settings;
-  if (serverVars instanceof InputError) throw serverVars;
-  const ctx: Ctx = { env, c: serverVars, opts, current, problems: [], via: (name) => fileFrom.get(name) ?? name };
-  const parts = [directEdits(ctx, 'server'), databaseEdits(ctx), brokerEdits(ctx)];
-  const overrides = overrideEdits(env, parts.flatMap((p) => p.edits), ctx.problems);
+/**
+ * @param current the file as it is now, for the halves of a value the environment leaves out
+ * @param parts the system's own parts of the plan, in order
+ */
+export function planEditsWith<O, C>(
+  settings: Settings<O, C>,
+  current: ConfigView,
+  parts: (ctx: Ctx<O, C>) => Part[],
+  isSecret: (section: string, key: string) => boolean,
+): EditPlan {
+  const { env, fileFrom, opts, confVars } = settings;
+  if (confVars instanceof InputError) throw confVars;
+  const ctx: Ctx<O, C> = { env, c: confVars, opts, current, problems: [], via: (name) => fileFrom.get(name) ?? name };
+  const planned = parts(ctx);
+  const overrides = overrideEdits(env, planned.flatMap((p) => p.edits), ctx.problems, isSecret);
   const first = ctx.problems[0];
   if (first) throw new InputError(`${first.variable}: ${first.problem}`);
-  const secrets = [...parts.flatMap((p) => p.secrets), ...overrides.secrets];
+  const secrets = [...planned.flatMap((p) => p.secrets), ...overrides.secrets];
   return { edits: overrides.edits, warnings: overrides.warnings, secrets: [...secrets, ...urlPasswords(overrides.edits)] };
 }
 

@@ -2,14 +2,15 @@
 // environment leaves out), then the keys set directly.
 import { type ConfigView, confGet } from '../../ini/config-view.ts';
 import { joinHostPort } from '../../common/net.ts';
-import { pulpDefault } from '../../pulp/keys.ts';
-import { parseSeeds } from '../../pulp/values.ts';
-import { discoverService } from '../kube.ts';
-import { directEdits } from './direct.ts';
-import { type Ctx, type Part, type PlannedEdit, checkHost, edit } from './edit.ts';
+import { pulpDefault } from '../keys.ts';
+import { parseSeeds } from '../values.ts';
+import { discoverService } from '../../settings/kube.ts';
+import { pulpDirectEdits } from './direct.ts';
+import type { PulpCtx } from './direct.ts';
+import { type Part, type PlannedEdit, checkHost, edit } from '../../settings/edits/edit.ts';
 
 /** [database] seeds from the database service, then the keys set directly. */
-export function databaseEdits(ctx: Ctx): Part {
+export function databaseEdits(ctx: PulpCtx): Part {
   const db = discoverService(ctx.env, ctx.opts.dbService.value, { defaultPort: 27017, portNames: ['mongodb', 'mongo'] }, ctx.problems);
   checkHost(db.host, ctx.problems);
   const seeds: PlannedEdit[] = [];
@@ -19,7 +20,7 @@ export function databaseEdits(ctx: Ctx): Part {
     const port = db.port ?? (db.host ? { value: 27017, from: ['default'] } : { value: fileSeed.port, from: ['server.conf'] });
     seeds.push(edit('database', 'seeds', joinHostPort(host.value, port.value), [...host.from, ...port.from]));
   }
-  const direct = directEdits(ctx, 'database');
+  const direct = pulpDirectEdits(ctx, 'database');
   return { edits: [...seeds, ...direct.edits], secrets: direct.secrets };
 }
 

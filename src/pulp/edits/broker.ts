@@ -2,14 +2,15 @@
 // whatever the environment leaves out comes from the file's URL, then Celery's defaults.
 import { type ConfigView, confGet } from '../../ini/config-view.ts';
 import { joinHostPort } from '../../common/net.ts';
-import { labelOf, pulpDefault } from '../../pulp/keys.ts';
-import { URL_SCHEMES, parseBrokerUrl } from '../../pulp/values.ts';
-import { discoverService } from '../kube.ts';
-import type { Sourced } from '../types.ts';
-import { type Ctx, type Part, type PlannedEdit, checkHost, edit } from './edit.ts';
+import { labelOf, pulpDefault } from '../keys.ts';
+import { URL_SCHEMES, parseBrokerUrl } from '../values.ts';
+import { discoverService } from '../../settings/kube.ts';
+import type { Sourced } from '../../settings/types.ts';
+import type { PulpCtx } from './direct.ts';
+import { type Part, type PlannedEdit, checkHost, edit } from '../../settings/edits/edit.ts';
 
 /** [messaging] url and [tasks] broker_url from the broker service, its credentials and scheme. */
-export function brokerEdits(ctx: Ctx): Part {
+export function brokerEdits(ctx: PulpCtx): Part {
   const { env, c, opts } = ctx;
   const msg = discoverService(env, opts.msgService.value, { defaultPort: 5672, portNames: ['amqp'] }, ctx.problems);
   checkHost(msg.host, ctx.problems);
@@ -50,7 +51,7 @@ export function brokerEdits(ctx: Ctx): Part {
 
 /** The broker user and password: the environment's, else the file's, else Celery's guest. */
 function brokerCredentials(
-  ctx: Ctx,
+  ctx: PulpCtx,
   base: { username?: string; password?: string },
 ): { user: Sourced<string>; password: Sourced<string> | undefined } {
   const { c, via } = ctx;

@@ -1,0 +1,74 @@
+// The init's connection to a MySQL/MariaDB database (Keystone's): one mysql2 connection, made
+// after the waits and retried until the deadline, with a mysqlInitStore over it for init-db.ts.
+// The driver loads only here (and in the wait).
+import type { Connection } from 'mysql2/promise';
+import { UnavailableError } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import { envName } from '../common/program.ts';
+import { type Deadline, retryUntil } from '../common/retry.ts';
+import type { MysqlTarget } from '../common/targets.ts';
+import { REASON_HINT, toProbeError } from '../dependencies/classify.ts';
+import { loadMysql } from '../dependencies/drivers.ts';
+import { permanentRefusal } from '../wait/mysql.ts';
+import type { InitDb } from './init-db.ts';
+import { mysqlInitStore } from './mysql-store.ts';
+import { backoffPolls } from './store-call.ts';
+
+export function mysqlStoreName(target: MysqlTarget): string {
+  return `MySQL at ${target.address} (database ${target.database})`;
+}
+
+// Each query gives up after this, so that a database that goes away mid-init is noticed and
+// retried by store-call.ts instead of hanging on one call until far past the deadline.
+const OP_TIMEOUT_MS = 10_000;
+const CONNECT_POLL_MS = 500;
+
+async function connect(target: MysqlTarget, timeoutMs: number): Promise<Connection> {
+  const mysql = await loadMysql();
+  const conn = await mysql.createConnection({
+    host: target.host,
+    port: target.port,
+    user: target.username,
+    ...(target.password !== undefined ? { password: target.password } : {}),
+    database: target.database,
+    connectTimeout: timeoutMs,
+    // mysql-store.ts sets the session to UTC; DATETIME values are read as UTC instants.
+    timezone: 'Z',
+  });
+  // A lost connection emits 'error'; without a listener that would end the process. The next
+  // query fails with it and store-call.ts retries on a new store.
+  conn.on('error', () => {});
+  return conn;
+}
+
+/** Opens nothing until the store is first asked for (after the waits). */
+export function openMysqlInit(target: MysqlTarget): InitDb {
+  let conn: Promise<Connection> | undefined;
+  const name = mysqlStoreName(target);
+  const cannot = `cannot connect to ${name} for the one-time init`;
+  const open = (deadline: Deadline, log: Logger): Promise<Connection> =>
+    retryUntil({
+      deadline,
+      attempt: (_n, leftMs) => connect(target, Math.round(Math.min(OP_TIMEOUT_MS, Math.max(1000, leftMs)))),
+      failure: (err) => {
+        const p = permanentRefusal(err, target.address) ?? toProbeError(err, target.address);
+        if (p.permanent) throw new UnavailableError(`${cannot}: ${p.message}; ${REASON_HINT[p.reason]}`);
+        return p;
+      },
+      pauseMs: (failures) => backoffPolls(CONNECT_POLL_MS, failures),
+      onRetry: (p, attempt, pause) => log.warn(`${cannot}: ${p.message}; trying again in ${pause} ms`, { attempt }),
+      expired: (p, attempts) =>
+        new UnavailableError(
+          `${cannot}: ${p.message}, still at the deadline after ${attempts} attempts; ${REASON_HINT[p.reason]} (${envName('WAIT_TIMEOUT')} sets the deadline)`,
+        ),
+    });
+  return {
+    name,
+    done: Promise.resolve(undefined),
+    store: async (deadline, log) => mysqlInitStore(await (conn ??= open(deadline, log)), target.database),
+    close: async () => {
+      const c = await conn?.catch(() => undefined);
+      await c?.end().catch(() => c.destroy());
+    },
+  };
+}

@@ -1,0 +1,60 @@
+// The keystone.conf keys the agent knows, in one table: where each is, Keystone's default,
+// whether it is secret, and who reads it as the API starts. Edits, targets, preview, redaction
+// and the "Keystone cannot read this" check derive from it.
+import { type ConfigView, confGet } from '../ini/config-view.ts';
+import { isSecretKey } from '../common/redact.ts';
+
+export type Reader = 'mysql wait' | 'init' | 'keys' | 'keystone';
+
+export interface KeystoneKey {
+  /** Keystone's value when the file leaves the key out (only where the agent needs one). */
+  default?: string;
+  secret: boolean;
+  /** Who reads it at start; a value oslo.config cannot give back as written is refused then. */
+  readBy: readonly Reader[];
+}
+
+/** "section.key" -> what the agent knows of it (sections as oslo.config names them). */
+export const KEYSTONE_KEYS = {
+  'database.connection': { secret: false, readBy: ['mysql wait', 'init', 'keystone'] },
+  // Keystone turns oslo.cache on by default (its sample says so); the null backend caches nothing.
+  'cache.enabled': { default: 'true', secret: false, readBy: ['keystone'] },
+  'cache.backend': { default: 'dogpile.cache.null', secret: false, readBy: ['keystone'] },
+  'cache.memcache_servers': { default: 'localhost:11211', secret: false, readBy: ['keystone'] },
+  'fernet_tokens.key_repository': { default: '/etc/keystone/fernet-keys/', secret: false, readBy: ['keys', 'keystone'] },
+  'credential.key_repository': { default: '/etc/keystone/credential-keys/', secret: false, readBy: ['keys', 'keystone'] },
+  'DEFAULT.admin_token': { secret: true, readBy: ['keystone'] },
+} as const satisfies Record<string, KeystoneKey>;
+
+export type KeyId = keyof typeof KEYSTONE_KEYS;
+const TABLE: Readonly<Record<string, KeystoneKey>> = KEYSTONE_KEYS;
+
+export function keyParts(id: KeyId): { section: string; key: string } {
+  const dot = id.indexOf('.');
+  return { section: id.slice(0, dot), key: id.slice(dot + 1) };
+}
+
+/** How messages name a key: "keystone.conf [database] connection". */
+export function keyLabel(section: string, key: string): string {
+  return `keystone.conf [${section}] ${key}`;
+}
+
+export function labelOf(id: KeyId): string {
+  const { section, key } = keyParts(id);
+  return keyLabel(section, key);
+}
+
+/** The value Keystone uses: as given (trimmed), else its default (undefined when it has none). */
+export function keystoneValue(conf: ConfigView, id: KeyId): string | undefined {
+  const { section, key } = keyParts(id);
+  const v = confGet(conf, section, key)?.trim();
+  return v === undefined || v === '' ? TABLE[id]?.default : v;
+}
+
+export function isSecret(section: string, key: string): boolean {
+  return TABLE[`${section}.${key}`]?.secret ?? isSecretKey(key);
+}
+
+export function refusedWhenUnreadable(section: string, key: string): boolean {
+  return (TABLE[`${section}.${key}`]?.readBy.length ?? 0) > 0;
+}

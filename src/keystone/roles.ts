@@ -1,0 +1,65 @@
+// The role table: Keystone has one role, `api`, run by every replica: the one-time init
+// (db_sync, then bootstrap when a password is given) under the lease, its keys installed, then
+// the API under gunicorn as `keystone`. Pure data read by the preview and by run.
+import { dirname, join } from 'node:path';
+import type { CommandSpec, KeyRepositorySpec, RoleSpec } from '../system/system.ts';
+import type { ConfigView } from '../ini/config-view.ts';
+import { KEYSTONE_WSGI_APP, bindAddress, gunicornConfig } from './gunicorn.ts';
+import { keystoneValue } from './keys.ts';
+import type { KeystoneOptions } from './settings.ts';
+
+export const ROLES = ['api'] as const;
+
+/** gunicorn's -c file, next to keystone.conf (the same writable directory). */
+export const GUNICORN_CONF = 'gunicorn.conf.py';
+
+/** Keystone's processes need no particular directory; "/" exists in every image. */
+const CWD = '/';
+
+/** The init's program and arguments, which make the default init key (a new Keystone: a new key). */
+export function initArgv(bootstrap: boolean): string[] {
+  return bootstrap ? ['keystone-manage', 'db_sync', 'bootstrap'] : ['keystone-manage', 'db_sync'];
+}
+
+export interface ApiInputs {
+  conf: ConfigView;
+  confPath: string;
+  runAs: string;
+  opts: KeystoneOptions;
+  extraArgs: readonly string[];
+}
+
+const NO_SECRET = (name: string, variable: string): string =>
+  `${variable} is not set: this replica uses ${name} keys of its own, so tokens it issues fail on every other replica and after the pod is replaced; mount the same keys into every replica from a Secret (keystone-entrypoint keys prints one)`;
+
+function keyRepositories(conf: ConfigView, o: KeystoneOptions): KeyRepositorySpec[] {
+  const repo = (name: string, dir: string | undefined, source: { value: string; from: string[] } | undefined, variable: string): KeyRepositorySpec => ({
+    name,
+    dir: dir ?? '',
+    source: source ? { dir: source.value, variable } : undefined,
+    generatedWarning: NO_SECRET(name, variable),
+  });
+  return [
+    repo('fernet', keystoneValue(conf, 'fernet_tokens.key_repository'), o.fernetKeys, 'KEYSTONE_FERNET_KEYS'),
+    repo('credential', keystoneValue(conf, 'credential.key_repository'), o.credentialKeys, 'KEYSTONE_CREDENTIAL_KEYS'),
+  ];
+}
+
+export function apiSpec(i: ApiInputs): RoleSpec {
+  const as = (argv: string[], env?: Record<string, string>): CommandSpec => ({ argv, user: i.runAs, cwd: CWD, ...(env ? { env } : {}) });
+  const o = i.opts;
+  const init = [as(['keystone-manage', 'db_sync'])];
+  // bootstrap reads OS_BOOTSTRAP_* from its environment; a password given as a file is passed
+  // as the variable, never on the command line.
+  if (o.bootstrapPassword) init.push(as(['keystone-manage', 'bootstrap'], { OS_BOOTSTRAP_PASSWORD: o.bootstrapPassword.value }));
+  const file = join(dirname(i.confPath), GUNICORN_CONF);
+  return {
+    role: 'api',
+    init,
+    // Extra arguments are gunicorn's; each worker empties sys.argv before Keystone reads it (gunicorn.ts).
+    exec: as(['gunicorn', '-c', file, ...i.extraArgs]),
+    files: [{ path: file, text: gunicornConfig({ ...o.listen.value, workers: o.workers.value }), why: `gunicorn's settings: bind ${bindAddress(o.listen.value)}, ${o.workers.value} workers, ${KEYSTONE_WSGI_APP}` }],
+    keys: keyRepositories(i.conf, o),
+    settings: [],
+  };
+}

@@ -1,0 +1,106 @@
+// Keystone's own variables, beside the agent's common ones (src/settings/options.ts): the
+// original image's MYSQL_* and keystone-manage bootstrap's OS_BOOTSTRAP_*, the database
+// Service, where gunicorn listens, the key repositories' sources and the cache servers.
+import type { CleanedEnv } from 'envalid';
+import { EnvError, makeValidator } from 'envalid';
+import { splitHostPort } from '../common/net.ts';
+import { type SettingsSchema, type Validated, optional, sourced } from '../settings/options.ts';
+import type { Sourced } from '../settings/types.ts';
+import * as v from '../settings/validators.ts';
+
+export const DEFAULT_CONF_PATH = '/etc/keystone/keystone.conf';
+export const DEFAULT_LISTEN = '0.0.0.0:5000';
+/**
+ * gunicorn workers: each Keystone worker holds its own database pool and caches (~100 MB);
+ * two serve a replica without one slow request stalling the rest. Scale with replicas first.
+ */
+export const DEFAULT_WORKERS = 2;
+
+/** host:port, the host an IP or name (IPv6 bracketed), for gunicorn's bind. */
+const listen = makeValidator<{ host: string; port: number }>((input: string) => {
+  const hp = splitHostPort(input.trim());
+  if (hp === undefined || hp.port === undefined || v.hostProblem(hp.host) !== undefined) {
+    throw new EnvError(`"${v.truncate(input)}" is not host:port (0.0.0.0:5000, [::]:5000)`);
+  }
+  return { host: hp.host, port: hp.port };
+});
+
+const workers = makeValidator<number>((input: string) => {
+  if (!/^[0-9]{1,3}$/.test(input.trim()) || Number(input) < 1) throw new EnvError(`"${v.truncate(input)}" is not a number of workers (1 to 999)`);
+  return Number(input);
+});
+
+/** keystone-manage bootstrap's own variables (it reads them from the environment itself). */
+export const BOOTSTRAP_VARIABLES = [
+  'OS_BOOTSTRAP_USERNAME',
+  'OS_BOOTSTRAP_PROJECT_NAME',
+  'OS_BOOTSTRAP_ROLE_NAME',
+  'OS_BOOTSTRAP_SERVICE_NAME',
+  'OS_BOOTSTRAP_REGION_ID',
+  'OS_BOOTSTRAP_PUBLIC_URL',
+  'OS_BOOTSTRAP_INTERNAL_URL',
+  'OS_BOOTSTRAP_ADMIN_URL',
+] as const;
+
+const optionSpecs = {
+  KEYSTONE_DB_SERVICE: v.serviceName({ default: 'db' }),
+  KEYSTONE_LISTEN: listen({ default: undefined }),
+  KEYSTONE_WORKERS: workers({ default: DEFAULT_WORKERS }),
+  KEYSTONE_FERNET_KEYS: v.absolutePath({ default: undefined }),
+  KEYSTONE_CREDENTIAL_KEYS: v.absolutePath({ default: undefined }),
+  OS_BOOTSTRAP_PASSWORD: v.text({ default: undefined }),
+  ADMIN_TOKEN: v.text({ default: undefined }),
+  ...Object.fromEntries(BOOTSTRAP_VARIABLES.map((name) => [name, v.text({ default: undefined })])),
+};
+
+/** The variables that feed keystone.conf keys (src/keystone/edits.ts). */
+const confSpecs = {
+  SERVICE_HOST: v.host({ default: undefined }),
+  MYSQL_USER: v.text({ default: undefined }),
+  MYSQL_PASSWORD: v.text({ default: undefined }),
+  MYSQL_DATABASE: v.textUpTo(64)({ default: undefined }),
+  KEYSTONE_CACHE_SERVERS: v.text({ default: undefined }),
+};
+
+export type KeystoneConfVars = CleanedEnv<typeof confSpecs>;
+
+export interface KeystoneOptions {
+  dbService: Sourced<string>;
+  listen: Sourced<{ host: string; port: number }>;
+  workers: Sourced<number>;
+  fernetKeys: Sourced<string> | undefined;
+  credentialKeys: Sourced<string> | undefined;
+  /** Set: bootstrap runs after db_sync (keystone-manage reads it from the environment). */
+  bootstrapPassword: Sourced<string> | undefined;
+  /** The original image's admin token, which the agent does not write (see system.ts). */
+  adminToken: Sourced<string> | undefined;
+}
+
+export const KEYSTONE_SETTINGS: SettingsSchema<KeystoneOptions, KeystoneConfVars> = {
+  confVar: 'KEYSTONE_CONF',
+  templateVar: 'KEYSTONE_CONF_TEMPLATE',
+  defaultConfPath: DEFAULT_CONF_PATH,
+  runAsDefault: 'keystone',
+  fileVariables: [
+    { name: 'MYSQL_USER', secret: false },
+    { name: 'MYSQL_PASSWORD', secret: true },
+    { name: 'OS_BOOTSTRAP_PASSWORD', secret: true },
+    { name: 'ADMIN_TOKEN', secret: true },
+  ],
+  optionSpecs,
+  confSpecs,
+  options: (env, o: Validated): KeystoneOptions => {
+    const l = optional<{ host: string; port: number }>(o, 'KEYSTONE_LISTEN');
+    return {
+      dbService: sourced(env, o, 'KEYSTONE_DB_SERVICE'),
+      listen: l ?? { value: splitHostPort(DEFAULT_LISTEN) as { host: string; port: number }, from: ['default'] },
+      workers: sourced(env, o, 'KEYSTONE_WORKERS'),
+      fernetKeys: optional(o, 'KEYSTONE_FERNET_KEYS'),
+      credentialKeys: optional(o, 'KEYSTONE_CREDENTIAL_KEYS'),
+      bootstrapPassword: optional(o, 'OS_BOOTSTRAP_PASSWORD'),
+      adminToken: optional(o, 'ADMIN_TOKEN'),
+    };
+  },
+  // The confSpecs validated these names; only their values' types are asserted here.
+  confVars: (o) => Object.fromEntries(Object.keys(confSpecs).map((k) => [k, o[k]])) as KeystoneConfVars,
+};

@@ -1,0 +1,50 @@
+// src/cli/systems.ts and src/system/system.ts: the program's name picks the system (busybox
+// style), a name no system claims is Pulp's, and under each name everything the program says
+// of itself (--help, --version, errors) speaks of that system only.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT } from '../helpers/cli.ts';
+import { systemFor } from '../../src/cli/systems.ts';
+import { PULP } from '../../src/pulp/system.ts';
+import { KEYSTONE } from '../../src/keystone/system.ts';
+
+const named = (name: string | undefined): string => systemFor(name)((s) => s.names.program);
+
+t.test('the name (or path) picks the system; any other name is Pulp', async (t) => {
+  t.equal(named('keystone-entrypoint'), 'keystone-entrypoint');
+  t.equal(named('/usr/local/bin/keystone-entrypoint'), 'keystone-entrypoint');
+  t.equal(named('/usr/local/bin/pulp-entrypoint'), 'pulp-entrypoint');
+  t.equal(named('/work/dist/main.mjs'), 'pulp-entrypoint');
+  t.equal(named(undefined), 'pulp-entrypoint');
+});
+
+t.test("each system's names are its own", async (t) => {
+  for (const s of [PULP, KEYSTONE]) {
+    t.equal(s.settings.confVar.split('_')[0], s.names.prefix, `${s.names.program}: its file's variable has its prefix`);
+    t.ok(s.roles.includes(s.initRole), `${s.names.program}: init runs a role it has`);
+    t.equal(s.dialect.name, s.file.name);
+  }
+  t.not(PULP.names.prefix, KEYSTONE.names.prefix);
+});
+
+function run(bin: string, args: string[], env: Record<string, string> = {}): { status: number | null; out: string } {
+  const r = spawnSync(join(ROOT, 'bin', bin), args, { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+t.test('under keystone-entrypoint, nothing speaks of Pulp; under pulp-entrypoint, nothing of Keystone', async (t) => {
+  const ks = [run('keystone-entrypoint', ['--help']), run('keystone-entrypoint', ['--version']), run('keystone-entrypoint', ['run', 'beat']), run('keystone-entrypoint', [])];
+  for (const r of ks) {
+    t.notMatch(r.out, /PULP|[Pp]ulp|server\.conf|celery|beat role/, r.out.split('\n')[0]);
+    t.match(r.out, /keystone-entrypoint/);
+  }
+  t.equal(ks[0]?.status, 0);
+  t.match(ks[2]?.out, /^keystone-entrypoint: error: run: unknown role "beat": one of api\n$/);
+  t.equal(ks[2]?.status, 64);
+  const pulp = [run('pulp-entrypoint', ['--help']), run('pulp-entrypoint', ['run', 'api'])];
+  for (const r of pulp) t.notMatch(r.out, /KEYSTONE|[Kk]eystone/, r.out.split('\n')[0]);
+  const bad = run('keystone-entrypoint', ['configure'], { KEYSTONE_WAIT_TIMEOUT: 'soon' });
+  t.equal(bad.status, 65);
+  t.equal(bad.out, 'keystone-entrypoint: error: KEYSTONE_WAIT_TIMEOUT: "soon" is not a number of seconds (more than 0, at most 86400)\n');
+});
