@@ -140,7 +140,7 @@ export async function waitThenInit<O, C>(
 async function runSteps<O, C>(ctx: Context<O, C>, steps: CommandSpec[], pre: Preflight, lost: AbortSignal): Promise<number> {
   for (const step of steps) {
     const env = { ...process.env, ...step.env };
-    const code = await runToCompletion({ argv: step.argv, user: pre.user, cwd: step.cwd, env, label: step.argv.slice(0, 2).join(' ') }, ctx.log, lost);
+    const code = await runToCompletion({ argv: step.argv, user: pre.user, cwd: step.cwd, env, label: step.label ?? step.argv[0] ?? 'init' }, ctx.log, lost);
     if (code !== 0) return code;
   }
   return 0;
@@ -153,7 +153,7 @@ async function runSteps<O, C>(ctx: Context<O, C>, steps: CommandSpec[], pre: Pre
 export async function execCommand<O, C>(ctx: Context<O, C>, cmd: CommandSpec, pre: Preflight, label: string): Promise<number> {
   ctx.log.trace('exec', { argv: cmd.argv, cwd: cmd.cwd, user: pre.user?.name ?? 'current' });
   return execRole(
-    { argv: cmd.argv, user: pre.user, cwd: cmd.cwd, env: process.env, signalRewrite: ctx.opts.signalRewrite?.value, mode: ctx.opts.execMode.value, label },
+    { argv: cmd.argv, user: pre.user, cwd: cmd.cwd, env: { ...process.env, ...cmd.env }, signalRewrite: ctx.opts.signalRewrite?.value, mode: ctx.opts.execMode.value, label },
     ctx.log,
   );
 }

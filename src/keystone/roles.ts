@@ -46,12 +46,17 @@ function keyRepositories(conf: ConfigView, o: KeystoneOptions): KeyRepositorySpe
 }
 
 export function apiSpec(i: ApiInputs): RoleSpec {
-  const as = (argv: string[], env?: Record<string, string>): CommandSpec => ({ argv, user: i.runAs, cwd: CWD, ...(env ? { env } : {}) });
+  // Keystone finds its file itself (/etc/keystone/keystone.conf, ~/keystone.conf, ...): the
+  // API is told with OS_KEYSTONE_CONFIG_FILES, keystone-manage with --config-file, so both
+  // read the file the agent wrote and no other.
+  const files = { OS_KEYSTONE_CONFIG_FILES: i.confPath };
+  const as = (argv: string[], env?: Record<string, string>, label?: string): CommandSpec => ({ argv, user: i.runAs, cwd: CWD, env: { ...files, ...env }, ...(label ? { label } : {}) });
+  const manage = ['keystone-manage', '--config-file', i.confPath];
   const o = i.opts;
-  const init = [as(['keystone-manage', 'db_sync'])];
+  const init = [as([...manage, 'db_sync'], {}, 'keystone-manage db_sync')];
   // bootstrap reads OS_BOOTSTRAP_* from its environment; a password given as a file is passed
   // as the variable, never on the command line.
-  if (o.bootstrapPassword) init.push(as(['keystone-manage', 'bootstrap'], { OS_BOOTSTRAP_PASSWORD: o.bootstrapPassword.value }));
+  if (o.bootstrapPassword) init.push(as([...manage, 'bootstrap'], { OS_BOOTSTRAP_PASSWORD: o.bootstrapPassword.value }, 'keystone-manage bootstrap'));
   const file = join(dirname(i.confPath), GUNICORN_CONF);
   return {
     role: 'api',

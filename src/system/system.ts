@@ -17,6 +17,8 @@ export interface CommandSpec {
   cwd: string;
   /** Variables added to the agent's environment for this command (a NAME_FILE's value as NAME). */
   env?: Readonly<Record<string, string>>;
+  /** How log lines name it ("keystone-manage db_sync"); argv[0] when unset. */
+  label?: string;
 }
 
 /** A directory of numbered keys the service reads (Keystone's fernet and credential keys). */

@@ -41,3 +41,22 @@ export function judge(dir: string, files: readonly string[]): Judgement[] {
   });
   return JSON.parse(out) as Judgement[];
 }
+
+/** The user Keystone runs as (KEYSTONE_RUN_AS' default), made as Debian's package does when missing. */
+export function ensureKeystoneUser(): void {
+  for (let i = 0; ; i++) {
+    try {
+      execFileSync('id', ['keystone'], { stdio: 'ignore' });
+      return;
+    } catch {
+      // not there yet
+    }
+    try {
+      execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/var/lib/keystone', '--shell', '/usr/sbin/nologin', '--user-group', 'keystone'], { stdio: 'pipe' });
+    } catch (err) {
+      // Another test file's useradd holds the lock on /etc/passwd, or made the user first.
+      if (i >= 20) throw err;
+      execFileSync('sleep', ['0.2']);
+    }
+  }
+}

@@ -1,0 +1,222 @@
+// The api role (src/keystone/, through bin/keystone-entrypoint) against the real Keystone 30.0.0
+// and the test MariaDB: three replicas started at once, each in its own PID and mount
+// namespace with its own keystone.conf, against a database that answers only a few seconds
+// later: one runs db_sync and bootstrap, the others wait for its record; all answer GET /v3;
+// a token issued by one validates on the other two (the same fernet keys, from one
+// Secret-shaped directory); SIGTERM ends each with 0 within 10 s. Then a restart skips the
+// init, KEYSTONE_FORCE_INIT=1 runs it again, a wrong password is 69 at once without the
+// password, and a database that never answers is 69 at the deadline.
+import t, { type Test } from 'tap';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { ROOT } from '../helpers/cli.ts';
+import { ensureKeystoneUser, requireKeystone } from '../helpers/keystone.ts';
+import { closedPort } from '../helpers/net.ts';
+import { type Mysql, requireMysql } from '../helpers/services.ts';
+import { tempDir } from '../helpers/temp.ts';
+import { freshKey } from '../../src/conf-file/key-repository.ts';
+
+const BIN = join(ROOT, 'bin', 'keystone-entrypoint');
+const ADMIN_PASSWORD = 'adm1n-$ecret pw';
+
+/** A directory laid out as the kubelet mounts a Secret: the files behind ..data, root's, 0400. */
+function secretDir(base: string, name: string, keys: string[]): string {
+  const dir = join(base, name);
+  const data = join(dir, '..2026_12_03_08_00_00.000000001');
+  mkdirSync(data, { recursive: true });
+  keys.forEach((k, i) => {
+    writeFileSync(join(data, String(i)), k, { mode: 0o400 });
+    symlinkSync(join('..data', String(i)), join(dir, String(i)));
+  });
+  symlinkSync('..2026_12_03_08_00_00.000000001', join(dir, '..data'));
+  return dir;
+}
+
+/** A TCP forwarder to MariaDB that starts listening only when opened: "the database comes up later". */
+function lateDatabase(db: Mysql, port: number): { open(): Promise<void>; close(): void } {
+  let server: Server | undefined;
+  return {
+    open: () =>
+      new Promise((resolve) => {
+        server = createServer((c) => {
+          const up = createConnection({ host: db.host, port: db.port });
+          c.pipe(up).pipe(c);
+          c.on('error', () => up.destroy());
+          up.on('error', () => c.destroy());
+        });
+        server.listen(port, '127.0.0.1', () => resolve());
+      }),
+    close: () => server?.close(),
+  };
+}
+
+interface Replica {
+  child: ChildProcess;
+  out: () => string;
+  done: Promise<number | null>;
+  port: number;
+}
+
+const keystone = requireKeystone(t, 'the api role against the real Keystone');
+const db = requireMysql(t, 'the api role against the real Keystone');
+if (keystone && db) {
+  ensureKeystoneUser();
+  const work = tempDir(t, 'ks-api-');
+  chmodSync(work, 0o755);
+  const name = `ks_api_${process.pid}`;
+  const root = (sql: string): void => {
+    execFileSync('mariadb', ['--no-defaults', '--protocol=tcp', `-h${db.host}`, `-P${db.port}`, '-uroot', '-N', '-B', '-e', sql], { env: { ...process.env, MYSQL_PWD: db.rootPassword }, stdio: 'pipe' });
+  };
+  root(`DROP DATABASE IF EXISTS ${name}; CREATE DATABASE ${name}; GRANT ALL PRIVILEGES ON ${name}.* TO '${db.user}'@'%'`);
+  t.teardown(() => root(`DROP DATABASE IF EXISTS ${name}`));
+  const template = join(work, 'keystone.conf.template');
+  copyFileSync(join(ROOT, 'src', 'keystone', 'default-keystone.conf'), template);
+  const secrets = join(work, 'secrets');
+  const fernet = secretDir(secrets, 'fernet', [freshKey(), freshKey()]);
+  const credential = secretDir(secrets, 'credential', [freshKey(), freshKey()]);
+  const passwordFile = join(secrets, 'db-password');
+  writeFileSync(passwordFile, `${db.password}\n`, { mode: 0o400 });
+
+  const envFor = (dir: string, dbPort: number, listen: number, extra: Record<string, string> = {}): Record<string, string> => ({
+    PATH: `${join(keystone, 'venv', 'bin')}:/usr/sbin:/usr/bin:/sbin:/bin`,
+    DB_SERVICE_HOST: '127.0.0.1',
+    DB_SERVICE_PORT: String(dbPort),
+    MYSQL_USER: db.user,
+    MYSQL_PASSWORD_FILE: passwordFile,
+    MYSQL_DATABASE: name,
+    OS_BOOTSTRAP_PASSWORD: ADMIN_PASSWORD,
+    OS_BOOTSTRAP_REGION_ID: 'RegionOne',
+    OS_BOOTSTRAP_PUBLIC_URL: 'http://keystone-public:5000/v3',
+    KEYSTONE_CONF: join(dir, 'keystone.conf'),
+    KEYSTONE_CONF_TEMPLATE: template,
+    KEYSTONE_CONF__FERNET_TOKENS__KEY_REPOSITORY: join(dir, 'fernet-keys'),
+    KEYSTONE_CONF__FERNET_RECEIPTS__KEY_REPOSITORY: join(dir, 'fernet-keys'),
+    KEYSTONE_CONF__CREDENTIAL__KEY_REPOSITORY: join(dir, 'credential-keys'),
+    KEYSTONE_FERNET_KEYS: fernet,
+    KEYSTONE_CREDENTIAL_KEYS: credential,
+    KEYSTONE_LISTEN: `127.0.0.1:${listen}`,
+    KEYSTONE_WORKERS: '1',
+    KEYSTONE_WAIT_TIMEOUT: '240',
+    KEYSTONE_INIT_KEY: `api-real-${process.pid}`,
+    ...extra,
+  });
+
+  /** One replica: its own directory, PID 1 of its own PID namespace, in a mount namespace of its own. */
+  const start = async (label: string, dbPort: number, extra: Record<string, string> = {}): Promise<Replica> => {
+    const dir = join(work, label);
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o755);
+    const port = await closedPort();
+    const child = spawn('unshare', ['--pid', '--fork', '--mount', '--mount-proc', BIN, 'api'], { env: envFor(dir, dbPort, port, extra), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const done = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    t.teardown(() => {
+      child.kill('SIGKILL');
+      spawnSync('pkill', ['-KILL', '-f', `${dir}/gunicorn.conf.py`]);
+    });
+    return { child, out: () => out, done, port };
+  };
+
+  /** The agent (PID 1 of the namespace, gunicorn after the exec): unshare's only child. */
+  const pid1 = (r: Replica): number => Number(readFileSync(`/proc/${r.child.pid}/task/${r.child.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+
+  const answers = async (r: Replica, ms: number): Promise<boolean> => {
+    const until = Date.now() + ms;
+    while (Date.now() < until && r.child.exitCode === null) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${r.port}/v3`, { signal: AbortSignal.timeout(2000) });
+        if (res.status === 200) return true;
+      } catch {
+        // not yet
+      }
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    return false;
+  };
+
+  const token = async (r: Replica): Promise<string | null> => {
+    const res = await fetch(`http://127.0.0.1:${r.port}/v3/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        auth: {
+          identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: ADMIN_PASSWORD } } },
+          scope: { project: { name: 'admin', domain: { id: 'default' } } },
+        },
+      }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    return res.status === 201 ? res.headers.get('x-subject-token') : null;
+  };
+
+  const stop = async (t: Test, r: Replica, label: string): Promise<void> => {
+    const at = Date.now();
+    process.kill(pid1(r), 'SIGTERM');
+    t.equal(await r.done, 0, `${label}: SIGTERM -> exit 0\n${r.out().slice(-1500)}`);
+    t.ok(Date.now() - at < 10_000, `${label}: within 10 s (${Date.now() - at} ms)`);
+  };
+
+  const dbPort = await closedPort();
+  const late = lateDatabase(db, dbPort);
+  t.teardown(() => late.close());
+
+  t.test('three replicas at once, the database later: one init, three APIs, one token valid everywhere', async (t) => {
+    const replicas = await Promise.all(['r1', 'r2', 'r3'].map((l) => start(l, dbPort)));
+    await new Promise((r) => setTimeout(r, 3000));
+    t.ok(replicas.every((r) => r.child.exitCode === null), 'all three wait for the database');
+    await late.open();
+    const up = await Promise.all(replicas.map((r) => answers(r, 240_000)));
+    replicas.forEach((r, i) => t.ok(up[i], `r${i + 1} answers GET /v3\n${r.out().slice(-3000)}`));
+    const ran = replicas.filter((r) => /init lease taken/.test(r.out()));
+    t.equal(ran.length, 1, 'exactly one replica ran the init');
+    t.match(ran[0]?.out(), /keystone-manage db_sync exited code=0[\s\S]*keystone-manage bootstrap exited code=0/, 'db_sync, then bootstrap');
+    for (const r of replicas.filter((x) => !ran.includes(x))) t.match(r.out(), /already done|done at/, 'the others used its record');
+    for (const r of replicas) t.notMatch(r.out(), new RegExp(db.password.replace(/[$%]/g, '\\$&')), 'the database password in no line');
+    for (const r of replicas) t.notMatch(r.out(), /adm1n/, 'the admin password in no line');
+
+    const issued = replicas[0] ? await token(replicas[0]) : null;
+    t.ok(issued, 'r1 issues a token to the bootstrap admin');
+    for (const r of replicas.slice(1)) {
+      const res = await fetch(`http://127.0.0.1:${r.port}/v3/auth/tokens`, {
+        headers: { 'x-auth-token': issued ?? '', 'x-subject-token': issued ?? '' },
+        signal: AbortSignal.timeout(10_000),
+      });
+      t.equal(res.status, 200, `a token from r1 validates on r${replicas.indexOf(r) + 1}`);
+    }
+    for (const [i, r] of replicas.entries()) await stop(t, r, `r${i + 1}`);
+  });
+
+  t.test('a restart skips the init; KEYSTONE_FORCE_INIT=1 runs it again', async (t) => {
+    const again = await start('r1', dbPort);
+    t.ok(await answers(again, 120_000), `answers\n${again.out().slice(-2000)}`);
+    t.match(again.out(), /already done at .*: skipping it \(KEYSTONE_FORCE_INIT=1 runs it again\)/);
+    await stop(t, again, 'restart');
+    const forced = await start('r2', dbPort, { KEYSTONE_FORCE_INIT: '1' });
+    t.ok(await answers(forced, 180_000), `answers\n${forced.out().slice(-2000)}`);
+    t.match(forced.out(), /init lease taken/, 'the init ran again');
+    await stop(t, forced, 'forced');
+  });
+
+  t.test('a wrong database password: 69 at once, one line, no password', async (t) => {
+    const wrong = join(secrets, 'wrong-password');
+    writeFileSync(wrong, 'not-the-Pa55word', { mode: 0o400 });
+    const r = await start('wrong', dbPort, { MYSQL_PASSWORD_FILE: wrong });
+    const at = Date.now();
+    t.equal(await r.done, 69, r.out());
+    t.ok(Date.now() - at < 30_000, 'at once, not at the deadline');
+    t.match(r.out(), /keystone-entrypoint: error: .*authentication failed/);
+    t.notMatch(r.out(), /not-the-Pa55word/);
+  });
+
+  t.test('a database that never answers: 69 at the deadline', async (t) => {
+    const r = await start('down', await closedPort(), { KEYSTONE_WAIT_TIMEOUT: '4' });
+    const at = Date.now();
+    t.equal(await r.done, 69, r.out());
+    t.ok(Date.now() - at >= 3000, 'not before the deadline');
+    t.match(r.out(), /not ready after 4 s: mysql at 127\.0\.0\.1:\d+ .*the limit is KEYSTONE_WAIT_TIMEOUT/);
+  });
+}
