@@ -36,15 +36,27 @@ function run(bin: string, args: string[], env: Record<string, string> = {}): { s
 t.test('under keystone-entrypoint, nothing speaks of Pulp; under pulp-entrypoint, nothing of Keystone', async (t) => {
   const ks = [run('keystone-entrypoint', ['--help']), run('keystone-entrypoint', ['--version']), run('keystone-entrypoint', ['run', 'beat']), run('keystone-entrypoint', [])];
   for (const r of ks) {
-    t.notMatch(r.out, /PULP|[Pp]ulp|server\.conf|celery|beat role/, r.out.split('\n')[0]);
+    t.notMatch(r.out, /PULP|[Pp]ulp|server\.conf|celery|beat role/, r.out.split('\n')[0] ?? '');
     t.match(r.out, /keystone-entrypoint/);
   }
   t.equal(ks[0]?.status, 0);
   t.match(ks[2]?.out, /^keystone-entrypoint: error: run: unknown role "beat": one of api\n$/);
   t.equal(ks[2]?.status, 64);
   const pulp = [run('pulp-entrypoint', ['--help']), run('pulp-entrypoint', ['run', 'api'])];
-  for (const r of pulp) t.notMatch(r.out, /KEYSTONE|[Kk]eystone/, r.out.split('\n')[0]);
+  for (const r of pulp) t.notMatch(r.out, /KEYSTONE|[Kk]eystone/, r.out.split('\n')[0] ?? '');
   const bad = run('keystone-entrypoint', ['configure'], { KEYSTONE_WAIT_TIMEOUT: 'soon' });
   t.equal(bad.status, 65);
   t.equal(bad.out, 'keystone-entrypoint: error: KEYSTONE_WAIT_TIMEOUT: "soon" is not a number of seconds (more than 0, at most 86400)\n');
+});
+
+t.test('keystone-entrypoint keys: a Secret with two fresh keys per repository, new each time', async (t) => {
+  const a = run('keystone-entrypoint', ['keys']);
+  const b = run('keystone-entrypoint', ['keys', 'ks-keys']);
+  t.equal(a.status, 0, a.out);
+  t.match(a.out, /^kind: Secret$/m);
+  t.match(a.out, /^  name: keystone-keys$/m);
+  t.match(b.out, /^  name: ks-keys$/m);
+  for (const k of ['fernet-0', 'fernet-1', 'credential-0', 'credential-1']) t.match(a.out, new RegExp(`^  ${k}: \\S+$`, 'm'), k);
+  t.not(a.out.match(/fernet-1: (\S+)/)?.[1], b.out.match(/fernet-1: (\S+)/)?.[1], 'fresh keys each time');
+  t.equal(run('keystone-entrypoint', ['keys', 'a', 'b']).status, 64);
 });
