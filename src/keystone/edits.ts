@@ -48,7 +48,9 @@ function databaseEdits(ctx: KeystoneCtx): Part {
   // Keystone without a connection falls back to SQLite in its working directory: the agent
   // always writes one then, to the Service by its DNS name when the kubelet gave no address.
   const found = currentConnection(ctx.current, ctx.opts.dbService.value);
-  if (!given && found?.from === FILE) return { edits: [], secrets: [] };
+  // A connection the file has (even one the agent cannot use: the targets refuse it, naming
+  // it) is only replaced when the environment asks for one.
+  if (!given && found?.from !== 'default') return { edits: [], secrets: [] };
   const base = found ?? { host: ctx.opts.dbService.value, port: 3306, user: 'keystone', database: 'keystone', from: 'default' };
   const host = db.host ?? { value: base.host, from: [base.from === FILE ? FILE : ctx.opts.dbService.from[0] === 'default' ? 'default' : 'KEYSTONE_DB_SERVICE'] };
   const port = db.port ?? (db.host ? { value: 3306, from: ['default'] } : { value: base.port, from: [base.from] });
@@ -71,19 +73,22 @@ function databaseEdits(ctx: KeystoneCtx): Part {
 function cacheEdits(ctx: KeystoneCtx): Part {
   const servers = ctx.c.KEYSTONE_CACHE_SERVERS;
   if (servers === undefined) return { edits: [], secrets: [] };
+  const list: string[] = [];
   for (const s of servers.split(',')) {
     const hp = splitHostPort(s.trim());
     if (hp === undefined || hp.port === undefined) {
       ctx.problems.push({ variable: 'KEYSTONE_CACHE_SERVERS', problem: `"${s.trim()}" is not host:port (a list: 127.0.0.1:11211,cache-1:11211)` });
       return { edits: [], secrets: [] };
     }
+    // python-memcached reads an IPv6 server only as inet6:[v6]:port ("[v6]:port" does not parse).
+    list.push(hp.host.includes(':') ? `inet6:[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`);
   }
   const from = ['KEYSTONE_CACHE_SERVERS'];
   const edits: PlannedEdit[] = [
     edit('cache', 'enabled', 'true', from),
     // python-memcached, which Keystone's requirements install (oslo.cache's memcache backends).
     edit('cache', 'backend', 'dogpile.cache.memcached', from),
-    edit('cache', 'memcache_servers', servers.split(',').map((s) => s.trim()).join(','), from),
+    edit('cache', 'memcache_servers', list.join(','), from),
   ];
   return { edits, secrets: [] };
 }

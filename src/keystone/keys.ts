@@ -22,6 +22,9 @@ export const KEYSTONE_KEYS = {
   'cache.backend': { default: 'dogpile.cache.null', secret: false, readBy: ['keystone'] },
   'cache.memcache_servers': { default: 'localhost:11211', secret: false, readBy: ['keystone'] },
   'fernet_tokens.key_repository': { default: '/etc/keystone/fernet-keys/', secret: false, readBy: ['keys', 'keystone'] },
+  // Keystone 30's receipts (multi-factor auth) are fernet too, from their own repository,
+  // by default the tokens' one; the receipt provider refuses to load without keys there.
+  'fernet_receipts.key_repository': { default: '/etc/keystone/fernet-keys/', secret: false, readBy: ['keys', 'keystone'] },
   'credential.key_repository': { default: '/etc/keystone/credential-keys/', secret: false, readBy: ['keys', 'keystone'] },
   'DEFAULT.admin_token': { secret: true, readBy: ['keystone'] },
 } as const satisfies Record<string, KeystoneKey>;

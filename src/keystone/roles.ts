@@ -39,8 +39,13 @@ function keyRepositories(conf: ConfigView, o: KeystoneOptions): KeyRepositorySpe
     source: source ? { dir: source.value, variable } : undefined,
     generatedWarning: NO_SECRET(name, variable),
   });
+  const tokens = keystoneValue(conf, 'fernet_tokens.key_repository');
+  const receipts = keystoneValue(conf, 'fernet_receipts.key_repository');
+  const same = (a: string | undefined, b: string | undefined): boolean => a?.replace(/\/+$/, '') === b?.replace(/\/+$/, '');
   return [
-    repo('fernet', keystoneValue(conf, 'fernet_tokens.key_repository'), o.fernetKeys, 'KEYSTONE_FERNET_KEYS'),
+    repo('fernet', tokens, o.fernetKeys, 'KEYSTONE_FERNET_KEYS'),
+    // Moved apart from the tokens' repository, the receipts' gets the same fernet keys.
+    ...(same(tokens, receipts) ? [] : [repo('fernet receipt', receipts, o.fernetKeys, 'KEYSTONE_FERNET_KEYS')]),
     repo('credential', keystoneValue(conf, 'credential.key_repository'), o.credentialKeys, 'KEYSTONE_CREDENTIAL_KEYS'),
   ];
 }
