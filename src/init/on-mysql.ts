@@ -1,6 +1,8 @@
 // The init's connection to a MySQL/MariaDB database (Keystone's): one mysql2 connection, made
 // after the waits and retried until the deadline, with a mysqlInitStore over it for init-db.ts.
-// The driver loads only here (and in the wait).
+// A connection that breaks (a failover, the server restarted) is replaced at the next store
+// call, which store-call.ts retries: one mysql2 connection never comes back by itself. The
+// driver loads only here (and in the wait).
 import type { Connection } from 'mysql2/promise';
 import { UnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
@@ -11,6 +13,7 @@ import { REASON_HINT, toProbeError } from '../dependencies/classify.ts';
 import { loadMysql } from '../dependencies/drivers.ts';
 import { permanentRefusal } from '../wait/mysql.ts';
 import type { InitDb } from './init-db.ts';
+import type { InitStore } from './store.ts';
 import { mysqlInitStore } from './mysql-store.ts';
 import { backoffPolls } from './store-call.ts';
 
@@ -35,15 +38,19 @@ async function connect(target: MysqlTarget, timeoutMs: number): Promise<Connecti
     // mysql-store.ts sets the session to UTC; DATETIME values are read as UTC instants.
     timezone: 'Z',
   });
-  // A lost connection emits 'error'; without a listener that would end the process. The next
-  // query fails with it and store-call.ts retries on a new store.
-  conn.on('error', () => {});
   return conn;
+}
+
+/** A live connection and its store; replaced once the connection reports an error. */
+interface Live {
+  conn: Connection;
+  store: InitStore;
+  broken: boolean;
 }
 
 /** Opens nothing until the store is first asked for (after the waits). */
 export function openMysqlInit(target: MysqlTarget): InitDb {
-  let conn: Promise<Connection> | undefined;
+  let live: Promise<Live> | undefined;
   const name = mysqlStoreName(target);
   const cannot = `cannot connect to ${name} for the one-time init`;
   const open = (deadline: Deadline, log: Logger): Promise<Connection> =>
@@ -62,13 +69,48 @@ export function openMysqlInit(target: MysqlTarget): InitDb {
           `${cannot}: ${p.message}, still at the deadline after ${attempts} attempts; ${REASON_HINT[p.reason]} (${envName('WAIT_TIMEOUT')} sets the deadline)`,
         ),
     });
+  const openLive = (deadline: Deadline, log: Logger): Promise<Live> =>
+    open(deadline, log).then((conn) => {
+      const l: Live = { conn, store: mysqlInitStore(conn, target.database), broken: false };
+      // A lost connection emits 'error'; without a listener that would end the process.
+      conn.on('error', () => {
+        l.broken = true;
+      });
+      return l;
+    });
+  const current = async (deadline: Deadline, log: Logger): Promise<InitStore> => {
+    let l = await (live ??= openLive(deadline, log));
+    if (l.broken) {
+      l.conn.destroy();
+      live = openLive(deadline, log);
+      l = await live;
+    }
+    return l.store;
+  };
   return {
     name,
     done: Promise.resolve(undefined),
-    store: async (deadline, log) => mysqlInitStore(await (conn ??= open(deadline, log)), target.database),
+    store: async (deadline, log) => {
+      await current(deadline, log);
+      // Each call on the store of the connection live at that moment.
+      const on = async (): Promise<InitStore> => current(deadline, log);
+      return {
+        serverNow: async () => {
+          const s = await on();
+          return s.serverNow ? s.serverNow() : new Date();
+        },
+        findDone: async (key) => (await on()).findDone(key),
+        readLease: async () => (await on()).readLease(),
+        tryAcquire: async (...a) => (await on()).tryAcquire(...a),
+        renew: async (...a) => (await on()).renew(...a),
+        release: async (...a) => (await on()).release(...a),
+        commit: async (...a) => (await on()).commit(...a),
+        markDone: async (...a) => (await on()).markDone(...a),
+      };
+    },
     close: async () => {
-      const c = await conn?.catch(() => undefined);
-      await c?.end().catch(() => c.destroy());
+      const l = await live?.catch(() => undefined);
+      await l?.conn.end().catch(() => l.conn.destroy());
     },
   };
 }
