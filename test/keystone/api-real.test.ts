@@ -11,12 +11,14 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_pr
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { ROOT } from '../helpers/cli.ts';
+import { BINARY, ROOT } from '../helpers/cli.ts';
 import { ensureKeystoneUser, requireKeystone } from '../helpers/keystone.ts';
 import { closedPort } from '../helpers/net.ts';
 import { type Mysql, requireMysql } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { freshKey } from '../../src/conf-file/key-repository.ts';
+import { ensureBinaries } from '../helpers/binary.ts';
+import { unavailable } from '../helpers/unavailable.ts';
 
 const BIN = join(ROOT, 'bin', 'keystone-entrypoint');
 const ADMIN_PASSWORD = 'adm1n-$ecret pw';
@@ -104,12 +106,12 @@ if (keystone && db) {
   });
 
   /** One replica: its own directory, PID 1 of its own PID namespace, in a mount namespace of its own. */
-  const start = async (label: string, dbPort: number, extra: Record<string, string> = {}): Promise<Replica> => {
+  const start = async (label: string, dbPort: number, extra: Record<string, string> = {}, bin = BIN): Promise<Replica> => {
     const dir = join(work, label);
     mkdirSync(dir, { recursive: true });
     chmodSync(dir, 0o755);
     const port = await closedPort();
-    const child = spawn('unshare', ['--pid', '--fork', '--mount', '--mount-proc', BIN, 'api'], { env: envFor(dir, dbPort, port, extra), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('unshare', ['--pid', '--fork', '--mount', '--mount-proc', bin, 'api'], { env: envFor(dir, dbPort, port, extra), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -199,6 +201,26 @@ if (keystone && db) {
     t.ok(await answers(forced, 180_000), `answers\n${forced.out().slice(-2000)}`);
     t.match(forced.out(), /init lease taken/, 'the init ran again');
     await stop(t, forced, 'forced');
+  });
+
+  t.test('the standalone binary, linked as keystone-entrypoint: exec makes gunicorn PID 1, as keystone', async (t) => {
+    const why = ensureBinaries();
+    if (why) {
+      unavailable(t, `the standalone binary: ${why}`);
+      return;
+    }
+    const link = join(work, 'bin', 'keystone-entrypoint');
+    mkdirSync(join(work, 'bin'), { recursive: true });
+    symlinkSync(BINARY, link);
+    const r = await start('binary', dbPort, {}, link);
+    t.ok(await answers(r, 120_000), `answers\n${r.out().slice(-2000)}`);
+    const pid = pid1(r);
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    t.match(cmdline.join(' '), /gunicorn -c \S+\/binary\/gunicorn\.conf\.py/, 'PID 1 of the namespace is gunicorn itself (the agent exec\'d it)');
+    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    t.equal(uid, execFileSync('id', ['-u', 'keystone'], { encoding: 'utf8' }).trim(), 'as keystone');
+    t.match(r.out(), /already done at .*: skipping it/);
+    await stop(t, r, 'binary');
   });
 
   t.test('a wrong database password: 69 at once, one line, no password', async (t) => {
