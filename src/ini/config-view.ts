@@ -8,6 +8,19 @@ export function confGet(conf: ConfigView, section: string, key: string): string 
   return conf.get(section)?.get(key);
 }
 
+/** "database.seeds" -> its section and key (the key tables' ids; a key may hold dots, a section not). */
+export function keyParts(id: string): { section: string; key: string } {
+  const dot = id.indexOf('.');
+  return { section: id.slice(0, dot), key: id.slice(dot + 1) };
+}
+
+/** The value of "section.key" as given (trimmed), or undefined when the file leaves it out or empty. */
+export function setValueOf(conf: ConfigView, id: string): string | undefined {
+  const { section, key } = keyParts(id);
+  const v = confGet(conf, section, key)?.trim();
+  return v === undefined || v === '' ? undefined : v;
+}
+
 /**
  * ConfigParser's getboolean() vocabulary (any case, surrounding space ignored), or undefined
  * for any other text. The agent's own flag variables take the same words.

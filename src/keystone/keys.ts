@@ -1,7 +1,7 @@
 // The keystone.conf keys the agent knows, in one table: where each is, Keystone's default,
 // whether it is secret, and who reads it as the API starts. Edits, targets, preview, redaction
 // and the "Keystone cannot read this" check derive from it.
-import { type ConfigView, confGet } from '../ini/config-view.ts';
+import { type ConfigView, keyParts, setValueOf } from '../ini/config-view.ts';
 import { isSecretKey } from '../common/redact.ts';
 
 export type Reader = 'mysql wait' | 'init' | 'keys' | 'keystone';
@@ -32,11 +32,6 @@ export const KEYSTONE_KEYS = {
 export type KeyId = keyof typeof KEYSTONE_KEYS;
 const TABLE: Readonly<Record<string, KeystoneKey>> = KEYSTONE_KEYS;
 
-export function keyParts(id: KeyId): { section: string; key: string } {
-  const dot = id.indexOf('.');
-  return { section: id.slice(0, dot), key: id.slice(dot + 1) };
-}
-
 /** How messages name a key: "keystone.conf [database] connection". */
 export function keyLabel(section: string, key: string): string {
   return `keystone.conf [${section}] ${key}`;
@@ -49,9 +44,7 @@ export function labelOf(id: KeyId): string {
 
 /** The value Keystone uses: as given (trimmed), else its default (undefined when it has none). */
 export function keystoneValue(conf: ConfigView, id: KeyId): string | undefined {
-  const { section, key } = keyParts(id);
-  const v = confGet(conf, section, key)?.trim();
-  return v === undefined || v === '' ? TABLE[id]?.default : v;
+  return setValueOf(conf, id) ?? TABLE[id]?.default;
 }
 
 export function isSecret(section: string, key: string): boolean {

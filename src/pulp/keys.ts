@@ -1,7 +1,7 @@
 // The server.conf keys the agent knows, in one table: where each is, Pulp 2's default, whether
 // it is secret, which variable sets it and who in the agent reads it. Edits, targets, preview,
 // redaction and the "Pulp cannot read this" check derive from it.
-import { type ConfigView, confGet } from '../ini/config-view.ts';
+import { type ConfigView, keyParts as splitId, setValueOf } from '../ini/config-view.ts';
 import { isSecretKey } from '../common/redact.ts';
 
 /** The parts of the agent that read a key from the effective file. */
@@ -71,8 +71,7 @@ export type KeyId = keyof typeof PULP_KEYS;
 const TABLE: Readonly<Record<string, PulpKey>> = PULP_KEYS;
 
 export function keyParts(id: KeyId): { section: string; key: string } {
-  const dot = id.indexOf('.');
-  return { section: id.slice(0, dot), key: id.slice(dot + 1) };
+  return splitId(id);
 }
 
 /** What the agent knows of [section] key, or undefined for a key it does not read. */
@@ -92,9 +91,7 @@ export function labelOf(id: KeyId): string {
 
 /** The value as given (trimmed), or undefined when the file leaves it out or empty. */
 export function setValue(conf: ConfigView, id: KeyId): string | undefined {
-  const { section, key } = keyParts(id);
-  const v = confGet(conf, section, key)?.trim();
-  return v === undefined || v === '' ? undefined : v;
+  return setValueOf(conf, id);
 }
 
 /** The value Pulp uses: as given (trimmed), else Pulp's default (undefined when it has none). */

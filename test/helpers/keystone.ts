@@ -7,6 +7,7 @@ import type { Test } from 'tap';
 import { ROOT } from './cli.ts';
 import { cachedBuild } from './cached-build.ts';
 import { unavailable } from './unavailable.ts';
+import { ensureServiceUser } from './users.ts';
 
 const BUILD_SCRIPT = join(ROOT, 'test', 'services', 'keystone.sh');
 const JUDGE = join(ROOT, 'test', 'helpers', 'oslo-judge.py');
@@ -44,19 +45,5 @@ export function judge(dir: string, files: readonly string[]): Judgement[] {
 
 /** The user Keystone runs as (KEYSTONE_RUN_AS' default), made as Debian's package does when missing. */
 export function ensureKeystoneUser(): void {
-  for (let i = 0; ; i++) {
-    try {
-      execFileSync('id', ['keystone'], { stdio: 'ignore' });
-      return;
-    } catch {
-      // not there yet
-    }
-    try {
-      execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/var/lib/keystone', '--shell', '/usr/sbin/nologin', '--user-group', 'keystone'], { stdio: 'pipe' });
-    } catch (err) {
-      // Another test file's useradd holds the lock on /etc/passwd, or made the user first.
-      if (i >= 20) throw err;
-      execFileSync('sleep', ['0.2']);
-    }
-  }
+  ensureServiceUser('keystone', '/var/lib/keystone');
 }

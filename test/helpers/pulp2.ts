@@ -2,7 +2,7 @@
 // to run its roles the way containers run them: each role in its own process group and PID
 // namespace, with its own /etc/pulp/server.conf and /usr/lib/pulp/plugins (a mount namespace,
 // test/services/pulp2-pod.sh), never the machine's /etc.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -11,6 +11,7 @@ import { PROGRAM } from './cli.ts';
 import { SERVICES_DIR } from './services.ts';
 import { cachedBuild } from './cached-build.ts';
 import { unavailable } from './unavailable.ts';
+import { ensureServiceUser } from './users.ts';
 
 export const POD_SCRIPT = join(ROOT, 'test', 'services', 'pulp2-pod.sh');
 const BUILD_SCRIPT = join(ROOT, 'test', 'services', 'pulp2.sh');
@@ -34,21 +35,7 @@ export function requirePulp2(t: Test): string | undefined {
  * machine has none; left in place, like the package's.
  */
 export function ensureApacheUser(): void {
-  for (let i = 0; ; i++) {
-    try {
-      execFileSync('id', ['apache'], { stdio: 'ignore' });
-      return;
-    } catch {
-      // not there yet
-    }
-    try {
-      execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/usr/share/httpd', '--shell', '/sbin/nologin', '--user-group', 'apache'], { stdio: 'pipe' });
-    } catch (err) {
-      // Another test file's useradd holds the lock on /etc/passwd, or made the user first.
-      if (i >= 20) throw err;
-      execFileSync('sleep', ['0.2']);
-    }
-  }
+  ensureServiceUser('apache', '/usr/share/httpd');
 }
 
 /** A broker the roles are tested against; address undefined when its server is not running. */
