@@ -14,8 +14,11 @@ import { isSecret, keyLabel, refusedWhenUnreadable } from './keys.ts';
 export function osloRead(raw: string): string | undefined {
   let v = pyStrip(raw);
   const first = v[0];
-  if (v.length > 1 && first === v.at(-1) && (first === '"' || first === "'")) v = v.slice(1, -1);
-  // "$$" is a literal "$"; any other "$" starts a substitution of another option.
+  // As oslo's iniparser: a lone quote is its own pair, and reads as "".
+  if (first !== undefined && first === v.at(-1) && (first === '"' || first === "'")) v = v.slice(1, -1);
+  // oslo.config first reads "\$" as "$$"; "$$" is a literal "$"; any other "$" starts a
+  // substitution of another option.
+  v = v.replaceAll('\\$', '$$$$');
   if (/\$(?!\$)/.test(v.replaceAll('$$', ''))) return undefined;
   return v.replaceAll('$$', '$');
 }

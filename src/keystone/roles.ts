@@ -29,8 +29,14 @@ export interface ApiInputs {
   extraArgs: readonly string[];
 }
 
+/** What keys of a replica's own break, by repository. */
+const LOST: Readonly<Record<string, string>> = {
+  fernet: 'tokens it issues fail on every other replica and after the pod is replaced',
+  credential: 'credentials it stores (EC2, TOTP) cannot be read by any other replica, nor after the pod is replaced',
+};
+
 const NO_SECRET = (name: string, variable: string): string =>
-  `${variable} is not set: this replica uses ${name} keys of its own, so tokens it issues fail on every other replica and after the pod is replaced; mount the same keys into every replica from a Secret (keystone-entrypoint keys prints one)`;
+  `${variable} is not set: this replica uses ${name} keys of its own, so ${LOST[name] ?? 'what they encrypt is lost with the pod'}; mount the same keys into every replica from a Secret (keystone-entrypoint keys prints one)`;
 
 function keyRepositories(conf: ConfigView, o: KeystoneOptions): KeyRepositorySpec[] {
   const repo = (name: string, dir: string | undefined, source: { value: string; from: string[] } | undefined, variable: string): KeyRepositorySpec => ({

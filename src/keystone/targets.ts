@@ -38,6 +38,9 @@ export function parseConnection(url: string): Connection {
   if (!MYSQL_DIALECTS.includes(u.scheme)) {
     throw new InputError(`${WHERE}: ${u.scheme}:// is not MySQL; the agent waits for and keeps its lease in MySQL/MariaDB (mysql+pymysql://)`);
   }
+  // splitUrl lower-cases the scheme; SQLAlchemy does not, and loads no "MySQL+PyMySQL" dialect.
+  const written = url.slice(0, u.scheme.length);
+  if (written !== u.scheme) throw new InputError(`${WHERE}: ${written}:// is not a dialect SQLAlchemy can load: write it in lower case (${u.scheme}://)`);
   const hp = u.hostPort === '' ? undefined : splitHostPort(u.hostPort);
   if (hp === undefined) throw new InputError(`${WHERE}: no host (a Unix socket is not supported; give HOST:PORT)`);
   const database = decode(u.path.replace(/^\//, '').split('?')[0] ?? '', 'database');

@@ -7,10 +7,11 @@ import { osloValue } from '../../src/ini/oslo-value.ts';
 import { pyStrip } from '../../src/ini/py-space.ts';
 import { InputError } from '../../src/common/errors.ts';
 
-t.test('a $ is doubled, so $name and ${name} are never substituted', async (t) => {
-  t.equal(osloValue('p$w', 'X'), 'p$$w');
-  t.equal(osloValue('${admin}', 'X'), '$${admin}');
-  t.equal(osloValue('$$', 'X'), '$$$$');
+t.test('a $ is written \\$, so $name and ${name} are never substituted, even after a backslash', async (t) => {
+  t.equal(osloValue('p$w', 'X'), 'p\\$w');
+  t.equal(osloValue('${admin}', 'X'), '\\${admin}');
+  t.equal(osloValue('$$', 'X'), '\\$\\$');
+  t.equal(osloValue('a\\$b', 'X'), 'a\\\\$b', 'a backslash of the value before it stays');
   t.equal(osloValue('plain', 'X'), 'plain', 'nothing else changes');
   t.equal(osloValue('a%b #c ;d', 'X'), 'a%b #c ;d', '% and comment characters mean nothing to oslo.config inside a value');
 });
@@ -32,12 +33,12 @@ t.test('a line break is refused, naming what', async (t) => {
   t.throws(() => osloValue('a\rb', 'X'));
 });
 
-/** oslo.config's reading of a value without $name references (iniparser, then Template's $$). */
+/** oslo.config's reading of a value without $name references (iniparser, then "\\$" as "$$", then Template's $$). */
 function osloRead(raw: string): string {
   let v = pyStrip(raw);
   const first = v[0];
   if (first !== undefined && first === v.at(-1) && `"'`.includes(first)) v = v.slice(1, -1);
-  return v.replace(/\$\$/g, '$');
+  return v.replaceAll('\\$', '$$$$').replace(/\$\$/g, '$');
 }
 
 t.test('read back, every single-line value is itself', async (t) => {

@@ -125,3 +125,11 @@ t.test('an empty NAME or NAME_FILE counts as unset', async (t) => {
   t.equal(env.MSG_SERVICE_PASSWORD, 'from-file');
   t.equal(env.PULP_DB_PASSWORD, undefined);
 });
+
+t.test('PULP_CONF__DEFAULT__KEY lands in [DEFAULT], which ConfigParser spells so', async (t) => {
+  const e = plan({ PULP_CONF__DEFAULT__X: '1', PULP_CONF__Default__Y: '2' }).edits;
+  t.same(
+    e.filter((x) => x.key === 'x' || x.key === 'y').map((x) => x.section),
+    ['DEFAULT', 'DEFAULT'],
+  );
+});

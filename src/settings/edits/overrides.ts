@@ -31,7 +31,9 @@ export function overrideEdits(
       problems.push({ variable: name, problem: p });
       continue;
     }
-    const s = section.toLowerCase();
+    // Sections are case-sensitive in both ConfigParser and oslo.config; the variable's name is
+    // upper case, so the names are taken lower case, except DEFAULT, which both spell so.
+    const s = section.toUpperCase() === 'DEFAULT' ? 'DEFAULT' : section.toLowerCase();
     const k = key.toLowerCase();
     const secret = isSecret(s, k);
     if (secret) secrets.push(value);
