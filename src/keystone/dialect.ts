@@ -1,5 +1,5 @@
 // keystone.conf's dialect: oslo.config (not ConfigParser) reads it, so a value is written
-// with "$" doubled and quoted where oslo's strip would change it (src/ini/oslo-value.ts), and
+// with each "$" as "\$" and quoted where oslo's strip would change it (src/ini/oslo-value.ts), and
 // the effective file is what oslo.config returns: stripped, one pair of quotes removed, "$$"
 // read as "$". A "$name" substitution the file itself holds is not followed: a key the agent
 // or Keystone reads at start with one is refused, any other is warned about.
@@ -31,7 +31,7 @@ function read(view: ConfigView): { view: ConfigView; problems: ReadProblem[] } {
     for (const [key, raw] of keys) {
       const v = osloRead(raw);
       if (v === undefined) {
-        problems.push({ section, key, reason: 'holds a $name substitution, which oslo.config resolves and the agent does not follow (write $$ for a literal $)' });
+        problems.push({ section, key, reason: 'holds a $name substitution, which oslo.config resolves and the agent does not follow (write \\$ for a literal $)' });
         s.set(key, raw);
       } else s.set(key, v);
     }
