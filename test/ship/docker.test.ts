@@ -103,9 +103,9 @@ function srcText(): string {
 const base = read('base');
 const baseTag = /docker build -f fixtures\/docker\/base\/Dockerfile -t (\S+) \./.exec(base.text)?.[1];
 
-t.test('one base image and one image per role, nothing else', async (t) => {
+t.test("one base image and one image per Pulp role, and Keystone's, nothing else", async (t) => {
   const dirs = readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-  t.same(dirs, ['base', 'pulp2', ...ROLES].sort());
+  t.same(dirs, ['base', 'pulp2', 'keystone', ...ROLES].sort());
   t.ok(baseTag, 'the base Dockerfile documents its build command and tag');
 });
 
