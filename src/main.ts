@@ -36,7 +36,7 @@ async function preview<O, C>(ctx: Context<O, C>, role: string, json: boolean): P
     isRoot: process.getuid?.() === 0,
     userRefusal: userRefusalHere(spec.exec.user),
   });
-  doc.notes.push(...(ctx.system.settingsWarnings?.(ctx) ?? []), ...ctx.system.startWarnings(p.effective));
+  doc.notes.push(...ctx.system.startWarnings(p.effective, ctx));
   const color = !json && process.stdout.isTTY === true && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb';
   await writeStdout(json ? JSON.stringify(doc, null, 2) + '\n' : renderPreview(doc, { color, fileName: ctx.system.file.name }));
   return ExitCode.ok;
@@ -88,7 +88,7 @@ async function run<O, C>(ctx: Context<O, C>, cmd: Command): Promise<number> {
       await writeAndReport(ctx, p, false);
       if (cmd.kind === 'run') steps.writeRoleFiles(ctx, spec);
       steps.installKeys(ctx, spec, pre);
-      for (const w of [...(ctx.system.settingsWarnings?.(ctx) ?? []), ...ctx.system.startWarnings(p.effective)]) ctx.log.warn(w);
+      for (const w of ctx.system.startWarnings(p.effective, ctx)) ctx.log.warn(w);
       // One deadline for the waits and the init's: PREFIX_WAIT_TIMEOUT from here.
       await steps.waitThenInit(ctx, p, spec, pre, deadlineIn(ctx.opts.waitTimeoutSec.value * 1000), stop);
       if (cmd.kind === 'init') return ExitCode.ok;
@@ -132,7 +132,7 @@ function exitNow(code: number): never {
  *   picks the system; a name no system claims is Pulp's, the package's first.
  */
 export async function main(argv: string[], invokedAs?: string): Promise<void> {
-  exitNow(await systemFor(invokedAs)((system) => agent(system, argv)));
+  exitNow(await (await systemFor(invokedAs))((system) => agent(system, argv)));
 }
 
 async function agent<O, C>(system: System<O, C>, argv: string[]): Promise<number> {

@@ -31,33 +31,44 @@ export function newHolder(): Holder {
 }
 
 /**
+ * A store each of whose calls goes to the store `get` gives at that moment: opened on first use,
+ * or replaced between calls (on-mysql.ts, after a dropped connection).
+ */
+export function lazyStore(get: () => Promise<InitStore>): InitStore {
+  return {
+    // The server's clock judges expiry (fencing): a store without one would use the agent's.
+    serverNow: async () => {
+      const s = await get();
+      return s.serverNow ? s.serverNow() : new Date();
+    },
+    findDone: async (key) => (await get()).findDone(key),
+    readLease: async () => (await get()).readLease(),
+    tryAcquire: async (...a) => (await get()).tryAcquire(...a),
+    renew: async (...a) => (await get()).renew(...a),
+    release: async (...a) => (await get()).release(...a),
+    commit: async (...a) => (await get()).commit(...a),
+    markDone: async (...a) => (await get()).markDone(...a),
+  };
+}
+
+/**
  * A store whose first findDone answers with the record read early; anything else (a forced
  * init) connects then, as the store would have before.
  */
 function knownDoneStore(done: DoneDoc, connect: () => Promise<InitStore>): InitStore {
   let first: DoneDoc | undefined = done;
   let store: Promise<InitStore> | undefined;
-  const real = (): Promise<InitStore> => (store ??= connect());
+  const real = lazyStore(() => (store ??= connect()));
   return {
+    ...real,
     async findDone(key) {
       if (first !== undefined && first.key === key) {
         const d = first;
         first = undefined;
         return d;
       }
-      return (await real()).findDone(key);
+      return real.findDone(key);
     },
-    // The server's clock judges expiry (fencing): a store without one would use the agent's.
-    serverNow: async () => {
-      const s = await real();
-      return s.serverNow ? s.serverNow() : new Date();
-    },
-    readLease: async () => (await real()).readLease(),
-    tryAcquire: async (...a) => (await real()).tryAcquire(...a),
-    renew: async (...a) => (await real()).renew(...a),
-    release: async (...a) => (await real()).release(...a),
-    commit: async (...a) => (await real()).commit(...a),
-    markDone: async (...a) => (await real()).markDone(...a),
   };
 }
 

@@ -12,7 +12,7 @@ import type { MysqlTarget } from '../common/targets.ts';
 import { REASON_HINT, toProbeError } from '../dependencies/classify.ts';
 import { loadMysql } from '../dependencies/drivers.ts';
 import { permanentRefusal } from '../wait/mysql.ts';
-import type { InitDb } from './init-db.ts';
+import { type InitDb, lazyStore } from './init-db.ts';
 import type { InitStore } from './store.ts';
 import { mysqlInitStore } from './mysql-store.ts';
 import { backoffPolls } from './store-call.ts';
@@ -93,20 +93,7 @@ export function openMysqlInit(target: MysqlTarget): InitDb {
     store: async (deadline, log) => {
       await current(deadline, log);
       // Each call on the store of the connection live at that moment.
-      const on = async (): Promise<InitStore> => current(deadline, log);
-      return {
-        serverNow: async () => {
-          const s = await on();
-          return s.serverNow ? s.serverNow() : new Date();
-        },
-        findDone: async (key) => (await on()).findDone(key),
-        readLease: async () => (await on()).readLease(),
-        tryAcquire: async (...a) => (await on()).tryAcquire(...a),
-        renew: async (...a) => (await on()).renew(...a),
-        release: async (...a) => (await on()).release(...a),
-        commit: async (...a) => (await on()).commit(...a),
-        markDone: async (...a) => (await on()).markDone(...a),
-      };
+      return lazyStore(() => current(deadline, log));
     },
     close: async () => {
       const l = await live?.catch(() => undefined);

@@ -101,6 +101,4 @@ export const KEYSTONE_SETTINGS: SettingsSchema<KeystoneOptions, KeystoneConfVars
       adminToken: optional(o, 'ADMIN_TOKEN'),
     };
   },
-  // The confSpecs validated these names; only their values' types are asserted here.
-  confVars: (o) => Object.fromEntries(Object.keys(confSpecs).map((k) => [k, o[k]])) as KeystoneConfVars,
 };

@@ -6,7 +6,6 @@ import { embeddedFile } from '../common/embedded.ts';
 import { InputError } from '../common/errors.ts';
 import type { Target } from '../common/targets.ts';
 import type { System } from '../system/system.ts';
-import { MYSQL_CHECK } from '../wait/mysql.ts';
 import { KEYSTONE_DIALECT } from './dialect.ts';
 import { planEdits } from './edits.ts';
 import { keystoneHelp } from './help.ts';
@@ -14,7 +13,7 @@ import { keystoneValue, type KeyId } from './keys.ts';
 import { keysCommand } from './keys-command.ts';
 import { ROLES, apiSpec, initArgv } from './roles.ts';
 import { KEYSTONE_SETTINGS, type KeystoneConfVars, type KeystoneOptions } from './settings.ts';
-import { CACHE_NOT_WAITED, MYSQL_WHY, mysqlTarget } from './targets.ts';
+import { CACHE_NOT_WAITED, MYSQL_CHECK, MYSQL_WHY, mysqlTarget } from './targets.ts';
 
 export const KEYSTONE: System<KeystoneOptions, KeystoneConfVars> = {
   names: { program: 'keystone-entrypoint', prefix: 'KEYSTONE', confName: 'keystone.conf' },
@@ -44,8 +43,7 @@ export const KEYSTONE: System<KeystoneOptions, KeystoneConfVars> = {
     if (role !== 'api') throw new InputError(`unknown role ${role}`);
     return apiSpec({ conf: inputs.effective, confPath: s.opts.confPath.value, runAs: s.opts.runAs.value, opts: s.opts, extraArgs: inputs.extraArgs });
   },
-  startWarnings: () => [],
-  settingsWarnings: (s) =>
+  startWarnings: (_effective, s) =>
     s.opts.adminToken
       ? [
           `${s.opts.adminToken.from.join(', ')} is not written to keystone.conf: Keystone 30 would take [DEFAULT] admin_token as an all-powerful shared secret (deprecated there as a security risk); the admin comes from OS_BOOTSTRAP_PASSWORD (keystone-manage bootstrap), or set KEYSTONE_CONF__DEFAULT__ADMIN_TOKEN to want the token anyway`,

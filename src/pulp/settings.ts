@@ -72,6 +72,4 @@ export const PULP_SETTINGS: SettingsSchema<PulpOptions, ServerVars> = {
       workdir: optional(o, 'PULP_CELERY_WORKDIR'),
     };
   },
-  // The confSpecs validated these names; only their values' types are asserted here.
-  confVars: (o) => Object.fromEntries(Object.keys(confSpecs).map((k) => [k, o[k]])) as ServerVars,
 };

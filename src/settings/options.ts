@@ -44,12 +44,13 @@ export interface SettingsSchema<O, C> {
   fileVariables: readonly { name: string; secret: boolean }[];
   /** The system's own options: a bad one is refused at once. */
   optionSpecs: Specs;
-  /** The variables that feed the file: a bad one is refused by the plan, after the file is read. */
+  /**
+   * The variables that feed the file: a bad one is refused by the plan, after the file is read.
+   * C is the record of their validated values (CleanedEnv of these specs).
+   */
   confSpecs: Specs;
   /** The system's options from the validated variables (the optionSpecs checked them). */
   options(env: Readonly<Record<string, string>>, o: Validated): O;
-  /** The file's variables, once they all passed. */
-  confVars(o: Validated): C;
 }
 
 /** The environment, read and checked once: what every command starts from. */
@@ -109,7 +110,10 @@ export function readSettings<O, C>(rawEnv: Env, readFile: ReadFile, schema: Sett
     },
   });
   const opts = { ...commonOptions(env, all, schema), ...schema.options(env, all) };
-  return { env, fileFrom: from, fileSecrets: secrets, opts, confVars: confProblem ?? schema.confVars(all) };
+  // The confSpecs validated exactly these names: C is their record (one assertion, here). Read
+  // only when they all passed: envalid refuses reading a variable that failed.
+  const confVars = (): C => Object.fromEntries(Object.keys(schema.confSpecs).map((k) => [k, all[k]])) as C;
+  return { env, fileFrom: from, fileSecrets: secrets, opts, confVars: confProblem ?? confVars() };
 }
 
 /** A validated option with its source: the variable, or "default". */

@@ -108,10 +108,11 @@ export interface System<O, C> {
   /** The init command whose program and arguments make the default init key. */
   initKeyArgv(settings: Settings<O, C>): readonly string[];
   roleSpec(role: string, settings: Settings<O, C>, inputs: RoleInputs): RoleSpec;
-  /** Warnings about the effective file that do not stop the start (Pulp: syslog without /dev/log). */
-  startWarnings(effective: ConfigView): string[];
-  /** Warnings about the settings themselves (Keystone: ADMIN_TOKEN is not written). */
-  settingsWarnings?(settings: Settings<O, C>): string[];
+  /**
+   * Warnings that do not stop the start, given at every start and in the preview (Pulp: syslog
+   * without /dev/log; Keystone: ADMIN_TOKEN is not written).
+   */
+  startWarnings(effective: ConfigView, settings: Settings<O, C>): string[];
   /** Commands of this system alone: name -> the text to print (Keystone: keys). */
   commands?: Readonly<Record<string, (args: readonly string[]) => string>>;
   preview: {

@@ -6,9 +6,6 @@ import { ProbeError, REASON_TEXT, type Reason, toProbeError } from '../dependenc
 import { withTimeout, type AttemptOptions } from '../dependencies/timeout.ts';
 import type { MysqlTarget } from '../common/targets.ts';
 
-/** What the wait checks, for preview and README. */
-export const MYSQL_CHECK = 'MySQL handshake, login with the user and password of the URL, the database selected, SELECT 1 (mysql2)';
-
 /**
  * Server errors that no retry mends, by MySQL error number (what to fix: REASON_HINT). The
  * server's own message goes with them; it names the user, never the password.

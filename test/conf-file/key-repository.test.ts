@@ -35,6 +35,7 @@ import {
   type KeySet,
 } from '../../src/conf-file/key-repository.ts';
 import { ROOT } from '../helpers/cli.ts';
+import { secretVolume as makeSecretVolume } from '../helpers/secret-volume.ts';
 import { keystoneDir } from '../helpers/keystone.ts';
 import { tempDir, type Teardown } from '../helpers/temp.ts';
 import { isRoot, requireRoot, unavailable } from '../helpers/unavailable.ts';
@@ -54,26 +55,9 @@ function thrown(fn: () => unknown): unknown {
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-/**
- * A directory exactly as the kubelet's atomic writer makes a Secret volume: the real files in
- * a timestamped directory, `..data` a link to it, each visible name a link through `..data`,
- * all root's, with the volume's defaultMode.
- */
+/** A Secret volume of its own (test/helpers/secret-volume.ts), removed with the test. */
 function secretVolume(t: Teardown, files: Record<string, string | Buffer>, mode = 0o400): string {
-  const dir = join(tempDir(t, 'pe-keys-secret-'), 'volume');
-  const stamp = '..2026_12_03_08_00_00.123456789';
-  mkdirSync(join(dir, stamp), { recursive: true });
-  chmodSync(dir, 0o1777);
-  chmodSync(join(dir, stamp), 0o755);
-  for (const [name, content] of Object.entries(files)) {
-    const real = join(dir, stamp, name);
-    writeFileSync(real, content);
-    chmodSync(real, mode);
-    if (isRoot) chownSync(real, 0, 0);
-  }
-  symlinkSync(stamp, join(dir, '..data'));
-  for (const name of Object.keys(files)) symlinkSync(join('..data', name), join(dir, name));
-  return dir;
+  return makeSecretVolume(join(tempDir(t, 'pe-keys-secret-'), 'volume'), files, mode);
 }
 
 /** A key whose standard base64 has a '+' or '/': its URL-safe form is a key, that form is not. */

@@ -30,6 +30,7 @@ import { ROOT } from '../helpers/cli.ts';
 import { requireServices, type Services } from '../helpers/services.ts';
 import { confCopy, tempDir } from '../helpers/temp.ts';
 import { unavailable } from '../helpers/unavailable.ts';
+import { containerSetup } from '../helpers/containers.ts';
 
 /** The agent binary the images get (`--build-arg AGENT=`), as `npm run build:binary` writes it. */
 const AGENT = 'dist/pulp-entrypoint';
@@ -47,14 +48,6 @@ function fail(t: Test, what: string): undefined {
   return undefined;
 }
 
-/** test/containers/setup.sh: packages, the podman configuration, the base image, the Pulp 2 inputs. */
-function setup(t: Test): Env | undefined {
-  const r = spawnSync('bash', [join(ROOT, 'test', 'containers', 'setup.sh')], { encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) return fail(t, `test/containers/setup.sh failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}; run it as root`);
-  const env: Env = {};
-  for (const m of r.stdout.matchAll(/^export ([A-Z0-9_]+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
-  return env;
-}
 
 /** `npm run build:binary` when the binary is missing or older than its sources (scripts/test.sh builds it first). */
 function ensureAgent(t: Test): boolean {
@@ -64,7 +57,7 @@ function ensureAgent(t: Test): boolean {
   return false;
 }
 
-const setupEnv = setup(t);
+const setupEnv = containerSetup(t, 'the container tests');
 const services = setupEnv && requireServices(t, 'the container tests');
 if (setupEnv && services && ensureAgent(t)) await main(setupEnv, services);
 

@@ -17,7 +17,7 @@
 // podman's storage (test/containers/storage.conf), so later builds redo only the agent layer.
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,8 @@ import { closedPort } from '../helpers/net.ts';
 import { type Mysql, requireMysql } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { unavailable } from '../helpers/unavailable.ts';
+import { keyVolume } from '../helpers/secret-volume.ts';
+import { containerSetup } from '../helpers/containers.ts';
 
 // The first build (apt-get from the Debian mirror, the wheels from PyPI) outlasts tap's default.
 t.setTimeout(30 * 60_000);
@@ -52,14 +54,6 @@ function fail(t: Test, what: string): undefined {
   return undefined;
 }
 
-/** test/containers/setup.sh: packages, the podman configuration, the base image. */
-function setup(t: Test): Env | undefined {
-  const r = spawnSync('bash', [join(ROOT, 'test', 'containers', 'setup.sh')], { encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) return fail(t, `test/containers/setup.sh failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}; run it as root`);
-  const env: Env = {};
-  for (const m of r.stdout.matchAll(/^export ([A-Z0-9_]+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
-  return env;
-}
 
 function ready(t: Test): boolean {
   if (!existsSync(join(PYTHON311, 'bin', 'python3.11'))) {
@@ -74,20 +68,8 @@ function ready(t: Test): boolean {
   return true;
 }
 
-/** A directory laid out as the kubelet mounts a Secret: the files behind ..data, root's, 0400. */
-function secretDir(base: string, name: string, keys: string[]): string {
-  const dir = join(base, name);
-  const data = join(dir, '..2026_12_03_08_00_00.000000001');
-  mkdirSync(data, { recursive: true });
-  keys.forEach((k, i) => {
-    writeFileSync(join(data, String(i)), k, { mode: 0o400 });
-    symlinkSync(join('..data', String(i)), join(dir, String(i)));
-  });
-  symlinkSync('..2026_12_03_08_00_00.000000001', join(dir, '..data'));
-  return dir;
-}
 
-const setupEnv = setup(t);
+const setupEnv = containerSetup(t, 'the Keystone container test');
 const db = setupEnv && requireMysql(t, 'the Keystone container test');
 if (setupEnv && db && ready(t)) await main(setupEnv, db);
 
@@ -156,8 +138,8 @@ async function main(setupEnv: Env, db: Mysql): Promise<void> {
     chmodSync(secrets, 0o755);
     const fernet = [freshKey(), freshKey()];
     const credential = [freshKey(), freshKey()];
-    secretDir(secrets, 'fernet-keys', fernet);
-    secretDir(secrets, 'credential-keys', credential);
+    keyVolume(join(secrets, 'fernet-keys'), fernet);
+    keyVolume(join(secrets, 'credential-keys'), credential);
 
     const port = await closedPort();
     const name = `keystone-ct-${runId}`;

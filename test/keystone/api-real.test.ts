@@ -19,22 +19,11 @@ import { tempDir } from '../helpers/temp.ts';
 import { freshKey } from '../../src/conf-file/key-repository.ts';
 import { ensureBinaries } from '../helpers/binary.ts';
 import { unavailable } from '../helpers/unavailable.ts';
+import { keyVolume } from '../helpers/secret-volume.ts';
 
 const BIN = join(ROOT, 'bin', 'keystone-entrypoint');
 const ADMIN_PASSWORD = 'adm1n-$ecret pw';
 
-/** A directory laid out as the kubelet mounts a Secret: the files behind ..data, root's, 0400. */
-function secretDir(base: string, name: string, keys: string[]): string {
-  const dir = join(base, name);
-  const data = join(dir, '..2026_12_03_08_00_00.000000001');
-  mkdirSync(data, { recursive: true });
-  keys.forEach((k, i) => {
-    writeFileSync(join(data, String(i)), k, { mode: 0o400 });
-    symlinkSync(join('..data', String(i)), join(dir, String(i)));
-  });
-  symlinkSync('..2026_12_03_08_00_00.000000001', join(dir, '..data'));
-  return dir;
-}
 
 /** A TCP forwarder to MariaDB that starts listening only when opened: "the database comes up later". */
 function lateDatabase(db: Mysql, port: number): { open(): Promise<void>; close(): void } {
@@ -76,8 +65,8 @@ if (keystone && db) {
   const template = join(work, 'keystone.conf.template');
   copyFileSync(join(ROOT, 'src', 'keystone', 'default-keystone.conf'), template);
   const secrets = join(work, 'secrets');
-  const fernet = secretDir(secrets, 'fernet', [freshKey(), freshKey()]);
-  const credential = secretDir(secrets, 'credential', [freshKey(), freshKey()]);
+  const fernet = keyVolume(join(secrets, 'fernet'), [freshKey(), freshKey()]);
+  const credential = keyVolume(join(secrets, 'credential'), [freshKey(), freshKey()]);
   const passwordFile = join(secrets, 'db-password');
   writeFileSync(passwordFile, `${db.password}\n`, { mode: 0o400 });
 

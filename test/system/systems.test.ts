@@ -9,14 +9,14 @@ import { systemFor } from '../../src/cli/systems.ts';
 import { PULP } from '../../src/pulp/system.ts';
 import { KEYSTONE } from '../../src/keystone/system.ts';
 
-const named = (name: string | undefined): string => systemFor(name)((s) => s.names.program);
+const named = async (name: string | undefined): Promise<string> => (await systemFor(name))((s) => s.names.program);
 
 t.test('the name (or path) picks the system; any other name is Pulp', async (t) => {
-  t.equal(named('keystone-entrypoint'), 'keystone-entrypoint');
-  t.equal(named('/usr/local/bin/keystone-entrypoint'), 'keystone-entrypoint');
-  t.equal(named('/usr/local/bin/pulp-entrypoint'), 'pulp-entrypoint');
-  t.equal(named('/work/dist/main.mjs'), 'pulp-entrypoint');
-  t.equal(named(undefined), 'pulp-entrypoint');
+  t.equal(await named('keystone-entrypoint'), 'keystone-entrypoint');
+  t.equal(await named('/usr/local/bin/keystone-entrypoint'), 'keystone-entrypoint');
+  t.equal(await named('/usr/local/bin/pulp-entrypoint'), 'pulp-entrypoint');
+  t.equal(await named('/work/dist/main.mjs'), 'pulp-entrypoint');
+  t.equal(await named(undefined), 'pulp-entrypoint');
 });
 
 t.test("each system's names are its own", async (t) => {
