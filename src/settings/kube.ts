@@ -6,10 +6,13 @@
 import { parsePort, splitHostPort } from '../common/net.ts';
 import type { Env, Sourced } from './types.ts';
 
-/** The kubelet's variable prefix for a Service name: upper case, "-" and "." to "_", "_" before a leading digit. */
+/**
+ * The kubelet's variable name for a Service or port name: upper case, "-" to "_", nothing else
+ * (makeEnvVariableName in pkg/kubelet/envvars; a port name "2nd-http" gives
+ * NAME_SERVICE_PORT_2ND_HTTP, as the real kubelet's pods show in test/k8s/pulp-pods.test.ts).
+ */
 export function servicePrefix(serviceName: string): string {
-  const p = serviceName.toUpperCase().replace(/[-.]/g, '_');
-  return /^[0-9]/.test(p) ? `_${p}` : p;
+  return serviceName.toUpperCase().replace(/-/g, '_');
 }
 
 export interface ServiceHint {
@@ -71,7 +74,7 @@ export function discoverService(
   if (!out.host && env.SERVICE_HOST !== undefined) out.host = { value: env.SERVICE_HOST, from: ['SERVICE_HOST'] };
 
   const portVars = [
-    ...hint.portNames.map((n) => `${p}_SERVICE_PORT_${servicePrefix(n).replace(/^_/, '')}`),
+    ...hint.portNames.map((n) => `${p}_SERVICE_PORT_${servicePrefix(n)}`),
     `${p}_SERVICE_PORT`,
     `${linkExact}_PORT`,
   ];

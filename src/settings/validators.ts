@@ -58,11 +58,15 @@ export const absolutePath = check<string>((v) => {
   return v.startsWith('/') ? { ok: v } : { problem: `"${v}" is not an absolute path` };
 });
 
-/** A Kubernetes Service name (DNS label; upper case and dots tolerated, the kubelet maps them). */
+/**
+ * A Kubernetes Service name: a DNS-1035 label, the only kind the apiserver accepts (upper case
+ * tolerated: the variables are upper case anyway). A dot or a leading digit can name no
+ * Service, so no kubelet ever gives a pod variables for it.
+ */
 export const serviceName = check<string>((v) =>
-  /^[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?$/.test(v)
+  /^[A-Za-z]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$/.test(v)
     ? { ok: v }
-    : { problem: `"${truncate(v)}" is not a Kubernetes Service name (letters, digits, "-", ".")` },
+    : { problem: `"${truncate(v)}" is not a Kubernetes Service name (a letter, then letters, digits and "-", at most 63)` },
 );
 
 /** MongoDB database names: no /\. "$*<>:|? or white space, under 64 bytes. */

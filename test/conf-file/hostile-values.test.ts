@@ -71,6 +71,8 @@ const cases: Case[] = [
   ['log format', { PULP_ENTRYPOINT_LOG: 'xml' }, 'PULP_ENTRYPOINT_LOG'],
   ['trace flag', { PULP_ENTRYPOINT_TRACE: 'maybe' }, 'PULP_ENTRYPOINT_TRACE'],
   ['service name', { PULP_DB_SERVICE: 'my service' }, 'PULP_DB_SERVICE'],
+  ['service name with a dot (no Service has one)', { PULP_DB_SERVICE: 'mongo.v2' }, 'PULP_DB_SERVICE'],
+  ['service name with a leading digit (no Service has one)', { PULP_MSG_SERVICE: '3scale' }, 'PULP_MSG_SERVICE'],
   ['conf path relative', { PULP_SERVER_CONF: 'server.conf' }, 'PULP_SERVER_CONF'],
   ['signal rewrite', { PULP_SIGNAL_REWRITE: 'TERM' }, 'PULP_SIGNAL_REWRITE'],
   ['lease ttl too short', { PULP_INIT_LEASE_TTL: '0.1' }, 'PULP_INIT_LEASE_TTL'],

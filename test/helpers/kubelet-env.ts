@@ -104,10 +104,9 @@ export async function loadManifests(dir: string): Promise<KubeObject[]> {
   return out;
 }
 
-/** kubelet's name rule, with the seed notes' two extensions (dots, a leading digit). */
+/** The kubelet's name rule (makeEnvVariableName): upper case, "-" to "_", nothing else. */
 export function envVarName(name: string): string {
-  const n = name.toUpperCase().replace(/[-.]/g, '_');
-  return /^[0-9]/.test(n) ? `_${n}` : n;
+  return name.toUpperCase().replace(/-/g, '_');
 }
 
 function clusterIP(svc: KubeObject): string | undefined {

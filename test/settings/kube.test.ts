@@ -5,8 +5,7 @@ import { discoverService, servicePrefix, type VarProblem } from '../../src/setti
 t.test('service name to variable prefix, as the kubelet does it', async (t) => {
   t.equal(servicePrefix('db'), 'DB');
   t.equal(servicePrefix('pulp-mongo'), 'PULP_MONGO');
-  t.equal(servicePrefix('mongo.v2'), 'MONGO_V2');
-  t.equal(servicePrefix('3scale'), '_3SCALE');
+  t.equal(servicePrefix('2nd-http'), '2ND_HTTP', 'a port name with a leading digit: no "_" added (the real kubelet, test/k8s/pulp-pods.test.ts)');
 });
 
 const mongo = { defaultPort: 27017, portNames: ['mongodb', 'mongo'] };

@@ -70,8 +70,8 @@ function preview(t: Test, objects: KubeObject[], pod: Pod, container: Container,
 }
 
 t.test('kubelet service variables follow pkg/kubelet/envvars', async (t) => {
-  t.equal(envVarName('pulp-db.v2'), 'PULP_DB_V2');
-  t.equal(envVarName('2nd-db'), '_2ND_DB');
+  t.equal(envVarName('pulp-db-v2'), 'PULP_DB_V2');
+  t.equal(envVarName('2nd-db'), '2ND_DB', 'a port name may start with a digit; nothing is added');
   const env = Object.fromEntries(
     serviceEnv([
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'my-db' }, spec: { clusterIP: 'fd00::10', ports: [{ name: 'mongo-db', port: 27017 }, { port: 28017, protocol: 'UDP' }] } },
