@@ -65,9 +65,36 @@ bash test/containers/setup.sh >/dev/null || warn_or_fail "the container runtime 
 bash test/k8s/kubernetes-validate.sh >/dev/null || warn_or_fail "kubernetes-validate could not be installed (test/k8s/kubernetes-validate.sh)"
 # The images, as README.md builds them: minutes the first time (Pulp 2 compiles), cached after.
 bash test/containers/build-images.sh >/dev/null || warn_or_fail "the container images did not build (bash test/containers/build-images.sh shows why)"
+# The Keystone image, once, before the two test files that use it run in parallel
+# (test/e2e/keystone-container.test.ts, test/k8s/keystone-pods.test.ts).
+bash test/containers/build-keystone-image.sh >/dev/null || warn_or_fail "the Keystone image did not build (bash test/containers/build-keystone-image.sh shows why)"
 
+# A real Kubernetes v1.34.4 cluster: the control plane (etcd, kube-apiserver, controller-manager,
+# scheduler) for test/k8s/apiserver.test.ts, and a node (kubelet, kube-proxy, containerd) for
+# test/k8s/pulp-pods.test.ts. Built from the Go modules once and cached under
+# /var/cache/pulp-entrypoint/kubernetes-v1.34.4 (about 10 minutes on two cores the first time,
+# instant after), started here (about 30 s) and stopped at the end, leaving nothing behind.
+k8s_started=false
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+cleanup() {
+  rm -f "$out"
+  if $k8s_started; then
+    bash test/k8s/node.sh stop || echo "test: WARNING: bash test/k8s/node.sh stop failed" >&2
+    bash test/k8s/cluster.sh stop || echo "test: WARNING: bash test/k8s/cluster.sh stop failed" >&2
+  fi
+}
+trap cleanup EXIT
+if bash test/k8s/build.sh --kubelet >/dev/null; then
+  if bash test/k8s/cluster.sh start >/dev/null; then
+    k8s_started=true
+    bash test/k8s/node.sh start >/dev/null || warn_or_fail "the Kubernetes node did not start (bash test/k8s/node.sh start shows why)"
+  else
+    warn_or_fail "the Kubernetes control plane did not start (bash test/k8s/cluster.sh start shows why)"
+  fi
+else
+  warn_or_fail "Kubernetes v1.34.4 could not be built (test/k8s/build.sh --kubelet; it needs Go and the Go module proxy)"
+fi
+
 npx tap --reporter=tap "$@" | tee "$out"
 rc=${PIPESTATUS[0]}
 

@@ -17,9 +17,13 @@
 #   binutils                    readelf, to cross-check the binaries' glibc version needs
 #   openssl                     the CA and certificate of the test RabbitMQ's TLS listener (start.sh)
 #   mariadb-server              the MySQL wait and the init lease on MySQL (test/services/mariadb.sh)
+#   containerd containernetworking-plugins iptables conntrack
+#                               the test cluster's node: the kubelet's runtime, the pod network,
+#                               kube-proxy's Service rules (test/k8s/node.sh)
 set -euo pipefail
 packages=(augeas-tools augeas-lenses python3-pymongo python3-celery rabbitmq-server openjdk-17-jre-headless maven tini util-linux passwd attr faketime
-  swig libssl-dev libldap2-dev libsasl2-dev libselinux1-dev gcc patchelf qemu-user libc6-arm64-cross binutils openssl mariadb-server)
+  swig libssl-dev libldap2-dev libsasl2-dev libselinux1-dev gcc patchelf qemu-user libc6-arm64-cross binutils openssl mariadb-server
+  containerd containernetworking-plugins iptables conntrack)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
