@@ -100,8 +100,13 @@ stop_all() {
     find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
   done
   [[ -n ${BIN:-} && -x $BIN/kube-proxy ]] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
-  # What the kubelet makes even without its util chains (it probes iptables with these).
-  local t chain
+  # What kube-proxy --cleanup leaves (KUBE-FIREWALL, jumped to from INPUT and OUTPUT) and what
+  # the kubelet makes even without its util chains (it probes iptables with the canaries).
+  local ipt t chain
+  for ipt in iptables ip6tables; do
+    for chain in INPUT OUTPUT; do while "$ipt" -D "$chain" -j KUBE-FIREWALL 2>/dev/null; do :; done; done
+    "$ipt" -F KUBE-FIREWALL 2>/dev/null && "$ipt" -X KUBE-FIREWALL 2>/dev/null || true
+  done
   for t in filter nat mangle raw; do
     for chain in KUBE-KUBELET-CANARY KUBE-PROXY-CANARY KUBE-IPTABLES-HINT; do
       iptables -t "$t" -F "$chain" 2>/dev/null && iptables -t "$t" -X "$chain" 2>/dev/null || true
