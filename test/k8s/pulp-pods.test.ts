@@ -264,7 +264,7 @@ spec:
     k.kubectl(['delete', 'namespace', other, '--wait=false']);
   });
 
-  await t.test('a rollout of a new image tag (a new pulp-manage-db: a new init key) runs the init once more', async (t) => {
+  await t.test('a rollout of a new beat image (a new pulp-manage-db: a new init key): refused while workers run, done once they are stopped', async (t) => {
     const v2 = 'localhost/pulp-beat:rollout-2';
     const dir = tempDir(t, 'pe-k8s-rollout-');
     // A new Pulp in the image, as far as the init key can tell: pulp-manage-db rewritten.
@@ -275,17 +275,37 @@ spec:
     const old = pods(ROLE.beat)[0]!.metadata.name;
     const r = kc(['set', 'image', 'deployment/pulp-beat', 'wait=pulp-beat:rollout-2', 'beat=pulp-beat:rollout-2']);
     t.equal(r.status, 0, r.out);
-    const status = kc(['rollout', 'status', 'deployment/pulp-beat', '--timeout=300s']);
-    t.equal(status.status, 0, status.out);
-    const beat = pods(ROLE.beat).find((p) => p.metadata.name !== old);
-    t.ok(beat, 'a new beat pod');
-    // "Rolled out" is Ready, which `check` gives while the init still runs (README, Kubernetes).
-    const text = (beat && await until(180_000, () => {
-      const l = logs(beat.metadata.name, 'beat');
+    const newBeat = (): Pod | undefined => pods(ROLE.beat).find((p) => p.metadata.name !== old);
+
+    // The real pulp-manage-db refuses to migrate while workers heartbeat (it waits 92 s for
+    // them, then exits 70, EX_SOFTWARE): the agent exits with that code, no record written,
+    // and the kubelet restarts beat.
+    const refused = await until(300_000, () => {
+      const s = newBeat()?.status.containerStatuses?.[0];
+      return s?.lastState.terminated ? s : undefined;
+    }, 2000);
+    t.equal(refused?.lastState.terminated?.exitCode, 70, "with the workers running: beat exits with pulp-manage-db's 70");
+    const beat = newBeat()?.metadata.name ?? '';
+    const previous = logs(beat, 'beat', true);
+    t.match(previous, /please stop the running workers before retrying the pulp-manage-db command/, "Pulp's own words, in the log");
+    t.match(previous, /init \S*pulp-manage-db failed with exit code 70: no completion record written/, "the agent's line");
+
+    // Pulp's upgrade order: stop the workers and the resource manager, migrate, start them.
+    for (const w of ['statefulset/pulp-worker', 'deployment/pulp-resource-manager']) t.equal(kc(['scale', w, '--replicas=0']).status, 0, `${w} scaled to 0`);
+    const text = await until(420_000, () => {
+      const l = logs(beat, 'beat');
       return CELERY_UP.beat.test(l) ? l : undefined;
-    }, 2000)) || '';
-    t.match(text, /init lease taken: running \S*pulp-manage-db/, 'the new beat ran pulp-manage-db (a new init key)');
-    t.match(text, /Database migrations complete\./, 'to the end, then Celery beat started');
+    }, 3000);
+    if (!text) t.comment(`${kc(['get', 'pods', '-o', 'wide']).out}\n${kc(['logs', beat, '-c', 'beat', '--tail=30']).out}`);
+    t.match(text ?? '', /init lease taken: running \S*pulp-manage-db/, 'the restarted beat ran pulp-manage-db again (the new key had no record)');
+    t.match(text ?? '', /Database migrations complete\./, 'to the end, then Celery beat started');
+    t.equal(kc(['scale', 'statefulset/pulp-worker', '--replicas=2']).status, 0);
+    t.equal(kc(['scale', 'deployment/pulp-resource-manager', '--replicas=1']).status, 0);
+    const back = await until(300_000, () => {
+      const ps = [...pods(ROLE.resource_manager), ...pods(ROLE.worker)];
+      return ps.length === 3 && ps.every(ready) && ps.every((p) => CELERY_UP.worker.test(logs(p.metadata.name, p.metadata.name.startsWith('pulp-worker') ? 'worker' : 'resource-manager'))) || undefined;
+    }, 3000);
+    t.ok(back, 'the workers and the resource manager are back, Celery running');
   });
 }
 

@@ -51,8 +51,10 @@ t.test('PULP_DB_SERVICE picks another service and ignores db', async (t) => {
   t.equal(d.host?.value, '10.0.0.2');
   const dashed = discoverService({ PULP_MONGO_SERVICE_HOST: '10.1.1.1' }, 'pulp-mongo', mongo, []);
   t.equal(dashed.host?.from[0], 'PULP_MONGO_SERVICE_HOST');
-  const digit = discoverService({ _3DB_SERVICE_HOST: '10.1.1.2' }, '3db', mongo, []);
-  t.equal(digit.host?.value, '10.1.1.2');
+  // The kubelet adds nothing before a leading digit (a port name can have one; a Service name
+  // cannot, and the settings refuse it): only the exact name counts.
+  const named = discoverService({ DB_SERVICE_HOST: '10.1.1.3', DB_SERVICE_PORT_2ND_MONGO: '27018', DB_SERVICE_PORT__2ND_MONGO: '1' }, 'db', { defaultPort: 27017, portNames: ['2nd-mongo'] }, []);
+  t.same(named.port && [named.port.value, named.port.from[0]], [27018, 'DB_SERVICE_PORT_2ND_MONGO']);
 });
 
 t.test('bad docker-link and port values are problems naming the variable', async (t) => {
