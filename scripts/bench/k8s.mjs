@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { outsideServices } from '../../test/k8s/outside-services.mjs';
+import { outsideServices } from '../../test/helpers/outside-services.mjs';
 import { freePort, testEnv } from './lib/servers.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -36,7 +36,7 @@ function na(why) {
 }
 
 async function forwarder(host, to) {
-  const child = spawn(process.execPath, [join(root, 'test', 'k8s', 'forward.mjs'), host, '0', to.host, String(to.port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(root, 'test', 'helpers', 'forward.mjs'), host, '0', to.host, String(to.port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((res) => child.stdout.once('data', (d) => res(Number(String(d).trim()))));
   return { port, stop: () => child.kill('SIGKILL') };
 }

@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ROOT } from './cli.ts';
-export { outsideServices } from '../k8s/outside-services.mjs';
+export { outsideServices } from './outside-services.mjs';
 import { unavailable, type Reporter } from './unavailable.ts';
 
 export interface Run { status: number | null; stdout: string; stderr: string; out: string }
@@ -104,7 +104,7 @@ export function podsOf(k: Kube, ns: string, selector: string): Pod[] {
 
 /**
  * A TCP forwarder from the node's address to a server on loopback (an EndpointSlice points at
- * it), in a process of its own (test/k8s/forward.mjs says why); close() is an outage (every
+ * it), in a process of its own (test/helpers/forward.mjs says why); close() is an outage (every
  * connection cut), open() ends it on the same port.
  */
 export class Forwarder {
@@ -112,7 +112,7 @@ export class Forwarder {
   port = 0;
   constructor(private readonly host: string, private readonly to: { host: string; port: number }) {}
   async open(): Promise<void> {
-    const child = spawn(process.execPath, [join(ROOT, 'test', 'k8s', 'forward.mjs'), this.host, String(this.port), this.to.host, String(this.to.port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [join(ROOT, 'test', 'helpers', 'forward.mjs'), this.host, String(this.port), this.to.host, String(this.to.port)], { stdio: ['ignore', 'pipe', 'inherit'] });
     this.child = child;
     this.port = await new Promise<number>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`the forwarder to ${this.to.host}:${this.to.port} exited (${code})`)));

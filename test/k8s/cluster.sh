@@ -42,28 +42,15 @@ COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler)
 log() { printf 'k8s-cluster: %s\n' "$*" >&2; }
 die() { printf 'k8s-cluster: error: %s\n' "$*" >&2; exit 1; }
 
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-pid_alive() { [[ -f "$STATE/$1.pid" ]] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
-all_alive() { local c; for c in "${COMPONENTS[@]}"; do pid_alive "$c" || return 1; done; }
+# shellcheck source=processes.sh
+. "$here/processes.sh"
+all_alive() { local c; for c in "${COMPONENTS[@]}"; do pid_alive "$STATE" "$c" || return 1; done; }
 ready() {
   [[ -f $STATE/env ]] && all_alive &&
     (. "$STATE/env" && timeout 10 "$PULP_TEST_KUBECTL" get --raw /readyz >/dev/null 2>&1)
 }
 
-stop_all() {
-  local c pid
-  for c in kube-scheduler kube-controller-manager kube-apiserver etcd; do
-    [[ -f "$STATE/$c.pid" ]] || continue
-    pid=$(cat "$STATE/$c.pid")
-    # Each component leads a process group of its own (setsid): end that group.
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    rm -f "$STATE/$c.pid"
-  done
-}
+stop_all() { stop_pids "$STATE" kube-scheduler kube-controller-manager kube-apiserver etcd; }
 
 # --- certificates ----------------------------------------------------------------------------------
 ossl() { openssl "$@" >>"$STATE/openssl.log" 2>&1 || die "openssl $1 failed; see $STATE/openssl.log"; }
@@ -114,18 +101,12 @@ current-context: $1
 EOF
 }
 
-spawn() { # name command...
-  local name=$1; shift
-  # 9>&-: the lock stays with this script, not with the servers it leaves running.
-  setsid "$@" >"$STATE/$name.log" 2>&1 </dev/null 9>&- &
-  echo $! >"$STATE/$name.pid"
-}
 wait_for() { # name seconds check-command...
   local name=$1 secs=$2; shift 2
   local i
   for ((i = 0; i < secs * 5; i++)); do
     timeout 10 "$@" >/dev/null 2>&1 && return 0
-    pid_alive "$name" || { tail -20 "$STATE/$name.log" >&2; die "$name exited at start; see $STATE/$name.log"; }
+    pid_alive "$STATE" "$name" || { tail -20 "$STATE/$name.log" >&2; die "$name exited at start; see $STATE/$name.log"; }
     sleep 0.2
   done
   tail -20 "$STATE/$name.log" >&2
@@ -149,13 +130,13 @@ start() {
   etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port); cm_port=$(free_port); sched_port=$(free_port)
   local server="https://127.0.0.1:$api_port" p="$STATE/pki"
 
-  spawn etcd "$bin/etcd" --name=default --data-dir="$STATE/etcd" \
+  spawn "$STATE" etcd "$bin/etcd" --name=default --data-dir="$STATE/etcd" \
     --listen-client-urls="http://127.0.0.1:$etcd_port" --advertise-client-urls="http://127.0.0.1:$etcd_port" \
     --listen-peer-urls="http://127.0.0.1:$peer_port" --initial-advertise-peer-urls="http://127.0.0.1:$peer_port" \
     --initial-cluster="default=http://127.0.0.1:$peer_port" --unsafe-no-fsync --log-level=warn
   wait_for etcd 30 curl -fsS "http://127.0.0.1:$etcd_port/health"
 
-  spawn kube-apiserver "$bin/kube-apiserver" \
+  spawn "$STATE" kube-apiserver "$bin/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$etcd_port" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
     --tls-cert-file="$p/apiserver.crt" --tls-private-key-file="$p/apiserver.key" --client-ca-file="$p/ca.crt" \
@@ -172,7 +153,7 @@ start() {
   kubeconfig scheduler scheduler "$server"
   wait_for kube-apiserver 120 "$bin/kubectl" --kubeconfig="$STATE/admin.kubeconfig" get --raw /readyz
 
-  spawn kube-controller-manager "$bin/kube-controller-manager" \
+  spawn "$STATE" kube-controller-manager "$bin/kube-controller-manager" \
     --kubeconfig="$STATE/controller-manager.kubeconfig" \
     --authentication-kubeconfig="$STATE/controller-manager.kubeconfig" \
     --authorization-kubeconfig="$STATE/controller-manager.kubeconfig" \
@@ -181,7 +162,7 @@ start() {
     --cluster-signing-cert-file="$p/ca.crt" --cluster-signing-key-file="$p/ca.key" \
     --use-service-account-credentials=true --service-cluster-ip-range="$SERVICE_CIDR" \
     --leader-elect=false --profiling=false --v=1
-  spawn kube-scheduler "$bin/kube-scheduler" \
+  spawn "$STATE" kube-scheduler "$bin/kube-scheduler" \
     --kubeconfig="$STATE/scheduler.kubeconfig" \
     --authentication-kubeconfig="$STATE/scheduler.kubeconfig" \
     --authorization-kubeconfig="$STATE/scheduler.kubeconfig" \

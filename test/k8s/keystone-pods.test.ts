@@ -122,7 +122,9 @@ async function main(k: Kube): Promise<void> {
     t.equal(issued.status, 201, `POST ${base}/auth/tokens as the bootstrap admin`);
     const token = issued.headers.get('x-subject-token') ?? '';
     t.ok(token.length > 100, 'a fernet token');
-    for (const p of podsOf(k, ns, API)) {
+    const replicas = podsOf(k, ns, API);
+    t.equal(replicas.length, 3, 'three replicas to ask');
+    for (const p of replicas) {
       const r = await fetch(`http://${p.status.podIP}:5000/v3/auth/tokens`, { headers: { 'x-auth-token': token, 'x-subject-token': token } });
       t.equal(r.status, 200, `${p.metadata.name} (${p.status.podIP}) validates it`);
     }

@@ -54,10 +54,8 @@ COMPONENTS=(kube-proxy kubelet containerd)
 
 log() { printf 'k8s-node: %s\n' "$*" >&2; }
 die() { printf 'k8s-node: error: %s\n' "$*" >&2; exit 1; }
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-pid_alive() { [[ -f "$S/$1.pid" ]] && kill -0 "$(cat "$S/$1.pid")" 2>/dev/null; }
+# shellcheck source=processes.sh
+. "$here/processes.sh"
 ctr_() { ctr --address "$S/containerd.sock" -n k8s.io "$@"; }
 kubectl_() { "$BIN/kubectl" --kubeconfig="$CLUSTER/admin.kubeconfig" "$@"; }
 podman_env() {
@@ -73,22 +71,15 @@ binaries() {
 
 ready() {
   [[ -f $S/env ]] || return 1
-  local c; for c in "${COMPONENTS[@]}"; do pid_alive "$c" || return 1; done
+  local c; for c in "${COMPONENTS[@]}"; do pid_alive "$S" "$c" || return 1; done
   # The node's certificate must come from the control plane's CA that runs now.
   cmp -s "$S/ca.crt" "$CLUSTER/pki/ca.crt" || return 1
   [[ $(kubectl_ get node "$NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
 }
 
 stop_all() {
-  local c pid
-  for c in "${COMPONENTS[@]}"; do
-    [[ -f "$S/$c.pid" ]] || continue
-    pid=$(cat "$S/$c.pid")
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    rm -f "$S/$c.pid"
-  done
+  local pid
+  stop_pids "$S" "${COMPONENTS[@]}"
   # containerd-shim-runc-v2 outlives containerd by design; its containers are its children.
   local shims
   shims=$(pgrep -f "containerd-shim-runc-v2 .*-address $S/containerd.sock" || true)
@@ -240,8 +231,7 @@ state = "$S/containerd/state"
       BinaryName = "$S/runc-wrapper"
       SystemdCgroup = false
 EOF
-  setsid containerd --config "$S/containerd.toml" >"$S/containerd.log" 2>&1 </dev/null 9>&- &
-  echo $! >"$S/containerd.pid"
+  spawn "$S" containerd containerd --config "$S/containerd.toml"
   for _ in $(seq 1 100); do ctr_ version >/dev/null 2>&1 && break; sleep 0.2; done
   ctr_ version >/dev/null 2>&1 || { tail "$S/containerd.log" >&2; die "containerd did not start; see $S/containerd.log"; }
 
@@ -286,9 +276,8 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 serializeImagePulls: false
 EOF
-  setsid "$BIN/kubelet" --config="$S/kubelet.yaml" --kubeconfig="$S/kubelet.kubeconfig" --hostname-override="$NODE" \
-    --node-ip="$NODE_IP" --root-dir="$S/kubelet" --cert-dir="$S/kubelet/pki" --v=2 >"$S/kubelet.log" 2>&1 </dev/null 9>&- &
-  echo $! >"$S/kubelet.pid"
+  spawn "$S" kubelet "$BIN/kubelet" --config="$S/kubelet.yaml" --kubeconfig="$S/kubelet.kubeconfig" --hostname-override="$NODE" \
+    --node-ip="$NODE_IP" --root-dir="$S/kubelet" --cert-dir="$S/kubelet/pki" --v=2
 
   # 8. kube-proxy, iptables mode.
   local hport mport
@@ -307,14 +296,13 @@ conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeou
 iptables: {localhostNodePorts: false, masqueradeAll: false}
 nodePortAddresses: ["$NODE_IP/32"]
 EOF
-  setsid "$BIN/kube-proxy" --config="$S/kube-proxy.yaml" --v=1 >"$S/kube-proxy.log" 2>&1 </dev/null 9>&- &
-  echo $! >"$S/kube-proxy.pid"
+  spawn "$S" kube-proxy "$BIN/kube-proxy" --config="$S/kube-proxy.yaml" --v=1
 
   local i status=
   for ((i = 0; i < 300; i++)); do
     status=$(kubectl_ get node "$NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)
     [[ $status == True ]] && break
-    for c in "${COMPONENTS[@]}"; do pid_alive "$c" || { tail -20 "$S/$c.log" >&2; die "$c exited at start; see $S/$c.log"; }; done
+    for c in "${COMPONENTS[@]}"; do pid_alive "$S" "$c" || { tail -20 "$S/$c.log" >&2; die "$c exited at start; see $S/$c.log"; }; done
     sleep 0.2
   done
   [[ $status == True ]] || { tail -20 "$S/kubelet.log" >&2; die "node $NODE not Ready within 60 s; see $S/kubelet.log"; }

@@ -202,12 +202,13 @@ spec:
     const before = new Map(pods(ROLE.worker).map((p) => [p.metadata.name, p.status.containerStatuses?.[0]?.restartCount]));
     await db.close();
     // periodSeconds 30, failureThreshold 3 (fixtures/k8s/worker.yaml): up to ~2 minutes.
-    const down = await until(180_000, () => pods(ROLE.worker).every((p) => !ready(p)) || undefined, 2000);
+    const down = await until(180_000, () => { const ps = pods(ROLE.worker); return (ps.length === 2 && ps.every((p) => !ready(p))) || undefined; }, 2000);
     t.ok(down, 'both workers not Ready while MongoDB is unreachable');
     const svc = k.json<{ items: { endpoints?: { conditions?: { ready?: boolean } }[] }[] }>(['-n', ns, 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=pulp-worker']).items;
-    t.ok(svc.flatMap((s) => s.endpoints ?? []).every((e) => e.conditions?.ready === false), 'the headless Service lists them not ready');
+    const endpoints = svc.flatMap((s) => s.endpoints ?? []);
+    t.ok(endpoints.length === 2 && endpoints.every((e) => e.conditions?.ready === false), `the headless Service lists both not ready (${endpoints.length} endpoints)`);
     await db.open();
-    const up = await until(180_000, () => pods(ROLE.worker).every(ready) || undefined, 2000);
+    const up = await until(180_000, () => { const ps = pods(ROLE.worker); return (ps.length === 2 && ps.every(ready)) || undefined; }, 2000);
     t.ok(up, 'Ready again once MongoDB is back');
     for (const p of pods(ROLE.worker)) t.equal(p.status.containerStatuses?.[0]?.restartCount, before.get(p.metadata.name), `${p.metadata.name}: not restarted`);
   });
@@ -236,7 +237,7 @@ spec:
       // The pod object is gone with its status; the kubelet's own log keeps the exit code.
       t.equal(await until(10_000, () => exitCodeOf(k.env.PULP_TEST_K8S_NODE_DIR!, id)), 0, `${pod}: the container exited 0 (the kubelet's PLEG)`);
     }
-    const back = await until(240_000, () => pods(ROLE.worker).length === 2 && pods(ROLE.worker).every(ready) && pods(ROLE.beat).every(ready) || undefined, 2000);
+    const back = await until(240_000, () => pods(ROLE.worker).length === 2 && pods(ROLE.worker).every(ready) && pods(ROLE.beat).length === 1 && pods(ROLE.beat).every(ready) || undefined, 2000);
     t.ok(back, 'the StatefulSet and the Deployment bring them back, Ready');
     t.equal([...logs('pulp-worker-1', 'worker').matchAll(/init lease taken/g)].length, 0, 'the new worker-1 runs no init');
   });

@@ -1,4 +1,4 @@
-// A TCP forwarder: node test/k8s/forward.mjs LISTEN_HOST LISTEN_PORT TO_HOST TO_PORT
+// A TCP forwarder: node test/helpers/forward.mjs LISTEN_HOST LISTEN_PORT TO_HOST TO_PORT
 // Prints the port it listens on (LISTEN_PORT 0: a free one), then forwards every connection.
 // A process of its own for the tests and benchmarks (test/helpers/kube.ts Forwarder): they block
 // their event loop in spawnSync (kubectl exec and friends), and a pod talking to its database
