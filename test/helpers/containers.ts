@@ -13,7 +13,12 @@ export function containerSetup(t: Test, what: string): Record<string, string> | 
     unavailable(t, `${what}: test/containers/setup.sh failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}; run it as root`);
     return undefined;
   }
+  return shellExports(r.stdout);
+}
+
+/** The `export NAME=value` lines a set-up script prints, as a record. */
+export function shellExports(stdout: string): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const m of r.stdout.matchAll(/^export ([A-Z0-9_]+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
+  for (const m of stdout.matchAll(/^export ([A-Z0-9_]+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
   return env;
 }

@@ -2,9 +2,9 @@
 // kubectl against it. Starting is idempotent: scripts/test.sh starts both before tap, a file
 // run alone starts what it needs (building the binaries first on a fresh machine: ~10 minutes).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ROOT } from './cli.ts';
+import { shellExports } from './containers.ts';
 export { outsideServices } from './outside-services.mjs';
 import { unavailable, type Reporter } from './unavailable.ts';
 
@@ -18,15 +18,9 @@ export interface Kube {
   json<T>(args: string[]): T;
 }
 
-function exportsOf(stdout: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const m of stdout.matchAll(/^export (\w+)=(\S+)$/gm)) env[m[1]!] = m[2]!;
-  return env;
-}
-
 function script(name: string, t: Reporter): Record<string, string> | undefined {
   const r = spawnSync('bash', [join(ROOT, 'test', 'k8s', name), 'start'], { encoding: 'utf8', timeout: 40 * 60_000 });
-  if (r.status === 0) return exportsOf(r.stdout ?? '');
+  if (r.status === 0) return shellExports(r.stdout ?? '');
   const why = `test/k8s/${name} start failed (${r.status ?? r.signal}): ${(r.stderr ?? '').trim().split('\n').slice(-4).join(' | ')}`;
   unavailable(t, `a real Kubernetes ${name === 'node.sh' ? 'node (kubelet, kube-proxy, containerd)' : 'control plane'}: ${why}; run it as root (Go and the Go module proxy build the binaries)`);
   return undefined;
@@ -127,22 +121,6 @@ export class Forwarder {
     child.kill('SIGKILL');
     await gone;
   }
-}
-
-export function podmanEnv(): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    CONTAINERS_CONF: join(ROOT, 'test', 'containers', 'containers.conf'),
-    CONTAINERS_STORAGE_CONF: join(ROOT, 'test', 'containers', 'storage.conf'),
-  };
-}
-
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** podman's images into the node's containerd (test/k8s/node.sh load); undefined when done, else why not. */

@@ -11,7 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
-import { Forwarder, isReady, kube, loadImages, outsideServices, podmanEnv, podsOf, until, type Kube } from '../helpers/kube.ts';
+import { containerSetup, shellExports } from '../helpers/containers.ts';
+import { Forwarder, isReady, kube, loadImages, outsideServices, podsOf, until, type Kube } from '../helpers/kube.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { unavailable } from '../helpers/unavailable.ts';
 
@@ -21,26 +22,22 @@ const FIXTURES = join(ROOT, 'fixtures', 'k8s', 'keystone');
 const API = 'app.kubernetes.io/name=keystone,app.kubernetes.io/component=api';
 const ADMIN_PASSWORD = 'example-admin-password'; // 02-keystone.yaml's Secret keystone-admin, as shipped
 
-function exportsOf(stdout: string): Record<string, string> {
-  return Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
-}
-
 /** The two images: Keystone's (README's block) and the memcached stand-in; a reason when they cannot be had. */
-function images(): string | undefined {
+function images(setup: Record<string, string>): string | undefined {
   const ks = spawnSync('bash', [join(ROOT, 'test', 'containers', 'build-keystone-image.sh')], { encoding: 'utf8', timeout: 20 * 60_000 });
   if (ks.status !== 0) return `the Keystone image (bash test/containers/build-keystone-image.sh: ${ks.stderr.trim().split('\n').slice(-2).join(' | ')})`;
-  const setup = exportsOf(spawnSync('bash', [join(ROOT, 'test', 'containers', 'setup.sh')], { encoding: 'utf8' }).stdout ?? '');
   const dir = join(ROOT, 'test', 'k8s', 'images', 'memcached');
-  const mc = spawnSync('podman', ['build', '-q', '--network=host', '--build-arg', `BASE=${setup.PULP_TEST_IMAGE_BASE ?? ''}`, '-t', 'localhost/memcached:1.6', '-f', join(dir, 'Containerfile'), dir], { encoding: 'utf8', env: podmanEnv(), timeout: 10 * 60_000 });
+  const mc = spawnSync('podman', ['build', '-q', '--network=host', '--build-arg', `BASE=${setup.PULP_TEST_IMAGE_BASE ?? ''}`, '-t', 'localhost/memcached:1.6', '-f', join(dir, 'Containerfile'), dir], { encoding: 'utf8', env: { ...process.env, ...setup }, timeout: 10 * 60_000 });
   if (mc.status !== 0) return `the memcached stand-in (podman build test/k8s/images/memcached: ${mc.stderr.trim().split('\n').slice(-2).join(' | ')})`;
   return loadImages(['localhost/keystone-entrypoint:latest', 'localhost/memcached:1.6']);
 }
 
 const k = kube(t, { node: true });
 if (k) {
-  const why = images();
+  const setup = containerSetup(t, 'podman and the images');
+  const why = setup ? images(setup) : undefined;
   if (why) unavailable(t, why);
-  else await main(k);
+  else if (setup) await main(k);
 }
 
 async function main(k: Kube): Promise<void> {
@@ -58,7 +55,7 @@ async function main(k: Kube): Promise<void> {
     unavailable(t, `a MariaDB of its own (test/services/mariadb.sh): ${String(started.stderr).trim()}`);
     return;
   }
-  const my = exportsOf(String(started.stdout));
+  const my = shellExports(String(started.stdout));
   const [myHost = '127.0.0.1', myPort = '3306'] = (my.PULP_TEST_MYSQL ?? '').split(':');
   const db = new Forwarder(nodeIp, { host: myHost, port: Number(myPort) });
   await db.open();

@@ -126,8 +126,8 @@ stop_all() {
 pause_binary() {
   local out="$BIN/pause" src
   [[ -x $out ]] && { echo "$out"; return; }
-  src=$(go env GOMODCACHE)/k8s.io/kubernetes@$(sed -n 's/^export PULP_TEST_K8S_VERSION=//p' <<<"$(bash "$here/build.sh" --kubelet)")/build/pause/linux/pause.c
-  [[ -f $src ]] || src=$(ls -d "$(go env GOMODCACHE)"/k8s.io/kubernetes@*/build/pause/linux/pause.c 2>/dev/null | tail -1)
+  # BIN is .../kubernetes-<version>/bin (build.sh): the module of that version has the source.
+  src=$(go env GOMODCACHE)/k8s.io/kubernetes@$(basename "$(dirname "$BIN")" | sed 's/^kubernetes-//')/build/pause/linux/pause.c
   [[ -f $src ]] || die "no build/pause/linux/pause.c in the Go module cache (bash test/k8s/build.sh downloads k8s.io/kubernetes)"
   gcc -Os -static -DVERSION=v3.10-pulp-test -o "$out.tmp" "$src" || die "gcc -static pause.c failed (libc6-dev)"
   mv "$out.tmp" "$out"
