@@ -87,10 +87,11 @@ async function run<O, C>(ctx: Context<O, C>, cmd: Command): Promise<number> {
       const pre = await steps.preflight(ctx, spec, cmd.kind === 'run');
       await writeAndReport(ctx, p, false);
       if (cmd.kind === 'run') steps.writeRoleFiles(ctx, spec);
-      steps.installKeys(ctx, spec, pre);
+      // One deadline for the keys a sidecar keeps, the waits and the init's: PREFIX_WAIT_TIMEOUT from here.
+      const deadline = deadlineIn(ctx.opts.waitTimeoutSec.value * 1000);
+      await steps.installKeys(ctx, spec, pre, deadline);
       for (const w of ctx.system.startWarnings(p.effective, ctx)) ctx.log.warn(w);
-      // One deadline for the waits and the init's: PREFIX_WAIT_TIMEOUT from here.
-      await steps.waitThenInit(ctx, p, spec, pre, deadlineIn(ctx.opts.waitTimeoutSec.value * 1000), stop);
+      await steps.waitThenInit(ctx, p, spec, pre, deadline, stop);
       if (cmd.kind === 'init') return ExitCode.ok;
       stop.release();
       return steps.execCommand(ctx, spec.exec, pre, spec.role);
@@ -141,8 +142,14 @@ async function agent<O, C>(system: System<O, C>, argv: string[]): Promise<number
   let code: number = ExitCode.software; // every path below sets it
   let ctx: Context<O, C> | undefined;
   try {
-    const cmd = parseArgs(argv, system.roles, Object.keys(system.commands ?? {}));
-    if (cmd.kind === 'command') {
+    const cmd = parseArgs(argv, system.roles, [...Object.keys(system.commands ?? {}), ...Object.keys(system.tasks ?? {})]);
+    if (cmd.kind === 'command' && system.tasks?.[cmd.name] !== undefined) {
+      // A task of the system's own (Keystone's sync-keys, rotate): its settings and file, no role.
+      ctx = loadContext(system);
+      log = ctx.log;
+      const tasks = await import('./cli/tasks.ts');
+      code = await tasks.runTask(ctx, cmd.name, cmd.args, exitNow);
+    } else if (cmd.kind === 'command') {
       // Needs no settings: it prints something to keep, and reads nothing of the machine.
       const command = system.commands?.[cmd.name];
       if (command === undefined) throw new UsageError(`unknown command ${cmd.name}`);

@@ -11,7 +11,8 @@ import { openMongoInit } from '../init/on-mongo.ts';
 import { openMysqlInit } from '../init/on-mysql.ts';
 import { resolveInitKey } from '../init/key.ts';
 import { writeConf } from '../conf-file/write.ts';
-import { freshKeySet, hasKeySet, installKeySet, readKeySet } from '../conf-file/key-repository.ts';
+import { awaitKeySet, hasKeySet, installKeySet, readKeySet } from '../conf-file/key-repository.ts';
+import { describeKeySet, freshKeySet } from '../conf-file/key-set.ts';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../common/log.ts';
 import type { Deadline } from '../common/retry.ts';
@@ -76,12 +77,18 @@ export function writeRoleFiles<O, C>(ctx: Context<O, C>, spec: RoleSpec): void {
 
 /**
  * The role's key repositories, before the init (bootstrap needs the credential keys): a
- * mounted Secret's keys copied in, owned by the run-as user, 0700/0600; without one, the keys
- * already there kept, or fresh ones made, with a warning either way.
+ * mounted Secret's keys copied in, owned by the run-as user, 0700/0600; kept by a sidecar:
+ * waited for (within the deadline) and never written; without either, the keys already there
+ * kept, or fresh ones made, with a warning either way.
  */
-export function installKeys<O, C>(ctx: Context<O, C>, spec: RoleSpec, pre: Preflight): void {
+export async function installKeys<O, C>(ctx: Context<O, C>, spec: RoleSpec, pre: Preflight, deadline: Deadline): Promise<void> {
   const owner = { uid: pre.user?.uid, gid: pre.user?.gid };
   for (const k of spec.keys) {
+    if (k.keptBy !== undefined) {
+      await awaitKeySet(k.dir, pre.user?.uid, k.keptBy, deadline);
+      ctx.log.info(`${k.name} keys in ${k.dir}: ${describeKeySet(readKeySet(k.dir, k.dir))}, kept by the sync-keys sidecar (${k.keptBy})`);
+      continue;
+    }
     if (k.source) {
       const r = installKeySet(k.dir, readKeySet(k.source.dir, k.source.variable), owner);
       ctx.log.info(`${k.name} keys from ${k.source.dir} (${k.source.variable}) in ${k.dir}: ${r.changed ? 'installed' : 'unchanged'}`);

@@ -11,10 +11,16 @@ export const ExitCode = {
   ok: 0,
   usage: 64,
   dataErr: 65,
+  /** The named input does not exist (a Secret the rotation reads). */
+  noInput: 66,
   unavailable: 69,
   software: 70,
   cantCreate: 73,
   ioErr: 74,
+  /** Try again later: what the command acts on changed under it, or it is not time yet. */
+  tempFail: 75,
+  /** The Kubernetes API refused the command's identity (RBAC). */
+  noPerm: 77,
   /** As a shell reports it: the program was found but could not be started. */
   cannotExecute: 126,
   /** As a shell reports it: the program is not on PATH. */
@@ -33,6 +39,7 @@ export function exitCodeMeanings(confName: string): readonly (readonly [code: nu
   [ExitCode.ok, "done (`run`: the role's own code, after exec)"],
   [ExitCode.usage, 'usage: unknown command, option or role'],
   [ExitCode.dataErr, `bad input: an invalid environment value, or ${confName} is not a readable INI file; nothing was written`],
+  [ExitCode.noInput, '`keystone-entrypoint rotate`: the Secret to rotate does not exist (404); nothing was written'],
   [
     ExitCode.unavailable,
     'a dependency (or the init record) was not ready before the deadline; or the init lease was lost while the init ran (the init was stopped, nothing recorded)',
@@ -40,6 +47,8 @@ export function exitCodeMeanings(confName: string): readonly (readonly [code: nu
   [ExitCode.software, `internal error (a bug: please report it with \`${envName('ENTRYPOINT_TRACE')}=1\`)`],
   [ExitCode.cantCreate, `${confName} cannot be read or written (missing, read-only, permissions); nothing half-written`],
   [ExitCode.ioErr, 'what the command prints could not be written (`preview`, `configure`, `--help` with a full or closed stdout)'],
+  [ExitCode.tempFail, '`keystone-entrypoint rotate`: the Secret changed while it ran (another rotation), or a key it would drop may still be needed by live tokens; nothing was written, try again later'],
+  [ExitCode.noPerm, '`keystone-entrypoint rotate`: the Kubernetes API refused its service account (401, 403: the Role or RoleBinding); nothing was written'],
   [
     ExitCode.cannotExecute,
     `the role or init program could not be started (exec refused, its directory refused after the switch to \`${envName('RUN_AS')}\`, or no trusted \`setpriv\` to start it as that user)`,
@@ -75,6 +84,27 @@ export class UsageError extends EntrypointError {
 export class InputError extends EntrypointError {
   constructor(message: string) {
     super(message, ExitCode.dataErr);
+  }
+}
+
+/** Exit 66: the input the command acts on does not exist (a Secret, 404). */
+export class NoInputError extends EntrypointError {
+  constructor(message: string) {
+    super(message, ExitCode.noInput);
+  }
+}
+
+/** Exit 75: try again later; nothing was written. */
+export class TempFailError extends EntrypointError {
+  constructor(message: string) {
+    super(message, ExitCode.tempFail);
+  }
+}
+
+/** Exit 77: the Kubernetes API refused the command's identity. */
+export class NoPermissionError extends EntrypointError {
+  constructor(message: string) {
+    super(message, ExitCode.noPerm);
   }
 }
 

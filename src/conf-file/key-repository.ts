@@ -1,11 +1,9 @@
-// Keystone's fernet and credential key repositories: reading the keys an operator mounts from a
-// Kubernetes Secret, making fresh ones, and installing them where Keystone reads them (0700
-// directory, 0600 files, the keystone user's), crash-safely and without following planted links.
-//
-// Keystone's layout (keystone/common/fernet_utils.py): a directory of files named by integers;
-// the highest is the primary key (it encrypts), 0 is the staged key (the next primary, already
-// accepted for decryption), the others decrypt only. Every replica must hold the same keys, so
-// they come from one Secret; Keystone's own fernet_setup in each pod would give each its own.
+// Keystone's fernet and credential key repositories on disk: reading a key set from a mounted
+// Kubernetes Secret (one version of it, never a mix) or a repository, and installing one where
+// Keystone reads it (0700 directory, 0600 files, the keystone user's), crash-safely, in an
+// order that never leaves out a key either set needs, and without following planted links.
+// Every replica must hold the same keys, so they come from one Secret; Keystone's own
+// fernet_setup in each pod would give each its own. What a key set is: key-set.ts.
 import {
   closeSync,
   constants,
@@ -15,117 +13,85 @@ import {
   fsyncSync,
   lstatSync,
   mkdirSync,
+  mkdtempSync,
   openSync,
   readSync,
   readdirSync,
+  readlinkSync,
   renameSync,
+  rmdirSync,
   statSync,
   unlinkSync,
   writeSync,
   type Stats,
 } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { readRegularFile } from '../common/bounded-read.ts';
-import { ConfFileError, InputError, fileErrorReason } from '../common/errors.ts';
+import { ConfFileError, InputError, UnavailableError, fileErrorReason } from '../common/errors.ts';
+import { type Deadline, type Time, msLeft, realTime } from '../common/retry.ts';
+import { KEYSTONE_READS_AS_KEY, MAX_KEY_FILE, type KeySet, byNumber, checkKeySet, keySetFromFiles } from './key-set.ts';
 
-/** What a key is, for messages (never the key itself). */
-const KEY_SHAPE = '44 characters of URL-safe base64 of 32 bytes';
-
-/** The alphabet and length of a padded 32-byte key; canonical form is checked by re-encoding. */
-const KEY_FORM = /^[A-Za-z0-9_-]{43}=$/;
-
-/** A key file is 45 bytes at most; anything near this is not one (and is not read whole). */
-const MAX_KEY_FILE = 4096;
-
-/** A key file's name as this module reads and writes them: int(filename) without surprises. */
-const KEY_NAME = /^(?:0|[1-9][0-9]*)$/;
+/** The kubelet's link to the current copy of a Secret volume's files, swapped atomically on an update. */
+const SECRET_DATA = '..data';
 
 /**
- * Names that Keystone's int(filename) also accepts: "01", "-1", " 2", "1_0", "٣". Keystone
- * loads such a file as a key (and "01" collides with "1": which one wins depends on listdir's
- * order), so in a repository this module owns they are removed like any rotated-out key.
+ * The directory to read a consistent set from: for a kubelet Secret (or ConfigMap) volume, the
+ * timestamped copy `..data` points at, which the kubelet writes whole before it swaps the
+ * link (the visible names are links through `..data`, re-made one by one after the swap: read
+ * through them, a set could mix two versions or miss a name); for any other directory, itself.
  */
-const KEYSTONE_READS_AS_KEY = /^\s*[+-]?\p{Nd}+(?:_\p{Nd}+)*\s*$/u;
-
-/** A Fernet key as Keystone reads it: URL-safe base64 of 32 bytes (44 characters with padding). */
-export function isFernetKey(text: string): boolean {
-  // One line ending is what an editor or `echo` adds; Python's decoder skips it too.
-  const body = text.endsWith('\r\n') ? text.slice(0, -2) : text.endsWith('\n') ? text.slice(0, -1) : text;
-  if (!KEY_FORM.test(body)) return false;
-  // Re-encoding catches a last character with non-zero spare bits: no real generator makes
-  // one, so it is a typo even though Python's lenient decoder would take it.
-  const bytes = Buffer.from(body, 'base64url');
-  return bytes.length === 32 && `${bytes.toString('base64url')}=` === body;
+function snapshotOf(dir: string): string {
+  try {
+    if (!lstatSync(join(dir, SECRET_DATA)).isSymbolicLink()) return dir;
+  } catch {
+    return dir;
+  }
+  return resolve(dir, readlinkSync(join(dir, SECRET_DATA)));
 }
 
-/** 32 random bytes as Python's base64.urlsafe_b64encode gives them (Fernet.generate_key): with '=' padding, no newline. */
-export function freshKey(): string {
-  return `${randomBytes(32).toString('base64url')}=`;
-}
-
-export interface KeySet {
-  /** Names "0", "1", ... sorted numerically; each key without its newline. */
-  files: { name: string; key: string }[];
-}
-
-/** Numeric order of canonical decimal names, without converting (a name may exceed 2^53). */
-function byNumber(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-function withoutNewline(text: string): string {
-  return text.endsWith('\r\n') ? text.slice(0, -2) : text.endsWith('\n') ? text.slice(0, -1) : text;
+/** One attempt at reading the set in `snapshot`; a vanished file says the kubelet swapped it. */
+function readSnapshot(snapshot: string, where: string): KeySet {
+  return keySetFromFiles(readdirSync(snapshot), (name) => {
+    try {
+      return readRegularFile(join(snapshot, name), MAX_KEY_FILE + 1);
+    } catch (err) {
+      // A FIFO or a directory under a key's name is the operator's mistake, not the disk's.
+      if ((err as { code?: unknown }).code === 'ENOTREG') throw new InputError(`${where}: file ${name} is ${fileErrorReason(err)}`);
+      throw err;
+    }
+  }, where);
 }
 
 /**
- * Reads the keys in `dir` (a mounted Secret): entries whose name is a non-negative decimal
- * integer without leading zeros; other entries (..data, ..2026_..., dotfiles) ignored; symlinks
- * followed (the kubelet makes every Secret file one), each resolved file a regular file of at
- * most 4 KiB, read bounded. At least 2 keys, one of them 0. `variable` names the setting in
- * messages: "KEYSTONE_FERNET_KEYS=/run/secrets/fernet: file 1 is not a Fernet key (...)".
- * Missing or unreadable dir -> ConfFileError; too few keys or a bad one -> InputError.
+ * Reads the keys in `dir` (a mounted Secret, or a repository): entries whose name is a
+ * non-negative decimal integer without leading zeros; other entries (..data, dotfiles, other
+ * names) ignored; a name Keystone would also read as a key ("01") refused. A kubelet volume is
+ * read from the copy its `..data` link points at, so the set is one version of the Secret,
+ * never a mix; when the kubelet replaces that copy during the read, it is read again. Each
+ * file a regular file of at most 4 KiB, read bounded. At least 2 keys, one of them 0.
+ * `variable` names the setting in messages: "KEYSTONE_FERNET_KEYS=/run/secrets/fernet: file 1
+ * is not a Fernet key (...)". Missing or unreadable dir -> ConfFileError; too few keys or a
+ * bad one -> InputError.
  */
 export function readKeySet(dir: string, variable: string): KeySet {
   const where = `${variable}=${dir}`;
-  let names: string[];
   try {
     if (!statSync(dir).isDirectory()) throw new ConfFileError(`${where}: not a directory (mount the key Secret as a directory of files 0, 1, ...)`);
-    names = readdirSync(dir);
   } catch (err) {
     if (err instanceof ConfFileError) throw err;
     throw new ConfFileError(`${where}: cannot read the key directory: ${fileErrorReason(err)}`);
   }
-  const files: KeySet['files'] = [];
-  for (const name of names.filter((n) => KEY_NAME.test(n)).sort(byNumber)) {
-    let buf: Buffer;
+  for (let attempt = 1; ; attempt++) {
+    const snapshot = snapshotOf(dir);
     try {
-      buf = readRegularFile(join(dir, name), MAX_KEY_FILE + 1);
+      return readSnapshot(snapshot, where);
     } catch (err) {
-      // A FIFO or a directory under a key's name is the operator's mistake, not the disk's.
-      if ((err as { code?: unknown }).code === 'ENOTREG') throw new InputError(`${where}: file ${name} is ${fileErrorReason(err)}`);
-      throw new ConfFileError(`${where}: cannot read file ${name}: ${fileErrorReason(err)}`);
+      if (err instanceof InputError || err instanceof ConfFileError) throw err;
+      // The kubelet removes the old copy right after the swap: read the new one.
+      if (snapshot !== dir && (err as { code?: unknown }).code === 'ENOENT' && attempt < 5) continue;
+      throw new ConfFileError(`${where}: cannot read the key directory: ${fileErrorReason(err)}`);
     }
-    if (buf.length > MAX_KEY_FILE) throw new InputError(`${where}: file ${name} is larger than 4 KiB, not a Fernet key (${KEY_SHAPE})`);
-    // latin1 maps every byte to one character, so any non-ASCII byte fails the check below.
-    const text = buf.toString('latin1');
-    if (!isFernetKey(text)) throw new InputError(`${where}: file ${name} is not a Fernet key (${KEY_SHAPE})`);
-    files.push({ name, key: withoutNewline(text) });
   }
-  if (files.length < 2) {
-    throw new InputError(
-      `${where}: ${files.length === 0 ? 'no key files' : `only file ${files[0]?.name ?? ''}`} found; Keystone needs at least 2, named 0 (the staged key) and 1 (the primary)`,
-    );
-  }
-  // keystone-manage fernet_rotate pops key 0 and fails without it; every repository Keystone
-  // makes has one, so its absence means the Secret's items were mapped wrongly.
-  if (files[0]?.name !== '0') throw new InputError(`${where}: no file 0 (the staged key); Keystone's repositories always hold one (files found: ${files.map((f) => f.name).join(', ')})`);
-  return { files };
-}
-
-/** Two fresh keys, 0 (staged) and 1 (primary), as fernet_setup makes. */
-export function freshKeySet(): KeySet {
-  return { files: [{ name: '0', key: freshKey() }, { name: '1', key: freshKey() }] };
 }
 
 /** What installKeySet did. */
@@ -133,6 +99,8 @@ export interface InstallResult {
   dir: string;
   /** Whether any key file was written or removed (mode and owner fixes do not count). */
   changed: boolean;
+  /** The names written (new or changed keys), highest first, as they were written. */
+  written: string[];
   /** The names removed: rotated-out keys, and names Keystone would also read as keys. */
   removed: string[];
 }
@@ -140,17 +108,6 @@ export interface InstallResult {
 interface KeyOwner {
   uid: number | undefined;
   gid: number | undefined;
-}
-
-/** A set's names and keys must be ours to write: a name is joined into a path. */
-function checkKeySet(keys: KeySet, what: string): void {
-  const seen = new Set<string>();
-  for (const { name, key } of keys.files) {
-    if (!KEY_NAME.test(name)) throw new InputError(`${what}: key file name ${JSON.stringify(name)} is not a non-negative integer without leading zeros`);
-    if (seen.has(name)) throw new InputError(`${what}: key file ${name} given twice`);
-    seen.add(name);
-    if (!isFernetKey(key) || key.endsWith('\n')) throw new InputError(`${what}: key ${name} is not a Fernet key (${KEY_SHAPE})`);
-  }
 }
 
 function codeOf(err: unknown): unknown {
@@ -203,11 +160,40 @@ function writeAll(fd: number, data: Buffer): void {
   for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
 }
 
-/** The temporary file's name: a dot first (Keystone's int() refuses it), then the key's name. */
-const TEMP = /^\.key-(?:0|[1-9][0-9]*)\.[0-9a-f]{12}\.tmp$/;
+/**
+ * The temporary files' directory, made fresh in the repository for each install (mkdtemp:
+ * 0700, ours, never a planted name). Not a file beside the keys: Keystone's _get_key_files
+ * opens every regular file it lists before it looks at the name, so a temporary file renamed
+ * away between its listdir and its open fails that token operation (FileNotFoundError, a
+ * 500); a directory it skips.
+ */
+const TEMP_DIR_PREFIX = '.keystone-entrypoint-';
+const TEMP_DIR = /^\.keystone-entrypoint-[A-Za-z0-9]{6}$/;
 
-/** A temporary file older than this was left by a run that died: live writes take milliseconds. */
+/** The temporary file of earlier versions, a dot file beside the keys; removed when stale. */
+const OLD_TEMP = /^\.key-(?:0|[1-9][0-9]*)\.[0-9a-f]{12}\.tmp$/;
+
+/** A temporary entry older than this was left by a run that died: live writes take milliseconds. */
 const STALE_TEMP_MS = 60_000;
+
+/** Removes what a killed run left: old temporary files, and temporary directories with the regular files in them. */
+function removeStaleTemps(dir: string, entries: readonly string[]): void {
+  const cutoff = Date.now() - STALE_TEMP_MS;
+  for (const entry of entries) {
+    const path = join(dir, entry);
+    try {
+      const st = lstatSync(path);
+      if (st.mtimeMs >= cutoff) continue;
+      if (OLD_TEMP.test(entry) && st.isFile()) unlinkSync(path);
+      if (TEMP_DIR.test(entry) && st.isDirectory()) {
+        for (const f of readdirSync(path)) if (lstatSync(join(path, f)).isFile()) unlinkSync(join(path, f));
+        rmdirSync(path);
+      }
+    } catch {
+      // Gone already (its writer finished), or not ours to empty: left alone.
+    }
+  }
+}
 
 /**
  * Whether `path` already holds `key` as a plain regular file (one link, not a symlink); if so
@@ -239,10 +225,10 @@ function keepIfSame(path: string, key: string, owner: KeyOwner): boolean {
   }
 }
 
-/** Writes `key` as `dir/name`: temporary file (0600 from its creation), fsync, owner, rename over. */
-function writeKey(dir: string, name: string, key: string, owner: KeyOwner): void {
-  const tmp = join(dir, `.key-${name}.${randomBytes(6).toString('hex')}.tmp`);
-  // O_EXCL with O_NOFOLLOW: a name planted in the directory is refused, never written through.
+/** Writes `key` as `dir/name`: a file in `tmpDir` (0600 from its creation), fsync, owner, rename over. */
+function writeKey(dir: string, tmpDir: string, name: string, key: string, owner: KeyOwner): void {
+  const tmp = join(tmpDir, name);
+  // O_EXCL with O_NOFOLLOW: nothing under that name is written through (the directory is ours).
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     try {
@@ -267,8 +253,8 @@ function writeKey(dir: string, name: string, key: string, owner: KeyOwner): void
 /**
  * Makes `dir` hold exactly `keys`: created (missing parents 0755) if missing; the directory
  * 0700, each file 0600, owned by uid/gid when given (undefined: ownership left alone, as for an
- * agent that is not root). Each file written crash-safely (temporary dot file, fsync, rename);
- * numbered files not in `keys` removed; other entries left alone; a file already holding its
+ * agent that is not root). Each file written crash-safely (a temporary directory's file, fsync, rename),
+ * the highest number first; numbered files not in `keys` removed after; other entries left alone; a file already holding its
  * key (with or without a newline) is not rewritten, only its mode and owner fixed. Refuses
  * (ConfFileError) a `dir` that is a symlink (one planted to point into /etc would otherwise get
  * root's chmod and chown) or not a directory.
@@ -315,6 +301,7 @@ export function installKeySet(dir: string, keys: KeySet, owner: { uid: number | 
   }
   if (dirFd === undefined) throw new ConfFileError(`${where}: cannot open it`);
   const removed: string[] = [];
+  const written: string[] = [];
   try {
     try {
       fixMeta(dirFd, fstatSync(dirFd), 0o700, owner);
@@ -341,25 +328,33 @@ export function installKeySet(dir: string, keys: KeySet, owner: { uid: number | 
       if (isDir) throw new ConfFileError(`${where}: holds a directory named ${entry}, where only a key file can be; remove it`);
     }
 
-    const cutoff = Date.now() - STALE_TEMP_MS;
-    for (const entry of entries) {
-      if (!TEMP.test(entry)) continue;
-      try {
-        const t = lstatSync(join(dir, entry));
-        if (t.isFile() && t.mtimeMs < cutoff) unlinkSync(join(dir, entry));
-      } catch {
-        // Gone already: its writer renamed it.
-      }
-    }
+    removeStaleTemps(dir, entries);
 
-    // New keys first, old ones removed after: the repository never lacks a usable key.
-    for (const { name, key } of keys.files) {
-      try {
-        if (keepIfSame(join(dir, name), key, owner)) continue;
-        writeKey(dir, name, key, owner);
-        changed = true;
-      } catch (err) {
-        fail(`write file ${name}`, err);
+    // Highest number first, then removals: at every instant the repository holds every key of
+    // the old set and of the new one that a token may carry. A rotation turns the old staged
+    // key 0 into the new primary N+1 and puts a new key at 0: written in numeric order, 0
+    // would be replaced before N+1 exists, and for that moment tokens the other replicas
+    // already sign with N+1 would not validate here.
+    let tmpDir: string | undefined;
+    try {
+      for (const { name, key } of [...keys.files].sort((a, b) => byNumber(b.name, a.name))) {
+        try {
+          if (keepIfSame(join(dir, name), key, owner)) continue;
+          tmpDir ??= mkdtempSync(join(dir, TEMP_DIR_PREFIX));
+          writeKey(dir, tmpDir, name, key, owner);
+          written.push(name);
+          changed = true;
+        } catch (err) {
+          fail(`write file ${name}`, err);
+        }
+      }
+    } finally {
+      if (tmpDir !== undefined) {
+        try {
+          rmdirSync(tmpDir);
+        } catch {
+          // Not empty after a failed write: a later install removes it once stale.
+        }
       }
     }
 
@@ -386,7 +381,7 @@ export function installKeySet(dir: string, keys: KeySet, owner: { uid: number | 
   } finally {
     closeSync(dirFd);
   }
-  return { dir, changed, removed };
+  return { dir, changed, written, removed };
 }
 
 /** Whether `dir` already holds a usable key set (a restarted container keeps the keys it generated). */
@@ -400,67 +395,32 @@ export function hasKeySet(dir: string): boolean {
   }
 }
 
-/** Kubernetes' IsDNS1123Subdomain: what metadata.name of a Secret must be. */
-const DNS_1123_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
-
-const FERNET_MOUNT = '/etc/keystone/secrets/fernet-keys';
-const CREDENTIAL_MOUNT = '/etc/keystone/secrets/credential-keys';
+/** Why `dir` is not yet what Keystone can use as the run-as user, or undefined when it is. */
+function notReady(dir: string, uid: number | undefined): string | undefined {
+  let st: Stats;
+  try {
+    st = statSync(dir);
+    readKeySet(dir, 'key repository');
+  } catch (err) {
+    return err instanceof Error ? err.message.replace(/^key repository=\S+: /, '') : String(err);
+  }
+  if ((st.mode & 0o007) !== 0) return `it is open to every user (mode ${(st.mode & 0o777).toString(8)}); Keystone's repositories are 0700`;
+  if (uid !== undefined && st.uid !== uid) return `it belongs to uid ${st.uid}, not to uid ${uid}, which Keystone runs as`;
+  return undefined;
+}
 
 /**
- * A Kubernetes Secret manifest (YAML) holding both key sets as data "fernet-N" and
- * "credential-N", for `keystone-entrypoint keys` to print, with a leading comment showing how to
- * mount it: one Secret, two volumes whose `items` give each repository its files 0, 1, ...
- * `name` must be a DNS-1123 subdomain (else InputError).
+ * Waits until `dir`, which another container keeps (`keptBy` names the setting that says so),
+ * holds a complete key set the run-as user owns and others cannot read; checked every 200 ms.
+ * The agent never writes it. UnavailableError (69) at the deadline, with the last reason.
  */
-export function keysSecretManifest(name: string, fernet: KeySet, credential: KeySet): string {
-  if (name.length > 253 || !DNS_1123_SUBDOMAIN.test(name)) {
-    throw new InputError(`Secret name ${JSON.stringify(name)}: not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', at most 253 characters)`);
+export async function awaitKeySet(dir: string, uid: number | undefined, keptBy: string, deadline: Deadline, time: Time = realTime): Promise<void> {
+  for (;;) {
+    const why = notReady(dir, uid);
+    if (why === undefined) return;
+    if (msLeft(deadline, time) <= 0) {
+      throw new UnavailableError(`key repository ${dir} is not ready (${why}); ${keptBy} says the sync-keys sidecar keeps it: see that container's log (kubectl logs POD -c keys)`);
+    }
+    await time.sleep(Math.min(200, Math.max(0, msLeft(deadline, time))));
   }
-  checkKeySet(fernet, 'fernet keys');
-  checkKeySet(credential, 'credential keys');
-  const items = (prefix: string, set: KeySet): string[] => set.files.map((f) => `#           - { key: ${prefix}-${f.name}, path: "${f.name}" }`);
-  // Plain scalars are safe here: base64 of a 44-character key is 60 characters ending in '=',
-  // which YAML can read as nothing but a string.
-  const data = (prefix: string, set: KeySet): string[] => set.files.map((f) => `  ${prefix}-${f.name}: ${Buffer.from(f.key, 'latin1').toString('base64')}`);
-  return [
-    "# Keystone's fernet keys (they sign and encrypt tokens) and credential keys (they encrypt",
-    '# the credentials stored in the database), freshly generated. Keep this Secret as secret as',
-    '# the database password: whoever holds the fernet keys can forge any token.',
-    '#',
-    '# Every replica mounts the same Secret, so a token issued by one is accepted by all. Mount it',
-    "# twice, once per key repository, with `items` naming the files as Keystone's repository",
-    '# does (0 is the staged key, the highest number the primary one); the agent copies them into',
-    "# Keystone's own repositories at each container start, owned by the keystone user:",
-    '#',
-    '#   volumes:',
-    '#     - name: fernet-keys',
-    '#       secret:',
-    `#         secretName: ${name}`,
-    '#         defaultMode: 0400',
-    '#         items:',
-    ...items('fernet', fernet),
-    '#     - name: credential-keys',
-    '#       secret:',
-    `#         secretName: ${name}`,
-    '#         defaultMode: 0400',
-    '#         items:',
-    ...items('credential', credential),
-    '#   containers:',
-    '#     - name: keystone',
-    '#       env:',
-    `#         - { name: KEYSTONE_FERNET_KEYS, value: ${FERNET_MOUNT} }`,
-    `#         - { name: KEYSTONE_CREDENTIAL_KEYS, value: ${CREDENTIAL_MOUNT} }`,
-    '#       volumeMounts:',
-    `#         - { name: fernet-keys, mountPath: ${FERNET_MOUNT}, readOnly: true }`,
-    `#         - { name: credential-keys, mountPath: ${CREDENTIAL_MOUNT}, readOnly: true }`,
-    'apiVersion: v1',
-    'kind: Secret',
-    'metadata:',
-    `  name: ${name}`,
-    'type: Opaque',
-    'data:',
-    ...data('fernet', fernet),
-    ...data('credential', credential),
-    '',
-  ].join('\n');
 }

@@ -4,7 +4,7 @@
 import { type ConfigView, keyParts, setValueOf } from '../ini/config-view.ts';
 import { isSecretKey } from '../common/redact.ts';
 
-export type Reader = 'mysql wait' | 'init' | 'keys' | 'keystone';
+export type Reader = 'mysql wait' | 'init' | 'keys' | 'rotation' | 'keystone';
 
 export interface KeystoneKey {
   /** Keystone's value when the file leaves the key out (only where the agent needs one). */
@@ -26,6 +26,11 @@ export const KEYSTONE_KEYS = {
   // by default the tokens' one; the receipt provider refuses to load without keys there.
   'fernet_receipts.key_repository': { default: '/etc/keystone/fernet-keys/', secret: false, readBy: ['keys', 'keystone'] },
   'credential.key_repository': { default: '/etc/keystone/credential-keys/', secret: false, readBy: ['keys', 'keystone'] },
+  // What a fernet rotation must respect: a key is dropped max_active_keys - 1 rotations after
+  // it stopped signing, and a token lives expiration + allow_expired_window seconds.
+  'fernet_tokens.max_active_keys': { default: '3', secret: false, readBy: ['rotation'] },
+  'token.expiration': { default: '3600', secret: false, readBy: ['rotation', 'keystone'] },
+  'token.allow_expired_window': { default: '172800', secret: false, readBy: ['rotation', 'keystone'] },
   'DEFAULT.admin_token': { secret: true, readBy: ['keystone'] },
 } as const satisfies Record<string, KeystoneKey>;
 

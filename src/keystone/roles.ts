@@ -7,6 +7,7 @@ import type { ConfigView } from '../ini/config-view.ts';
 import { KEYSTONE_WSGI_APP, bindAddress, gunicornConfig } from './gunicorn.ts';
 import { keystoneValue } from './keys.ts';
 import type { KeystoneOptions } from './settings.ts';
+import { KEY_KINDS, type KeyKind } from './key-kinds.ts';
 
 export const ROLES = ['api'] as const;
 
@@ -29,30 +30,34 @@ export interface ApiInputs {
   extraArgs: readonly string[];
 }
 
-/** What keys of a replica's own break, by repository. */
-const LOST: Readonly<Record<string, string>> = {
-  fernet: 'tokens it issues fail on every other replica and after the pod is replaced',
-  credential: 'credentials it stores (EC2, TOTP) cannot be read by any other replica, nor after the pod is replaced',
-};
+const NO_SECRET = (kind: KeyKind): string =>
+  `${KEY_KINDS[kind].variable} is not set: this replica uses ${kind} keys of its own, so ${KEY_KINDS[kind].lost}; mount the same keys into every replica from a Secret (keystone-entrypoint keys prints one)`;
 
-const NO_SECRET = (name: string, variable: string): string =>
-  `${variable} is not set: this replica uses ${name} keys of its own, so ${LOST[name] ?? 'what they encrypt is lost with the pod'}; mount the same keys into every replica from a Secret (keystone-entrypoint keys prints one)`;
-
-function keyRepositories(conf: ConfigView, o: KeystoneOptions): KeyRepositorySpec[] {
-  const repo = (name: string, dir: string | undefined, source: { value: string; from: string[] } | undefined, variable: string): KeyRepositorySpec => ({
-    name,
-    dir: dir ?? '',
-    source: source ? { dir: source.value, variable } : undefined,
-    generatedWarning: NO_SECRET(name, variable),
-  });
-  const tokens = keystoneValue(conf, 'fernet_tokens.key_repository');
+/**
+ * The role's key repositories, from the key table: the fernet keys (and the receipts' copy
+ * when that repository is moved apart) and the credential keys; each from its Secret mount,
+ * or kept by the sync-keys sidecar (KEYSTONE_KEYS_SYNCED), or made here.
+ */
+export function keyRepositories(conf: ConfigView, o: KeystoneOptions): KeyRepositorySpec[] {
+  const repo = (name: string, kind: KeyKind, dir: string | undefined): KeyRepositorySpec => {
+    const source = kind === 'fernet' ? o.fernetKeys : o.credentialKeys;
+    const variable = KEY_KINDS[kind].variable;
+    return {
+      name,
+      dir: dir ?? '',
+      source: source && !o.keysSynced.value ? { dir: source.value, variable } : undefined,
+      ...(o.keysSynced.value ? { keptBy: 'KEYSTONE_KEYS_SYNCED' } : {}),
+      generatedWarning: NO_SECRET(kind),
+    };
+  };
+  const tokens = keystoneValue(conf, KEY_KINDS.fernet.repository);
   const receipts = keystoneValue(conf, 'fernet_receipts.key_repository');
   const same = (a: string | undefined, b: string | undefined): boolean => a?.replace(/\/+$/, '') === b?.replace(/\/+$/, '');
   return [
-    repo('fernet', tokens, o.fernetKeys, 'KEYSTONE_FERNET_KEYS'),
+    repo('fernet', 'fernet', tokens),
     // Moved apart from the tokens' repository, the receipts' gets the same fernet keys.
-    ...(same(tokens, receipts) ? [] : [repo('fernet receipt', receipts, o.fernetKeys, 'KEYSTONE_FERNET_KEYS')]),
-    repo('credential', keystoneValue(conf, 'credential.key_repository'), o.credentialKeys, 'KEYSTONE_CREDENTIAL_KEYS'),
+    ...(same(tokens, receipts) ? [] : [repo('fernet receipt', 'fernet', receipts)]),
+    repo('credential', 'credential', keystoneValue(conf, KEY_KINDS.credential.repository)),
   ];
 }
 

@@ -4,6 +4,9 @@
 import type { CleanedEnv } from 'envalid';
 import { EnvError, makeValidator } from 'envalid';
 import { splitHostPort } from '../common/net.ts';
+import { EntrypointError } from '../common/errors.ts';
+import { type CronSchedule, parseCronSchedule } from '../kube-api/cron-schedule.ts';
+import { KEY_KINDS } from './key-kinds.ts';
 import { type SettingsSchema, type Validated, optional, sourced } from '../settings/options.ts';
 import type { Sourced } from '../settings/types.ts';
 import * as v from '../settings/validators.ts';
@@ -42,12 +45,34 @@ export const BOOTSTRAP_VARIABLES = [
   'OS_BOOTSTRAP_ADMIN_URL',
 ] as const;
 
+/** A Secret's name: Kubernetes' DNS-1123 subdomain. */
+const secretName = makeValidator<string>((input: string) => {
+  const t = input.trim();
+  if (t.length > 253 || !/^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/.test(t)) {
+    throw new EnvError(`"${v.truncate(input)}" is not a Secret name (lower-case letters, digits, '-' and '.', at most 253 characters)`);
+  }
+  return t;
+});
+
+/** A CronJob's schedule (its spec.schedule, repeated for the rotation's check). */
+const schedule = makeValidator<CronSchedule>((input: string) => {
+  try {
+    return parseCronSchedule(input);
+  } catch (err) {
+    throw new EnvError(err instanceof EntrypointError ? err.message : String(err));
+  }
+});
+
 const optionSpecs = {
   KEYSTONE_DB_SERVICE: v.serviceName({ default: 'db' }),
   KEYSTONE_LISTEN: listen({ default: undefined }),
   KEYSTONE_WORKERS: workers({ default: DEFAULT_WORKERS }),
   KEYSTONE_FERNET_KEYS: v.absolutePath({ default: undefined }),
   KEYSTONE_CREDENTIAL_KEYS: v.absolutePath({ default: undefined }),
+  KEYSTONE_KEYS_SYNCED: v.flag({ default: false }),
+  KEYSTONE_FERNET_SECRET: secretName({ default: KEY_KINDS.fernet.secret }),
+  KEYSTONE_CREDENTIAL_SECRET: secretName({ default: KEY_KINDS.credential.secret }),
+  KEYSTONE_ROTATION_SCHEDULE: schedule({ default: undefined }),
   OS_BOOTSTRAP_PASSWORD: v.text({ default: undefined }),
   ADMIN_TOKEN: v.text({ default: undefined }),
   ...Object.fromEntries(BOOTSTRAP_VARIABLES.map((name) => [name, v.text({ default: undefined })])),
@@ -70,6 +95,13 @@ export interface KeystoneOptions {
   workers: Sourced<number>;
   fernetKeys: Sourced<string> | undefined;
   credentialKeys: Sourced<string> | undefined;
+  /** The key repositories are kept by the sync-keys sidecar: the api container only checks them. */
+  keysSynced: Sourced<boolean>;
+  /** The Secrets `rotate` rotates. */
+  fernetSecret: Sourced<string>;
+  credentialSecret: Sourced<string>;
+  /** The rotation CronJob's schedule, for the check of max_active_keys against token lifetimes. */
+  rotationSchedule: Sourced<CronSchedule> | undefined;
   /** Set: bootstrap runs after db_sync (keystone-manage reads it from the environment). */
   bootstrapPassword: Sourced<string> | undefined;
   /** The original image's admin token, which the agent does not write (see system.ts). */
@@ -97,6 +129,10 @@ export const KEYSTONE_SETTINGS: SettingsSchema<KeystoneOptions, KeystoneConfVars
       workers: sourced(env, o, 'KEYSTONE_WORKERS'),
       fernetKeys: optional(o, 'KEYSTONE_FERNET_KEYS'),
       credentialKeys: optional(o, 'KEYSTONE_CREDENTIAL_KEYS'),
+      keysSynced: sourced(env, o, 'KEYSTONE_KEYS_SYNCED'),
+      fernetSecret: sourced(env, o, 'KEYSTONE_FERNET_SECRET'),
+      credentialSecret: sourced(env, o, 'KEYSTONE_CREDENTIAL_SECRET'),
+      rotationSchedule: optional(o, 'KEYSTONE_ROTATION_SCHEDULE'),
       bootstrapPassword: optional(o, 'OS_BOOTSTRAP_PASSWORD'),
       adminToken: optional(o, 'ADMIN_TOKEN'),
     };

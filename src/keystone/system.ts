@@ -10,7 +10,9 @@ import { KEYSTONE_DIALECT } from './dialect.ts';
 import { planEdits } from './edits.ts';
 import { keystoneHelp } from './help.ts';
 import { keystoneValue, type KeyId } from './keys.ts';
-import { keysCommand } from './keys-command.ts';
+import { keysCommand } from './keys-secret.ts';
+import { rotateTask } from './rotate-keys.ts';
+import { syncKeysTask } from './sync-keys.ts';
 import { ROLES, apiSpec, initArgv } from './roles.ts';
 import { KEYSTONE_SETTINGS, type KeystoneConfVars, type KeystoneOptions } from './settings.ts';
 import { CACHE_NOT_WAITED, MYSQL_CHECK, MYSQL_WHY, mysqlTarget } from './targets.ts';
@@ -68,5 +70,6 @@ export const KEYSTONE: System<KeystoneOptions, KeystoneConfVars> = {
     ],
   },
   commands: { keys: keysCommand },
+  tasks: { 'sync-keys': syncKeysTask, rotate: rotateTask },
   help: keystoneHelp,
 };

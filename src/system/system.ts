@@ -9,6 +9,8 @@ import type { Target } from '../common/targets.ts';
 import type { EditPlan } from '../settings/edits/plan.ts';
 import type { Settings, SettingsSchema } from '../settings/options.ts';
 import type { ProgramNames } from '../common/program.ts';
+import type { Logger } from '../common/log.ts';
+import type { StopSignals } from '../exec/stop-signals.ts';
 
 export interface CommandSpec {
   /** argv[0] is a program name looked up on PATH (or an absolute path). */
@@ -27,8 +29,13 @@ export interface KeyRepositorySpec {
   name: string;
   /** Where the service reads them (the effective file's key_repository). */
   dir: string;
-  /** A mounted Secret holding them, and the variable that named it; undefined: the agent makes them. */
+  /** A mounted Secret holding them, and the variable that named it; undefined: the agent makes them (or a sidecar keeps them: keptBy). */
   source: { dir: string; variable: string } | undefined;
+  /**
+   * The setting that says another container keeps the repository (Keystone's sync-keys
+   * sidecar): the agent never writes it, it waits until it holds a complete key set.
+   */
+  keptBy?: string;
   /** The warning given when the agent makes (or keeps its own) keys. */
   generatedWarning: string;
 }
@@ -87,6 +94,27 @@ export interface RoleInputs {
   extraArgs: readonly string[];
 }
 
+/** What a system's task is given: its settings, the file as the environment makes it, a way to write it. */
+export interface TaskInputs<O, C> {
+  settings: Settings<O, C>;
+  log: Logger;
+  /** The file with the environment's edits applied (not written). */
+  effective: ConfigView;
+  targets: Target[];
+  /** Writes the file as `configure` does, for a task that runs the service's own tools. */
+  configure(): Promise<void>;
+  /** Until released, a stop signal ends the agent at once (stop-signals.ts). */
+  stop: StopSignals;
+  /** Writes what the task was asked to print on stdout (74 when it cannot). */
+  print(text: string): Promise<void>;
+}
+
+/** A command of the system's own that needs its settings and file (Keystone: sync-keys, rotate). */
+export interface SystemTask<O, C> {
+  /** Its exit code; expected failures throw an EntrypointError. */
+  run(inputs: TaskInputs<O, C>, args: readonly string[]): Promise<number>;
+}
+
 export interface System<O, C> {
   names: ProgramNames;
   /** "Pulp 2", "Keystone": how --help and the preview name the service. */
@@ -115,6 +143,8 @@ export interface System<O, C> {
   startWarnings(effective: ConfigView, settings: Settings<O, C>): string[];
   /** Commands of this system alone: name -> the text to print (Keystone: keys). */
   commands?: Readonly<Record<string, (args: readonly string[]) => string>>;
+  /** Commands of this system alone that run with its settings and file (Keystone: sync-keys, rotate). */
+  tasks?: Readonly<Record<string, SystemTask<O, C>>>;
   preview: {
     wait(target: Target): WaitInfo;
     notWaited(effective: ConfigView): NotWaited[];

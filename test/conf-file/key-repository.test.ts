@@ -5,7 +5,6 @@
 // loading, rotating and using what was installed.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
@@ -15,6 +14,8 @@ import {
   mkdirSync,
   readFileSync,
   readdirSync,
+  renameSync,
+  rmSync,
   statSync,
   symlinkSync,
   utimesSync,
@@ -22,18 +23,10 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parse as parseYaml } from 'yaml';
-import { ConfFileError, InputError } from '../../src/common/errors.ts';
-import {
-  freshKey,
-  freshKeySet,
-  hasKeySet,
-  installKeySet,
-  isFernetKey,
-  keysSecretManifest,
-  readKeySet,
-  type KeySet,
-} from '../../src/conf-file/key-repository.ts';
+import { ConfFileError, InputError, UnavailableError } from '../../src/common/errors.ts';
+import { deadlineIn } from '../../src/common/retry.ts';
+import { awaitKeySet, hasKeySet, installKeySet, readKeySet } from '../../src/conf-file/key-repository.ts';
+import { type KeySet, freshKey, freshKeySet } from '../../src/conf-file/key-set.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { secretVolume as makeSecretVolume } from '../helpers/secret-volume.ts';
 import { keystoneDir } from '../helpers/keystone.ts';
@@ -60,62 +53,7 @@ function secretVolume(t: Teardown, files: Record<string, string | Buffer>, mode 
   return makeSecretVolume(join(tempDir(t, 'pe-keys-secret-'), 'volume'), files, mode);
 }
 
-/** A key whose standard base64 has a '+' or '/': its URL-safe form is a key, that form is not. */
-function keyWithStandardAlphabet(): { urlSafe: string; standard: string } {
-  for (;;) {
-    const bytes = randomBytes(32);
-    const standard = bytes.toString('base64');
-    if (/[+/]/.test(standard)) return { urlSafe: `${bytes.toString('base64url')}=`, standard };
-  }
-}
-
 const mode = (path: string): number => statSync(path).mode & 0o7777;
-
-t.test('isFernetKey: 32 bytes as URL-safe base64 with padding, one optional line ending', async (t) => {
-  const key = freshKey();
-  t.ok(isFernetKey(key), 'a fresh key');
-  t.ok(isFernetKey(`${key}\n`), 'with a newline');
-  t.ok(isFernetKey(`${key}\r\n`), 'with CRLF');
-  t.ok(isFernetKey(Buffer.alloc(32).toString('base64url') + '='), "Keystone's NULL_KEY (32 zero bytes)");
-  const { urlSafe, standard } = keyWithStandardAlphabet();
-  t.ok(isFernetKey(urlSafe), 'the URL-safe form');
-  t.notOk(isFernetKey(standard), 'the standard alphabet (+ or /) is not what Keystone writes');
-  t.notOk(isFernetKey(key.slice(0, 43)), '43 characters (no padding)');
-  t.notOk(isFernetKey(`${key}A`), '45 characters');
-  t.notOk(isFernetKey(`${randomBytes(31).toString('base64url')}==`), '44 characters that decode to 31 bytes');
-  t.notOk(isFernetKey(randomBytes(33).toString('base64url')), '44 characters that decode to 33 bytes');
-  t.notOk(isFernetKey(`${key} `), 'a trailing space');
-  t.notOk(isFernetKey(` ${key}`), 'a leading space');
-  t.notOk(isFernetKey(`${key}\n\n`), 'two newlines');
-  t.notOk(isFernetKey(`${key}\r`), 'a lone CR');
-  t.notOk(isFernetKey(`${key.slice(0, 20)}\n${key.slice(20)}`), 'a newline inside');
-  t.notOk(isFernetKey(''), 'empty');
-  t.notOk(isFernetKey('\n'), 'a newline only');
-  t.notOk(isFernetKey(`${key.slice(0, 42)}B=`), 'a last character with non-zero spare bits (no encoder makes it)');
-  t.notOk(isFernetKey(`${key.slice(0, 42)}é=`), 'a non-ASCII character');
-});
-
-t.test('freshKey: 44 characters, 32 random bytes, Python urlsafe_b64encode form; 1000 all distinct', async (t) => {
-  const keys = Array.from({ length: 1000 }, () => freshKey());
-  for (const key of keys.slice(0, 20)) {
-    t.equal(key.length, 44);
-    t.match(key, /^[A-Za-z0-9_-]{43}=$/);
-    t.equal(Buffer.from(key, 'base64url').length, 32);
-    t.ok(isFernetKey(key));
-  }
-  t.ok(keys.every((k) => isFernetKey(k) && !k.includes('\n')), 'all valid, none with a newline');
-  t.equal(new Set(keys).size, 1000, 'no two alike');
-  const set = freshKeySet();
-  t.same(set.files.map((f) => f.name), ['0', '1']);
-  t.not(set.files[0]?.key, set.files[1]?.key, 'staged and primary differ');
-  t.ok(set.files.every((f) => isFernetKey(f.key)));
-});
-
-t.test('the example keys of fixtures/k8s/keystone/01-keys.yaml are Fernet keys', async (t) => {
-  const doc = parseYaml(readFileSync(join(ROOT, 'fixtures', 'k8s', 'keystone', '01-keys.yaml'), 'utf8')) as { data: Record<string, string> };
-  t.same(Object.keys(doc.data).sort(), ['credential-0', 'credential-1', 'fernet-0', 'fernet-1']);
-  for (const [name, value] of Object.entries(doc.data)) t.ok(isFernetKey(Buffer.from(value, 'base64').toString('latin1')), name);
-});
 
 t.test('readKeySet: a kubelet Secret volume, links followed, dot entries ignored', async (t) => {
   const k0 = freshKey();
@@ -127,14 +65,38 @@ t.test('readKeySet: a kubelet Secret volume, links followed, dot entries ignored
   if (isRoot) t.equal(lstatSync(join(dir, '..data', '0')).uid, 0, 'read as root from root-owned 0400 files');
 });
 
-t.test('readKeySet: only canonical integer names; numeric order', async (t) => {
+t.test('readKeySet: canonical integer names in numeric order; other names ignored; a second spelling of a key refused', async (t) => {
   const keys = Object.fromEntries(['0', '1', '2', '10'].map((n) => [n, freshKey()]));
-  const junk = ['01', '-1', 'a', '2.bak', '00', '+3', ' 4', '1_0', '.5', '0.tmp'];
-  const dir = secretVolume(t, { ...keys, ...Object.fromEntries(junk.map((n) => [n, freshKey()])) });
-  writeFileSync(join(dir, '.hidden'), 'not a key');
+  const ignored = ['a', '2.bak', '.5', '0.tmp', 'README'];
+  const dir = secretVolume(t, { ...keys, ...Object.fromEntries(ignored.map((n) => [n, 'not a key'])) });
   const set = readKeySet(dir, VAR);
   t.same(set.files.map((f) => f.name), ['0', '1', '2', '10'], '10 after 2: numeric, not lexical');
   t.same(set.files.map((f) => f.key), ['0', '1', '2', '10'].map((n) => keys[n]));
+  // Keystone's int(filename) would load "01" as key 1 too: which one wins is listdir's order.
+  const twice = secretVolume(t, { '0': freshKey(), '1': freshKey(), '01': freshKey() });
+  const e = thrown(() => readKeySet(twice, VAR));
+  t.type(e, InputError);
+  t.equal(messageOf(e), `${VAR}=${twice}: files "01" and 1 are two names for key 1 (Keystone would load either); keep only 1`);
+});
+
+t.test('readKeySet: a Secret volume is read from the copy ..data points at, one version, never a mix', async (t) => {
+  const old = { '0': freshKey(), '1': freshKey() };
+  const dir = secretVolume(t, old);
+  // The kubelet's update, stopped half-way: the new copy written and ..data swapped, but the
+  // visible names not yet re-made (1 still a link, 2 not there yet, 1 gone from the copy).
+  const stamp = '..2026_12_07_03_00_00.000000001';
+  mkdirSync(join(dir, stamp));
+  const next = { '0': freshKey(), '2': old['0'], '3': freshKey() };
+  for (const [n, k] of Object.entries(next)) writeFileSync(join(dir, stamp, n), k, { mode: 0o400 });
+  symlinkSync(stamp, join(dir, '..data_tmp'));
+  renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+  t.same(readdirSync(dir).filter((n) => !n.startsWith('.')).sort(), ['0', '1'], 'the visible names are still the old ones');
+  t.same(readKeySet(dir, VAR), { files: ['0', '2', '3'].map((name) => ({ name, key: next[name as keyof typeof next] })) }, 'the new version, whole');
+  // ..data pointing nowhere (the copy removed): read again a few times, then a one-line error.
+  rmSync(join(dir, stamp), { recursive: true });
+  const e = thrown(() => readKeySet(dir, VAR));
+  t.type(e, ConfFileError);
+  t.equal(messageOf(e), `${VAR}=${dir}: cannot read the key directory: no such file`);
 });
 
 t.test('readKeySet: too few keys, or no staged key 0: InputError naming the variable', async (t) => {
@@ -152,30 +114,22 @@ t.test('readKeySet: too few keys, or no staged key 0: InputError naming the vari
   t.match(messageOf(ez), new RegExp(`^${VAR}=${noZero}: no file 0 \\(the staged key\\)`));
 });
 
-t.test('readKeySet: a bad key names the file, never its content', async (t) => {
+t.test('readKeySet: a bad key names the file and what is wrong, never its content', async (t) => {
   const good = freshKey();
-  const cases: [string, string][] = [
-    ['45 characters', `${good.slice(0, 43)}xx`],
-    ['standard base64', keyWithStandardAlphabet().standard],
-    ['a trailing space', `${good} `],
-    ['two keys in one file', `${good}\n${freshKey()}\n`],
-  ];
-  for (const [what, content] of cases) {
-    const dir = secretVolume(t, { '0': freshKey(), '1': content });
-    const err = thrown(() => readKeySet(dir, VAR));
-    t.type(err, InputError, what);
-    const msg = messageOf(err);
-    t.equal(msg, `${VAR}=${dir}: file 1 is not a Fernet key (44 characters of URL-safe base64 of 32 bytes)`, what);
-    t.notOk(msg.includes(content.trim().slice(0, 16)), `${what}: no part of the content in the message`);
-    t.notOk(msg.includes(good.slice(0, 16)), `${what}: nor of the key it resembles`);
-  }
+  const dir = secretVolume(t, { '0': freshKey(), '1': `${good.slice(0, 43)}xx` });
+  const err = thrown(() => readKeySet(dir, VAR));
+  t.type(err, InputError);
+  t.equal(messageOf(err), `${VAR}=${dir}: file 1 is not a Fernet key (45 characters, not 44; a key is 44 characters of URL-safe base64 of 32 bytes)`);
+  t.notOk(messageOf(err).includes(good.slice(0, 16)), 'no part of the key');
   const big = secretVolume(t, { '0': freshKey(), '1': 'A'.repeat(5000) });
   t.match(messageOf(thrown(() => readKeySet(big, VAR))), /file 1 is larger than 4 KiB/);
 });
 
 t.test('readKeySet: a FIFO, a device or a directory named 0 is refused at once', async (t) => {
   const dir = secretVolume(t, { '1': freshKey() });
-  spawnSync('mkfifo', [join(dir, '0')]);
+  // In the copy ..data points at, where a Secret volume's files really are.
+  spawnSync('mkfifo', [join(dir, '..data', '0')]);
+  symlinkSync(join('..data', '0'), join(dir, '0'));
   t.ok(statSync(join(dir, '0')).isFIFO(), 'a FIFO nobody writes');
   // In a child with a deadline: were the FIFO opened, the read would block this whole process.
   const script = join(tempDir(t, 'pe-keys-fifo-'), 'read.mjs');
@@ -208,11 +162,13 @@ t.test('readKeySet: missing, not a directory, dangling link: ConfFileError namin
   const ef = thrown(() => readKeySet(join(base, 'file'), VAR));
   t.type(ef, ConfFileError);
   t.match(messageOf(ef), /: not a directory/);
-  const dangling = secretVolume(t, { '0': freshKey() });
-  symlinkSync(join('..data', '1'), join(dangling, '1'));
+  // A plain directory (no ..data) is read through its names: a dangling link is a broken mount.
+  const dangling = tempDir(t, 'pe-keys-dangling-');
+  writeFileSync(join(dangling, '0'), freshKey());
+  symlinkSync(join(dangling, 'gone'), join(dangling, '1'));
   const ed = thrown(() => readKeySet(dangling, VAR));
   t.type(ed, ConfFileError);
-  t.equal(messageOf(ed), `${VAR}=${dangling}: cannot read file 1: no such file`);
+  t.equal(messageOf(ed), `${VAR}=${dangling}: cannot read the key directory: no such file`);
 });
 
 /** A place to install into whose parents anyone can traverse (a keystone user must reach it). */
@@ -235,7 +191,7 @@ t.test('installKeySet: a new repository 0700, files 0600 holding the keys, paren
   } finally {
     process.umask(old);
   }
-  t.same(r, { dir, changed: true, removed: [] });
+  t.same(r, { dir, changed: true, written: ['1', '0'], removed: [] }, 'the highest key first');
   t.equal(mode(dir), 0o700, 'repository 0700');
   t.equal(mode(join(base, 'etc')), 0o755, 'created parent 0755 despite umask 077');
   t.equal(mode(join(base, 'etc', 'keystone')), 0o755);
@@ -283,7 +239,7 @@ t.test('installKeySet: idempotent; modes fixed in place; a key with a newline ke
   for (const n of ['0', '1']) utimesSync(join(dir, n), past, past);
   const inodes = ['0', '1'].map((n) => statSync(join(dir, n)).ino);
   const again = installKeySet(dir, keys, noOwner);
-  t.same(again, { dir, changed: false, removed: [] }, 'second run: nothing to do');
+  t.same(again, { dir, changed: false, written: [], removed: [] }, 'second run: nothing to do');
   t.same(['0', '1'].map((n) => statSync(join(dir, n)).ino), inodes, 'same files');
   t.equal(statSync(join(dir, '0')).mtimeMs, past.getTime(), 'not written');
 
@@ -421,119 +377,44 @@ t.test('hasKeySet: a usable repository or not', async (t) => {
   t.equal(hasKeySet(one), false, 'one key only');
 });
 
-/** The data of a manifest, decoded: name -> key text. */
-function manifestData(text: string): Record<string, string> {
-  const block = /^data:\n((?: {2}\S.*\n?)+)/m.exec(text)?.[1] ?? '';
-  return Object.fromEntries(
-    [...block.matchAll(/^ {2}([a-z0-9-]+): ([A-Za-z0-9+/=]+)$/gm)].map((m) => [m[1] ?? '', Buffer.from(m[2] ?? '', 'base64').toString('latin1')]),
-  );
-}
-
-t.test('keysSecretManifest: a Secret with both key sets, and how to mount it', async (t) => {
-  const fernet = freshKeySet();
-  const credential = freshKeySet();
-  const text = keysSecretManifest('keystone-keys', fernet, credential);
-  t.match(text, /^# /, 'starts with the explanation');
-  t.match(text, /^apiVersion: v1$/m);
-  t.match(text, /^kind: Secret$/m);
-  t.match(text, /^metadata:\n {2}name: keystone-keys$/m);
-  t.match(text, /^type: Opaque$/m);
-  const data = manifestData(text);
-  t.same(Object.keys(data), ['fernet-0', 'fernet-1', 'credential-0', 'credential-1']);
-  t.equal(data['fernet-0'], fernet.files[0]?.key);
-  t.equal(data['fernet-1'], fernet.files[1]?.key);
-  t.equal(data['credential-0'], credential.files[0]?.key);
-  t.equal(data['credential-1'], credential.files[1]?.key);
-  t.ok(Object.values(data).every(isFernetKey), 'each value decodes to a Fernet key');
-  const comment = text.split('\n').filter((l) => l.startsWith('#')).join('\n');
-  t.match(comment, /\{ key: fernet-0, path: "0" \}/);
-  t.match(comment, /\{ key: fernet-1, path: "1" \}/);
-  t.match(comment, /\{ key: credential-0, path: "0" \}/);
-  t.match(comment, /\{ key: credential-1, path: "1" \}/);
-  t.match(comment, /secretName: keystone-keys/);
-  t.match(comment, /name: KEYSTONE_FERNET_KEYS, value: \/etc\/keystone\/secrets\/fernet-keys \}/);
-  t.match(comment, /name: KEYSTONE_CREDENTIAL_KEYS, value: \/etc\/keystone\/secrets\/credential-keys \}/);
-  t.match(comment, /mountPath: \/etc\/keystone\/secrets\/fernet-keys, readOnly: true/);
-  t.match(comment, /mountPath: \/etc\/keystone\/secrets\/credential-keys, readOnly: true/);
-  for (const { key } of [...fernet.files, ...credential.files]) t.notOk(text.includes(key), 'no key in clear (only base64 of it)');
-
-  // The yaml package (as kubectl would read it), and the comment's volumes as YAML too.
-  const doc = parseYaml(text) as { apiVersion: string; kind: string; metadata: { name: string }; type: string; data: Record<string, string> };
-  t.same({ ...doc, data: Object.keys(doc.data) }, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'keystone-keys' },
-    type: 'Opaque',
-    data: ['fernet-0', 'fernet-1', 'credential-0', 'credential-1'],
-  });
-  const example = parseYaml(comment.replace(/^# ?/gm, '').replace(/^[^ \n].*$/gm, '').replace(/^ {2}/gm, '')) as {
-    volumes: { name: string; secret: { secretName: string; defaultMode: number; items: { key: string; path: string }[] } }[];
-  };
-  t.same(example.volumes.map((v) => [v.name, v.secret.secretName, v.secret.items]), [
-    ['fernet-keys', 'keystone-keys', [{ key: 'fernet-0', path: '0' }, { key: 'fernet-1', path: '1' }]],
-    ['credential-keys', 'keystone-keys', [{ key: 'credential-0', path: '0' }, { key: 'credential-1', path: '1' }]],
-  ], 'the example in the comment is YAML that says what it means');
-
-  // What the kubelet would make of it: a volume whose files readKeySet reads back.
-  const volume = secretVolume(t, Object.fromEntries(example.volumes[0]?.secret.items.map((i) => [i.path, Buffer.from(doc.data[i.key] ?? '', 'base64')]) ?? []));
-  t.same(readKeySet(volume, VAR), fernet, 'mounted as the comment says, it reads back as the fernet set');
-
-  const same = keysSecretManifest('keystone-keys', fernet, credential);
-  t.equal(same, text, 'deterministic for the same keys');
+t.test('installKeySet: a rotation is written highest key first, removals last', async (t) => {
+  const dir = join(installBase(t), 'repo');
+  const before: KeySet = { files: ['0', '1', '2', '3'].map((name) => ({ name, key: freshKey() })) };
+  installKeySet(dir, before, noOwner);
+  // fernet_rotate with max_active_keys 4: 0 -> 4, a new 0, 1 dropped.
+  const after: KeySet = { files: [{ name: '0', key: freshKey() }, before.files[2]!, before.files[3]!, { name: '4', key: before.files[0]!.key }] };
+  const r = installKeySet(dir, after, noOwner);
+  t.same(r.written, ['4', '0'], 'the new primary (the old staged key) before the new staged key');
+  t.same(r.removed, ['1'], 'the dropped key after both');
+  t.same(readKeySet(dir, 'repo'), after);
 });
 
-t.test('keysSecretManifest: PyYAML reads the same Secret', async (t) => {
-  const probe = spawnSync('python3', ['-c', 'import yaml'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    unavailable(t, 'PyYAML is missing (apt-get install python3-yaml)');
-    return;
-  }
-  const fernet = freshKeySet();
-  const credential = freshKeySet();
-  const text = keysSecretManifest('keystone.keys-1', fernet, credential);
-  const r = spawnSync('python3', ['-c', 'import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))'], { input: text, encoding: 'utf8' });
-  t.equal(r.status, 0, r.stderr);
-  const doc = JSON.parse(r.stdout) as { apiVersion: string; kind: string; metadata: { name: string }; type: string; data: Record<string, string> };
-  t.equal(doc.apiVersion, 'v1');
-  t.equal(doc.kind, 'Secret');
-  t.equal(doc.metadata.name, 'keystone.keys-1');
-  t.equal(doc.type, 'Opaque');
-  t.same(
-    Object.fromEntries(Object.entries(doc.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('latin1')])),
-    {
-      'fernet-0': fernet.files[0]?.key,
-      'fernet-1': fernet.files[1]?.key,
-      'credential-0': credential.files[0]?.key,
-      'credential-1': credential.files[1]?.key,
-    },
-  );
-});
+t.test('awaitKeySet: waits until another writer completes the repository; 69 naming why at the deadline', async (t) => {
+  const base = installBase(t);
+  const dir = join(base, 'shared');
+  const late = setTimeout(() => installKeySet(dir, freshKeySet(), noOwner), 300);
+  t.teardown(() => clearTimeout(late));
+  const t0 = Date.now();
+  await awaitKeySet(dir, undefined, 'KEYSTONE_KEYS_SYNCED', deadlineIn(10_000));
+  t.ok(Date.now() - t0 >= 250, 'returned once the keys were there');
 
-t.test('keysSecretManifest: the name must be a DNS-1123 subdomain', async (t) => {
-  const sets = [freshKeySet(), freshKeySet()] as const;
-  for (const good of ['k', 'keystone-keys', 'a.b-c.d', '0keys', 'a'.repeat(253)]) {
-    t.doesNotThrow(() => keysSecretManifest(good, ...sets), JSON.stringify(good.slice(0, 20)));
-  }
-  for (const bad of ['', 'Keystone-Keys', 'keys_1', '-keys', 'keys-', 'a..b', '.a', 'a.', 'a b', 'a\nkind: Pod', 'a'.repeat(254)]) {
-    const err = thrown(() => keysSecretManifest(bad, ...sets));
-    t.type(err, InputError, JSON.stringify(bad.slice(0, 20)));
-    t.match(messageOf(err), /not a DNS-1123 subdomain/);
-  }
-  t.type(thrown(() => keysSecretManifest('k', { files: [{ name: '0', key: 'nope' }] }, sets[1])), InputError, 'a bad key');
-});
+  const open = join(base, 'open');
+  installKeySet(open, freshKeySet(), noOwner);
+  chmodSync(open, 0o755);
+  const e = await awaitKeySet(open, undefined, 'KEYSTONE_KEYS_SYNCED', deadlineIn(300)).catch((err: unknown) => err);
+  t.type(e, UnavailableError);
+  t.equal(messageOf(e), `key repository ${open} is not ready (it is open to every user (mode 755); Keystone's repositories are 0700); KEYSTONE_KEYS_SYNCED says the sync-keys sidecar keeps it: see that container's log (kubectl logs POD -c keys)`);
 
-t.test('keysSecretManifest: kubernetes-validate --strict accepts the Secret', async (t) => {
-  const r = spawnSync('bash', [join(ROOT, 'test', 'k8s', 'kubernetes-validate.sh')], { encoding: 'utf8', timeout: 240_000 });
-  const bin = /^export PULP_TEST_KUBERNETES_VALIDATE=(\S+)$/m.exec(r.stdout)?.[1];
-  if (r.status !== 0 || !bin) {
-    unavailable(t, `kubernetes-validate: test/k8s/kubernetes-validate.sh failed (${r.status}); run it as root with PyPI reachable`);
-    return;
+  const half = join(base, 'half');
+  mkdirSync(half, { mode: 0o700 });
+  writeFileSync(join(half, '1'), freshKey());
+  const e1 = await awaitKeySet(half, undefined, 'KEYSTONE_KEYS_SYNCED', deadlineIn(300)).catch((err: unknown) => err);
+  t.match(messageOf(e1), /is not ready \(only file 1 found; Keystone needs at least 2/);
+  if (isRoot) {
+    const e2 = await awaitKeySet(dir, 4242, 'KEYSTONE_KEYS_SYNCED', deadlineIn(300)).catch((err: unknown) => err);
+    t.match(messageOf(e2), new RegExp(`is not ready \\(it belongs to uid ${process.getuid?.()}, not to uid 4242, which Keystone runs as\\)`));
   }
-  const file = join(tempDir(t, 'pe-keys-manifest-'), 'keys.yaml');
-  writeFileSync(file, keysSecretManifest('keystone-keys', freshKeySet(), freshKeySet()));
-  const v = spawnSync(bin, ['--strict', file], { encoding: 'utf8', timeout: 60_000 });
-  t.equal(v.status, 0, v.stdout + v.stderr);
-  t.match(v.stdout + v.stderr, /passed for resource/);
+  t.notOk(readdirSync(half).some((n) => n !== '1'), 'nothing written by the wait');
 });
 
 /** The Python of the real Keystone environment (test/services/keystone.sh), or undefined when it is not built. */

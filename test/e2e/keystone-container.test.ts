@@ -21,7 +21,7 @@ import { chmodSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { freshKey } from '../../src/conf-file/key-repository.ts';
+import { freshKey } from '../../src/conf-file/key-set.ts';
 import { ensureBinaries } from '../helpers/binary.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { closedPort } from '../helpers/net.ts';

@@ -2,25 +2,50 @@
 // what reads one (the keys, the NAME_FILE credentials): the real files in a timestamped
 // directory, `..data` a link to it, each visible name a link through `..data`, all root's (when
 // the test runs as root), with the volume's defaultMode.
-import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRoot } from './unavailable.ts';
 
 /** Makes `dir` (which must not exist) a Secret volume holding `files`; returns `dir`. */
 export function secretVolume(dir: string, files: Record<string, string | Buffer>, mode = 0o400): string {
   const stamp = '..2026_12_03_08_00_00.123456789';
-  mkdirSync(join(dir, stamp), { recursive: true });
+  mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o1777);
-  chmodSync(join(dir, stamp), 0o755);
+  writeCopy(join(dir, stamp), files, mode);
+  symlinkSync(stamp, join(dir, '..data'));
+  for (const name of Object.keys(files)) symlinkSync(join('..data', name), join(dir, name));
+  return dir;
+}
+
+/** The timestamped copy of a Secret's files, as the atomic writer makes it. */
+function writeCopy(copy: string, files: Record<string, string | Buffer>, mode: number): void {
+  mkdirSync(copy);
+  chmodSync(copy, 0o755);
   for (const [name, content] of Object.entries(files)) {
-    const real = join(dir, stamp, name);
+    const real = join(copy, name);
     writeFileSync(real, content);
     chmodSync(real, mode);
     if (isRoot) chownSync(real, 0, 0);
   }
-  symlinkSync(stamp, join(dir, '..data'));
-  for (const name of Object.keys(files)) symlinkSync(join('..data', name), join(dir, name));
-  return dir;
+}
+
+let updates = 0;
+
+/**
+ * The kubelet's update of a Secret volume made by secretVolume (its AtomicWriter, in order):
+ * a new timestamped copy, `..data` swapped to it by a rename, the visible links of new names
+ * made, those of names gone removed, the old copy removed.
+ */
+export function updateSecretVolume(dir: string, files: Record<string, string | Buffer>, mode = 0o400): void {
+  const old = readlinkSync(join(dir, '..data'));
+  const stamp = `..2026_12_07_03_00_00.${String(++updates).padStart(9, '0')}`;
+  writeCopy(join(dir, stamp), files, mode);
+  symlinkSync(stamp, join(dir, '..data_tmp'));
+  renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+  const visible = readdirSync(dir).filter((n) => !n.startsWith('..'));
+  for (const name of Object.keys(files)) if (!visible.includes(name)) symlinkSync(join('..data', name), join(dir, name));
+  for (const name of visible) if (!(name in files)) unlinkSync(join(dir, name));
+  rmSync(join(dir, old), { recursive: true });
 }
 
 /** Keys 0, 1, ... as a Secret volume: Keystone's fernet or credential keys mounted. */

@@ -18,8 +18,11 @@
 #                             test/k8s/node.sh's node), --service-cluster-ip-range=10.96.0.0/16, the
 #                             service-account issuer and signing key; --endpoint-reconciler-type
 #                             =none because the `kubernetes` Service's endpoint would be
-#                             127.0.0.1, which Endpoints validation forbids (its ClusterIP
-#                             10.96.0.1 is allocated and leads nowhere; nothing here needs it);
+#                             127.0.0.1, which Endpoints validation forbids: it listens on all
+#                             addresses instead (no route leads here from outside this machine;
+#                             every request needs a certificate or a token), and test/k8s/node.sh
+#                             points the Service at the node's address, so that pods reach the
+#                             API at 10.96.0.1:443 as on any cluster (the key rotation Jobs);
 #                             a client certificate towards kubelets (exec, logs)
 #   kube-controller-manager   its own client certificate (system:kube-controller-manager),
 #                             per-controller service accounts, the service-account token signer
@@ -138,7 +141,7 @@ start() {
 
   spawn "$STATE" kube-apiserver "$bin/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$etcd_port" \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
+    --bind-address=0.0.0.0 --advertise-address=127.0.0.1 --secure-port="$api_port" \
     --tls-cert-file="$p/apiserver.crt" --tls-private-key-file="$p/apiserver.key" --client-ca-file="$p/ca.crt" \
     --cert-dir="$STATE/apiserver-certs" \
     --service-cluster-ip-range="$SERVICE_CIDR" --endpoint-reconciler-type=none \

@@ -153,6 +153,31 @@ load() {
   done
 }
 
+# The `kubernetes` Service at the API server, through the node's address (cluster.sh leaves it
+# without an endpoint: the apiserver advertises 127.0.0.1, which no endpoint may be). Pods then
+# reach the API as on any cluster: KUBERNETES_SERVICE_HOST=10.96.0.1, port 443, kube-proxy's DNAT.
+api_endpoint() {
+  local port
+  port=$(sed -n 's#^ *server: https://127.0.0.1:\([0-9]*\)$#\1#p' "$CLUSTER/admin.kubeconfig")
+  [[ -n $port ]] || die "no apiserver port in $CLUSTER/admin.kubeconfig"
+  kubectl_ apply -f - >/dev/null <<EOF || die "the kubernetes Service's EndpointSlice was refused"
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: kubernetes
+  namespace: default
+  labels:
+    kubernetes.io/service-name: kubernetes
+    endpointslice.kubernetes.io/managed-by: pulp-entrypoint-test
+addressType: IPv4
+endpoints:
+  - addresses: ["$NODE_IP"]
+    conditions: {ready: true}
+ports:
+  - {name: https, port: $port, protocol: TCP}
+EOF
+}
+
 start() {
   [[ $(id -u) == 0 ]] || die "needs root"
   local c
@@ -307,6 +332,7 @@ EOF
   done
   [[ $status == True ]] || { tail -20 "$S/kubelet.log" >&2; die "node $NODE not Ready within 60 s; see $S/kubelet.log"; }
   curl -fsS "http://127.0.0.1:$hport/healthz" >/dev/null 2>&1 || sleep 2
+  api_endpoint
 
   cat >"$S/env" <<EOF
 export PULP_TEST_K8S_NODE=$NODE

@@ -16,7 +16,7 @@ import { ensureKeystoneUser, requireKeystone } from '../helpers/keystone.ts';
 import { closedPort } from '../helpers/net.ts';
 import { type Mysql, requireMysql } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
-import { freshKey } from '../../src/conf-file/key-repository.ts';
+import { freshKey } from '../../src/conf-file/key-set.ts';
 import { ensureBinaries } from '../helpers/binary.ts';
 import { unavailable } from '../helpers/unavailable.ts';
 import { keyVolume } from '../helpers/secret-volume.ts';
