@@ -29,7 +29,7 @@ export function rotateKeySet(keys: KeySet, maxActiveKeys: number, fresh: () => s
   // key_files without 0, with the new primary: the candidates for the purge, highest first.
   const kept = [...keys.files.filter((f) => f.name !== '0'), { name: promoted, key: staged.key }].sort((a, b) => byNumber(b.name, a.name));
   const removed: string[] = [];
-  while (kept.length > maxActiveKeys - 1) removed.unshift(kept.pop()?.name ?? '');
+  while (kept.length > maxActiveKeys - 1) removed.push(kept.pop()?.name ?? '');
   const after: KeySet = { files: [{ name: '0', key: fresh() }, ...kept.reverse()] };
   return { before: keys, after, promoted, removed };
 }
@@ -44,8 +44,7 @@ const lifeOf = (l: TokenLife): number => l.expirationSec + l.allowExpiredWindowS
 
 /** A duration for a person: "49 h", "90 min", "45 s". */
 export function humanDuration(sec: number): string {
-  if (sec >= 2 * 3600 && sec % 3600 === 0) return `${sec / 3600} h`;
-  if (sec >= 2 * 3600) return `${(sec / 3600).toFixed(1)} h`;
+  if (sec >= 2 * 3600) return `${(sec / 3600).toFixed(1).replace(/\.0$/, '')} h`;
   if (sec >= 120) return `${Math.round(sec / 60)} min`;
   return `${Math.round(sec)} s`;
 }

@@ -14,6 +14,8 @@ const MAX_ANSWER = 8 << 20;
 
 /** One attempt's time, at most (cut to the time left). */
 const ATTEMPT_MS = 10_000;
+/** ...but never below this: an attempt of a few milliseconds at the deadline would only time out and hide the reason before it. */
+const MIN_ATTEMPT_MS = 500;
 
 export interface ApiAnswer {
   status: number;
@@ -102,7 +104,7 @@ export async function callApi(send: Send, server: string, method: string, path: 
   const answer = await retryUntil<ApiAnswer, string>({
     deadline: o.deadline,
     attempt: async (_n, leftMs) => {
-      const a = await send(method, path, body, Math.max(1, Math.min(ATTEMPT_MS, leftMs)));
+      const a = await send(method, path, body, Math.max(MIN_ATTEMPT_MS, Math.min(ATTEMPT_MS, leftMs)));
       if (TRANSIENT.has(a.status)) throw Object.assign(new Error(`HTTP ${a.status}: ${statusMessage(a)}`), { transient: true });
       return a;
     },
