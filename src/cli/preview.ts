@@ -2,7 +2,10 @@
 // executing anything. previewDocument is the stable JSON; renderPreview is for a person. The
 // system says why each wait is there and adds its own settings rows.
 import type { ConfigurePlan } from '../conf-file/plan.ts';
-import type { CommandSpec, NotWaited, RoleSpec, System } from '../system/system.ts';
+import type { CommandSpec, KeyRepositorySpec, NotWaited, RoleSpec, System } from '../system/system.ts';
+import { readKeySet } from '../conf-file/key-repository.ts';
+import { describeKeySet } from '../conf-file/key-set.ts';
+import { errorMessage } from '../common/errors.ts';
 import type { Settings } from '../settings/options.ts';
 import type { Target } from '../common/targets.ts';
 import { resolveOnPath } from '../common/program-path.ts';
@@ -34,10 +37,55 @@ export interface PreviewDocument {
   /** Files written beside the configuration file (Keystone: gunicorn's). */
   files?: { path: string; why: string }[];
   /** Key repositories installed before the init: where, and from which Secret (null: made here). */
-  keys?: { name: string; dir: string; from: string | null }[];
+  keys?: PreviewKeys[];
   exec: PreviewCommand;
   settings: { name: string; value: string; from: string[] }[];
   notes: string[];
+}
+
+/** One key repository: where its keys come from, what they are, and whether rotations reach it. */
+export interface PreviewKeys {
+  name: string;
+  dir: string;
+  /** The mounted Secret copied at start, "VAR" naming it; null: none. */
+  from: string | null;
+  /** The setting that says a sidecar keeps the repository (the agent only checks it). */
+  keptBy?: string;
+  /** "3 keys: 0 (staged), 1, 2 (primary)", read here from the Secret (or the repository a sidecar keeps). */
+  holds?: string;
+  /** Why they could not be read here (a preview off the pod). */
+  unreadable?: string;
+  /** When a rotated Secret reaches the repository. */
+  rotations: string;
+}
+
+/** What the preview says of a repository; reads the key files, writes nothing. */
+function previewKeys(k: KeyRepositorySpec): PreviewKeys {
+  const readFrom = k.keptBy !== undefined ? k.dir : k.source?.dir;
+  let holds: string | undefined;
+  let unreadable: string | undefined;
+  if (readFrom !== undefined) {
+    try {
+      holds = describeKeySet(readKeySet(readFrom, k.source?.variable ?? 'key repository'));
+    } catch (err) {
+      unreadable = `not readable here: ${errorMessage(err).replace(/^\S+=\S+: /, '')}`;
+    }
+  }
+  const rotations =
+    k.keptBy !== undefined
+      ? "within the kubelet's refresh of the Secret, without a restart: the sync-keys sidecar keeps it"
+      : k.source
+        ? 'only when the container starts again (copied once, at start); the sync-keys sidecar follows rotations'
+        : "never: this replica's own keys";
+  return {
+    name: k.name,
+    dir: k.dir,
+    from: k.source ? `${k.source.dir} (${k.source.variable})` : null,
+    ...(k.keptBy !== undefined ? { keptBy: k.keptBy } : {}),
+    ...(holds !== undefined ? { holds } : {}),
+    ...(unreadable !== undefined ? { unreadable } : {}),
+    rotations,
+  };
 }
 
 export interface PreviewInputs<O, C> {
@@ -83,7 +131,7 @@ export function previewDocument<O, C>(i: PreviewInputs<O, C>): PreviewDocument {
     { name: i.spec.init ? 'init key' : 'waits for init key', value: i.initKey, from: opts.initKey?.from ?? ['default'] },
   ];
   const [first, ...more] = (i.spec.init ?? []).map((c) => resolved(c, i.path, notes));
-  for (const k of i.spec.keys) if (!k.source) notes.push(k.generatedWarning);
+  for (const k of i.spec.keys) if (!k.source && k.keptBy === undefined) notes.push(k.generatedWarning);
   return {
     role: i.spec.role,
     config: {
@@ -111,7 +159,7 @@ export function previewDocument<O, C>(i: PreviewInputs<O, C>): PreviewDocument {
     init: first ? { ...first, key: i.initKey, ...(more.length > 0 ? { steps: [first, ...more] } : {}) } : null,
     exec: resolved(i.spec.exec, i.path, notes),
     ...(i.spec.files.length > 0 ? { files: i.spec.files.map((f) => ({ path: f.path, why: f.why })) } : {}),
-    ...(i.spec.keys.length > 0 ? { keys: i.spec.keys.map((k) => ({ name: k.name, dir: k.dir, from: k.source ? `${k.source.dir} (${k.source.variable})` : null })) } : {}),
+    ...(i.spec.keys.length > 0 ? { keys: i.spec.keys.map(previewKeys) } : {}),
     settings,
     notes,
   };
@@ -179,8 +227,13 @@ export function renderPreview(doc: PreviewDocument, o: RenderOptions): string {
   }
   out.push('');
   if (doc.keys) {
-    out.push(bold('Keys') + ' (installed before the init, owned by the run-as user, 0700/0600)');
-    for (const k of doc.keys) out.push(`  ${k.name.padEnd(10)} ${k.dir}  ${c('2', `<- ${k.from ?? 'made here (no Secret)'}`)}`);
+    out.push(bold('Keys') + ' (before the init; owned by the run-as user, 0700/0600)');
+    for (const k of doc.keys) {
+      const from = k.keptBy !== undefined ? `kept by the sync-keys sidecar (${k.keptBy})` : (k.from ?? 'made here (no Secret)');
+      out.push(`  ${k.name.padEnd(10)} ${k.dir}  ${c('2', `<- ${from}`)}`);
+      if (k.holds !== undefined || k.unreadable !== undefined) out.push(`  ${''.padEnd(10)} ${k.holds ?? k.unreadable ?? ''}`);
+      out.push(`  ${''.padEnd(10)} rotated keys arrive ${k.rotations}`);
+    }
     out.push('');
   }
   for (const f of doc.files ?? []) {
