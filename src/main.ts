@@ -18,6 +18,7 @@ import { deadlineIn } from './common/retry.ts';
 import type { Env } from './settings/types.ts';
 import { envName, programNames, useProgram } from './common/program.ts';
 import { systemFor } from './cli/systems.ts';
+import { resolveOnPath } from './common/program-path.ts';
 import type { System } from './system/system.ts';
 
 async function preview<O, C>(ctx: Context<O, C>, role: string, json: boolean): Promise<number> {
@@ -141,7 +142,8 @@ async function agent<O, C>(system: System<O, C>, argv: string[]): Promise<number
   let code: number = ExitCode.software; // every path below sets it
   let ctx: Context<O, C> | undefined;
   try {
-    const cmd = parseArgs(argv, system.roles, Object.keys(system.commands ?? {}));
+    // A first word that is no program either is a typo, refused before anything is read.
+    const cmd = parseArgs(argv, system.roles, Object.keys(system.commands ?? {}), (name) => resolveOnPath(name, process.env.PATH) !== undefined);
     if (cmd.kind === 'command') {
       // Needs no settings: it prints something to keep, and reads nothing of the machine.
       const command = system.commands?.[cmd.name];
@@ -150,6 +152,10 @@ async function agent<O, C>(system: System<O, C>, argv: string[]): Promise<number
       code = ExitCode.ok;
     } else if (cmd.kind === 'help') {
       await writeStdout(system.help(exitCodeLines(system.file.name)));
+      code = ExitCode.ok;
+    } else if (cmd.kind === 'default-conf') {
+      // The file a preview falls back to: what to start a ConfigMap or a template from.
+      await writeStdout(system.file.embedded());
       code = ExitCode.ok;
     } else if (cmd.kind === 'version') {
       await writeStdout(`${programNames().program} ${version()}\n`);
