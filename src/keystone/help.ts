@@ -3,6 +3,8 @@
 /** Keystone's --help text; `exitCodes` is the shared table, rendered (src/cli/help.ts). */
 export function keystoneHelp(exitCodes: string): string {
   return `keystone-entrypoint: configure, wait, init and exec OpenStack Keystone's API in a container.
+The same program installed as pulp-entrypoint does it for Pulp 2's Celery roles
+(pulp-entrypoint --help).
 
 Usage:
   keystone-entrypoint api [ARGS...]            configure -> wait -> init -> exec the API (+ gunicorn ARGS)
@@ -14,8 +16,12 @@ Usage:
   keystone-entrypoint init                     run the one-time init (db_sync, bootstrap) alone
   keystone-entrypoint keys [NAME]              print a Kubernetes Secret with fresh fernet and
                                                credential keys (default name keystone-keys)
+  keystone-entrypoint default-conf             print Keystone's sample keystone.conf (to start from)
   keystone-entrypoint PROGRAM [ARGS...]        configure, then exec PROGRAM (e.g. bash)
   keystone-entrypoint --help | --version
+
+A first word that is not a command, a role or a program on PATH is refused (64), with the
+command or role it most likely meant; nothing is read or written.
 
 Role: api. Every replica runs it: the first to take the lease (a row in Keystone's own database)
 runs keystone-manage db_sync, then bootstrap when OS_BOOTSTRAP_PASSWORD is set; the others wait

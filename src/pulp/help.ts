@@ -3,6 +3,8 @@
 /** Pulp's --help text; `exitCodes` is the shared table, rendered (src/cli/help.ts). */
 export function pulpHelp(exitCodes: string): string {
   return `pulp-entrypoint: configure, wait, init and exec a Pulp 2 Celery role in a container.
+The same program installed as keystone-entrypoint does it for OpenStack Keystone's API
+(keystone-entrypoint --help).
 
 Usage:
   pulp-entrypoint ROLE [ARGS...]           configure -> wait -> init -> exec the role (+ ARGS)
@@ -12,8 +14,12 @@ Usage:
   pulp-entrypoint wait [--timeout S]       wait until MongoDB and the Celery broker answer
   pulp-entrypoint check [--timeout S]      one attempt per dependency, 5 s default (exec probes)
   pulp-entrypoint init                     run the one-time init (pulp-manage-db) alone
+  pulp-entrypoint default-conf             print the embedded default server.conf (to start from)
   pulp-entrypoint PROGRAM [ARGS...]        configure, then exec PROGRAM (e.g. bash)
   pulp-entrypoint --help | --version
+
+A first word that is not a command, a role or a program on PATH is refused (64), with the
+command or role it most likely meant; nothing is read or written.
 
 Roles: beat (runs pulp-manage-db once first), resource_manager, worker.
 
