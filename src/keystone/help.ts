@@ -27,7 +27,8 @@ Role: api. Every replica runs it: the first to take the lease (a row in Keystone
 runs keystone-manage db_sync, then bootstrap when OS_BOOTSTRAP_PASSWORD is set; the others wait
 for its record. Then gunicorn serves keystone.wsgi.api:application as KEYSTONE_RUN_AS.
 
-Environment (empty counts as unset; NAME_FILE for MYSQL_USER, MYSQL_PASSWORD, OS_BOOTSTRAP_PASSWORD):
+Environment (empty counts as unset; NAME_FILE, never an empty file, for MYSQL_USER, MYSQL_PASSWORD,
+OS_BOOTSTRAP_PASSWORD, ADMIN_TOKEN):
   KEYSTONE_CONF               file to edit (default /etc/keystone/keystone.conf)
   KEYSTONE_CONF_TEMPLATE      start from this file, write KEYSTONE_CONF (read-only ConfigMaps)
   KEYSTONE_DB_SERVICE         Kubernetes Service of MySQL/MariaDB (default db -> DB_SERVICE_HOST,

@@ -23,7 +23,7 @@ command or role it most likely meant; nothing is read or written.
 
 Roles: beat (runs pulp-manage-db once first), resource_manager, worker.
 
-Environment (empty counts as unset):
+Environment (empty counts as unset; an empty NAME_FILE file is refused):
   PULP_SERVER_CONF            file to edit (default /etc/pulp/server.conf)
   PULP_SERVER_CONF_TEMPLATE   start from this file, write PULP_SERVER_CONF (read-only ConfigMaps)
   PULP_SERVER_NAME            [server] server_name, and the Celery node names
