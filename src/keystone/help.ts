@@ -46,7 +46,8 @@ OS_BOOTSTRAP_PASSWORD, ADMIN_TOKEN):
   KEYSTONE_CACHE_SERVERS      [cache] memcache_servers, and the cache switched on (127.0.0.1:11211)
   KEYSTONE_LISTEN             gunicorn's bind, host:port (default 0.0.0.0:5000)
   KEYSTONE_WORKERS            gunicorn workers (default 2)
-  KEYSTONE_CONF__SECTION__KEY set any [section] key (KEYSTONE_CONF__DEFAULT__DEBUG=true)
+  KEYSTONE_CONF__SECTION__KEY set any [section] key (KEYSTONE_CONF__DEFAULT__DEBUG=true); one
+                              Keystone's sample does not document is warned about, and written
   KEYSTONE_WAIT_TIMEOUT       seconds for the wait and the init's lease together (default 60)
   KEYSTONE_RUN_AS             user for init and API (default keystone; needs root)
   KEYSTONE_INIT_KEY           what makes an init "the same one" again; KEYSTONE_FORCE_INIT=1 re-runs it
@@ -67,5 +68,6 @@ Exit codes:
 ${exitCodes}
 
 Every key is edited only when the environment gives its value; secrets show as ********.
+A variable that looks like one of the above but is none is named in a warning (did you mean ...?).
 `;
 }

@@ -38,7 +38,8 @@ Environment (empty counts as unset; an empty NAME_FILE file is refused):
                               (amqp for RabbitMQ, as Pulp's docs set it up; no plugin needed)
   PULP_DB_NAME, PULP_DB_REPLICA_SET   [database] name, replica_set
   PULP_DB_USERNAME, PULP_DB_PASSWORD  [database] username, password (also as NAME_FILE)
-  PULP_CONF__SECTION__KEY     set any [section] key (PULP_CONF__DATABASE__WRITE_CONCERN=majority)
+  PULP_CONF__SECTION__KEY     set any [section] key (PULP_CONF__DATABASE__WRITE_CONCERN=majority);
+                              one server.conf does not document is warned about, and written
   PULP_WAIT_TIMEOUT           seconds for all waits together (default 60)
   PULP_RUN_AS                 user for init and role (default apache; needs root)
   PULP_WORKER_ID              N in reserved_resource_worker-N (default: StatefulSet ordinal, else 0)
@@ -63,5 +64,6 @@ Exit codes:
 ${exitCodes}
 
 Every key is edited only when the environment gives its value; secrets show as ********.
+A variable that looks like one of the above but is none is named in a warning (did you mean ...?).
 `;
 }

@@ -1,6 +1,7 @@
 // A typo never acts: through the real command under both names, a first word that is not a
 // command, a role or a program on PATH is exit 64 with the word meant, before anything is read
-// or written (the file's bytes and mtime unchanged); a real program still starts.
+// or written (the file's bytes and mtime unchanged); a real program still starts. A misspelt
+// variable is named, with the one meant, in the preview's notes and in the log of every start.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, statSync, utimesSync } from 'node:fs';
@@ -15,9 +16,9 @@ const SYSTEMS = {
 } as const;
 type Name = keyof typeof SYSTEMS;
 
-function run(name: Name, args: string[], conf: string) {
+function run(name: Name, args: string[], conf: string, more: Record<string, string> = {}) {
   // Variables that would make the edits change the file, had anything been run.
-  const env = { PATH: process.env.PATH, [SYSTEMS[name].confVar]: conf, DB_SERVICE_HOST: '10.9.9.9', MSG_SERVICE_HOST: '10.9.9.8' };
+  const env = { PATH: process.env.PATH, [SYSTEMS[name].confVar]: conf, DB_SERVICE_HOST: '10.9.9.9', MSG_SERVICE_HOST: '10.9.9.8', ...more };
   return spawnSync(process.execPath, [join(ROOT, 'bin', name), ...args], { env, encoding: 'utf8', timeout: 30_000 });
 }
 
@@ -69,3 +70,28 @@ t.test('a real program still starts, configured first (the docker-library conven
     t.equal(run(name, ['sh', '-c', 'exit 3'], file.conf).status, 3, `${name} sh -c 'exit 3': its own code`);
   }
 });
+
+// [program, variable, the variable meant]
+const VARIABLES: [Name, string, string][] = [
+  ['pulp-entrypoint', 'PULP_WAIT_TIMOUT', 'PULP_WAIT_TIMEOUT'],
+  ['pulp-entrypoint', 'PULP_CONF__DATABSE__SEEDS', '[database]'],
+  ['keystone-entrypoint', 'KEYSTONE_WORKER', 'KEYSTONE_WORKERS'],
+  ['keystone-entrypoint', 'MYSQL_PASWORD', 'MYSQL_PASSWORD'],
+];
+
+for (const [name, variable, meant] of VARIABLES) {
+  t.test(`${name}: ${variable}=5 is named with ${meant}, in the preview's notes and the log of a start`, async (t) => {
+    const file = untouchedFile(name, `${name}-${variable}`);
+    const role = name === 'pulp-entrypoint' ? 'beat' : 'api';
+    const p = run(name, ['preview', role, '--json'], file.conf, { [variable]: '5' });
+    t.equal(p.status, 0, p.stderr);
+    const notes = (JSON.parse(p.stdout) as { notes: string[] }).notes;
+    const named = notes.filter((n) => n.startsWith(variable));
+    t.equal(named.length, 1, `one note: ${named.join(' | ')}`);
+    t.match(named[0], `(did you mean ${meant}?)`);
+    const c = run(name, ['configure'], file.conf, { [variable]: '5' });
+    t.equal(c.status, 0, c.stderr);
+    t.match(c.stderr, `${name}: warn: ${variable}`, 'warned at the start');
+    t.match(c.stderr, `did you mean ${meant}?`);
+  });
+}
