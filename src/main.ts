@@ -19,6 +19,7 @@ import type { Env } from './settings/types.ts';
 import { envName, programNames, useProgram } from './common/program.ts';
 import { systemFor } from './cli/systems.ts';
 import { resolveOnPath } from './common/program-path.ts';
+import { waitLimit } from './cli/limit.ts';
 import type { System } from './system/system.ts';
 
 async function preview<O, C>(ctx: Context<O, C>, role: string, json: boolean): Promise<number> {
@@ -59,6 +60,9 @@ function userRefusalHere(user: string): string | undefined {
   }
 }
 
+/** `check`'s limit per attempt when --timeout is not given: an exec probe's own timeout is seconds. */
+const CHECK_TIMEOUT_SEC = 5;
+
 async function run<O, C>(ctx: Context<O, C>, cmd: Command): Promise<number> {
   if (cmd.kind === 'configure') {
     await writeAndReport(ctx, planFromFile(ctx, false), true);
@@ -70,8 +74,14 @@ async function run<O, C>(ctx: Context<O, C>, cmd: Command): Promise<number> {
     const waits = await import('./wait/wait.ts');
     exitOnStopSignals(ctx.log, cmd.kind, exitNow);
     const p = planFromFile(ctx, false);
-    if (cmd.kind === 'wait') await waits.waitForTargets(p.targets, { deadline: deadlineIn((cmd.timeoutSec ?? ctx.opts.waitTimeoutSec.value) * 1000), log: ctx.log });
-    else await waits.checkTargets(p.targets, { timeoutMs: (cmd.timeoutSec ?? 5) * 1000, log: ctx.log });
+    // The limit is named as the user set it: --timeout, the variable, or the default.
+    if (cmd.kind === 'wait') {
+      const limit = waitLimit(ctx.opts.waitTimeoutSec, cmd.timeoutSec);
+      await waits.waitForTargets(p.targets, { deadline: deadlineIn((cmd.timeoutSec ?? ctx.opts.waitTimeoutSec.value) * 1000), limit, log: ctx.log });
+    } else {
+      const limit = cmd.timeoutSec === undefined ? `the default ${CHECK_TIMEOUT_SEC} s (--timeout sets it)` : `--timeout ${cmd.timeoutSec}`;
+      await waits.checkTargets(p.targets, { timeoutMs: (cmd.timeoutSec ?? CHECK_TIMEOUT_SEC) * 1000, limit, log: ctx.log });
+    }
     return ExitCode.ok;
   }
   // Waits, init and exec live behind this import so configure and preview never load them.

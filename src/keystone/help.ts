@@ -63,6 +63,9 @@ OS_BOOTSTRAP_PASSWORD, ADMIN_TOKEN):
 Waits (run, wait, check): MySQL handshake, login with the user and password of [database]
 connection, the database selected, SELECT 1 (mysql2). A refused login or an unknown database ends
 the wait at once. memcached is not waited for: Keystone only caches there and starts without it.
+While waiting: each dependency's first failure, then a line every 5 s (every attempt with the
+trace switch). Not ready in time: one line per dependency with its last reason and what to
+check, then a last line naming the limit (--timeout, or the variable).
 
 Exit codes:
 ${exitCodes}

@@ -59,6 +59,9 @@ speaks there: amqp://, amqps://, pyamqp://, librabbitmq:// an AMQP 0-9-1 open wi
 user, password and vhost (guest/guest and / when absent); qpid://, qpids:// an AMQP 1.0 open
 (a Qpid answering AMQP 0-10 counts as live). [messaging] url is not waited for: the Celery
 roles do not use it at start. Wrong credentials or a refused vhost end the wait at once.
+While waiting: each dependency's first failure, then a line every 5 s (every attempt with the
+trace switch). Not ready in time: one line per dependency with its last reason and what to
+check, then a last line naming the limit (--timeout, or the variable).
 
 Exit codes:
 ${exitCodes}
