@@ -32,7 +32,7 @@ async function preview<O, C>(ctx: Context<O, C>, role: string, json: boolean): P
     targets: p.targets,
     spec,
     initKey: await resolveInitKey(ctx.system.initKeyArgv(ctx), ctx.opts.initKey?.value, process.env.PATH, ctx.system.awaitInit.keyHint).catch((err: unknown) =>
-      err instanceof EntrypointError ? `(not computable here: ${err.message})` : Promise.reject(err),
+      err instanceof EntrypointError ? { notComputable: err.message } : Promise.reject(err),
     ),
     path: process.env.PATH,
     isRoot: process.getuid?.() === 0,

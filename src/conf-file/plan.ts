@@ -145,7 +145,9 @@ export function planConfigure<O, C>(settings: Settings<O, C>, starting: Starting
     })),
     warnings,
     after: afterText,
-    writes: starting.current !== afterText,
+    // The embedded default stands in for a file that does not exist (preview only): whether
+    // the edits change what is shown.
+    writes: (starting.origin === 'embedded' ? starting.text : starting.current) !== afterText,
     effective,
     targets,
     diff: unifiedDiff(shownBefore, shownAfter, { fromName, toName: `b/${label}` }),
