@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `npm test`: system packages, the real servers, then every test with tap, and a plain
-# "N passed, N failed" line at the end. Arguments go to tap (e.g. `npm test -- test/wait/`).
+# `npm test`: system packages, the real servers, then every test with tap; at the end the
+# servers left running, each test file that failed with its failed subtests, and a plain
+# "N passed, N failed" line last. Arguments go to tap (e.g. `npm test -- test/wait/`).
 #
 # With CI=true anything missing is a failure. On a laptop a missing piece is a loud warning
 # and the tests that need it skip, each saying what was skipped and how to enable it.
@@ -77,13 +78,13 @@ bash test/containers/build-keystone-image.sh >/dev/null || warn_or_fail "the Key
 k8s_started=false
 out=$(mktemp)
 cleanup() {
-  rm -f "$out"
   if $k8s_started; then
     bash test/k8s/node.sh stop || echo "test: WARNING: bash test/k8s/node.sh stop failed" >&2
     bash test/k8s/cluster.sh stop || echo "test: WARNING: bash test/k8s/cluster.sh stop failed" >&2
+    k8s_started=false
   fi
 }
-trap cleanup EXIT
+trap 'cleanup; rm -f "$out"' EXIT
 if bash test/k8s/build.sh --kubelet >/dev/null; then
   if bash test/k8s/cluster.sh start >/dev/null; then
     k8s_started=true
@@ -98,12 +99,13 @@ fi
 npx tap --reporter=tap "$@" | tee "$out"
 rc=${PIPESTATUS[0]}
 
-# tap's own summary ("# { total: 9, pass: 8, fail: 1 }") as a plain line.
-summary=$(grep -E '^# \{ total: ' "$out" | tail -n 1)
-num() { sed -nE "s/.*[{ ,]$1: ([0-9]+).*/\\1/p" <<<"$summary"; }
-pass=$(num pass)
-fail=$(num fail)
-skip=$(num skip)
-todo=$(num todo)
-echo "tests: ${pass:-0} passed, ${fail:-0} failed, $(( ${skip:-0} + ${todo:-0} )) skipped"
+# The end, which is all a CI record may keep: the cluster stopped first (its lines come before),
+# the servers left running for the next run, then what failed (each file and its failed
+# subtests, where) and the counts line, last (scripts/test-summary.mjs).
+cleanup
+running=$(bash test/services/running.sh)
+if [[ -n $running ]]; then
+  echo "test: left running for the next run: $running (state in ${PULP_TEST_SERVICES_DIR:-/tmp/pulp-entrypoint-services}); stop them with: bash test/services/stop.sh"
+fi
+node scripts/test-summary.mjs "$out"
 exit "$rc"

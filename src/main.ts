@@ -18,6 +18,8 @@ import { deadlineIn } from './common/retry.ts';
 import type { Env } from './settings/types.ts';
 import { envName, programNames, useProgram } from './common/program.ts';
 import { systemFor } from './cli/systems.ts';
+import { resolveOnPath } from './common/program-path.ts';
+import { waitLimit } from './cli/limit.ts';
 import type { System } from './system/system.ts';
 
 async function preview<O, C>(ctx: Context<O, C>, role: string, json: boolean): Promise<number> {
@@ -30,7 +32,7 @@ async function preview<O, C>(ctx: Context<O, C>, role: string, json: boolean): P
     targets: p.targets,
     spec,
     initKey: await resolveInitKey(ctx.system.initKeyArgv(ctx), ctx.opts.initKey?.value, process.env.PATH, ctx.system.awaitInit.keyHint).catch((err: unknown) =>
-      err instanceof EntrypointError ? `(not computable here: ${err.message})` : Promise.reject(err),
+      err instanceof EntrypointError ? { notComputable: err.message } : Promise.reject(err),
     ),
     path: process.env.PATH,
     isRoot: process.getuid?.() === 0,
@@ -58,6 +60,9 @@ function userRefusalHere(user: string): string | undefined {
   }
 }
 
+/** `check`'s limit per attempt when --timeout is not given: an exec probe's own timeout is seconds. */
+const CHECK_TIMEOUT_SEC = 5;
+
 async function run<O, C>(ctx: Context<O, C>, cmd: Command): Promise<number> {
   if (cmd.kind === 'configure') {
     await writeAndReport(ctx, planFromFile(ctx, false), true);
@@ -69,8 +74,14 @@ async function run<O, C>(ctx: Context<O, C>, cmd: Command): Promise<number> {
     const waits = await import('./wait/wait.ts');
     exitOnStopSignals(ctx.log, cmd.kind, exitNow);
     const p = planFromFile(ctx, false);
-    if (cmd.kind === 'wait') await waits.waitForTargets(p.targets, { deadline: deadlineIn((cmd.timeoutSec ?? ctx.opts.waitTimeoutSec.value) * 1000), log: ctx.log });
-    else await waits.checkTargets(p.targets, { timeoutMs: (cmd.timeoutSec ?? 5) * 1000, log: ctx.log });
+    // The limit is named as the user set it: --timeout, the variable, or the default.
+    if (cmd.kind === 'wait') {
+      const limit = waitLimit(ctx.opts.waitTimeoutSec, cmd.timeoutSec);
+      await waits.waitForTargets(p.targets, { deadline: deadlineIn((cmd.timeoutSec ?? ctx.opts.waitTimeoutSec.value) * 1000), limit, log: ctx.log });
+    } else {
+      const limit = cmd.timeoutSec === undefined ? `the default ${CHECK_TIMEOUT_SEC} s (--timeout sets it)` : `--timeout ${cmd.timeoutSec}`;
+      await waits.checkTargets(p.targets, { timeoutMs: (cmd.timeoutSec ?? CHECK_TIMEOUT_SEC) * 1000, limit, log: ctx.log });
+    }
     return ExitCode.ok;
   }
   // Waits, init and exec live behind this import so configure and preview never load them.
@@ -142,7 +153,8 @@ async function agent<O, C>(system: System<O, C>, argv: string[]): Promise<number
   let code: number = ExitCode.software; // every path below sets it
   let ctx: Context<O, C> | undefined;
   try {
-    const cmd = parseArgs(argv, system.roles, [...Object.keys(system.commands ?? {}), ...Object.keys(system.tasks ?? {})]);
+    // A first word that is no program either is a typo, refused before anything is read.
+    const cmd = parseArgs(argv, system.roles, [...Object.keys(system.commands ?? {}), ...Object.keys(system.tasks ?? {})], (name) => resolveOnPath(name, process.env.PATH) !== undefined);
     if (cmd.kind === 'command' && system.tasks?.[cmd.name] !== undefined) {
       // A task of the system's own (Keystone's sync-keys, rotate): its settings and file, no role.
       ctx = loadContext(system);
@@ -157,6 +169,10 @@ async function agent<O, C>(system: System<O, C>, argv: string[]): Promise<number
       code = ExitCode.ok;
     } else if (cmd.kind === 'help') {
       await writeStdout(system.help(exitCodeLines(system.file.name)));
+      code = ExitCode.ok;
+    } else if (cmd.kind === 'default-conf') {
+      // The file a preview falls back to: what to start a ConfigMap or a template from.
+      await writeStdout(system.file.embedded());
       code = ExitCode.ok;
     } else if (cmd.kind === 'version') {
       await writeStdout(`${programNames().program} ${version()}\n`);

@@ -9,7 +9,7 @@ import { errorMessage } from '../common/errors.ts';
 import type { Settings } from '../settings/options.ts';
 import type { Target } from '../common/targets.ts';
 import { resolveOnPath } from '../common/program-path.ts';
-import { programNames } from '../common/program.ts';
+import { envName, programNames } from '../common/program.ts';
 
 export interface PreviewCommand {
   argv: string[];
@@ -32,8 +32,11 @@ export interface PreviewDocument {
   /** Endpoints of the file that are deliberately not waited for, and why. */
   notWaited: NotWaited[];
   waitTimeoutSeconds: number;
-  /** The first step's command at the top (one-step inits read as before); `steps` when there are more. */
-  init: (PreviewCommand & { key: string; steps?: PreviewCommand[] }) | null;
+  /**
+   * The first step's command at the top (one-step inits read as before); `steps` when there are
+   * more; `forced`: PREFIX_FORCE_INIT runs it even when its record exists.
+   */
+  init: (PreviewCommand & { key: string; forced: boolean; steps?: PreviewCommand[] }) | null;
   /** Files written beside the configuration file (Keystone: gunicorn's). */
   files?: { path: string; why: string }[];
   /** Key repositories installed before the init: where, and from which Secret (null: made here). */
@@ -94,7 +97,8 @@ export interface PreviewInputs<O, C> {
   plan: ConfigurePlan;
   targets: Target[];
   spec: RoleSpec;
-  initKey: string;
+  /** The init key, or why it cannot be computed on this machine (a note; run would refuse). */
+  initKey: string | { notComputable: string };
   path: string | undefined;
   isRoot: boolean;
   /** The line run would refuse the run-as user with on this machine, if it would. */
@@ -114,12 +118,19 @@ export function previewDocument<O, C>(i: PreviewInputs<O, C>): PreviewDocument {
   const opts = i.settings.opts;
   const notes: string[] = [];
   if (plan.starting.origin === 'embedded') {
-    notes.push(`${plan.confPath} does not exist here: showing the embedded default ${system.title} ${system.file.name}`);
+    notes.push(`${plan.confPath} does not exist here: showing the embedded default ${system.title} ${system.file.name} (${programNames().program} default-conf prints it)`);
   }
   notes.push(...plan.warnings);
   if (!i.isRoot) notes.push(`not running as root: run would start the role as the current user, not ${opts.runAs.value}`);
   if (i.userRefusal !== undefined) {
     notes.push(`this machine has no user ${opts.runAs.value} (${opts.runAs.from.join(', ')}); an image needs it: run here would refuse with "${i.userRefusal}"`);
+  }
+  // Explanations are notes; a table cell holds a value.
+  const initKey = typeof i.initKey === 'string' ? i.initKey : '(not computable here)';
+  if (typeof i.initKey !== 'string') notes.push(`init key: ${i.initKey.notComputable}`);
+  const force = envName('FORCE_INIT');
+  if (opts.forceInit && !i.spec.init) {
+    notes.push(`${force} is set, but ${i.spec.role} does not run the init: it waits for its record as always (${system.awaitInit.runBy} runs it again)`);
   }
   const settings: PreviewDocument['settings'] = [
     { name: system.file.name, value: opts.confPath.value, from: opts.confPath.from },
@@ -128,7 +139,8 @@ export function previewDocument<O, C>(i: PreviewInputs<O, C>): PreviewDocument {
     { name: 'run as', value: opts.runAs.value, from: opts.runAs.from },
     ...system.preview.settings(i.settings),
     ...i.spec.settings,
-    { name: i.spec.init ? 'init key' : 'waits for init key', value: i.initKey, from: opts.initKey?.from ?? ['default'] },
+    { name: i.spec.init ? 'init key' : 'waits for init key', value: initKey, from: opts.initKey?.from ?? ['default'] },
+    ...(opts.forceInit ? [{ name: 'force init', value: 'yes', from: [force] }] : []),
   ];
   const [first, ...more] = (i.spec.init ?? []).map((c) => resolved(c, i.path, notes));
   for (const k of i.spec.keys) if (!k.source && k.keptBy === undefined) notes.push(k.generatedWarning);
@@ -156,7 +168,7 @@ export function previewDocument<O, C>(i: PreviewInputs<O, C>): PreviewDocument {
     }),
     notWaited: system.preview.notWaited(plan.effective),
     waitTimeoutSeconds: opts.waitTimeoutSec.value,
-    init: first ? { ...first, key: i.initKey, ...(more.length > 0 ? { steps: [first, ...more] } : {}) } : null,
+    init: first ? { ...first, key: initKey, forced: opts.forceInit, ...(more.length > 0 ? { steps: [first, ...more] } : {}) } : null,
     exec: resolved(i.spec.exec, i.path, notes),
     ...(i.spec.files.length > 0 ? { files: i.spec.files.map((f) => ({ path: f.path, why: f.why })) } : {}),
     ...(i.spec.keys.length > 0 ? { keys: i.spec.keys.map(previewKeys) } : {}),
@@ -196,7 +208,7 @@ export function renderPreview(doc: PreviewDocument, o: RenderOptions): string {
   out.push('');
 
   out.push(bold(`${o.fileName} ${doc.config.path}`) + (doc.config.source === 'template' ? ` (from template ${doc.config.readFrom})` : ''));
-  if (!doc.config.writes) out.push('  no change: the file already says all this; nothing would be written');
+  if (!doc.config.writes) out.push('  no changes: the file already says all this; nothing would be written');
   else {
     for (const line of doc.config.diff.replace(/\n$/, '').split('\n')) {
       if (line.startsWith('+++') || line.startsWith('---')) out.push(bold(line));
@@ -220,7 +232,8 @@ export function renderPreview(doc: PreviewDocument, o: RenderOptions): string {
   out.push('');
 
   if (doc.init) {
-    out.push(bold('Init') + ` (once per init key, under a lease in the database)`);
+    const once = doc.init.forced ? `forced by ${envName('FORCE_INIT')}: runs even when its record exists` : 'once per init key';
+    out.push(bold('Init') + ` (${once}, under a lease in the database)`);
     for (const step of doc.init.steps ?? [doc.init]) out.push(`  as ${step.user} in ${step.cwd}: ${step.argv.map(shellQuote).join(' ')}`);
   } else {
     out.push(bold('Init') + ': none for this role; it waits until the init has run');

@@ -21,6 +21,7 @@ import type { CommandSpec, RoleSpec } from '../system/system.ts';
 import type { Target } from '../common/targets.ts';
 import type { ResolvedUser } from '../exec/users.ts';
 import { waitForTargets } from '../wait/wait.ts';
+import { waitLimit } from './limit.ts';
 
 /** What the checks before the write found out, for the steps after it. */
 export interface Preflight {
@@ -116,7 +117,7 @@ export async function waitThenInit<O, C>(
   deadline: Deadline,
   stop: StopSignals,
 ): Promise<void> {
-  const waited = waitForTargets(p.targets, { deadline, log: ctx.log });
+  const waited = waitForTargets(p.targets, { deadline, limit: waitLimit(ctx.opts.waitTimeoutSec), log: ctx.log });
   const db = openInitDb(ctx.system.initStore(p.targets), pre.initKey);
   try {
     await waited;

@@ -37,7 +37,7 @@ export const ExitCode = {
 export function exitCodeMeanings(confName: string): readonly (readonly [code: number | 'other', meaning: string])[] {
   return [
   [ExitCode.ok, "done (`run`: the role's own code, after exec)"],
-  [ExitCode.usage, 'usage: unknown command, option or role'],
+  [ExitCode.usage, 'usage: unknown command, option or role, or a first word that is none of them and no program on `PATH` (nothing was read or written)'],
   [ExitCode.dataErr, `bad input: an invalid environment value, or ${confName} is not a readable INI file; nothing was written`],
   [ExitCode.noInput, '`keystone-entrypoint rotate`: the Secret to rotate does not exist (404); nothing was written'],
   [

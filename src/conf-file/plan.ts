@@ -3,7 +3,7 @@
 // applyConfigure is the one effect: the write. What differs between systems (the edits, the
 // dialect, the targets) comes from the system.
 import type { ConfigView } from '../ini/config-view.ts';
-import type { StartingConf } from './read.ts';
+import type { StartingConf, StartingConfFile } from './read.ts';
 import { type WriteResult, writeConf } from './write.ts';
 import { unifiedDiff } from './diff.ts';
 import type { ConfDialect } from './dialect.ts';
@@ -18,9 +18,16 @@ import type { Settings } from '../settings/options.ts';
 import type { PlannedEdit } from '../settings/edits/edit.ts';
 import type { EditPlan } from '../settings/edits/plan.ts';
 import type { Target } from '../common/targets.ts';
+import { envName } from '../common/program.ts';
+import { documentedKeys } from '../ini/documented.ts';
+import { undocumentedOverrides } from './undocumented.ts';
 
 /** What a system gives the plan (src/system/system.ts's System has all of it). */
 export interface ConfPlanner<O, C> {
+  /** "Pulp 2": whose file it is, for the messages. */
+  title: string;
+  /** The default file, whose sections and keys a PREFIX_CONF__ override is checked against. */
+  file: Pick<StartingConfFile, 'embedded'>;
   dialect: ConfDialect;
   planEdits(settings: Settings<O, C>, current: ConfigView): EditPlan;
   targets(effective: ConfigView): Target[];
@@ -81,13 +88,23 @@ function parseCurrent(text: string, name: string): IniDocument | undefined {
   }
 }
 
+/** PREFIX_CONF__ overrides of what the service does not document (its sample read only when there are some). */
+function overrideWarnings<O, C>(sys: ConfPlanner<O, C>, edits: readonly PlannedEdit[], current: ConfigView): string[] {
+  const confPrefix = envName('CONF__');
+  if (!edits.some((e) => e.from.some((f) => f.startsWith(confPrefix)))) return [];
+  const documented = documentedKeys(parseIni(sys.file.embedded(), sys.dialect.name), sys.dialect.layout);
+  return undocumentedOverrides(edits, confPrefix, { documented, current, what: `${sys.title}'s ${sys.dialect.name}` });
+}
+
 export function planConfigure<O, C>(settings: Settings<O, C>, starting: StartingConf, sys: ConfPlanner<O, C>): ConfigurePlan {
   const { dialect } = sys;
   const confPath = settings.opts.confPath.value;
   const doc = parseIni(starting.text, starting.readFrom);
   const beforeView = dialect.read(doc).view;
   const planned = sys.planEdits(settings, beforeView);
-  const { edits, warnings } = planned;
+  const { edits } = planned;
+  // Names and keys that look meant for the service but that it would not read come first.
+  const warnings = [...settings.warnings, ...overrideWarnings(sys, edits, beforeView), ...planned.warnings];
   let after = doc;
   // Written so that the service reads back exactly the value (Pulp: a literal % is %%).
   for (const e of edits) after = setKey(after, e.section, e.key, dialect.escape(e.value, e.from.join(', ')), dialect.layout);
@@ -128,7 +145,9 @@ export function planConfigure<O, C>(settings: Settings<O, C>, starting: Starting
     })),
     warnings,
     after: afterText,
-    writes: starting.current !== afterText,
+    // The embedded default stands in for a file that does not exist (preview only): whether
+    // the edits change what is shown.
+    writes: (starting.origin === 'embedded' ? starting.text : starting.current) !== afterText,
     effective,
     targets,
     diff: unifiedDiff(shownBefore, shownAfter, { fromName, toName: `b/${label}` }),

@@ -18,7 +18,7 @@ export const REASON_TEXT: Record<Reason, string> = {
   error: 'failed',
 };
 
-/** What to check, per reason, for the final error line. */
+/** What to check, per reason, for the line of a dependency not ready (wait/report.ts). */
 export const REASON_HINT: Record<Reason, string> = {
   refused: 'is the server running and listening on that port?',
   timeout: 'is the address right and reachable (firewall, NetworkPolicy)?',

@@ -123,7 +123,7 @@ function insertKey(doc: IniDocument, header: number, key: string, value: string,
 }
 
 /** The key a comment line would set if uncommented ("# seeds: x" -> "seeds"), lower-cased. */
-function commentedKey(text: string): string | undefined {
+export function commentedKey(text: string): string | undefined {
   const m = /^[#;]+\s*([^=:\s][^=:]*?)\s*[=:]/.exec(pyStrip(text));
   return m?.[1]?.toLowerCase();
 }

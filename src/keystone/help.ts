@@ -3,6 +3,8 @@
 /** Keystone's --help text; `exitCodes` is the shared table, rendered (src/cli/help.ts). */
 export function keystoneHelp(exitCodes: string): string {
   return `keystone-entrypoint: configure, wait, init and exec OpenStack Keystone's API in a container.
+The same program installed as pulp-entrypoint does it for Pulp 2's Celery roles
+(pulp-entrypoint --help).
 
 Usage:
   keystone-entrypoint api [ARGS...]            configure -> wait -> init -> exec the API (+ gunicorn ARGS)
@@ -14,14 +16,19 @@ Usage:
   keystone-entrypoint init                     run the one-time init (db_sync, bootstrap) alone
   keystone-entrypoint keys [NAME]              print a Kubernetes Secret with fresh fernet and
                                                credential keys (default name keystone-keys)
+  keystone-entrypoint default-conf             print Keystone's sample keystone.conf (to start from)
   keystone-entrypoint PROGRAM [ARGS...]        configure, then exec PROGRAM (e.g. bash)
   keystone-entrypoint --help | --version
+
+A first word that is not a command, a role or a program on PATH is refused (64), with the
+command or role it most likely meant; nothing is read or written.
 
 Role: api. Every replica runs it: the first to take the lease (a row in Keystone's own database)
 runs keystone-manage db_sync, then bootstrap when OS_BOOTSTRAP_PASSWORD is set; the others wait
 for its record. Then gunicorn serves keystone.wsgi.api:application as KEYSTONE_RUN_AS.
 
-Environment (empty counts as unset; NAME_FILE for MYSQL_USER, MYSQL_PASSWORD, OS_BOOTSTRAP_PASSWORD):
+Environment (empty counts as unset; NAME_FILE, never an empty file, for MYSQL_USER, MYSQL_PASSWORD,
+OS_BOOTSTRAP_PASSWORD, ADMIN_TOKEN):
   KEYSTONE_CONF               file to edit (default /etc/keystone/keystone.conf)
   KEYSTONE_CONF_TEMPLATE      start from this file, write KEYSTONE_CONF (read-only ConfigMaps)
   KEYSTONE_DB_SERVICE         Kubernetes Service of MySQL/MariaDB (default db -> DB_SERVICE_HOST,
@@ -39,7 +46,8 @@ Environment (empty counts as unset; NAME_FILE for MYSQL_USER, MYSQL_PASSWORD, OS
   KEYSTONE_CACHE_SERVERS      [cache] memcache_servers, and the cache switched on (127.0.0.1:11211)
   KEYSTONE_LISTEN             gunicorn's bind, host:port (default 0.0.0.0:5000)
   KEYSTONE_WORKERS            gunicorn workers (default 2)
-  KEYSTONE_CONF__SECTION__KEY set any [section] key (KEYSTONE_CONF__DEFAULT__DEBUG=true)
+  KEYSTONE_CONF__SECTION__KEY set any [section] key (KEYSTONE_CONF__DEFAULT__DEBUG=true); one
+                              Keystone's sample does not document is warned about, and written
   KEYSTONE_WAIT_TIMEOUT       seconds for the wait and the init's lease together (default 60)
   KEYSTONE_RUN_AS             user for init and API (default keystone; needs root)
   KEYSTONE_INIT_KEY           what makes an init "the same one" again; KEYSTONE_FORCE_INIT=1 re-runs it
@@ -55,10 +63,14 @@ Environment (empty counts as unset; NAME_FILE for MYSQL_USER, MYSQL_PASSWORD, OS
 Waits (run, wait, check): MySQL handshake, login with the user and password of [database]
 connection, the database selected, SELECT 1 (mysql2). A refused login or an unknown database ends
 the wait at once. memcached is not waited for: Keystone only caches there and starts without it.
+While waiting: each dependency's first failure, then a line every 5 s (every attempt with the
+trace switch). Not ready in time: one line per dependency with its last reason and what to
+check, then a last line naming the limit (--timeout, or the variable).
 
 Exit codes:
 ${exitCodes}
 
 Every key is edited only when the environment gives its value; secrets show as ********.
+A variable that looks like one of the above but is none is named in a warning (did you mean ...?).
 `;
 }

@@ -119,6 +119,8 @@ export const KEYSTONE_SETTINGS: SettingsSchema<KeystoneOptions, KeystoneConfVars
     { name: 'OS_BOOTSTRAP_PASSWORD', secret: true },
     { name: 'ADMIN_TOKEN', secret: true },
   ],
+  // The original image's MYSQL_* and keystone-manage bootstrap's OS_BOOTSTRAP_*.
+  prefixes: ['MYSQL_', 'OS_BOOTSTRAP_'],
   optionSpecs,
   confSpecs,
   options: (env, o: Validated): KeystoneOptions => {

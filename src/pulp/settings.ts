@@ -58,6 +58,8 @@ export const PULP_SETTINGS: SettingsSchema<PulpOptions, ServerVars> = {
     { name: 'PULP_DB_USERNAME', secret: false },
     { name: 'PULP_DB_PASSWORD', secret: true },
   ],
+  // MSG_SERVICE_USER and _PASSWORD: the kubelet's own MSG_SERVICE_HOST, _PORT... are not judged.
+  prefixes: ['MSG_SERVICE_'],
   optionSpecs,
   confSpecs,
   options: (env, o: Validated): PulpOptions => {

@@ -15,6 +15,16 @@ export function servicePrefix(serviceName: string): string {
   return serviceName.toUpperCase().replace(/-/g, '_');
 }
 
+/**
+ * Whether `name` has the shape of a variable the kubelet makes for some Service (any Service in
+ * the namespace: KEYSTONE_PUBLIC_SERVICE_HOST for keystone-public, MYSQL_PORT_3306_TCP for
+ * mysql): NAME_SERVICE_HOST, NAME_SERVICE_PORT[_PORTNAME], NAME_PORT and
+ * NAME_PORT_<port>_<TCP|UDP|SCTP>[_ADDR|_PORT|_PROTO]. Such a name is the cluster's, not a typo.
+ */
+export function isKubeletVariable(name: string): boolean {
+  return /^[A-Z0-9_]+?_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT|PORT_[0-9]+_(TCP|UDP|SCTP)(_ADDR|_PORT|_PROTO)?)$/.test(name);
+}
+
 export interface ServiceHint {
   /** Port the service conventionally listens on (27017, 5672). */
   defaultPort: number;

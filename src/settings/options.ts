@@ -2,13 +2,15 @@
 // variable validated in one envalid run. The agent's own options (PREFIX_WAIT_TIMEOUT, ...) are
 // the same for every system; a system adds its own (SettingsSchema) and the variables that
 // feed its file, whose error is kept for the plan to report (after the file is read, as it
-// always was). Each option carries its source: the variable that set it, or "default".
+// always was). Each option carries its source: the variable that set it, or "default". A name
+// that looks like one of them but is none is warned about (unknown.ts).
 import { cleanEnv, type EnvError, type ValidatorSpec } from 'envalid';
 import { InputError } from '../common/errors.ts';
 import { envName } from '../common/program.ts';
 import { type SignalRewrite, parseSignalRewrite } from '../common/signals.ts';
 import type { LogFormat } from '../common/log.ts';
 import { type ReadFile, readFileVariables } from './secret-files.ts';
+import { unknownVariables } from './unknown.ts';
 import { EXEC_MODE_SETTINGS, type Env, type ExecModeSetting, type Sourced } from './types.ts';
 import * as v from './validators.ts';
 
@@ -42,6 +44,11 @@ export interface SettingsSchema<O, C> {
   runAsDefault: string;
   /** Variables that may be given as NAME_FILE; the secret ones never reach a log line. */
   fileVariables: readonly { name: string; secret: boolean }[];
+  /**
+   * The families of names this system reads besides PREFIX_ (Keystone: MYSQL_, OS_BOOTSTRAP_):
+   * a name in one of them, or in PREFIX_ or a NAME_FILE's, that no spec here declares is warned about.
+   */
+  prefixes: readonly string[];
   /** The system's own options: a bad one is refused at once. */
   optionSpecs: Specs;
   /**
@@ -64,6 +71,8 @@ export interface Settings<O, C> {
   opts: CommonOptions & O;
   /** The file's variables, or the first problem with them (reported by the plan). */
   confVars: C | InputError;
+  /** What the start warns about and the preview notes: names that look like ours but are not read. */
+  warnings: string[];
 }
 
 function commonSpecs<O, C>(s: SettingsSchema<O, C>): Specs {
@@ -113,7 +122,10 @@ export function readSettings<O, C>(rawEnv: Env, readFile: ReadFile, schema: Sett
   // The confSpecs validated exactly these names: C is their record (one assertion, here). Read
   // only when they all passed: envalid refuses reading a variable that failed.
   const confVars = (): C => Object.fromEntries(Object.keys(schema.confSpecs).map((k) => [k, all[k]])) as C;
-  return { env, fileFrom: from, fileSecrets: secrets, opts, confVars: confProblem ?? confVars() };
+  const known = [...optionNames, ...Object.keys(schema.confSpecs), ...schema.fileVariables.map((f) => `${f.name}_FILE`)];
+  const prefixes = [envName(''), ...schema.prefixes, ...schema.fileVariables.map((f) => `${f.name}_`)];
+  const warnings = unknownVariables(Object.keys(rawEnv), known, prefixes, envName('CONF__'));
+  return { env, fileFrom: from, fileSecrets: secrets, opts, confVars: confProblem ?? confVars(), warnings };
 }
 
 /** A validated option with its source: the variable, or "default". */

@@ -10,7 +10,8 @@ export type ReadFile = (path: string, maxBytes: number) => Buffer;
 /**
  * Returns the environment (empty variables already dropped) with every NAME_FILE read into NAME, which variable each value came
  * from (NAME or NAME_FILE), and the secret values (for the logger to mask). Both set is an
- * error, as in the docker-library images.
+ * error, as in the docker-library images; so is a file with nothing in it (one rule for every
+ * NAME_FILE: an empty value is never taken from a file, and never silently).
  */
 export function readFileVariables(
   env: Readonly<Record<string, string>>,
@@ -44,6 +45,12 @@ export function readFileVariables(
     if (raw.length > MAX_SECRET_FILE) throw new InputError(`${fileVar}=${path}: the file is larger than 64 KiB`);
     // One trailing newline is how editors and `echo` leave a file; it is not part of the value.
     const value = raw.toString('utf8').replace(/\r?\n$/, '');
+    // A Secret key without data, or a file not written yet, is a mistake, not a choice; taken
+    // as unset (the rule for an empty NAME) it would hide that the file held nothing, and taken
+    // as the value it would be an empty password that every preview and log line masks.
+    if (value === '') {
+      throw new InputError(`${fileVar}=${path}: the file is empty${raw.length > 0 ? ' (a line ending only)' : ''}: put the value in it, or unset ${fileVar}`);
+    }
     if (secret) secrets.push(value);
     out[name] = value;
     from.set(name, fileVar);

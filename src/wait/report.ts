@@ -1,8 +1,8 @@
 // What a wait reports of each target: its result and log fields, the line for a target that
-// did not get ready, and the one-line message for exit 69 with what to check.
+// did not get ready (its last reason and what to check), and the last line for exit 69.
 import type { Logger } from '../common/log.ts';
 import type { Target } from '../common/targets.ts';
-import { ProbeError, REASON_HINT, type Reason } from '../dependencies/classify.ts';
+import { ProbeError, REASON_HINT, REASON_TEXT, type Reason } from '../dependencies/classify.ts';
 import { describeTarget } from './probe.ts';
 
 export interface WaitResult {
@@ -38,6 +38,17 @@ export function resultOf(target: Target, started: number, attempts: number, end:
   };
 }
 
+/** What to check for a target's last failure (no attempt ended: the address may be wrong or unreachable). */
+function hintFor(target: Target, r: WaitResult): string {
+  const reason = r.reason ?? 'timeout';
+  return reason === 'auth' ? authHint(target) : REASON_HINT[reason];
+}
+
+/** A target not ready at the end: its time and attempts, its last reason and what to check. */
+export function notReadyLine(target: Target, r: WaitResult): string {
+  return `${describeTarget(target)} not ready after ${seconds(r.elapsedMs)} (${attemptsText(r.attempts)}): ${r.error ?? 'no answer'} (${hintFor(target, r)})`;
+}
+
 /** The one line for a target that did not get ready: refused for good, cut short by another's refusal, or out of time. */
 export function reportNotReady(target: Target, r: WaitResult, last: ProbeError, permanent: boolean, signal: AbortSignal, log: Logger): void {
   const name = describeTarget(target);
@@ -51,7 +62,7 @@ export function reportNotReady(target: Target, r: WaitResult, last: ProbeError, 
   if (reason instanceof ProbeError && reason.permanent && reason !== last) {
     log.info(`${name}: wait stopped after ${seconds(r.elapsedMs)} (${attemptsText(r.attempts)}): another dependency failed for good`, fields(r));
   } else {
-    log.error(`${name} not ready after ${seconds(r.elapsedMs)} (${attemptsText(r.attempts)}): ${last.message}`, fields(r));
+    log.error(notReadyLine(target, r), fields(r));
   }
 }
 
@@ -59,14 +70,15 @@ export function fields(r: WaitResult): Record<string, string | number | boolean 
   return { dependency: r.kind, address: r.address, ready: r.ready, attempts: r.attempts, elapsed_ms: r.elapsedMs, reason: r.reason, note: r.note };
 }
 
-/** The one-line message for exit 69: every dependency not ready, its last reason, what to check. */
+/**
+ * The last line, for exit 69: each dependency not ready with its reason in a word (its own
+ * line just before says what failed and what to check, notReadyLine), so that the last line
+ * alone, all a Kubernetes termination message or a CI record may keep, says what was wrong.
+ */
 export function unavailableMessage(targets: Target[], results: WaitResult[], what: string): string {
   const parts = results.flatMap((r, i) => {
     const t = targets[i];
-    if (r.ready || !t) return [];
-    const reason = r.reason ?? 'timeout';
-    const hint = reason === 'auth' ? authHint(t) : REASON_HINT[reason];
-    return [`${describeTarget(t)}: ${r.error ?? 'no answer'} (${hint})`];
+    return r.ready || !t ? [] : [`${describeTarget(t)}: ${r.reason ? REASON_TEXT[r.reason] : 'no answer'}`];
   });
   return `${what}: ${parts.join('; ')}`;
 }

@@ -8,7 +8,7 @@ import { msLeft } from '../common/retry.ts';
 import type { Target } from '../common/targets.ts';
 import { type ProbeError, REASON_HINT, toProbeError } from '../dependencies/classify.ts';
 import { describeTarget, probeTarget } from './probe.ts';
-import { type WaitResult, authHint, fields, resultOf, unavailableMessage } from './report.ts';
+import { type WaitResult, authHint, fields, notReadyLine, resultOf, unavailableMessage } from './report.ts';
 import { type Probe, type WaitOptions, waitOne } from './wait-one.ts';
 import { envName } from '../common/program.ts';
 
@@ -16,7 +16,8 @@ import { envName } from '../common/program.ts';
  * Resolves when every target answers; throws UnavailableError (69) when the deadline passes
  * first or a dependency refuses the credentials.
  */
-export async function waitForTargets(targets: Target[], opts: WaitOptions, probe: Probe = probeTarget): Promise<WaitResult[]> {
+export async function waitForTargets(targets: Target[], given: WaitOptions, probe: Probe = probeTarget): Promise<WaitResult[]> {
+  const opts = { ...given, limit: given.limit ?? envName('WAIT_TIMEOUT') };
   const controller = new AbortController();
   const signal = opts.signal ? AbortSignal.any([controller.signal, opts.signal]) : controller.signal;
   // The time left now is the limit this wait had, for the message; the timer cuts short the
@@ -49,7 +50,7 @@ export async function waitForTargets(targets: Target[], opts: WaitOptions, probe
       throw new UnavailableError(`${p.message}${hint ? `; ${hint}` : ''}`);
     }
     const waited = opts.signal?.aborted ? 'wait interrupted' : `not ready after ${+(limitMs / 1000).toFixed(1)} s`;
-    throw new UnavailableError(`${unavailableMessage(targets, results, waited)}; the limit is ${envName('WAIT_TIMEOUT')}`);
+    throw new UnavailableError(`${unavailableMessage(targets, results, waited)}; the limit is ${opts.limit}`);
   } finally {
     clearTimeout(timer);
   }
@@ -58,7 +59,8 @@ export async function waitForTargets(targets: Target[], opts: WaitOptions, probe
 /** One attempt per target, all at once, no retries (for exec probes). */
 export async function checkTargets(
   targets: Target[],
-  opts: { timeoutMs: number; log: Logger },
+  /** `limit`: how the user set timeoutMs, for the last line ("--timeout 2"). */
+  opts: { timeoutMs: number; log: Logger; limit?: string },
   probe: Probe = probeTarget,
 ): Promise<WaitResult[]> {
   const results = await Promise.all(
@@ -73,11 +75,12 @@ export async function checkTargets(
       } catch (err) {
         const e = toProbeError(err, t.address);
         const r = resultOf(t, started, 1, { ready: false, last: e });
-        opts.log.error(`${name} not ready: ${e.message}`, fields(r));
+        opts.log.error(notReadyLine(t, r), fields(r));
         return r;
       }
     }),
   );
   if (results.every((r) => r.ready)) return results;
-  throw new UnavailableError(unavailableMessage(targets, results, 'not ready'));
+  const limit = opts.limit ?? `${+(opts.timeoutMs / 1000).toFixed(3)} s`;
+  throw new UnavailableError(`${unavailableMessage(targets, results, 'not ready')}; one attempt each, limited by ${limit}`);
 }

@@ -8,6 +8,7 @@ import { ExitCode, exitCodeMeanings } from '../../src/common/errors.ts';
 
 const EXIT_CODE_MEANINGS = exitCodeMeanings('server.conf');
 import { ROOT, cli } from '../helpers/cli.ts';
+import { spawnSync } from 'node:child_process';
 
 const squash = (s: string): string => s.replaceAll('`', '').replace(/\s+/g, ' ').trim();
 
@@ -43,4 +44,22 @@ t.test('--help prints every code with its meaning, in order', async (t) => {
     at = found;
   }
   t.ok(block.split('\n').every((l) => l.length <= 100), 'no line wider than 100 columns');
+});
+
+t.test("package.json's bin gives both names; each --help opens with its own system and names the other", async (t) => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; description: string };
+  const SYSTEMS: Record<string, { own: RegExp; other: string }> = {
+    'pulp-entrypoint': { own: /^pulp-entrypoint: .*Pulp 2/, other: 'keystone-entrypoint' },
+    'keystone-entrypoint': { own: /^keystone-entrypoint: .*Keystone/, other: 'pulp-entrypoint' },
+  };
+  t.same(Object.keys(pkg.bin).sort(), Object.keys(SYSTEMS).sort(), 'npm i -g and npx give both names');
+  for (const [name, file] of Object.entries(pkg.bin)) {
+    const r = spawnSync(process.execPath, [join(ROOT, file), '--help'], { encoding: 'utf8', env: { PATH: process.env.PATH }, timeout: 30_000 });
+    t.equal(r.status, 0, `${name} --help`);
+    const want = SYSTEMS[name];
+    if (!want) continue;
+    t.match(r.stdout, want.own, `${name} --help opens with its own system`);
+    t.match(r.stdout.split('\n').slice(0, 4).join(' '), want.other, `${name} --help names ${want.other} in its first lines`);
+    t.match(pkg.description, new RegExp(`\\(${name}\\)`), `the description names ${name}`);
+  }
 });

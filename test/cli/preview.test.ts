@@ -232,3 +232,74 @@ t.test('preview says how and why each dependency is waited for, and why [messagi
   t.same(q.waits.map((w) => w.protocol), ['mongodb', 'AMQP 0-10'], 'qpid:// by default: python-qpid');
   t.match(q.waits[1]?.check, /AMQP 1\.0 open \(rhea\).*a Qpid answering only AMQP 0-10 counts as live/);
 });
+
+t.test('nothing to change: "no changes" and "writes": false, for a file and for the embedded default', async (t) => {
+  const missing = join(dir, 'no-such-server.conf');
+  // [what, env]: the file already says it; no file, and nothing asked of the embedded default.
+  const cases: [string, Record<string, string>][] = [
+    ['a file that already has the value', { PATH, PULP_SERVER_CONF: conf }],
+    ['the embedded default, no variables', { PATH, PULP_SERVER_CONF: missing }],
+  ];
+  for (const [what, env] of cases) {
+    t.equal(preview('beat', env).config.writes, false, `${what}: --json says it`);
+    const text = cli(['preview', 'beat'], env);
+    t.equal(text.status, 0, text.stderr);
+    t.match(text.stdout, /^ {2}no changes: the file already says all this; nothing would be written$/m, `${what}: the text says it`);
+    t.notMatch(text.stdout, /^(---|\+\+\+|@@) /m, `${what}: no empty diff`);
+  }
+  t.equal(preview('beat', { PATH, PULP_SERVER_CONF: missing, DB_SERVICE_HOST: 'db.example' }).config.writes, true, 'an edit of the embedded default: a change');
+});
+
+t.test('a forced init is shown: in the settings, the init and its heading; a role that only waits says it is not affected', async (t) => {
+  const forced = preview('beat', { ...k8s, PULP_FORCE_INIT: '1' });
+  t.equal(forced.init?.forced, true);
+  t.same(forced.settings.find((s) => s.name === 'force init'), { name: 'force init', value: 'yes', from: ['PULP_FORCE_INIT'] });
+  t.equal(preview('beat', k8s).init?.forced, false, 'not forced without the variable');
+  t.notOk(preview('beat', k8s).settings.some((s) => s.name === 'force init'));
+  const text = cli(['preview', 'beat'], { ...k8s, PULP_FORCE_INIT: 'yes' }).stdout;
+  t.match(text, /^Init \(forced by PULP_FORCE_INIT: runs even when its record exists, under a lease in the database\)$/m);
+  const worker = preview('worker', { ...k8s, PULP_FORCE_INIT: '1' });
+  t.equal(worker.init, null);
+  t.ok(worker.notes.includes('PULP_FORCE_INIT is set, but worker does not run the init: it waits for its record as always (the beat role runs it again)'), worker.notes.join(' | '));
+});
+
+t.test('an init key that cannot be computed here: a short cell, the explanation in the notes', async (t) => {
+  const doc = preview('beat', { ...k8s, PATH: '/usr/bin:/bin' });
+  const row = doc.settings.find((s) => s.name === 'init key');
+  t.equal(row?.value, '(not computable here)');
+  t.equal(doc.init?.key, '(not computable here)');
+  t.ok(doc.notes.some((n) => /^init key: cannot compute the default init key: pulp-manage-db is not found on PATH; .*PULP_INIT_KEY/.test(n)), doc.notes.join(' | '));
+  const text = cli(['preview', 'beat'], { ...k8s, PATH: '/usr/bin:/bin' }).stdout;
+  t.match(text, /^ {2}init key +\(not computable here\) +<- default$/m, 'the row holds the value only');
+  t.match(text, /^note: init key: cannot compute the default init key/m);
+});
+
+t.test('default-conf prints the embedded default file of each name, byte for byte, reading nothing', async (t) => {
+  for (const [name, file, confVar] of [
+    ['pulp-entrypoint', join(ROOT, 'src', 'pulp', 'default-server.conf'), 'PULP_SERVER_CONF'],
+    ['keystone-entrypoint', join(ROOT, 'src', 'keystone', 'default-keystone.conf'), 'KEYSTONE_CONF'],
+  ] as const) {
+    // A configuration that cannot be read and an invalid value: neither is looked at.
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', name), 'default-conf'], { env: { PATH, [confVar]: '/dev/zero', DB_SERVICE_PORT: 'x' }, encoding: 'utf8', timeout: 30_000 });
+    t.equal(r.status, 0, `${name}: ${r.stderr}`);
+    t.equal(r.stdout, readFileSync(file, 'utf8'), `${name}: the embedded file`);
+    t.equal(r.stderr, '');
+  }
+});
+
+t.test('a stable order: the sources of an edit are the variables by name, then default, then the file; the same whatever the order of the environment', async (t) => {
+  const env = { ...k8s, DB_SERVICE_PORT: '27018', PULP_DB_NAME: 'pulp', MSG_SERVICE_USER: 'pulp', PULP_BROKER_SCHEME: 'amqp', PULP_CONF__DATABASE__WRITE_CONCERN: 'all', PULP_X: '1', PULP_Y: '2' };
+  const forward = cli(['preview', 'beat', '--json'], env);
+  const backward = cli(['preview', 'beat', '--json'], Object.fromEntries(Object.entries(env).reverse()));
+  t.equal(forward.status, 0, forward.stderr);
+  t.equal(forward.stdout, backward.stdout, 'the same document');
+  const doc = JSON.parse(forward.stdout) as PreviewDocument;
+  for (const e of doc.config.edits) {
+    const vars = e.from.filter((f) => /^[A-Z0-9_]+$/.test(f));
+    t.same(e.from.slice(0, vars.length), [...vars].sort(), `[${e.section}] ${e.key}: variables first, by name (${e.from.join(', ')})`);
+    t.same(e.from.slice(vars.length), e.from.slice(vars.length).sort((a, b) => (a === 'default' ? -1 : b === 'default' ? 1 : 0)), `[${e.section}] ${e.key}: then default, then the file`);
+  }
+  t.same(doc.config.edits.find((e) => e.key === 'broker_url')?.from, ['MSG_SERVICE_HOST', 'MSG_SERVICE_PASSWORD', 'MSG_SERVICE_PORT', 'MSG_SERVICE_USER', 'PULP_BROKER_SCHEME']);
+  const unknown = doc.notes.filter((n) => n.includes('is not a variable'));
+  t.same(unknown.map((n) => n.split(' ')[0]), ['PULP_X', 'PULP_Y'], 'notes in name order too');
+});

@@ -250,11 +250,11 @@ if (s) {
         });
       }
 
-      t.test('a program not on PATH exits 127, a missing working directory 65', async (t) => {
+      t.test('a program not on PATH exits 64 (a typo never acts), a missing working directory 65', async (t) => {
         const rec = join(dir, 'missing.jsonl');
         const noProg = runAsPid1(agentArgv(['no-such-celery'], node), env(rec));
-        t.equal((await noProg.exit).code, 127, noProg.output());
-        t.match(noProg.output(), /no-such-celery: not found on PATH/);
+        t.equal((await noProg.exit).code, 64, noProg.output());
+        t.match(noProg.output(), /no-such-celery: not a command, a role or a program on PATH/);
         const noDir = runAsPid1(agentArgv(['worker'], node), env(rec, { PULP_CELERY_WORKDIR: join(dir, 'nope') }));
         t.equal((await noDir.exit).code, 65, noDir.output());
         t.match(noDir.output(), /working directory .*nope does not exist/);

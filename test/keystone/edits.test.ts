@@ -77,7 +77,7 @@ t.test('MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE: percent-encoded, nothing mov
   const p = plan({ DB_SERVICE_HOST: 'db.example', MYSQL_USER: 'ks@admin', MYSQL_PASSWORD: 'p@ss:w/rd?#%$', MYSQL_DATABASE: 'ks/db' });
   const c = connection(p);
   t.equal(c?.value, 'mysql+pymysql://ks%40admin:p%40ss%3Aw%2Frd%3F%23%25%24@db.example:3306/ks%2Fdb');
-  t.same(c?.from, ['DB_SERVICE_HOST', 'default', 'MYSQL_USER', 'MYSQL_PASSWORD', 'MYSQL_DATABASE']);
+  t.same(c?.from, ['DB_SERVICE_HOST', 'MYSQL_DATABASE', 'MYSQL_PASSWORD', 'MYSQL_USER', 'default']);
   t.ok(p.secrets.includes('p@ss:w/rd?#%$'), 'the password');
   t.ok(p.secrets.includes('p%40ss%3Aw%2Frd%3F%23%25%24'), 'and its encoded form, as the file holds it');
   t.notOk(p.secrets.includes('ks@admin'), 'the user is not a secret');
@@ -94,7 +94,7 @@ t.test('MYSQL_PASSWORD_FILE: read through readFile, named as the source', async 
   const p = plan({ MYSQL_PASSWORD_FILE: '/run/secrets/db-password' }, EMPTY, read);
   t.same(asked, ['/run/secrets/db-password']);
   t.equal(connection(p)?.value, 'mysql+pymysql://keystone:s3cr3t-pw@db:3306/keystone', 'the trailing newline dropped');
-  t.same(connection(p)?.from, ['default', 'MYSQL_PASSWORD_FILE']);
+  t.same(connection(p)?.from, ['MYSQL_PASSWORD_FILE', 'default']);
   t.ok(p.secrets.includes('s3cr3t-pw'));
   t.throws(() => plan({ MYSQL_PASSWORD_FILE: '/nope' }, EMPTY, read), /^MYSQL_PASSWORD_FILE=\/nope: cannot read the file/);
   t.throws(() => plan({ MYSQL_PASSWORD_FILE: '/run/secrets/db-password', MYSQL_PASSWORD: 'x' }, EMPTY, read), /both MYSQL_PASSWORD and MYSQL_PASSWORD_FILE are set/);
@@ -104,7 +104,7 @@ t.test("halves the environment leaves out come from the file's URL", async (t) =
   const file = withConnection('mysql+pymysql://ksuser:old-pw@mysql.prod:3307/identity?charset=utf8');
   const p = plan({ MYSQL_PASSWORD: 'new-pw' }, file);
   t.equal(connection(p)?.value, 'mysql+pymysql://ksuser:new-pw@mysql.prod:3307/identity', 'host, port, user and database kept');
-  t.same(connection(p)?.from, ['keystone.conf', 'MYSQL_PASSWORD']);
+  t.same(connection(p)?.from, ['MYSQL_PASSWORD', 'keystone.conf']);
   t.ok(p.secrets.includes('new-pw'));
 
   const moved = connection(plan({ DB_SERVICE_HOST: '10.0.0.9' }, file));

@@ -53,7 +53,7 @@ t.test('preview api --json on a keystone.conf: edits, the wait, the init, the fi
   t.equal(doc.config.source, 'file');
   t.same(
     doc.config.edits.map((e) => [`[${e.section}] ${e.key}`, e.value, e.from]),
-    [['[database] connection', 'mysql+pymysql://keystone:********@10.0.0.5:3306/keystone', ['DB_SERVICE_HOST', 'DB_SERVICE_PORT', 'default', 'MYSQL_PASSWORD']]],
+    [['[database] connection', 'mysql+pymysql://keystone:********@10.0.0.5:3306/keystone', ['DB_SERVICE_HOST', 'DB_SERVICE_PORT', 'MYSQL_PASSWORD', 'default']]],
     'one edit, its password masked',
   );
   t.equal(doc.config.writes, true);

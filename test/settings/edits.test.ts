@@ -51,7 +51,7 @@ t.test('a port alone keeps the host the file has', async (t) => {
   const current = configViewFrom({ database: { seeds: 'mongo.internal:27017' }, tasks: { broker_url: 'amqp://pulp:old@rabbit:5672/pulpvh' } });
   const e = byKey(plan({ DB_SERVICE_PORT: '27018', MSG_SERVICE_PORT: '5673' }, current).edits);
   t.equal(e['database.seeds']?.value, 'mongo.internal:27018');
-  t.same(e['database.seeds']?.from, ['server.conf', 'DB_SERVICE_PORT']);
+  t.same(e['database.seeds']?.from, ['DB_SERVICE_PORT', 'server.conf']);
   t.equal(e['tasks.broker_url']?.value, 'amqp://pulp:old@rabbit:5673/pulpvh', 'scheme, user, password and vhost kept from the file');
 });
 

@@ -5,10 +5,12 @@
 // template (exit 73: cannot be read; 65: too large to be one).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, ftruncateSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRegularFile } from '../../src/common/bounded-read.ts';
-import { BIN, cli } from '../helpers/cli.ts';
+import { BIN, ROOT, cli } from '../helpers/cli.ts';
+import { KEYSTONE_SETTINGS } from '../../src/keystone/settings.ts';
+import { PULP_SETTINGS } from '../../src/pulp/settings.ts';
 import { runMeasured } from '../helpers/measure.ts';
 import { DEFAULT_CONF, tempDir } from '../helpers/temp.ts';
 import { requireRoot } from '../helpers/unavailable.ts';
@@ -98,4 +100,39 @@ t.test('readRegularFile: never more than asked for', async (t) => {
   t.equal(readRegularFile(good, 100).toString(), 'Secret99\n');
   t.throws(() => readRegularFile(join(dir, 'missing'), 10), { code: 'ENOENT' });
   t.throws(() => readRegularFile('/dev/null', 10), { code: 'ENOTREG' });
+});
+
+t.test('one rule for every NAME_FILE of both systems: an empty file (or a line ending only) is exit 65 naming the variable and the file; nothing written', async (t) => {
+  const systems = [
+    { bin: BIN, schema: PULP_SETTINGS, confVar: 'PULP_SERVER_CONF', sample: conf, role: 'beat' },
+    { bin: join(ROOT, 'bin', 'keystone-entrypoint'), schema: KEYSTONE_SETTINGS, confVar: 'KEYSTONE_CONF', sample: join(ROOT, 'src', 'keystone', 'default-keystone.conf'), role: 'api' },
+  ];
+  const contents: [string, string][] = [
+    ['empty', ''],
+    ['a newline only', '\n'],
+    ['a CRLF only', '\r\n'],
+  ];
+  for (const s of systems) {
+    const target = join(dir, `${s.confVar}.conf`);
+    copyFileSync(s.sample, target);
+    const before = readFileSync(target);
+    t.ok(s.schema.fileVariables.length >= 4, `${s.confVar}: the system's NAME_FILE variables (${s.schema.fileVariables.map((f) => f.name).join(', ')})`);
+    for (const { name } of s.schema.fileVariables) {
+      for (const [what, text] of contents) {
+        const file = join(dir, `${name}-${what.replace(/\W+/g, '-')}`);
+        writeFileSync(file, text);
+        // configure would write; preview would mask an empty password (once is enough for it).
+        for (const cmd of text === '' ? [['configure'], ['preview', s.role]] : [['configure']]) {
+          // DB_SERVICE_HOST: an edit that would be written, had the file been taken as empty.
+          const r = spawnSync(process.execPath, [s.bin, ...cmd], { env: { PATH: process.env.PATH, [s.confVar]: target, DB_SERVICE_HOST: '10.1.1.1', [`${name}_FILE`]: file }, encoding: 'utf8', timeout: 15_000 });
+          const label = `${name}_FILE ${what}, ${cmd[0]}`;
+          t.equal(r.status, 65, `${label}: exit 65 (${last(r.stderr)})`);
+          t.equal(r.stderr.trimEnd().split('\n').length, 1, `${label}: one line`);
+          t.match(last(r.stderr), new RegExp(`error: ${name}_FILE=${file}: the file is empty.*: put the value in it, or unset ${name}_FILE$`), `${label}: names the variable and the file`);
+          t.equal(r.stdout, '', `${label}: no preview, no report`);
+        }
+      }
+    }
+    t.ok(readFileSync(target).equals(before), `${s.confVar}: never written`);
+  }
 });

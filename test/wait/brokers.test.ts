@@ -34,6 +34,14 @@ async function answering(reply: string): Promise<string> {
   return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
 }
 
+/** One check with a log that keeps its lines: the lines of the dependencies not ready say why. */
+async function checkLogged(targets: AmqpTarget[], timeoutMs: number): Promise<{ lines: string; error: Error }> {
+  const lines: string[] = [];
+  const log = createLogger({ format: 'text', trace: false, write: (l) => lines.push(l) });
+  const error = await rejection(checkTargets(targets, { timeoutMs, log }));
+  return { lines: lines.join(''), error };
+}
+
 /** Waits with a log that keeps its lines; returns the lines and the outcome. */
 async function waitLogged(targets: AmqpTarget[], deadlineMs: number): Promise<{ lines: string[]; error?: Error; tookMs: number }> {
   const lines: string[] = [];
@@ -87,12 +95,13 @@ if (b) {
   });
 
   t.test('RabbitMQ without plugins behind qpid://: a real mismatch, naming amqp://', async (t) => {
-    const err = await rejection(checkTargets([brokerFromConf(url('qpid', b.amqp091, user))], { timeoutMs: 3000, log: silentLogger }));
+    const err = await checkLogged([brokerFromConf(url('qpid', b.amqp091, user))], 3000);
+    t.match(err.error.message, /: protocol mismatch; one attempt each/);
     t.match(
-      err.message,
+      err.lines,
       `protocol mismatch at ${b.amqp091}: the broker speaks AMQP 0-9-1 only (RabbitMQ), but qpid:// makes Pulp speak AMQP 0-10 (python-qpid); for RabbitMQ set [tasks] broker_url to amqp://... (PULP_BROKER_SCHEME=amqp)`,
     );
-    t.notOk(err.message.includes(b.amqpPassword));
+    t.notOk(err.lines.includes(b.amqpPassword));
   });
 
   t.test('TLS as py-amqp does it: amqps:// alone checks no certificate; celery_require_ssl checks the chain, not the name', async (t) => {
@@ -105,20 +114,19 @@ if (b) {
       { timeoutMs: 5000, log: silentLogger },
     );
     t.same(ready.map((r) => r.ready), [true, true]);
-    const err = await rejection(
-      checkTargets([brokerFromConf(url('amqp', b.amqps, user), { celery_require_ssl: 'true' })], { timeoutMs: 5000, log: silentLogger }),
-    );
-    t.match(err.message, new RegExp(`amqp at ${b.amqps.replace(/\./g, '\\.')} .*: TLS failed at .*\\(check the TLS settings and certificates\\)`), 'a CA Pulp would not trust either');
-    const plain = await rejection(checkTargets([brokerFromConf(url('amqps', b.amqp091, user))], { timeoutMs: 3000, log: silentLogger }));
-    t.match(plain.message, /TLS failed|protocol mismatch|connection reset/, 'amqps:// to a plain port fails');
-    t.notOk([err.message, plain.message].some((m) => m.includes(b.amqpPassword)));
+    const err = await checkLogged([brokerFromConf(url('amqp', b.amqps, user), { celery_require_ssl: 'true' })], 5000);
+    t.match(err.lines, new RegExp(`amqp at ${b.amqps.replace(/\./g, '\\.')} .* not ready .*: TLS failed at .*\\(check the TLS settings and certificates\\)`), 'a CA Pulp would not trust either');
+    t.match(err.error.message, /: TLS failed; one attempt each/);
+    const plain = await checkLogged([brokerFromConf(url('amqps', b.amqp091, user))], 3000);
+    t.match(plain.error.message, /TLS failed|protocol mismatch|connection reset/, 'amqps:// to a plain port fails');
+    t.notOk([err.lines, plain.lines].some((m) => m.includes(b.amqpPassword)));
   });
 
   t.test('RabbitMQ with the AMQP 1.0 plugin: amqp:// still opens 0-9-1; qpid:// is refused, as python-qpid cannot use RabbitMQ', async (t) => {
     const ok = await checkTargets([brokerFromConf(url('amqp', b.amqp, user))], { timeoutMs: 5000, log: silentLogger });
     t.equal(ok[0]?.ready, true);
-    const err = await rejection(checkTargets([brokerFromConf(url('qpid', b.amqp, user))], { timeoutMs: 5000, log: silentLogger }));
-    t.match(err.message, `protocol mismatch at ${b.amqp}: RabbitMQ answered (through its AMQP 1.0 plugin), but qpid:// makes Pulp speak AMQP 0-10 (python-qpid), which RabbitMQ does not; for RabbitMQ set [tasks] broker_url to amqp://`);
+    const err = await checkLogged([brokerFromConf(url('qpid', b.amqp, user))], 5000);
+    t.match(err.lines, `protocol mismatch at ${b.amqp}: RabbitMQ answered (through its AMQP 1.0 plugin), but qpid:// makes Pulp speak AMQP 0-10 (python-qpid), which RabbitMQ does not; for RabbitMQ set [tasks] broker_url to amqp://`);
   });
 
   t.test('Qpid Broker-J: qpid:// opens with SASL PLAIN and with ANONYMOUS', async (t) => {
@@ -155,12 +163,12 @@ if (b) {
     const qpidd = await answering('AMQP\x01\x01\x00\x0a');
     const amqp10 = await answering('AMQP\x00\x01\x00\x00');
     const web = await answering('HTTP/1.1 400 Bad Request\r\n\r\n');
-    const err = await rejection(
-      checkTargets([brokerFromConf(`amqp://${qpidd}//`), brokerFromConf(`amqp://${amqp10}//`), brokerFromConf(`amqp://${web}//`)], { timeoutMs: 2000, log: silentLogger }),
-    );
-    t.match(err.message, `protocol mismatch at ${qpidd}: the broker speaks AMQP 0-10 (Qpid), but amqp:// makes Pulp speak AMQP 0-9-1 (kombu's py-amqp); for Qpid set [tasks] broker_url to qpid://... (PULP_BROKER_SCHEME=qpid)`);
-    t.match(err.message, `protocol mismatch at ${amqp10}: the broker speaks AMQP 1.0 only`);
-    t.match(err.message, `protocol mismatch at ${web}: not an AMQP server (it sent "HTTP/1.1 400 Bad")`);
+    const { lines, error: err } = await checkLogged([brokerFromConf(`amqp://${qpidd}//`), brokerFromConf(`amqp://${amqp10}//`), brokerFromConf(`amqp://${web}//`)], 2000);
+    t.match(lines, `protocol mismatch at ${qpidd}: the broker speaks AMQP 0-10 (Qpid), but amqp:// makes Pulp speak AMQP 0-9-1 (kombu's py-amqp); for Qpid set [tasks] broker_url to qpid://... (PULP_BROKER_SCHEME=qpid)`);
+    t.match(lines, `protocol mismatch at ${amqp10}: the broker speaks AMQP 1.0 only`);
+    t.match(lines, `protocol mismatch at ${web}: not an AMQP server (it sent "HTTP/1.1 400 Bad")`);
+    t.equal(lines.trimEnd().split('\n').length, 3, 'one line per dependency');
+    t.match(err.message, /^not ready: (amqp at \S+ \(\[tasks\] broker_url\): protocol mismatch(; )?){3}; one attempt each/);
     t.notMatch(err.message, /\n/);
   });
 
@@ -186,8 +194,11 @@ if (b) {
 
     const wrong = cli(['check'], { ...env, PULP_CONF__TASKS__BROKER_URL: `amqp://guest:not-the-password@${b.amqp091}//` });
     t.equal(wrong.status, 69);
-    const last = wrong.stderr.trimEnd().split('\n').pop() ?? '';
-    t.match(last, new RegExp(`^pulp-entrypoint: error: not ready: amqp at .*: authentication failed for user guest at ${b.amqp091.replace(/\./g, '\\.')} \\(check the user and password in \\[tasks\\] broker_url\\)$`));
+    const lines = wrong.stderr.trimEnd().split('\n');
+    const last = lines.at(-1) ?? '';
+    const detail = lines.find((l) => l.includes('error: amqp at')) ?? '';
+    t.match(detail, new RegExp(`^pulp-entrypoint: error: amqp at .* not ready after .*: authentication failed for user guest at ${b.amqp091.replace(/\./g, '\\.')} \\(check the user and password in \\[tasks\\] broker_url\\)`));
+    t.match(last, /^pulp-entrypoint: error: not ready: amqp at .*: authentication failed; one attempt each, limited by the default 5 s \(--timeout sets it\)$/);
     t.notMatch(wrong.stderr, /not-the-password|\n\s+at /, 'no password, no stack trace');
 
     const vhost = cli(['wait', '--timeout', '10'], { ...env, PULP_CONF__TASKS__BROKER_URL: url('amqp', b.amqp091, user, '/missing') });

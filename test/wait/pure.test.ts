@@ -8,6 +8,7 @@ import { mismatch, rabbitBehindQpid, readPeerHeader } from '../../src/wait/amqp-
 import { classifyAmqplibError, loginOf } from '../../src/wait/amqp091.ts';
 import { mongoClientOptions } from '../../src/dependencies/mongodb/connect.ts';
 import { checkTargets, waitForTargets } from '../../src/wait/wait.ts';
+import { PROGRESS_EVERY_MS } from '../../src/wait/wait-one.ts';
 import { UnavailableError } from '../../src/common/errors.ts';
 import { createLogger, silentLogger } from '../../src/common/log.ts';
 import { messagingEndpoint, targetsFromConfig } from '../../src/pulp/targets.ts';
@@ -142,9 +143,9 @@ t.test('mongo options: direct connection without a replica set, auth against the
 });
 
 t.test('loop with stand-in probes', async (t) => {
-  t.test('ready on the third attempt; one line per failed attempt and one final line', async (t) => {
+  t.test('ready on the third attempt; with the trace switch one line per failed attempt, and one final line', async (t) => {
     const lines: string[] = [];
-    const log = createLogger({ format: 'json', trace: false, write: (l) => lines.push(l) });
+    const log = createLogger({ format: 'json', trace: true, write: (l) => lines.push(l) });
     let n = 0;
     const results = await waitForTargets([mongo()], { deadline: deadlineIn(5000), log, random: () => 0 }, async () => {
       if (++n < 3) throw Object.assign(new Error('connect ECONNREFUSED db:27017'), { code: 'ECONNREFUSED' });
@@ -153,9 +154,40 @@ t.test('loop with stand-in probes', async (t) => {
     t.equal(results[0]?.attempts, 3);
     const recs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     t.equal(recs.length, 3);
-    t.match(recs[0], { level: 'info', dependency: 'mongodb', address: 'db:27017', attempt: 1, reason: 'refused', next_delay_ms: 13 });
-    t.match(recs[1], { attempt: 2, next_delay_ms: 25 });
+    t.match(recs[0], { level: 'trace', dependency: 'mongodb', address: 'db:27017', attempt: 1, reason: 'refused', next_delay_ms: 13, msg: /; next try in 13 ms$/ });
+    t.match(recs[1], { level: 'trace', attempt: 2, next_delay_ms: 25 });
     t.match(recs[2], { level: 'info', ready: true, attempts: 3, msg: /^mongodb at db:27017 ready after .* \(3 attempts\)$/ });
+  });
+
+  t.test('without it, progress at a human rate: the first failure, then one line every few seconds of the clock', async (t) => {
+    // [attempts that fail before the target answers, ms the clock moves per attempt, the info lines before "ready"]
+    const cases: [number, number, number][] = [
+      [1, 10, 1],
+      [40, 10, 1], // 400 ms in all: the first failure only
+      [40, PROGRESS_EVERY_MS / 4, 10], // the first, then every fourth failure: 1 + 9
+      [10, PROGRESS_EVERY_MS, 10],
+    ];
+    for (const [failures, step, want] of cases) {
+      const lines: string[] = [];
+      const log = createLogger({ format: 'json', trace: false, write: (l) => lines.push(l) });
+      let clock = 0;
+      let n = 0;
+      const results = await waitForTargets(
+        [mongo()],
+        { deadline: deadlineIn(60000), log, random: () => 0, backoff: { baseMs: 0, factor: 1, capMs: 0 }, now: () => clock, limit: '--timeout 60' },
+        async () => {
+          clock += step;
+          if (++n <= failures) throw Object.assign(new Error('connect ECONNREFUSED db:27017'), { code: 'ECONNREFUSED' });
+        },
+      );
+      t.equal(results[0]?.attempts, failures + 1);
+      const recs = lines.map((l) => JSON.parse(l) as { level: string; msg: string });
+      const progress = recs.filter((r) => !/ ready after /.test(r.msg));
+      t.equal(progress.length, want, `${failures} failures, ${step} ms apart: ${want} line(s)`);
+      t.match(progress[0]?.msg, /^waiting for mongodb at db:27017: connection refused .*; retrying for up to [\d.]+ s \(--timeout 60\)$/);
+      for (const r of progress.slice(1)) t.match(r.msg, /^still waiting for mongodb at db:27017 after [\d.]+ s \(\d+ attempts\): connection refused/);
+      t.ok(recs.every((r) => r.level === 'info'), 'no error: it got ready');
+    }
   });
 
   t.test('a permanent failure stops every wait at once', async (t) => {
@@ -182,7 +214,7 @@ t.test('loop with stand-in probes', async (t) => {
     ).catch((e: unknown) => e);
     const took = Date.now() - started;
     t.ok(err instanceof UnavailableError);
-    t.match((err as Error).message, /^not ready after 0\.3 s: mongodb at db:27017: /);
+    t.match((err as Error).message, /^not ready after 0\.3 s: mongodb at db:27017: [a-z ]+; the limit is PULP_WAIT_TIMEOUT$/);
     t.notMatch((err as Error).message, /amqp/, 'only the dependency not ready is named');
     t.ok(took < 2000, `returned after ${took} ms`);
   });
@@ -196,7 +228,7 @@ t.test('loop with stand-in probes', async (t) => {
     }).catch((e: unknown) => e);
     t.equal(calls, 2);
     t.ok(err instanceof UnavailableError);
-    t.match((err as Error).message, /mongodb at db:27017: host name not found.*; amqp at msg:5672 \(\[tasks\] broker_url\): protocol mismatch/);
+    t.equal((err as Error).message, 'not ready: mongodb at db:27017: host name not found; amqp at msg:5672 ([tasks] broker_url): protocol mismatch; one attempt each, limited by 0.1 s');
     const ok = await checkTargets([mongo()] as Target[], { timeoutMs: 100, log: silentLogger }, async () => {});
     t.equal(ok[0]?.ready, true);
   });

@@ -1,9 +1,9 @@
 // src/wait/report.ts: what a wait says of each target (its result, the line when it did not get
-// ready) and the exit-69 message, word for word, without any probe or loop.
+// ready, with what to check) and the exit-69 message, word for word, without any probe or loop.
 import t from 'tap';
 import { ProbeError } from '../../src/dependencies/classify.ts';
 import { createLogger } from '../../src/common/log.ts';
-import { type WaitResult, attemptsText, authHint, fields, reportNotReady, resultOf, seconds, unavailableMessage } from '../../src/wait/report.ts';
+import { type WaitResult, attemptsText, authHint, fields, notReadyLine, reportNotReady, resultOf, seconds, unavailableMessage } from '../../src/wait/report.ts';
 import { brokerFromConf, brokerUrl, mongoFromConf } from '../helpers/targets.ts';
 
 const mongo = mongoFromConf('db:27017');
@@ -29,22 +29,22 @@ t.test('a result: ready with its note, or not with the last failure', async (t) 
   t.same(fields(failed), { dependency: 'mongodb', address: 'db:27017', ready: false, attempts: 4, elapsed_ms: failed.elapsedMs, reason: 'refused', note: undefined });
 });
 
-t.test('the exit-69 message names each target not ready, its error and what to check', async (t) => {
+t.test('the exit-69 message names each target not ready and its reason in a word; its line says what to check', async (t) => {
   const results: WaitResult[] = [
     { kind: 'mongodb', address: 'db:27017', ready: false, attempts: 3, elapsedMs: 10, reason: 'auth', error: 'authentication failed' },
     { kind: 'amqp', address: 'msg:5672', ready: false, attempts: 3, elapsedMs: 10 },
   ];
   t.equal(
     unavailableMessage([mongo, amqp], results, 'not ready after 2 s'),
-    'not ready after 2 s: mongodb at db:27017: authentication failed (check [database] username and password (Pulp authenticates against the database named in [database] name)); ' +
-      'amqp at msg:5672 ([tasks] broker_url): no answer (is the address right and reachable (firewall, NetworkPolicy)?)',
+    'not ready after 2 s: mongodb at db:27017: authentication failed; amqp at msg:5672 ([tasks] broker_url): no answer',
   );
-  const oneLeft = [{ ...results[0]!, ready: true }, { ...results[1]!, reason: 'refused' as const, error: 'connection refused' }];
+  const oneLeft = [{ ...results[0]!, ready: true }, { ...results[1]!, reason: 'refused' as const, error: 'connection refused at msg:5672' }];
+  t.equal(unavailableMessage([mongo, amqp], oneLeft, 'not ready'), 'not ready: amqp at msg:5672 ([tasks] broker_url): connection refused', 'a ready target is left out');
   t.equal(
-    unavailableMessage([mongo, amqp], oneLeft, 'not ready'),
-    'not ready: amqp at msg:5672 ([tasks] broker_url): connection refused (is the server running and listening on that port?)',
-    'a ready target is left out',
+    notReadyLine(mongo, results[0]!),
+    'mongodb at db:27017 not ready after 0.01 s (3 attempts): authentication failed (check [database] username and password (Pulp authenticates against the database named in [database] name))',
   );
+  t.equal(notReadyLine(amqp, results[1]!), 'amqp at msg:5672 ([tasks] broker_url) not ready after 0.01 s (3 attempts): no answer (is the address right and reachable (firewall, NetworkPolicy)?)');
   t.equal(authHint(amqp), 'check the user and password in [tasks] broker_url');
 });
 
@@ -64,6 +64,6 @@ t.test('the line for a target not ready: refused for good, cut short, or out of 
   t.same(lines.map((l) => [l.level, l.msg]), [
     ['error', 'amqp at msg:5672 ([tasks] broker_url): authentication failed for user pulp at msg:5672; giving up without retrying'],
     ['info', 'mongodb at db:27017: wait stopped after 1.50 s (2 attempts): another dependency failed for good'],
-    ['error', 'mongodb at db:27017 not ready after 1.50 s (2 attempts): connection refused'],
+    ['error', 'mongodb at db:27017 not ready after 1.50 s (2 attempts): connection refused (is the server running and listening on that port?)'],
   ]);
 });

@@ -34,7 +34,19 @@ export interface Part {
 }
 
 export function edit(section: string, key: string, value: string, from: string[], secret = false): PlannedEdit {
-  return { section, key, value, from: unique(from), secret };
+  return { section, key, value, from: inStableOrder(unique(from)), secret };
+}
+
+/**
+ * Sources in one order whatever gave them: the variables by name, then "default", then the
+ * file's name. The parts of a value are found in code order, which puts a variable before or
+ * after "default" depending on which parts the environment gave (a host from DB_SERVICE_HOST,
+ * or the port alone): the same edit would list its sources differently from one run to the next.
+ */
+export function inStableOrder(from: readonly string[]): string[] {
+  const isVariable = (f: string): boolean => /^[A-Z0-9_]+$/.test(f);
+  const rank = (f: string): number => (isVariable(f) ? 0 : f === 'default' ? 1 : 2);
+  return [...from].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
 export function checkHost(host: Sourced<string> | undefined, problems: VarProblem[]): void {
