@@ -168,7 +168,7 @@ async function agent<O, C>(system: System<O, C>, argv: string[]): Promise<number
       await writeStdout(command(cmd.args));
       code = ExitCode.ok;
     } else if (cmd.kind === 'help') {
-      await writeStdout(system.help(exitCodeLines(system.file.name)));
+      await writeStdout(system.help(exitCodeLines(system.file.name, Object.keys(system.tasks ?? {}))));
       code = ExitCode.ok;
     } else if (cmd.kind === 'default-conf') {
       // The file a preview falls back to: what to start a ConfigMap or a template from.

@@ -7,7 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { ROOT } from './helpers/cli.ts';
 
 /** The stages, in the order they may depend on each other; main.ts alone on top. */
-const STAGES = ['common', 'ini', 'settings', 'conf-file', 'dependencies', 'wait', 'init', 'exec', 'system', 'pulp', 'keystone', 'cli'] as const;
+const STAGES = ['common', 'ini', 'settings', 'conf-file', 'dependencies', 'wait', 'init', 'kube-api', 'exec', 'system', 'pulp', 'keystone', 'cli'] as const;
 const SRC = join(ROOT, 'src');
 
 function walk(dir: string): string[] {

@@ -68,10 +68,13 @@ function previewKeys(k: KeyRepositorySpec): PreviewKeys {
   let holds: string | undefined;
   let unreadable: string | undefined;
   if (readFrom !== undefined) {
+    const variable = k.source?.variable ?? k.keptBy ?? '';
     try {
-      holds = describeKeySet(readKeySet(readFrom, k.source?.variable ?? 'key repository'));
+      holds = describeKeySet(readKeySet(readFrom, variable));
     } catch (err) {
-      unreadable = `not readable here: ${errorMessage(err).replace(/^\S+=\S+: /, '')}`;
+      const msg = errorMessage(err);
+      const prefix = `${variable}=${readFrom}: `;
+      unreadable = `not readable here: ${msg.startsWith(prefix) ? msg.slice(prefix.length) : msg}`;
     }
   }
   const rotations =

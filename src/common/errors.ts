@@ -34,12 +34,14 @@ export const ExitCode = {
  * (both are this: the help is built from it, a test holds the README's table to it), naming
  * the system's file and the program's own variables.
  */
-export function exitCodeMeanings(confName: string): readonly (readonly [code: number | 'other', meaning: string])[] {
+export function exitCodeMeanings(confName: string, tasks: readonly string[] = ['rotate']): readonly (readonly [code: number | 'other', meaning: string])[] {
+  // The rotation's codes only where the system has the command (Keystone's).
+  const rotate = tasks.includes('rotate');
   return [
   [ExitCode.ok, "done (`run`: the role's own code, after exec)"],
   [ExitCode.usage, 'usage: unknown command, option or role, or a first word that is none of them and no program on `PATH` (nothing was read or written)'],
   [ExitCode.dataErr, `bad input: an invalid environment value, or ${confName} is not a readable INI file; nothing was written`],
-  [ExitCode.noInput, '`keystone-entrypoint rotate`: the Secret to rotate does not exist (404); nothing was written'],
+  ...(rotate ? [[ExitCode.noInput, '`keystone-entrypoint rotate`: the Secret to rotate does not exist (404); nothing was written'] as const] : []),
   [
     ExitCode.unavailable,
     'a dependency (or the init record) was not ready before the deadline; or the init lease was lost while the init ran (the init was stopped, nothing recorded)',
@@ -47,8 +49,12 @@ export function exitCodeMeanings(confName: string): readonly (readonly [code: nu
   [ExitCode.software, `internal error (a bug: please report it with \`${envName('ENTRYPOINT_TRACE')}=1\`)`],
   [ExitCode.cantCreate, `${confName} cannot be read or written (missing, read-only, permissions); nothing half-written`],
   [ExitCode.ioErr, 'what the command prints could not be written (`preview`, `configure`, `--help` with a full or closed stdout)'],
-  [ExitCode.tempFail, '`keystone-entrypoint rotate`: the Secret changed while it ran (another rotation), or a key it would drop may still be needed by live tokens; nothing was written, try again later'],
-  [ExitCode.noPerm, '`keystone-entrypoint rotate`: the Kubernetes API refused its service account (401, 403: the Role or RoleBinding); nothing was written'],
+  ...(rotate
+    ? ([
+        [ExitCode.tempFail, '`keystone-entrypoint rotate`: the Secret changed while it ran (another rotation), or a key it would drop may still be needed by live tokens; nothing was written, try again later'],
+        [ExitCode.noPerm, '`keystone-entrypoint rotate`: the Kubernetes API refused its service account (401, 403: the Role or RoleBinding); nothing was written'],
+      ] as const)
+    : []),
   [
     ExitCode.cannotExecute,
     `the role or init program could not be started (exec refused, its directory refused after the switch to \`${envName('RUN_AS')}\`, or no trusted \`setpriv\` to start it as that user)`,

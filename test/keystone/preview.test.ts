@@ -9,6 +9,9 @@ import t from 'tap';
 import type { PreviewDocument } from '../../src/cli/preview.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { keyVolume } from '../helpers/secret-volume.ts';
+import { freshKey, freshKeySet } from '../../src/conf-file/key-set.ts';
+import { installKeySet, readKeySet } from '../../src/conf-file/key-repository.ts';
 
 const BIN = join(ROOT, 'bin', 'keystone-entrypoint');
 const SAMPLE = join(ROOT, 'src', 'keystone', 'default-keystone.conf');
@@ -84,8 +87,8 @@ t.test('preview api --json on a keystone.conf: edits, the wait, the init, the fi
   t.match(doc.files?.[0]?.why, /bind 0\.0\.0\.0:5000, 2 workers/);
 
   t.same(doc.keys, [
-    { name: 'fernet', dir: '/etc/keystone/fernet-keys/', from: null },
-    { name: 'credential', dir: '/etc/keystone/credential-keys/', from: null },
+    { name: 'fernet', dir: '/etc/keystone/fernet-keys/', from: null, rotations: "never: this replica's own keys" },
+    { name: 'credential', dir: '/etc/keystone/credential-keys/', from: null, rotations: "never: this replica's own keys" },
   ]);
   t.ok(doc.notes.some((n) => n.startsWith('KEYSTONE_FERNET_KEYS is not set')), 'warned: fernet keys of its own');
   t.ok(doc.notes.some((n) => n.startsWith('KEYSTONE_CREDENTIAL_KEYS is not set')), 'warned: credential keys of its own');
@@ -104,18 +107,20 @@ t.test('with the Secrets, the cache and the programs on PATH', async (t) => {
     writeFileSync(join(bin, name), '#!/bin/sh\nexit 99\n');
     chmodSync(join(bin, name), 0o755);
   }
+  const fernet = keyVolume(join(dir, 'fernet-secret'), [freshKey(), freshKey(), freshKey()]);
   const { doc, out } = preview({
     ...K8S,
     PATH: `${bin}:${BARE_PATH}`,
-    KEYSTONE_FERNET_KEYS: '/run/secrets/fernet',
+    KEYSTONE_FERNET_KEYS: fernet,
     KEYSTONE_CREDENTIAL_KEYS: '/run/secrets/credential',
     KEYSTONE_CACHE_SERVERS: '127.0.0.1:11211',
     KEYSTONE_LISTEN: '[::]:5000',
   });
+  const copied = 'only when the container starts again (copied once, at start); the sync-keys sidecar follows rotations';
   t.same(doc.keys, [
-    { name: 'fernet', dir: '/etc/keystone/fernet-keys/', from: '/run/secrets/fernet (KEYSTONE_FERNET_KEYS)' },
-    { name: 'credential', dir: '/etc/keystone/credential-keys/', from: '/run/secrets/credential (KEYSTONE_CREDENTIAL_KEYS)' },
-  ]);
+    { name: 'fernet', dir: '/etc/keystone/fernet-keys/', from: `${fernet} (KEYSTONE_FERNET_KEYS)`, holds: '3 keys: 0 (staged), 1, 2 (primary)', rotations: copied },
+    { name: 'credential', dir: '/etc/keystone/credential-keys/', from: '/run/secrets/credential (KEYSTONE_CREDENTIAL_KEYS)', unreadable: 'not readable here: cannot read the key directory: no such file', rotations: copied },
+  ], 'the Secret read here: its keys by number; one not mounted here: said so');
   t.notOk(doc.notes.some((n) => / is not set: this replica uses /.test(n)), 'no key warning');
   t.notOk(doc.notes.some((n) => /not on PATH/.test(n)));
   t.same(doc.init?.steps?.map((s) => s.argv[0]), [join(bin, 'keystone-manage'), join(bin, 'keystone-manage')], 'resolved on PATH');
@@ -175,4 +180,21 @@ t.test('the text preview names the program and the file', async (t) => {
   t.match(text, /^ {2}gunicorn -c \/etc\/keystone\/gunicorn\.conf\.py$/m);
   t.notMatch(text, /[Pp]ulp|server\.conf/);
   t.notMatch(r.stdout + r.stderr, new RegExp(`${DB_PW}|${ADMIN_PW}`));
+});
+
+t.test('KEYSTONE_KEYS_SYNCED: the repositories kept by the sync-keys sidecar, what they hold, rotations without a restart', async (t) => {
+  const fernetRepo = join(dir, 'synced', 'fernet-keys');
+  installKeySet(fernetRepo, freshKeySet(), { uid: undefined, gid: undefined });
+  const absent = join(dir, 'synced', 'credential-keys');
+  const env = { ...K8S, KEYSTONE_KEYS_SYNCED: 'true', KEYSTONE_CONF__FERNET_TOKENS__KEY_REPOSITORY: fernetRepo, KEYSTONE_CONF__FERNET_RECEIPTS__KEY_REPOSITORY: fernetRepo, KEYSTONE_CONF__CREDENTIAL__KEY_REPOSITORY: absent };
+  const { doc, out } = preview(env);
+  const synced = "within the kubelet's refresh of the Secret, without a restart: the sync-keys sidecar keeps it";
+  t.same(doc.keys, [
+    { name: 'fernet', dir: fernetRepo, from: null, keptBy: 'KEYSTONE_KEYS_SYNCED', holds: '2 keys: 0 (staged), 1 (primary)', rotations: synced },
+    { name: 'credential', dir: absent, from: null, keptBy: 'KEYSTONE_KEYS_SYNCED', unreadable: 'not readable here: cannot read the key directory: no such file', rotations: synced },
+  ]);
+  t.notOk(doc.notes.some((n) => / is not set: this replica uses /.test(n)), 'no warning about keys of its own');
+  const text = run(['preview', 'api'], env);
+  t.match(text.stdout, new RegExp(`  fernet +${fernetRepo}  <- kept by the sync-keys sidecar \\(KEYSTONE_KEYS_SYNCED\\)\n +2 keys: 0 \\(staged\\), 1 \\(primary\\)\n +rotated keys arrive within the kubelet's refresh`));
+  for (const f of readKeySet(fernetRepo, 'r').files) t.notOk(out.includes(f.key) || text.stdout.includes(f.key), 'no key shown');
 });
