@@ -18,8 +18,8 @@ import { InputError, TempFailError, UsageError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { type Deadline, deadlineIn } from '../common/retry.ts';
 import type { MysqlTarget } from '../common/targets.ts';
-import { installKeySet } from '../conf-file/key-repository.ts';
-import { type KeySet, describeKeySet, keySetFromFiles, MAX_KEY_FILE } from '../conf-file/key-set.ts';
+import { hasKeySet, installKeySet } from '../conf-file/key-repository.ts';
+import { type KeySet, describeKeySet, freshKeySet, keySetFromFiles, MAX_KEY_FILE } from '../conf-file/key-set.ts';
 import { checkSpawnAs, runToCompletion } from '../exec/run.ts';
 import { planUser } from '../exec/privileges.ts';
 import { runInit } from '../init/init-db.ts';
@@ -33,6 +33,7 @@ import { KEY_KINDS, type KeyKind } from './key-kinds.ts';
 import { type Rotation, type TokenLife, historyRefusal, parseHistory, rotateKeySet, scheduleRefusal, withRotation } from './key-rotation.ts';
 import { type KeyId, keystoneValue, labelOf } from './keys.ts';
 import type { KeystoneConfVars, KeystoneOptions } from './settings.ts';
+import { keyRepositories } from './roles.ts';
 
 type Inputs = TaskInputs<KeystoneOptions, KeystoneConfVars>;
 
@@ -149,6 +150,13 @@ async function rotateCredential(j: Job): Promise<number> {
   const owner = { uid: users.user?.uid, gid: users.user?.gid };
   const confPath = o.confPath.value;
   await j.i.configure();
+  // keystone-manage loads the token and receipt providers, which refuse to start without fernet
+  // keys (keystone/token/providers/fernet/core.py): keys of this Job's own, that sign nothing.
+  for (const r of keyRepositories(j.i.effective, { ...o, keysSynced: { value: false, from: ['default'] } })) {
+    if (r.name === 'credential' || hasKeySet(r.dir)) continue;
+    installKeySet(r.dir, freshKeySet(), owner);
+    j.log.info(`${r.name} keys made in ${r.dir}: keystone-manage does not start without them (they sign nothing here)`);
+  }
   await waitForTargets(j.i.targets, { deadline: j.deadline, log: j.log });
   const migrate = (lost: AbortSignal): Promise<number> =>
     runToCompletion(

@@ -4,6 +4,7 @@
 // that is not the current one is 409), and answers a test can script (403, 503, a stall, a
 // write whose answer is lost). The real API server's behaviour is test/k8s/'s to show.
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -56,6 +57,8 @@ export async function fakeKubeApi(t: Teardown, namespace = 'keystone'): Promise<
   writeFileSync(join(sa, 'ca.crt'), pki.ca);
   writeFileSync(join(sa, 'namespace'), namespace);
   let version = 1000;
+  // Every Secret object a real API server makes has a uid of its own.
+  const instance = randomBytes(6).toString('hex');
   const sockets = new Set<Socket>();
   const api: FakeKubeApi = {
     port: 0,
@@ -65,7 +68,7 @@ export async function fakeKubeApi(t: Teardown, namespace = 'keystone'): Promise<
     requests: [],
     script: () => 'pass',
     put(name, data, annotations) {
-      const s: FakeSecret = { metadata: { name, namespace, uid: `uid-${name}`, resourceVersion: String(++version), ...(annotations ? { annotations } : {}) }, type: 'Opaque', data };
+      const s: FakeSecret = { metadata: { name, namespace, uid: `${name}-${instance}`, resourceVersion: String(++version), ...(annotations ? { annotations } : {}) }, type: 'Opaque', data };
       api.secrets.set(name, s);
       return s;
     },

@@ -1,0 +1,143 @@
+// `keystone-entrypoint rotate credential` with the real Keystone 30.0.0 and MariaDB, the keys
+// Secret on a stand-in API server (test/helpers/fake-kube-api.ts): credentials stored with the
+// first keys are migrated to each new primary (credential_migrate before and after the
+// Secret is written), read back after two rotations with nothing but the Secret's keys (the
+// oldest key gone), and two rotations at once run one migration at a time under the lease.
+import t from 'tap';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { installKeySet } from '../../src/conf-file/key-repository.ts';
+import { type KeySet, freshKey } from '../../src/conf-file/key-set.ts';
+import { ROOT } from '../helpers/cli.ts';
+import { type FakeKubeApi, fakeKubeApi } from '../helpers/fake-kube-api.ts';
+import { ensureKeystoneUser, requireKeystone } from '../helpers/keystone.ts';
+import { keyVolume } from '../helpers/secret-volume.ts';
+import { requireMysql } from '../helpers/services.ts';
+import { tempDir } from '../helpers/temp.ts';
+import { requireRoot } from '../helpers/unavailable.ts';
+
+const BIN = join(ROOT, 'bin', 'keystone-entrypoint');
+const SECRET = 'keystone-credential-keys';
+
+/** Keystone's own credential API on a keystone.conf: store one, read it back, list the key hashes. */
+const CREDENTIALS = `
+import json, sys
+import keystone.conf
+from keystone.common import driver_hints
+from keystone.server import backends
+keystone.conf.configure()
+keystone.conf.CONF(['--config-file', sys.argv[1]], project='keystone', default_config_files=[])
+api = backends.load_backends()['credential_api']
+op = sys.argv[2]
+if op == 'create':
+    for n in range(3):
+        cid = 'cred-%d' % n
+        api.create_credential(cid, {'id': cid, 'user_id': 'u', 'project_id': 'p', 'type': 'ec2', 'blob': json.dumps({'access': 'A%d' % n, 'secret': 'S%d' % n})})
+    print('{}')
+elif op == 'read':
+    print(json.dumps(sorted(json.loads(api.get_credential('cred-%d' % n)['blob'])['secret'] for n in range(3))))
+else:
+    print(json.dumps(sorted({c['key_hash'] for c in api.driver.list_credentials(driver_hints.Hints())})))
+`;
+
+const keystone = requireKeystone(t, 'the credential rotation against the real Keystone');
+const db = requireMysql(t, 'the credential rotation against the real Keystone');
+if (keystone && db && requireRoot(t, 'the rotation in a mount namespace (unshare) holding the service account')) {
+  ensureKeystoneUser();
+  const work = tempDir(t, 'ks-cred-rotate-');
+  chmodSync(work, 0o755);
+  const name = `ks_cred_${process.pid}`;
+  const root = (sql: string): void => {
+    execFileSync('mariadb', ['--no-defaults', '--protocol=tcp', `-h${db.host}`, `-P${db.port}`, '-uroot', '-N', '-B', '-e', sql], { env: { ...process.env, MYSQL_PWD: db.rootPassword }, stdio: 'pipe' });
+  };
+  root(`DROP DATABASE IF EXISTS ${name}; CREATE DATABASE ${name}; GRANT ALL PRIVILEGES ON ${name}.* TO '${db.user}'@'%'`);
+  t.teardown(() => root(`DROP DATABASE IF EXISTS ${name}`));
+  const template = join(work, 'keystone.conf.template');
+  copyFileSync(join(ROOT, 'src', 'keystone', 'default-keystone.conf'), template);
+  const python = join(keystone, 'venv', 'bin', 'python');
+  const base = (dir: string): Record<string, string> => {
+    mkdirSync(dir, { recursive: true });
+    return {
+      PATH: `${join(keystone, 'venv', 'bin')}:/usr/sbin:/usr/bin:/sbin:/bin`,
+      DB_SERVICE_HOST: db.host,
+      DB_SERVICE_PORT: String(db.port),
+      MYSQL_USER: db.user,
+      MYSQL_PASSWORD: db.password,
+      MYSQL_DATABASE: name,
+      KEYSTONE_CONF: join(dir, 'keystone.conf'),
+      KEYSTONE_CONF_TEMPLATE: template,
+      KEYSTONE_CONF__FERNET_TOKENS__KEY_REPOSITORY: join(dir, 'fernet-keys'),
+      KEYSTONE_CONF__FERNET_RECEIPTS__KEY_REPOSITORY: join(dir, 'fernet-keys'),
+      KEYSTONE_CONF__CREDENTIAL__KEY_REPOSITORY: join(dir, 'credential-keys'),
+      KEYSTONE_WAIT_TIMEOUT: '120',
+    };
+  };
+  const credentials = (conf: string, op: string): unknown => JSON.parse(execFileSync(python, ['-W', 'ignore', '-c', CREDENTIALS, conf, op], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+  const hashOf = (key: string): string => createHash('sha1').update(key).digest('hex');
+  const secretKeys = (api: FakeKubeApi): KeySet => ({
+    files: Object.entries(api.secrets.get(SECRET)?.data ?? {})
+      .map(([n, v]) => ({ name: n, key: Buffer.from(v, 'base64').toString() }))
+      .sort((a, b) => Number(a.name) - Number(b.name)),
+  });
+  /** The rotation Job: the agent in a mount namespace whose /run holds the service account. */
+  const rotate = (api: FakeKubeApi, dir: string): Promise<{ status: number | null; out: string }> => {
+    const script = 'mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io && cp -r "$0" /run/secrets/kubernetes.io/serviceaccount && exec "$@"';
+    const child = spawn('unshare', ['--mount', 'sh', '-c', script, api.serviceAccount, process.execPath, BIN, 'rotate', 'credential'], {
+      env: { ...base(dir), KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    return new Promise((resolve) => child.on('close', (status) => resolve({ status, out })));
+  };
+
+  const api = await fakeKubeApi(t);
+
+  t.test('two rotations: every stored credential migrated to each new primary, readable with the Secret alone', async (t) => {
+    const first = [freshKey(), freshKey()];
+    api.put(SECRET, { '0': Buffer.from(first[0] ?? '').toString('base64'), '1': Buffer.from(first[1] ?? '').toString('base64') });
+    // The schema, and credentials stored by a replica holding the first keys (primary 1).
+    const init = join(work, 'init');
+    const r = spawnSync(process.execPath, [BIN, 'init'], { env: { ...base(init), KEYSTONE_CREDENTIAL_KEYS: keyVolume(join(init, 'secret'), first), KEYSTONE_INIT_KEY: name }, encoding: 'utf8', timeout: 300_000 });
+    t.equal(r.status, 0, r.stderr.slice(-500));
+    credentials(join(init, 'keystone.conf'), 'create');
+    t.same(credentials(join(init, 'keystone.conf'), 'hashes'), [hashOf(first[1] ?? '')], 'stored under the primary 1');
+
+    for (const n of [1, 2]) {
+      const before = secretKeys(api);
+      const job = await rotate(api, join(work, `job${n}`));
+      t.equal(job.status, 0, job.out.slice(-800));
+      const after = secretKeys(api);
+      t.same(after.files.map((f) => f.name), n === 1 ? ['0', '1', '2'] : ['0', '2', '3'], `rotation ${n}: the Secret's key numbers`);
+      t.equal(after.files.at(-1)?.key, before.files[0]?.key, `rotation ${n}: the staged key promoted`);
+      t.match(job.out, /keystone-manage credential_migrate exited code=0[\s\S]*credential keys rotated in Secret keystone\/keystone-credential-keys[\s\S]*keystone-manage credential_migrate exited code=0/, `rotation ${n}: migrate, rotate, migrate`);
+      t.same(credentials(join(work, `job${n}`, 'keystone.conf'), 'hashes'), [hashOf(after.files.at(-1)?.key ?? '')], `rotation ${n}: every credential under the new primary`);
+      for (const k of [...before.files, ...after.files]) t.notOk(job.out.includes(k.key), 'no key in the log');
+    }
+    t.notOk(secretKeys(api).files.some((f) => f.key === first[1]), 'the first primary is gone from the Secret');
+    // A replica that has nothing but the Secret's keys now reads what was stored with the first ones.
+    const reader = join(work, 'reader');
+    const env = base(reader);
+    installKeySet(env.KEYSTONE_CONF__CREDENTIAL__KEY_REPOSITORY!, secretKeys(api), { uid: undefined, gid: undefined });
+    writeFileSync(join(reader, 'keystone.conf'), `[database]\nconnection = mysql+pymysql://${db.user}:${encodeURIComponent(db.password)}@${db.host}:${db.port}/${name}\n[credential]\nkey_repository = ${env.KEYSTONE_CONF__CREDENTIAL__KEY_REPOSITORY}\n`);
+    t.same(credentials(join(reader, 'keystone.conf'), 'read'), ['S0', 'S1', 'S2'], 'each credential decrypts with the Secret alone');
+  });
+
+  t.test('two rotations at once: one migration at a time, the second finds the first\'s record', async (t) => {
+    // The same Secret and database: the credentials are under its primary now.
+    const top = (): number => Number(secretKeys(api).files.at(-1)?.name);
+    const before = top();
+    const [a, b] = await Promise.all([rotate(api, join(work, 'at-once-a')), rotate(api, join(work, 'at-once-b'))]);
+    t.equal(a.status, 0, a.out.slice(-500));
+    t.equal(b.status, 0, b.out.slice(-500));
+    const both = `${a.out}\n${b.out}`;
+    const rotations = both.match(/credential keys rotated in Secret/g)?.length ?? 0;
+    t.ok(rotations >= 1, `${rotations} rotation(s)`);
+    t.equal(top(), before + rotations, 'as many in the Secret as said');
+    t.ok(/already rotated by|init lease taken/.test(both), 'the lease decided who ran');
+    // Never two migrations at once: each job's migrations ran inside its own lease.
+    t.equal(both.match(/init lease taken/g)?.length, rotations, 'each rotation under the lease');
+  });
+}
