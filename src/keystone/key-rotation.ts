@@ -103,23 +103,54 @@ export function withRotation(history: readonly RotationRecord[], r: RotationReco
     .join(' ');
 }
 
+/** What makes a dropped key still needed for a while after it stopped being the primary. */
+export interface KeyLife {
+  /** For how long after it stopped being primary, in seconds. */
+  seconds: number;
+  /** Why, for the message: "tokens live 49 h ([token] expiration + allow_expired_window)". */
+  why: string;
+}
+
 /**
- * The refusal, or undefined: a key this rotation drops stopped signing when the next number
- * became primary; tokens it signed then live a token's life from that moment. Keys with no
- * record (older than the record, or the first set) are not judged.
+ * The refusal, or undefined: a key this rotation drops stopped being the primary when the next
+ * number became primary, and is still needed for `life` after that (tokens it signed; a
+ * replica's cached credentials it encrypted). Keys with no record (older than the record, or
+ * the first set) are not judged.
  */
-export function historyRefusal(rotation: Rotation, history: readonly RotationRecord[], life: TokenLife, now: Date): string | undefined {
+export function historyRefusal(rotation: Rotation, history: readonly RotationRecord[], life: KeyLife, now: Date): string | undefined {
   for (const key of rotation.removed) {
     const next = (BigInt(key) + 1n).toString();
     const demoted = history.find((h) => h.primary === next);
     if (demoted === undefined) continue;
-    const until = demoted.at.getTime() + lifeOf(life) * 1000;
+    const until = demoted.at.getTime() + life.seconds * 1000;
     if (until <= now.getTime()) continue;
     const ago = (now.getTime() - demoted.at.getTime()) / 1000;
-    return (
-      `rotating now drops key ${key}, which signed tokens until ${demoted.at.toISOString()} (${humanDuration(ago)} ago), ` +
-      `and tokens live ${humanDuration(lifeOf(life))} ([token] expiration + allow_expired_window): the next rotation may run after ${new Date(until).toISOString()}`
-    );
+    return `rotating now drops key ${key}, the primary until ${demoted.at.toISOString()} (${humanDuration(ago)} ago), and ${life.why}: the next rotation may run after ${new Date(until).toISOString()}`;
   }
   return undefined;
+}
+
+/** A fernet key's life after it stops signing: a token's whole life. */
+export function tokenKeyLife(l: TokenLife): KeyLife {
+  return { seconds: lifeOf(l), why: `tokens live ${humanDuration(lifeOf(l))} ([token] expiration + allow_expired_window)` };
+}
+
+/**
+ * How long after a rotation a time a rotated Secret may take to reach every replica (the
+ * kubelet's sync period, about a minute, with its jitter; the sidecar's pass and grace): a
+ * replica still on the old set encrypts with the old primary until then.
+ */
+export const PROPAGATION_SEC = 180;
+
+/**
+ * A credential key's life after it stops being the primary: replicas still on the old set may
+ * store credentials with it until the rotated Secret reaches them, and every replica may keep
+ * such a credential, encrypted as it was, in its cache for `cacheSec` more (keystone/credential/
+ * core.py memoizes the database row) after the next migration re-encrypted it in the database.
+ */
+export function credentialKeyLife(cacheSec: number): KeyLife {
+  return {
+    seconds: PROPAGATION_SEC + cacheSec,
+    why: `replicas may use credentials encrypted with it for ${humanDuration(PROPAGATION_SEC + cacheSec)} after (a rotated Secret reaches every replica within about ${humanDuration(PROPAGATION_SEC)}, and each caches credentials as stored for ${cacheSec} s: [credential] cache_time, else [cache] expiration_time)`,
+  };
 }

@@ -31,6 +31,11 @@ export const KEYSTONE_KEYS = {
   'fernet_tokens.max_active_keys': { default: '3', secret: false, readBy: ['rotation'] },
   'token.expiration': { default: '3600', secret: false, readBy: ['rotation', 'keystone'] },
   'token.allow_expired_window': { default: '172800', secret: false, readBy: ['rotation', 'keystone'] },
+  // What a credential rotation must respect: each replica caches stored credentials as they
+  // are in the database, encrypted, for this long (oslo.cache's default TTL when unset).
+  'credential.caching': { default: 'true', secret: false, readBy: ['rotation', 'keystone'] },
+  'credential.cache_time': { secret: false, readBy: ['rotation', 'keystone'] },
+  'cache.expiration_time': { default: '600', secret: false, readBy: ['rotation', 'keystone'] },
   'DEFAULT.admin_token': { secret: true, readBy: ['keystone'] },
 } as const satisfies Record<string, KeystoneKey>;
 

@@ -30,7 +30,7 @@ import { type SecretObject, type SecretRef, getSecret, replaceSecret, secretLabe
 import type { SystemTask, TaskInputs } from '../system/system.ts';
 import { waitForTargets } from '../wait/wait.ts';
 import { KEY_KINDS, type KeyKind } from './key-kinds.ts';
-import { type Rotation, type TokenLife, historyRefusal, parseHistory, rotateKeySet, scheduleRefusal, withRotation } from './key-rotation.ts';
+import { type Rotation, type TokenLife, credentialKeyLife, historyRefusal, parseHistory, rotateKeySet, scheduleRefusal, tokenKeyLife, withRotation } from './key-rotation.ts';
 import { type KeyId, keystoneValue, labelOf } from './keys.ts';
 import type { KeystoneConfVars, KeystoneOptions } from './settings.ts';
 import { keyRepositories } from './roles.ts';
@@ -117,7 +117,7 @@ async function rotateFernet(j: Job): Promise<number> {
   const keys = keysOfSecret(secret, secretLabel(j.ref));
   const r = rotateKeySet(keys, max);
   const now = new Date();
-  const late = historyRefusal(r, parseHistory(secret.metadata.annotations?.[HISTORY_ANNOTATION]), life, now);
+  const late = historyRefusal(r, parseHistory(secret.metadata.annotations?.[HISTORY_ANNOTATION]), tokenKeyLife(life), now);
   if (late) throw new TempFailError(`refusing to rotate the fernet keys of ${secretLabel(j.ref)}: ${late}; nothing written`);
   if (j.dryRun) {
     await j.i.print(`${secretLabel(j.ref)} (resourceVersion ${secret.metadata.resourceVersion ?? '?'}): would rotate ${rotationLine(r)}\nrotate --dry-run: nothing was written\n`);
@@ -128,12 +128,21 @@ async function rotateFernet(j: Job): Promise<number> {
   return 0;
 }
 
+/** How long a replica caches a stored credential, encrypted as stored: 0 when it does not. */
+function credentialCacheSec(i: Inputs): number {
+  const on = (id: KeyId): boolean => (keystoneValue(i.effective, id) ?? '').trim().toLowerCase() === 'true';
+  if (!on('cache.enabled') || !on('credential.caching') || keystoneValue(i.effective, 'cache.backend') === 'dogpile.cache.null') return 0;
+  return keystoneValue(i.effective, 'credential.cache_time') !== undefined ? intValue(i, 'credential.cache_time', 0) : intValue(i, 'cache.expiration_time', 1);
+}
+
 async function rotateCredential(j: Job): Promise<number> {
   const o = j.i.settings.opts;
   const max = (KEY_KINDS.credential.maxActive as { fixed: number }).fixed;
   const secret = await getSecret(j.ref, j);
   const keys = keysOfSecret(secret, secretLabel(j.ref));
   const r = rotateKeySet(keys, max);
+  const late = historyRefusal(r, parseHistory(secret.metadata.annotations?.[HISTORY_ANNOTATION]), credentialKeyLife(credentialCacheSec(j.i)), new Date());
+  if (late) throw new TempFailError(`refusing to rotate the credential keys of ${secretLabel(j.ref)}: ${late}; nothing written`);
   if (j.dryRun) {
     await j.i.print(
       `${secretLabel(j.ref)} (resourceVersion ${secret.metadata.resourceVersion ?? '?'}): would run keystone-manage credential_migrate (every credential under key ${r.before.files.at(-1)?.name ?? '?'}), ` +

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { installKeySet } from '../../src/conf-file/key-repository.ts';
 import { KEY_NAME, type KeySet, freshKey } from '../../src/conf-file/key-set.ts';
 import { parseCronSchedule } from '../../src/kube-api/cron-schedule.ts';
-import { historyRefusal, neededMaxActiveKeys, parseHistory, rotateKeySet, scheduleRefusal, withRotation } from '../../src/keystone/key-rotation.ts';
+import { PROPAGATION_SEC, credentialKeyLife, historyRefusal, neededMaxActiveKeys, parseHistory, rotateKeySet, scheduleRefusal, tokenKeyLife, withRotation } from '../../src/keystone/key-rotation.ts';
 import { keystoneDir } from '../helpers/keystone.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { unavailable } from '../helpers/unavailable.ts';
@@ -129,18 +129,28 @@ t.test("the Secret's record: newest first, bounded, unreadable items dropped", a
   t.equal(h[0]?.primary, '40', 'newest first');
 });
 
-t.test('historyRefusal: a key is dropped only once the tokens it signed are dead', async (t) => {
+t.test('historyRefusal: a key is dropped only once what it encrypted is dead (tokens; cached credentials)', async (t) => {
   const keys = set([0, 2, 3, 4, 5]); // 5 primary
   const r = rotateKeySet(keys, 5); // drops 2
   t.same(r.removed, ['2']);
   const now = new Date('2026-12-07T03:00:00Z');
   const hoursAgo = (h: number): Date => new Date(now.getTime() - h * 3600_000);
-  // Key 2 stopped signing when 3 became primary.
-  t.equal(historyRefusal(r, [{ primary: '3', at: hoursAgo(50) }], LIFE, now), undefined, '50 h ago: its tokens are dead (49 h)');
+  const tokens = tokenKeyLife(LIFE);
+  // Key 2 stopped being the primary when 3 became primary.
+  t.equal(historyRefusal(r, [{ primary: '3', at: hoursAgo(50) }], tokens, now), undefined, '50 h ago: its tokens are dead (49 h)');
   t.equal(
-    historyRefusal(r, [{ primary: '5', at: hoursAgo(0.2) }, { primary: '4', at: hoursAgo(0.4) }, { primary: '3', at: hoursAgo(0.6) }], LIFE, now),
-    'rotating now drops key 2, which signed tokens until 2026-12-07T02:24:00.000Z (36 min ago), and tokens live 49 h ([token] expiration + allow_expired_window): the next rotation may run after 2026-12-09T03:24:00.000Z',
+    historyRefusal(r, [{ primary: '5', at: hoursAgo(0.2) }, { primary: '4', at: hoursAgo(0.4) }, { primary: '3', at: hoursAgo(0.6) }], tokens, now),
+    'rotating now drops key 2, the primary until 2026-12-07T02:24:00.000Z (36 min ago), and tokens live 49 h ([token] expiration + allow_expired_window): the next rotation may run after 2026-12-09T03:24:00.000Z',
   );
-  t.equal(historyRefusal(r, [], LIFE, now), undefined, 'no record of key 3 (the first set, or older than the record): not judged');
-  t.equal(historyRefusal(rotateKeySet(set([0, 1]), 5), [{ primary: '2', at: now }], LIFE, now), undefined, 'nothing dropped: nothing to judge');
+  t.equal(historyRefusal(r, [], tokens, now), undefined, 'no record of key 3 (the first set, or older than the record): not judged');
+  t.equal(historyRefusal(rotateKeySet(set([0, 1]), 5), [{ primary: '2', at: now }], tokens, now), undefined, 'nothing dropped: nothing to judge');
+
+  // Credentials: the rotated Secret's way to every replica, then each replica's cache of the stored row.
+  const creds = credentialKeyLife(600);
+  t.equal(creds.seconds, PROPAGATION_SEC + 600);
+  const cr = rotateKeySet(set([0, 1, 2]), 3); // drops 1
+  const minutesAgo = (m: number): Date => new Date(now.getTime() - m * 60_000);
+  t.match(historyRefusal(cr, [{ primary: '2', at: minutesAgo(5) }], creds, now), /^rotating now drops key 1, the primary until \S+ \(5 min ago\), and replicas may use credentials encrypted with it for 13 min after \(a rotated Secret reaches every replica within about 3 min, and each caches credentials as stored for 600 s: \[credential\] cache_time, else \[cache\] expiration_time\): the next rotation may run after 2026-12-07T03:08:00.000Z$/);
+  t.equal(historyRefusal(cr, [{ primary: '2', at: minutesAgo(14) }], creds, now), undefined, '14 min ago: no replica can still hold it');
+  t.equal(historyRefusal(cr, [{ primary: '2', at: minutesAgo(4) }], credentialKeyLife(0), now), undefined, 'without a cache: the propagation alone (3 min)');
 });

@@ -115,7 +115,7 @@ if (requireRoot(t, 'the rotation in a mount namespace (unshare) holding the serv
         () => put(['0', '1', '2', '3', '4'], { [HISTORY_ANNOTATION]: `4@${new Date(Date.now() - 3600_000).toISOString()} 3@${new Date(Date.now() - 7200_000).toISOString()} 2@${new Date(Date.now() - 10800_000).toISOString()}` }),
         MAX5,
         75,
-        /^keystone-entrypoint: error: refusing to rotate the fernet keys of Secret keystone\/keystone-fernet-keys: rotating now drops key 1, which signed tokens until \S+ \(3 h ago\), and tokens live 49 h \(\[token\] expiration \+ allow_expired_window\): the next rotation may run after \S+; nothing written$/,
+        /^keystone-entrypoint: error: refusing to rotate the fernet keys of Secret keystone\/keystone-fernet-keys: rotating now drops key 1, the primary until \S+ \(3 h ago\), and tokens live 49 h \(\[token\] expiration \+ allow_expired_window\): the next rotation may run after \S+; nothing written$/,
       ],
       ['a key of the wrong length', () => api.put(SECRET, { '0': b64(freshKey()), '1': b64(`${freshKey()}xyz`) }), MAX5, 65, /: file 1 is not a Fernet key \(47 characters, not 44; a key is 44 characters of URL-safe base64 of 32 bytes\)$/],
       ['no staged key', () => put(['1', '2']), MAX5, 65, /: no file 0 \(the staged key\); Keystone's repositories always hold one \(files found: 1, 2\)$/],
@@ -134,6 +134,30 @@ if (requireRoot(t, 'the rotation in a mount namespace (unshare) holding the serv
       t.equal(r.stderr.trim().split('\n').filter((l) => /error:/.test(l)).length, 1, `${what}: one error line`);
       t.equal(JSON.stringify(api.secrets.get(SECRET)), before, `${what}: nothing written`);
       t.notMatch(r.stderr, /at .*\.ts:\d+/, `${what}: no stack trace`);
+    }
+  });
+
+  t.test('a credential rotation soon after the last one is refused (75) before anything runs: replicas may still use the key it would drop', async (t) => {
+    const api = await fakeKubeApi(t);
+    const name = 'keystone-credential-keys';
+    const { data } = keysData(['0', '1', '2', '3']);
+    // Key 3 became the primary 2 minutes ago; 2 was the primary until then; rotating now drops 2.
+    api.put(name, data, { [HISTORY_ANNOTATION]: `3@${new Date(Date.now() - 120_000).toISOString()}` });
+    const before = JSON.stringify(api.secrets.get(name));
+    const cases: [env: Record<string, string>, life: string][] = [
+      [{}, '3 min'],
+      [{ KEYSTONE_CONF__CACHE__ENABLED: 'true', KEYSTONE_CONF__CACHE__BACKEND: 'dogpile.cache.memcached', KEYSTONE_CONF__CREDENTIAL__CACHE_TIME: '600' }, '13 min'],
+    ];
+    for (const [env, life] of cases) {
+      const r = await rotate(t, api, ['rotate', 'credential'], env);
+      t.equal(r.status, 75, `exit 75 (${life})`);
+      t.match(
+        lastLine(r.stderr),
+        new RegExp(`^keystone-entrypoint: error: refusing to rotate the credential keys of Secret keystone/${name}: rotating now drops key 2, the primary until \\S+ \\(2 min ago\\), and replicas may use credentials encrypted with it for ${life} after .*: the next rotation may run after \\S+; nothing written$`),
+        `the numbers, one line (${life})`,
+      );
+      t.notMatch(r.stderr, /keystone-manage|waiting for/, 'refused before the database or keystone-manage');
+      t.equal(JSON.stringify(api.secrets.get(name)), before, 'nothing written');
     }
   });
 
