@@ -11,12 +11,12 @@ import { openMongoInit } from '../init/on-mongo.ts';
 import { openMysqlInit } from '../init/on-mysql.ts';
 import { resolveInitKey } from '../init/key.ts';
 import { writeConf } from '../conf-file/write.ts';
-import { freshKeySet, hasKeySet, installKeySet, readKeySet } from '../conf-file/key-repository.ts';
+import { type KeySet, freshKeySet, hasKeySet, installKeySet, readKeySet } from '../conf-file/key-repository.ts';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../common/log.ts';
 import type { Deadline } from '../common/retry.ts';
 import type { StopSignals } from '../exec/stop-signals.ts';
-import type { CommandSpec, RoleSpec } from '../system/system.ts';
+import type { CommandSpec, KeyRepositorySpec, RoleSpec } from '../system/system.ts';
 import type { Target } from '../common/targets.ts';
 import type { ResolvedUser } from '../exec/users.ts';
 import { waitForTargets } from '../wait/wait.ts';
@@ -27,6 +27,8 @@ export interface Preflight {
   user: ResolvedUser | null;
   /** The key of the init this role runs (Pulp's beat) or waits for (the others). */
   initKey: string;
+  /** The keys of each repository mounted from a Secret (its `source`), read and checked. */
+  keySets: ReadonlyMap<KeyRepositorySpec, KeySet>;
 }
 
 /** The init's database connection, on the target the system keeps its lease in. */
@@ -38,8 +40,8 @@ function openInitDb(target: Target, key: string): InitDb {
 
 /**
  * Everything about a run that can be known wrong before the file is written: the exec mode,
- * the user, the programs on PATH, the working directory, the init key. A failure here leaves
- * the file as it was.
+ * the user, the programs on PATH, the working directory, the init key, the keys mounted from a
+ * Secret. A failure here leaves every file as it was (exit 65: nothing written).
  */
 export async function preflight<O, C>(ctx: Context<O, C>, spec: RoleSpec, willExec: boolean): Promise<Preflight> {
   const rewrites = (ctx.opts.signalRewrite?.value.size ?? 0) > 0;
@@ -53,8 +55,9 @@ export async function preflight<O, C>(ctx: Context<O, C>, spec: RoleSpec, willEx
     ctx.log.trace('program', { name: cmd.argv[0], file: checkLaunch(cmd.argv, users.user, cmd.cwd, process.env) });
   }
   const initKey = await resolveInitKey(ctx.system.initKeyArgv(ctx), ctx.opts.initKey?.value, process.env.PATH, ctx.system.awaitInit.keyHint);
+  const keySets = new Map(spec.keys.flatMap((k) => (k.source ? [[k, readKeySet(k.source.dir, k.source.variable)] as const] : [])));
   ctx.log.trace('preflight', { user: users.user?.name ?? 'current', cwd: spec.exec.cwd, initKey });
-  return { user: users.user, initKey };
+  return { user: users.user, initKey, keySets };
 }
 
 /** The current text of a file, or undefined when it cannot be read (it is then written). */
@@ -76,14 +79,15 @@ export function writeRoleFiles<O, C>(ctx: Context<O, C>, spec: RoleSpec): void {
 
 /**
  * The role's key repositories, before the init (bootstrap needs the credential keys): a
- * mounted Secret's keys copied in, owned by the run-as user, 0700/0600; without one, the keys
- * already there kept, or fresh ones made, with a warning either way.
+ * mounted Secret's keys (read by preflight) copied in, owned by the run-as user, 0700/0600;
+ * without one, the keys already there kept, or fresh ones made, with a warning either way.
  */
 export function installKeys<O, C>(ctx: Context<O, C>, spec: RoleSpec, pre: Preflight): void {
   const owner = { uid: pre.user?.uid, gid: pre.user?.gid };
   for (const k of spec.keys) {
-    if (k.source) {
-      const r = installKeySet(k.dir, readKeySet(k.source.dir, k.source.variable), owner);
+    const mounted = pre.keySets.get(k);
+    if (k.source && mounted) {
+      const r = installKeySet(k.dir, mounted, owner);
       ctx.log.info(`${k.name} keys from ${k.source.dir} (${k.source.variable}) in ${k.dir}: ${r.changed ? 'installed' : 'unchanged'}`);
       continue;
     }
