@@ -84,7 +84,7 @@ async function run<O, C>(ctx: Context<O, C>, cmd: Command): Promise<number> {
       const p = planFromFile(ctx, false);
       const spec = roleSpecFor(ctx, role, p.effective, cmd.kind === 'run' ? cmd.args : []);
       // Everything that can be known wrong is checked before the file is written.
-      const pre = await steps.preflight(ctx, spec, cmd.kind === 'run');
+      const pre = await steps.preflight(ctx, spec, cmd.kind === 'run', p.edits);
       await writeAndReport(ctx, p, false);
       if (cmd.kind === 'run') steps.writeRoleFiles(ctx, spec);
       steps.installKeys(ctx, spec, pre);

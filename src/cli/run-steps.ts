@@ -14,6 +14,8 @@ import { writeConf } from '../conf-file/write.ts';
 import { type KeySet, freshKeySet, hasKeySet, installKeySet, readKeySet } from '../conf-file/key-repository.ts';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../common/log.ts';
+import type { PlannedEdit } from '../settings/edits/edit.ts';
+import { withheldVariables, withoutVariables } from '../settings/withheld.ts';
 import type { Deadline } from '../common/retry.ts';
 import type { StopSignals } from '../exec/stop-signals.ts';
 import type { CommandSpec, KeyRepositorySpec, RoleSpec } from '../system/system.ts';
@@ -29,6 +31,8 @@ export interface Preflight {
   initKey: string;
   /** The keys of each repository mounted from a Secret (its `source`), read and checked. */
   keySets: ReadonlyMap<KeyRepositorySpec, KeySet>;
+  /** The environment the init's steps and the role start from: the agent's, without the secrets it consumed (withheld.ts). */
+  env: NodeJS.ProcessEnv;
 }
 
 /** The init's database connection, on the target the system keeps its lease in. */
@@ -43,7 +47,7 @@ function openInitDb(target: Target, key: string): InitDb {
  * the user, the programs on PATH, the working directory, the init key, the keys mounted from a
  * Secret. A failure here leaves every file as it was (exit 65: nothing written).
  */
-export async function preflight<O, C>(ctx: Context<O, C>, spec: RoleSpec, willExec: boolean): Promise<Preflight> {
+export async function preflight<O, C>(ctx: Context<O, C>, spec: RoleSpec, willExec: boolean, edits: readonly PlannedEdit[]): Promise<Preflight> {
   const rewrites = (ctx.opts.signalRewrite?.value.size ?? 0) > 0;
   const mode = willExec ? chooseExecMode(ctx.opts.execMode.value, hasExecve(), rewrites).mode : undefined;
   const users = planUser(spec.exec.user);
@@ -56,8 +60,9 @@ export async function preflight<O, C>(ctx: Context<O, C>, spec: RoleSpec, willEx
   }
   const initKey = await resolveInitKey(ctx.system.initKeyArgv(ctx), ctx.opts.initKey?.value, process.env.PATH, ctx.system.awaitInit.keyHint);
   const keySets = new Map(spec.keys.flatMap((k) => (k.source ? [[k, readKeySet(k.source.dir, k.source.variable)] as const] : [])));
-  ctx.log.trace('preflight', { user: users.user?.name ?? 'current', cwd: spec.exec.cwd, initKey });
-  return { user: users.user, initKey, keySets };
+  const withheld = withheldVariables(ctx.system.settings.fileVariables, edits);
+  ctx.log.trace('preflight', { user: users.user?.name ?? 'current', cwd: spec.exec.cwd, initKey, withheld });
+  return { user: users.user, initKey, keySets, env: withoutVariables(process.env, withheld) };
 }
 
 /** The current text of a file, or undefined when it cannot be read (it is then written). */
@@ -143,7 +148,7 @@ export async function waitThenInit<O, C>(
 /** The init's steps in order, each to completion; the first non-zero code ends it. */
 async function runSteps<O, C>(ctx: Context<O, C>, steps: CommandSpec[], pre: Preflight, lost: AbortSignal): Promise<number> {
   for (const step of steps) {
-    const env = { ...process.env, ...step.env };
+    const env = { ...pre.env, ...step.env };
     const code = await runToCompletion({ argv: step.argv, user: pre.user, cwd: step.cwd, env, label: step.label ?? step.argv[0] ?? 'init' }, ctx.log, lost);
     if (code !== 0) return code;
   }
@@ -157,7 +162,7 @@ async function runSteps<O, C>(ctx: Context<O, C>, steps: CommandSpec[], pre: Pre
 export async function execCommand<O, C>(ctx: Context<O, C>, cmd: CommandSpec, pre: Preflight, label: string): Promise<number> {
   ctx.log.trace('exec', { argv: cmd.argv, cwd: cmd.cwd, user: pre.user?.name ?? 'current' });
   return execRole(
-    { argv: cmd.argv, user: pre.user, cwd: cmd.cwd, env: { ...process.env, ...cmd.env }, signalRewrite: ctx.opts.signalRewrite?.value, mode: ctx.opts.execMode.value, label },
+    { argv: cmd.argv, user: pre.user, cwd: cmd.cwd, env: { ...pre.env, ...cmd.env }, signalRewrite: ctx.opts.signalRewrite?.value, mode: ctx.opts.execMode.value, label },
     ctx.log,
   );
 }

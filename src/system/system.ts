@@ -15,7 +15,7 @@ export interface CommandSpec {
   argv: string[];
   user: string;
   cwd: string;
-  /** Variables added to the agent's environment for this command (a NAME_FILE's value as NAME). */
+  /** Variables added for this command to the environment the steps and the role start from (the agent's, without the secrets it consumed): a NAME_FILE's value as NAME. */
   env?: Readonly<Record<string, string>>;
   /** How log lines name it ("keystone-manage db_sync"); argv[0] when unset. */
   label?: string;

@@ -189,6 +189,8 @@ export interface RecordEvent {
   signal?: string;
   code?: number;
   hostname?: string;
+  /** The names of the variables in its environment. */
+  env?: string[];
 }
 
 export function readRecord(file: string): RecordEvent[] {
