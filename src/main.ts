@@ -18,7 +18,9 @@ import { deadlineIn } from './common/retry.ts';
 import type { Env } from './settings/types.ts';
 import { envName, programNames, useProgram } from './common/program.ts';
 import { systemFor } from './cli/systems.ts';
-import type { System } from './system/system.ts';
+import type { RoleSpec, System } from './system/system.ts';
+import type { ResolvedUser } from './exec/users.ts';
+import { rolePathRefusals } from './cli/role-paths.ts';
 
 async function preview<O, C>(ctx: Context<O, C>, role: string, json: boolean): Promise<number> {
   const p = planFromFile(ctx, true);
@@ -35,6 +37,7 @@ async function preview<O, C>(ctx: Context<O, C>, role: string, json: boolean): P
     path: process.env.PATH,
     isRoot: process.getuid?.() === 0,
     userRefusal: userRefusalHere(spec.exec.user),
+    pathRefusals: pathRefusalsHere(ctx.system, spec),
   });
   doc.notes.push(...ctx.system.startWarnings(p.effective, ctx));
   const color = !json && process.stdout.isTTY === true && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb';
@@ -56,6 +59,19 @@ function userRefusalHere(user: string): string | undefined {
     if (err instanceof InputError) return textLine('error', err.message).trimEnd();
     throw err;
   }
+}
+
+/** The lines run would refuse the role's paths with on this machine (a note each, as for the user). */
+function pathRefusalsHere<O, C>(system: System<O, C>, spec: RoleSpec): string[] {
+  let user: ResolvedUser | null;
+  try {
+    user = planUser(spec.exec.user).user;
+  } catch (err) {
+    // No such user here: userRefusalHere says so; whose access to check is not known.
+    if (err instanceof InputError) return [];
+    throw err;
+  }
+  return rolePathRefusals(spec.paths, user, system.dialect);
 }
 
 async function run<O, C>(ctx: Context<O, C>, cmd: Command): Promise<number> {

@@ -16,6 +16,8 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '../common/log.ts';
 import type { PlannedEdit } from '../settings/edits/edit.ts';
 import { withheldVariables, withoutVariables } from '../settings/withheld.ts';
+import { InputError } from '../common/errors.ts';
+import { rolePathRefusals } from './role-paths.ts';
 import type { Deadline } from '../common/retry.ts';
 import type { StopSignals } from '../exec/stop-signals.ts';
 import type { CommandSpec, KeyRepositorySpec, RoleSpec } from '../system/system.ts';
@@ -44,8 +46,9 @@ function openInitDb(target: Target, key: string): InitDb {
 
 /**
  * Everything about a run that can be known wrong before the file is written: the exec mode,
- * the user, the programs on PATH, the working directory, the init key, the keys mounted from a
- * Secret. A failure here leaves every file as it was (exit 65: nothing written).
+ * the user, the programs on PATH, the working directory, what the role writes as it starts,
+ * the init key, the keys mounted from a Secret. A failure here leaves every file as it was
+ * (exit 65: nothing written).
  */
 export async function preflight<O, C>(ctx: Context<O, C>, spec: RoleSpec, willExec: boolean, edits: readonly PlannedEdit[]): Promise<Preflight> {
   const rewrites = (ctx.opts.signalRewrite?.value.size ?? 0) > 0;
@@ -58,6 +61,10 @@ export async function preflight<O, C>(ctx: Context<O, C>, spec: RoleSpec, willEx
     if (cmd === null) continue;
     ctx.log.trace('program', { name: cmd.argv[0], file: checkLaunch(cmd.argv, users.user, cmd.cwd, process.env) });
   }
+  // A role that would start broken (its working or log directory missing or not its own) is
+  // refused now, rather than reporting itself ready and failing its first task.
+  const [brokenPath] = willExec ? rolePathRefusals(spec.paths, users.user, ctx.system.dialect) : [];
+  if (brokenPath !== undefined) throw new InputError(brokenPath);
   const initKey = await resolveInitKey(ctx.system.initKeyArgv(ctx), ctx.opts.initKey?.value, process.env.PATH, ctx.system.awaitInit.keyHint);
   const keySets = new Map(spec.keys.flatMap((k) => (k.source ? [[k, readKeySet(k.source.dir, k.source.variable)] as const] : [])));
   const withheld = withheldVariables(ctx.system.settings.fileVariables, edits);

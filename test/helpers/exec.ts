@@ -54,7 +54,9 @@ export function node24(): string | undefined {
 /**
  * The environment that points bin/pulp-entrypoint at the test servers: its own copy of
  * server.conf in `dir`, the database `db` (fresh per test, so no test sees another's init
- * record), the broker as amqp:// with the test user, and whatever `extra` adds.
+ * record), the broker as amqp:// with the test user, `dir` as the workers' [server]
+ * working_directory (Pulp's /var/cache/pulp is not on this machine, and a worker is refused
+ * without one), and whatever `extra` adds.
  */
 export function agentEnv(s: Services, dir: string, db: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const conf = join(dir, 'server.conf');
@@ -72,6 +74,7 @@ export function agentEnv(s: Services, dir: string, db: string, extra: NodeJS.Pro
     MSG_SERVICE_PASSWORD: s.amqpPassword,
     PULP_BROKER_SCHEME: 'amqp',
     PULP_WAIT_TIMEOUT: '20',
+    PULP_CONF__SERVER__WORKING_DIRECTORY: dir,
     ...extra,
   };
 }

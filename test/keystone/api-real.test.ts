@@ -5,12 +5,14 @@
 // a token issued by one validates on the other two (the same fernet keys, from one
 // Secret-shaped directory); SIGTERM ends each with 0 within 10 s. Then a restart skips the
 // init, KEYSTONE_FORCE_INIT=1 runs it again; gunicorn's /proc/PID/environ (master and workers)
-// holds none of the secrets the agent consumed while bootstrap still got its password; a wrong
+// holds none of the secrets the agent consumed while bootstrap still got its password; with
+// [DEFAULT] log_dir Keystone logs to the file the agent checks, and a log_dir keystone cannot
+// write is refused before anything is written; a wrong
 // password is 69 at once without the password, and a database that never answers is 69 at
 // the deadline.
 import t, { type Test } from 'tap';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { BINARY, ROOT } from '../helpers/cli.ts';
@@ -51,6 +53,9 @@ interface Replica {
   done: Promise<number | null>;
   port: number;
 }
+
+const keystoneUid = (): number => Number(execFileSync('id', ['-u', 'keystone'], { encoding: 'utf8' }).trim());
+const keystoneGid = (): number => Number(execFileSync('id', ['-g', 'keystone'], { encoding: 'utf8' }).trim());
 
 const keystone = requireKeystone(t, 'the api role against the real Keystone');
 const db = requireMysql(t, 'the api role against the real Keystone');
@@ -218,6 +223,26 @@ if (keystone && db) {
       t.ok(['OS_KEYSTONE_CONFIG_FILES', 'PATH', 'MYSQL_USER', 'DB_SERVICE_HOST', 'OS_BOOTSTRAP_REGION_ID'].every((n) => names.includes(n)), `pid ${pid}: the rest is passed on`);
     }
     await stop(t, r, 'environ');
+  });
+
+  t.test("[DEFAULT] log_dir: the real Keystone logs to LOG_DIR/gunicorn.log, the path the agent checks; one keystone cannot write is refused before anything is written", async (t) => {
+    const logs = join(work, 'logs');
+    mkdirSync(logs);
+    chownSync(logs, keystoneUid(), keystoneGid());
+    const r = await start('logdir', dbPort, { KEYSTONE_CONF__DEFAULT__LOG_DIR: logs });
+    t.ok(await answers(r, 180_000), `answers\n${r.out().slice(-2000)}`);
+    // oslo.log opens the file as each worker starts (a GET /v3 logs nothing at INFO).
+    t.same(readdirSync(logs), ['gunicorn.log'], "Keystone's log file is LOG_DIR/gunicorn.log, as apiSpec's paths say");
+    t.equal(statSync(join(logs, 'gunicorn.log')).uid, keystoneUid(), 'made by the API worker, as keystone');
+    await stop(t, r, 'logdir');
+
+    const locked = join(work, 'locked-logs');
+    mkdirSync(locked, { mode: 0o755 });
+    const refused = await start('logdir-locked', dbPort, { KEYSTONE_CONF__DEFAULT__LOG_DIR: locked });
+    t.equal(await refused.done, 65, refused.out());
+    t.match(refused.out(), new RegExp(`keystone-entrypoint: error: keystone\\.conf \\[DEFAULT\\] log_dir \\(${locked}/gunicorn\\.log\\): keystone \\(uid \\d+.*\\) cannot create ${locked}/gunicorn\\.log: no write \\(w\\) permission on ${locked}`));
+    t.notOk(existsSync(join(work, 'logdir-locked', 'keystone.conf')), 'keystone.conf not written');
+    t.notOk(existsSync(join(work, 'logdir-locked', 'gunicorn.conf.py')), 'nor gunicorn.conf.py');
   });
 
   t.test('the standalone binary, linked as keystone-entrypoint: exec makes gunicorn PID 1, as keystone', async (t) => {
