@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import type net from 'node:net';
 import { type Measured, runMeasured } from '../helpers/measure.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { type Peer, authSwitch, errPacket, flood, greeting, header, mysqlPeer, okPacket, resultHead, row } from '../helpers/mysql-peer.ts';
+import { authSwitch, errPacket, greeting, header, okPacket, resultHead, row } from '../helpers/mysql-peer.ts';
+import { type Peer, flood, scriptedPeer } from '../helpers/net.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const KEYSTONE = join(ROOT, 'bin', 'keystone-entrypoint');
@@ -32,7 +33,7 @@ const wait = (peer: Peer): Promise<Measured> =>
 const lastLine = (r: Measured): string => r.stderr.trimEnd().split('\n').pop() ?? '';
 
 // The agent's own size for this command: the same wait against a peer that accepts and says nothing.
-const baseline = await wait(await mysqlPeer(t, () => {}));
+const baseline = await wait(await scriptedPeer(t, () => {}));
 t.equal(baseline.status, 69, `the baseline wait ends 69: ${lastLine(baseline)}`);
 t.comment(`baseline (a silent peer): peak RSS ${Math.round(baseline.maxRssKib / 1024)} MiB`);
 // A peer that accepted the connection is not a routing problem: the line says it connected.
@@ -54,13 +55,13 @@ const bounded = (t: Test, r: Measured, peer: Peer, what: RegExp): void => {
 
 t.test('a peer that answers the connection with 16 MiB packets back to back', async (t) => {
   const big = Buffer.concat([header(0xffffff), Buffer.alloc(0xffffff)]);
-  const peer = await mysqlPeer(t, (s) => flood(s, big));
+  const peer = await scriptedPeer(t, (s) => flood(s, big));
   bounded(t, await wait(peer), peer, /mysql at 127\.0\.0\.1:\d+ .*protocol mismatch at 127\.0\.0\.1:\d+: not a MySQL server \(it sent "ÿÿÿ/);
 });
 
 t.test('a greeting, then after the login one 16 MiB packet of random bytes', async (t) => {
   const random = Buffer.concat([header(0xffffff, 2), randomBytes(0xffffff)]);
-  const peer = await mysqlPeer(t, async (s, next) => {
+  const peer = await scriptedPeer(t, async (s, next) => {
     s.write(greeting());
     await next();
     s.write(random);
@@ -71,7 +72,7 @@ t.test('a greeting, then after the login one 16 MiB packet of random bytes', asy
 t.test('a greeting, a login, then SELECT 1 answered with rows without end', async (t) => {
   // 256 rows numbered so that the sequence goes on across chunks: 4, 5, ... 255, 0, ... 3.
   const rows = Buffer.concat(Array.from({ length: 256 }, (_, i) => row((i + 4) & 0xff, '1')));
-  const peer = await mysqlPeer(t, async (s, next) => {
+  const peer = await scriptedPeer(t, async (s, next) => {
     s.write(greeting());
     await next();
     s.write(okPacket(2));
@@ -83,7 +84,7 @@ t.test('a greeting, a login, then SELECT 1 answered with rows without end', asyn
 });
 
 t.test('an error packet instead of the greeting, its message of 12 KB with newlines and escapes', async (t) => {
-  const peer = await mysqlPeer(t, (s: net.Socket) => {
+  const peer = await scriptedPeer(t, (s: net.Socket) => {
     s.end(errPacket(0, 1040, `Too many connections\n\x1b[31mforged line\x1b[0m ${'x'.repeat(12_000)}`));
   });
   const r = await wait(peer);
@@ -95,7 +96,7 @@ t.test('an error packet instead of the greeting, its message of 12 KB with newli
 });
 
 t.test('an authentication plugin the agent cannot speak: 69 at once, one attempt, one line naming it', async (t) => {
-  const peer = await mysqlPeer(t, async (s, next) => {
+  const peer = await scriptedPeer(t, async (s, next) => {
     s.write(greeting());
     await next();
     s.write(authSwitch(2, 'dialog'));

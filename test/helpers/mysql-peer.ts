@@ -1,9 +1,7 @@
-// Hostile (and merely odd) MySQL servers on raw loopback sockets, for the tests of the MySQL
-// wait and the init's connection: the packets of the client/server protocol built by hand
-// (https://dev.mysql.com/doc/dev/mysql-server/latest/PAGE_PROTOCOL.html), so a test says
-// exactly what the peer sends and when.
-import net from 'node:net';
-import type { Teardown } from './temp.ts';
+// Hostile (and merely odd) MySQL servers on raw loopback sockets (scriptedPeer, net.ts), for
+// the tests of the MySQL wait and the init's connection: the packets of the client/server
+// protocol built by hand (https://dev.mysql.com/doc/dev/mysql-server/latest/PAGE_PROTOCOL.html),
+// so a test says exactly what the peer sends and when.
 
 /** Capability flags of the handshake (CLIENT_*). */
 export const CAP = {
@@ -101,63 +99,4 @@ export function header(length: number, seq = 0): Buffer {
   h.writeUIntLE(length, 0, 3);
   h[3] = seq;
   return h;
-}
-
-export interface Peer {
-  port: number;
-  address: string;
-  /** Connections accepted so far. */
-  connections: () => number;
-}
-
-/**
- * A listener that runs `script` on each connection: it gets the socket and a function that
- * resolves with the client's next chunk; whatever it does after the client has gone is
- * ignored. Everything it opened is closed when `t` ends.
- */
-export async function mysqlPeer(t: Teardown, script: (s: net.Socket, next: () => Promise<Buffer | null>) => Promise<void> | void): Promise<Peer> {
-  let connections = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    connections++;
-    sockets.add(s);
-    s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
-    const waiting: ((b: Buffer | null) => void)[] = [];
-    const queued: Buffer[] = [];
-    s.on('data', (d: Buffer) => {
-      const w = waiting.shift();
-      if (w) w(d);
-      else queued.push(d);
-    });
-    s.on('close', () => {
-      for (const w of waiting.splice(0)) w(null);
-    });
-    const next = (): Promise<Buffer | null> => {
-      const q = queued.shift();
-      if (q) return Promise.resolve(q);
-      if (s.destroyed) return Promise.resolve(null);
-      return new Promise((r) => waiting.push(r));
-    };
-    Promise.resolve(script(s, next)).catch(() => s.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  const port = (server.address() as net.AddressInfo).port;
-  return { port, address: `127.0.0.1:${port}`, connections: () => connections };
-}
-
-/** Writes `chunk` again and again as fast as the client reads, until it goes away. */
-export function flood(s: net.Socket, chunk: Buffer): void {
-  const pump = (): void => {
-    while (!s.destroyed && s.write(chunk));
-  };
-  s.on('drain', pump);
-  pump();
 }

@@ -10,8 +10,9 @@ import { requireMysql, type Mysql } from '../helpers/services.ts';
 import { INIT_TABLE, mysqlInitStore, toMysqlStoreError } from '../../src/init/mysql-store.ts';
 import { type DoneDoc, type Holder, LEASE_ID, doneId } from '../../src/init/lease.ts';
 import { runInitOnce } from '../../src/init/once.ts';
+import { runCountedInit } from '../helpers/init-run.ts';
 import { deadlineIn } from '../../src/common/retry.ts';
-import { createLogger, silentLogger } from '../../src/common/log.ts';
+import { silentLogger } from '../../src/common/log.ts';
 
 t.test('driver errors sorted into transient and not (pure)', async (t) => {
   const denied = toMysqlStoreError({ errno: 1142, code: 'ER_TABLEACCESS_DENIED_ERROR', message: "CREATE command denied to user 'ks'@'%' for table 'entrypoint_init'" }, 'keystone');
@@ -110,22 +111,7 @@ if (db) {
         };
       },
     });
-    const lines: string[] = [];
-    let runs = 0;
-    await runInitOnce({
-      store: mysqlInitStore(racing, db.database, name),
-      key: 'k3',
-      force: false,
-      holder: B,
-      argv: ['keystone-manage', 'db_sync'],
-      run: async () => {
-        runs++;
-        return 0;
-      },
-      deadline: deadlineIn(20_000),
-      log: createLogger({ format: 'text', trace: false, write: (l) => lines.push(l) }),
-      ttlMs: 3000,
-    });
+    const { runs, lines } = await runCountedInit(mysqlInitStore(racing, db.database, name), B, 'k3', ['keystone-manage', 'db_sync']);
     t.ok(slipped, 'A released its lease between B\'s read and its update');
     t.equal(runs, 1, 'B ran the init once the lease was free');
     t.notMatch(lines.join(''), /took over/, 'and said nothing of a takeover');

@@ -6,13 +6,13 @@
 // foreign and malformed greetings, packets out of sequence, absurd capability sets.
 import t from 'tap';
 import net from 'node:net';
-import { closedPort, rejection } from '../helpers/net.ts';
+import { type Peer, closedPort, rejection, scriptedPeer } from '../helpers/net.ts';
 import { requireMysql } from '../helpers/services.ts';
 import { probeMysql } from '../../src/wait/mysql.ts';
 import { permanentRefusal } from '../../src/dependencies/mysql/connect.ts';
 import { checkTargets, waitForTargets } from '../../src/wait/wait.ts';
 import { ProbeError, REASON_HINT } from '../../src/dependencies/classify.ts';
-import { type Peer, authSwitch, eofPacket, greeting, mysqlPeer, okPacket, packet, resultHead, row } from '../helpers/mysql-peer.ts';
+import { authSwitch, eofPacket, greeting, okPacket, packet, resultHead, row } from '../helpers/mysql-peer.ts';
 import { UnavailableError } from '../../src/common/errors.ts';
 import { createLogger, silentLogger } from '../../src/common/log.ts';
 import { deadlineIn } from '../../src/common/retry.ts';
@@ -74,7 +74,7 @@ t.test('hostile and odd servers on raw sockets (test/helpers/mysql-peer.ts)', as
   };
   /** A greeting, then `answer` to the client's login. */
   const afterLogin = (answer: Buffer, greet = greeting()) =>
-    mysqlPeer(t, async (s, next) => {
+    scriptedPeer(t, async (s, next) => {
       s.write(greet);
       await next();
       s.write(answer);
@@ -105,13 +105,13 @@ t.test('hostile and odd servers on raw sockets (test/helpers/mysql-peer.ts)', as
   });
 
   t.test('a greeting of protocol 9, a banner, a malformed greeting: protocol mismatch, at once', async (t) => {
-    const v9 = await mysqlPeer(t, (s) => void s.write(greeting({ protocol: 9 })));
+    const v9 = await scriptedPeer(t, (s) => void s.write(greeting({ protocol: 9 })));
     const nine = await probe(v9);
     t.equal(nine.reason, 'protocol');
     t.equal(nine.message, `protocol mismatch at ${v9.address}: the server greets with MySQL protocol 9 (MySQL before 3.22); MySQL and MariaDB clients speak protocol 10 only`);
-    const ssh = await mysqlPeer(t, (s) => void s.write('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n'));
+    const ssh = await scriptedPeer(t, (s) => void s.write('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n'));
     t.equal((await probe(ssh)).message, `protocol mismatch at ${ssh.address}: not a MySQL server (it sent "SSH-2.0-OpenSSH_")`);
-    const short = await mysqlPeer(t, (s) => void s.write(packet(0, Buffer.from([10, 0x41, 0x41]))));
+    const short = await scriptedPeer(t, (s) => void s.write(packet(0, Buffer.from([10, 0x41, 0x41]))));
     const malformed = await probe(short);
     t.equal(malformed.reason, 'protocol');
     t.match(malformed.message, /^protocol mismatch at 127\.0\.0\.1:\d+: malformed MySQL packet \(/);
@@ -124,7 +124,7 @@ t.test('hostile and odd servers on raw sockets (test/helpers/mysql-peer.ts)', as
 
   t.test('absurd capability sets (all bits, none) with an otherwise well-behaved server: ready', async (t) => {
     for (const capabilities of [0xffffffff, 0]) {
-      const peer = await mysqlPeer(t, async (s, next) => {
+      const peer = await scriptedPeer(t, async (s, next) => {
         s.write(greeting({ capabilities }));
         await next();
         s.write(okPacket(2));
@@ -138,7 +138,7 @@ t.test('hostile and odd servers on raw sockets (test/helpers/mysql-peer.ts)', as
   });
 
   t.test('a server that greets and then says nothing: no answer, not a network problem', async (t) => {
-    const err = await probe(await mysqlPeer(t, (s) => void s.write(greeting())), 400);
+    const err = await probe(await scriptedPeer(t, (s) => void s.write(greeting())), 400);
     t.equal(err.reason, 'no-answer');
     t.match(err.message, /connected and greeted, then the server stopped answering \(login or query; 400 ms\)/);
   });
