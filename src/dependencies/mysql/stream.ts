@@ -2,11 +2,13 @@
 // announced length (16 MiB, and "more follows" without end), a result set of any size, and
 // prints a line of its own for a packet out of sequence; a peer that floods it grows the agent
 // by gigabytes. So the agent makes the TCP connection itself and hands mysql2 this stream:
-// every packet's header is read here first and only whole packets that pass are passed on, so
-// a refused packet is never collected, parsed or printed by mysql2 (frame-guard.ts reads the
-// other protocols' headers beside their drivers; here the driver sees nothing refused at all).
-// It also records whether the TCP connection was made and what came back, for the message
-// when nothing does.
+// every packet's header is read here first, and the stream is cut right before the first
+// packet refused, so a refused packet is never collected, parsed or printed by mysql2
+// (frame-guard.ts reads the other protocols' headers beside their drivers, which then still
+// get the chunk that held the refused header; here the driver gets none of it). It also
+// records whether the TCP connection was made and what came back, for the message when
+// nothing does. Plaintext only, as the agent's MySQL targets are: over TLS the headers would
+// have to be read above the TLS layer.
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { ProbeError } from '../classify.ts';
