@@ -97,8 +97,9 @@ export function writeRoleFiles<O, C>(ctx: Context<O, C>, spec: RoleSpec): void {
 export function installKeys<O, C>(ctx: Context<O, C>, spec: RoleSpec, pre: Preflight): void {
   const owner = { uid: pre.user?.uid, gid: pre.user?.gid };
   for (const k of spec.keys) {
-    const mounted = pre.keySets.get(k);
-    if (k.source && mounted) {
+    if (k.source) {
+      const mounted = pre.keySets.get(k);
+      if (mounted === undefined) throw new Error(`${k.name} keys: not read by preflight`);
       const r = installKeySet(k.dir, mounted, owner);
       ctx.log.info(`${k.name} keys from ${k.source.dir} (${k.source.variable}) in ${k.dir}: ${r.changed ? 'installed' : 'unchanged'}`);
       continue;
