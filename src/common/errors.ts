@@ -32,7 +32,7 @@ export function exitCodeMeanings(confName: string): readonly (readonly [code: nu
   return [
   [ExitCode.ok, "done (`run`: the role's own code, after exec)"],
   [ExitCode.usage, 'usage: unknown command, option or role, or a first word that is none of them and no program on `PATH` (nothing was read or written)'],
-  [ExitCode.dataErr, `bad input: an invalid environment value, or ${confName} is not a readable INI file; nothing was written`],
+  [ExitCode.dataErr, `bad input: an invalid environment value or mounted key, ${confName} not a readable INI file, or a path the role writes as it starts that its user cannot use; nothing was written`],
   [
     ExitCode.unavailable,
     'a dependency (or the init record) was not ready before the deadline; or the init lease was lost while the init ran (the init was stopped, nothing recorded)',
