@@ -20,7 +20,9 @@ import { envName, programNames, useProgram } from './common/program.ts';
 import { systemFor } from './cli/systems.ts';
 import { resolveOnPath } from './common/program-path.ts';
 import { waitLimit } from './cli/limit.ts';
-import type { System } from './system/system.ts';
+import type { RoleSpec, System } from './system/system.ts';
+import type { ResolvedUser } from './exec/users.ts';
+import { rolePathRefusals } from './cli/role-paths.ts';
 
 async function preview<O, C>(ctx: Context<O, C>, role: string, json: boolean): Promise<number> {
   const p = planFromFile(ctx, true);
@@ -37,6 +39,7 @@ async function preview<O, C>(ctx: Context<O, C>, role: string, json: boolean): P
     path: process.env.PATH,
     isRoot: process.getuid?.() === 0,
     userRefusal: userRefusalHere(spec.exec.user),
+    pathRefusals: pathRefusalsHere(ctx.system, spec),
   });
   doc.notes.push(...ctx.system.startWarnings(p.effective, ctx));
   const color = !json && process.stdout.isTTY === true && process.env.NO_COLOR === undefined && process.env.TERM !== 'dumb';
@@ -62,6 +65,19 @@ function userRefusalHere(user: string): string | undefined {
 
 /** `check`'s limit per attempt when --timeout is not given: an exec probe's own timeout is seconds. */
 const CHECK_TIMEOUT_SEC = 5;
+
+/** The lines run would refuse the role's paths with on this machine (a note each, as for the user). */
+function pathRefusalsHere<O, C>(system: System<O, C>, spec: RoleSpec): string[] {
+  let user: ResolvedUser | null;
+  try {
+    user = planUser(spec.exec.user).user;
+  } catch (err) {
+    // No such user here: userRefusalHere says so; whose access to check is not known.
+    if (err instanceof InputError) return [];
+    throw err;
+  }
+  return rolePathRefusals(spec.paths, user, system.dialect);
+}
 
 async function run<O, C>(ctx: Context<O, C>, cmd: Command): Promise<number> {
   if (cmd.kind === 'configure') {
@@ -95,7 +111,7 @@ async function run<O, C>(ctx: Context<O, C>, cmd: Command): Promise<number> {
       const p = planFromFile(ctx, false);
       const spec = roleSpecFor(ctx, role, p.effective, cmd.kind === 'run' ? cmd.args : []);
       // Everything that can be known wrong is checked before the file is written.
-      const pre = await steps.preflight(ctx, spec, cmd.kind === 'run');
+      const pre = await steps.preflight(ctx, spec, cmd.kind === 'run', p.edits);
       await writeAndReport(ctx, p, false);
       if (cmd.kind === 'run') steps.writeRoleFiles(ctx, spec);
       // One deadline for the keys a sidecar keeps, the waits and the init's: PREFIX_WAIT_TIMEOUT from here.

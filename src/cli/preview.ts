@@ -41,6 +41,8 @@ export interface PreviewDocument {
   files?: { path: string; why: string }[];
   /** Key repositories installed before the init: where, and from which Secret (null: made here). */
   keys?: PreviewKeys[];
+  /** What the role writes or reads as it starts, checked for the run-as user before exec. */
+  paths?: { path: string; access: 'dir' | 'file' | 'read'; source: string; why: string }[];
   exec: PreviewCommand;
   settings: { name: string; value: string; from: string[] }[];
   notes: string[];
@@ -106,6 +108,8 @@ export interface PreviewInputs<O, C> {
   isRoot: boolean;
   /** The line run would refuse the run-as user with on this machine, if it would. */
   userRefusal?: string | undefined;
+  /** The lines run would refuse the role's paths with on this machine. */
+  pathRefusals?: readonly string[];
 }
 
 function resolved(cmd: CommandSpec, pathVar: string | undefined, notes: string[]): PreviewCommand {
@@ -147,6 +151,7 @@ export function previewDocument<O, C>(i: PreviewInputs<O, C>): PreviewDocument {
   ];
   const [first, ...more] = (i.spec.init ?? []).map((c) => resolved(c, i.path, notes));
   for (const k of i.spec.keys) if (!k.source && k.keptBy === undefined) notes.push(k.generatedWarning);
+  for (const r of i.pathRefusals ?? []) notes.push(`on this machine run would refuse the role: ${r}`);
   return {
     role: i.spec.role,
     config: {
@@ -175,6 +180,7 @@ export function previewDocument<O, C>(i: PreviewInputs<O, C>): PreviewDocument {
     exec: resolved(i.spec.exec, i.path, notes),
     ...(i.spec.files.length > 0 ? { files: i.spec.files.map((f) => ({ path: f.path, why: f.why })) } : {}),
     ...(i.spec.keys.length > 0 ? { keys: i.spec.keys.map(previewKeys) } : {}),
+    ...(i.spec.paths.length > 0 ? { paths: i.spec.paths.map((p) => ({ path: p.path, access: p.access, source: system.dialect.label(p.section, p.key), why: p.why })) } : {}),
     settings,
     notes,
   };
@@ -254,6 +260,14 @@ export function renderPreview(doc: PreviewDocument, o: RenderOptions): string {
   }
   for (const f of doc.files ?? []) {
     out.push(bold('File') + ` ${f.path}: ${f.why}`);
+    out.push('');
+  }
+  if (doc.paths) {
+    out.push(bold('Paths') + ' (what the role uses as it starts, checked for the run-as user before exec)');
+    for (const p of doc.paths) {
+      out.push(`  ${p.access.padEnd(4)} ${p.path}  ${c('2', `<- ${p.source}`)}`);
+      out.push(`  ${''.padEnd(4)} why: ${p.why}`);
+    }
     out.push('');
   }
   out.push(bold('Exec'));

@@ -12,12 +12,16 @@ import { openMysqlInit } from '../init/on-mysql.ts';
 import { resolveInitKey } from '../init/key.ts';
 import { writeConf } from '../conf-file/write.ts';
 import { awaitKeySet, hasKeySet, installKeySet, readKeySet } from '../conf-file/key-repository.ts';
-import { describeKeySet, freshKeySet } from '../conf-file/key-set.ts';
+import { type KeySet, describeKeySet, freshKeySet } from '../conf-file/key-set.ts';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../common/log.ts';
+import type { PlannedEdit } from '../settings/edits/edit.ts';
+import { withheldVariables, withoutVariables } from '../settings/withheld.ts';
+import { InputError } from '../common/errors.ts';
+import { rolePathRefusals } from './role-paths.ts';
 import type { Deadline } from '../common/retry.ts';
 import type { StopSignals } from '../exec/stop-signals.ts';
-import type { CommandSpec, RoleSpec } from '../system/system.ts';
+import type { CommandSpec, KeyRepositorySpec, RoleSpec } from '../system/system.ts';
 import type { Target } from '../common/targets.ts';
 import type { ResolvedUser } from '../exec/users.ts';
 import { waitForTargets } from '../wait/wait.ts';
@@ -29,6 +33,10 @@ export interface Preflight {
   user: ResolvedUser | null;
   /** The key of the init this role runs (Pulp's beat) or waits for (the others). */
   initKey: string;
+  /** The keys of each repository mounted from a Secret (its `source`), read and checked. */
+  keySets: ReadonlyMap<KeyRepositorySpec, KeySet>;
+  /** The environment the init's steps and the role start from: the agent's, without the secrets it consumed (withheld.ts). */
+  env: NodeJS.ProcessEnv;
 }
 
 /** The init's database connection, on the target the system keeps its lease in. */
@@ -40,10 +48,11 @@ function openInitDb(target: Target, key: string): InitDb {
 
 /**
  * Everything about a run that can be known wrong before the file is written: the exec mode,
- * the user, the programs on PATH, the working directory, the init key. A failure here leaves
- * the file as it was.
+ * the user, the programs on PATH, the working directory, what the role writes as it starts,
+ * the init key, the keys mounted from a Secret. A failure here leaves every file as it was
+ * (exit 65: nothing written).
  */
-export async function preflight<O, C>(ctx: Context<O, C>, spec: RoleSpec, willExec: boolean): Promise<Preflight> {
+export async function preflight<O, C>(ctx: Context<O, C>, spec: RoleSpec, willExec: boolean, edits: readonly PlannedEdit[]): Promise<Preflight> {
   const rewrites = (ctx.opts.signalRewrite?.value.size ?? 0) > 0;
   const mode = willExec ? chooseExecMode(ctx.opts.execMode.value, hasExecve(), rewrites).mode : undefined;
   const users = planUser(spec.exec.user);
@@ -54,9 +63,15 @@ export async function preflight<O, C>(ctx: Context<O, C>, spec: RoleSpec, willEx
     if (cmd === null) continue;
     ctx.log.trace('program', { name: cmd.argv[0], file: checkLaunch(cmd.argv, users.user, cmd.cwd, process.env) });
   }
+  // A role that would start broken (its working or log directory missing or not its own) is
+  // refused now, rather than reporting itself ready and failing its first task.
+  const [brokenPath] = willExec ? rolePathRefusals(spec.paths, users.user, ctx.system.dialect) : [];
+  if (brokenPath !== undefined) throw new InputError(brokenPath);
   const initKey = await resolveInitKey(ctx.system.initKeyArgv(ctx), ctx.opts.initKey?.value, process.env.PATH, ctx.system.awaitInit.keyHint);
-  ctx.log.trace('preflight', { user: users.user?.name ?? 'current', cwd: spec.exec.cwd, initKey });
-  return { user: users.user, initKey };
+  const keySets = new Map(spec.keys.flatMap((k) => (k.source ? [[k, readKeySet(k.source.dir, k.source.variable)] as const] : [])));
+  const withheld = withheldVariables(ctx.system.settings.fileVariables, edits);
+  ctx.log.trace('preflight', { user: users.user?.name ?? 'current', cwd: spec.exec.cwd, initKey, withheld });
+  return { user: users.user, initKey, keySets, env: withoutVariables(process.env, withheld) };
 }
 
 /** The current text of a file, or undefined when it cannot be read (it is then written). */
@@ -78,9 +93,9 @@ export function writeRoleFiles<O, C>(ctx: Context<O, C>, spec: RoleSpec): void {
 
 /**
  * The role's key repositories, before the init (bootstrap needs the credential keys): a
- * mounted Secret's keys copied in, owned by the run-as user, 0700/0600; kept by a sidecar:
- * waited for (within the deadline) and never written; without either, the keys already there
- * kept, or fresh ones made, with a warning either way.
+ * mounted Secret's keys (read by preflight) copied in, owned by the run-as user, 0700/0600;
+ * kept by a sidecar: waited for (within the deadline) and never written; without either, the
+ * keys already there kept, or fresh ones made, with a warning either way.
  */
 export async function installKeys<O, C>(ctx: Context<O, C>, spec: RoleSpec, pre: Preflight, deadline: Deadline): Promise<void> {
   const owner = { uid: pre.user?.uid, gid: pre.user?.gid };
@@ -91,7 +106,9 @@ export async function installKeys<O, C>(ctx: Context<O, C>, spec: RoleSpec, pre:
       continue;
     }
     if (k.source) {
-      const r = installKeySet(k.dir, readKeySet(k.source.dir, k.source.variable), owner);
+      const mounted = pre.keySets.get(k);
+      if (mounted === undefined) throw new Error(`${k.name} keys: not read by preflight`);
+      const r = installKeySet(k.dir, mounted, owner);
       ctx.log.info(`${k.name} keys from ${k.source.dir} (${k.source.variable}) in ${k.dir}: ${r.changed ? 'installed' : 'unchanged'}`);
       continue;
     }
@@ -147,7 +164,7 @@ export async function waitThenInit<O, C>(
 /** The init's steps in order, each to completion; the first non-zero code ends it. */
 async function runSteps<O, C>(ctx: Context<O, C>, steps: CommandSpec[], pre: Preflight, lost: AbortSignal): Promise<number> {
   for (const step of steps) {
-    const env = { ...process.env, ...step.env };
+    const env = { ...pre.env, ...step.env };
     const code = await runToCompletion({ argv: step.argv, user: pre.user, cwd: step.cwd, env, label: step.label ?? step.argv[0] ?? 'init' }, ctx.log, lost);
     if (code !== 0) return code;
   }
@@ -161,7 +178,7 @@ async function runSteps<O, C>(ctx: Context<O, C>, steps: CommandSpec[], pre: Pre
 export async function execCommand<O, C>(ctx: Context<O, C>, cmd: CommandSpec, pre: Preflight, label: string): Promise<number> {
   ctx.log.trace('exec', { argv: cmd.argv, cwd: cmd.cwd, user: pre.user?.name ?? 'current' });
   return execRole(
-    { argv: cmd.argv, user: pre.user, cwd: cmd.cwd, env: { ...process.env, ...cmd.env }, signalRewrite: ctx.opts.signalRewrite?.value, mode: ctx.opts.execMode.value, label },
+    { argv: cmd.argv, user: pre.user, cwd: cmd.cwd, env: { ...pre.env, ...cmd.env }, signalRewrite: ctx.opts.signalRewrite?.value, mode: ctx.opts.execMode.value, label },
     ctx.log,
   );
 }

@@ -6,6 +6,7 @@ import { planFromFile, writeAndReport } from './configure.ts';
 import { writeStdout } from './output.ts';
 import { exitOnStopSignals } from '../exec/stop-signals.ts';
 import { UsageError } from '../common/errors.ts';
+import { withheldVariables, withoutVariables } from '../settings/withheld.ts';
 
 export async function runTask<O, C>(ctx: Context<O, C>, name: string, args: readonly string[], exit: (code: number) => never): Promise<number> {
   const task = ctx.system.tasks?.[name];
@@ -21,6 +22,7 @@ export async function runTask<O, C>(ctx: Context<O, C>, name: string, args: read
       configure: () => writeAndReport(ctx, p, false),
       stop,
       print: writeStdout,
+      env: withoutVariables(process.env, withheldVariables(ctx.system.settings.fileVariables, p.edits)),
     },
     args,
   );

@@ -40,7 +40,7 @@ export function exitCodeMeanings(confName: string, tasks: readonly string[] = ['
   return [
   [ExitCode.ok, "done (`run`: the role's own code, after exec)"],
   [ExitCode.usage, 'usage: unknown command, option or role, or a first word that is none of them and no program on `PATH` (nothing was read or written)'],
-  [ExitCode.dataErr, `bad input: an invalid environment value, or ${confName} is not a readable INI file; nothing was written`],
+  [ExitCode.dataErr, `bad input: an invalid environment value or mounted key, ${confName} not a readable INI file, or a path the role writes as it starts that its user cannot use; nothing was written`],
   ...(rotate ? [[ExitCode.noInput, '`keystone-entrypoint rotate`: the Secret to rotate does not exist (404); nothing was written'] as const] : []),
   [
     ExitCode.unavailable,

@@ -1,16 +1,31 @@
 // Why an attempt failed, in words a person checking a pod understands. Pure: the drivers'
 // error objects are reduced to plain facts first (errorFacts), then classified.
 
-export type Reason = 'refused' | 'timeout' | 'reset' | 'dns' | 'unreachable' | 'auth' | 'vhost' | 'database' | 'protocol' | 'tls' | 'error';
+export type Reason =
+  | 'refused'
+  | 'timeout'
+  | 'no-answer'
+  | 'reset'
+  | 'dns'
+  | 'unreachable'
+  | 'auth'
+  | 'auth-plugin'
+  | 'vhost'
+  | 'database'
+  | 'protocol'
+  | 'tls'
+  | 'error';
 
 /** What to tell the person for each reason. */
 export const REASON_TEXT: Record<Reason, string> = {
   refused: 'connection refused',
   timeout: 'timed out',
+  'no-answer': 'no answer',
   reset: 'connection reset',
   dns: 'host name not found',
   unreachable: 'network unreachable',
   auth: 'authentication failed',
+  'auth-plugin': 'unsupported authentication plugin',
   vhost: 'vhost refused',
   database: 'database refused',
   protocol: 'protocol mismatch',
@@ -22,10 +37,13 @@ export const REASON_TEXT: Record<Reason, string> = {
 export const REASON_HINT: Record<Reason, string> = {
   refused: 'is the server running and listening on that port?',
   timeout: 'is the address right and reachable (firewall, NetworkPolicy)?',
+  // The TCP connection was made, so address and route are fine.
+  'no-answer': 'the connection was made: is it the server\'s own port (not another service that waits for the client to speak), or is the server hung or overloaded?',
   reset: 'is it the right port and protocol for this server?',
   dns: 'is the service name right and does it resolve in this namespace?',
   unreachable: 'is there a route to that address?',
   auth: 'check the user name and password',
+  'auth-plugin': "let the database user log in with a plugin both the agent and the service speak: mysql_native_password or caching_sha2_password (ALTER USER ... IDENTIFIED VIA/WITH ...)",
   vhost: 'create the vhost or give the user permissions on it (rabbitmqctl add_vhost, set_permissions), or fix the path of [tasks] broker_url ("//" is the vhost "/")',
   database: 'create the database and grant the user access to it, or fix the database name',
   protocol: 'is it the right kind of server on that port?',
@@ -136,7 +154,16 @@ export function toProbeError(err: unknown, where: string): ProbeError {
  * system message ("connect ECONNREFUSED 127.0.0.1:1") when there is one.
  */
 export function errorDetail(facts: ErrorFacts, err: unknown): string {
-  const detail = facts.messages.find((m) => /\bE[A-Z]{3,}\b/.test(m)) ?? facts.messages[0] ?? String(err);
-  const line = detail.replace(/\s+/g, ' ').trim();
-  return line.length > 200 ? line.slice(0, 197) + '...' : line;
+  return peerText(facts.messages.find((m) => /\bE[A-Z]{3,}\b/.test(m)) ?? facts.messages[0] ?? String(err));
+}
+
+/**
+ * Text a peer chose (a server's error message, the name of a plugin it asks for) as part of one
+ * log line: control characters (a newline, a terminal escape) as spaces, runs of space as one,
+ * at most `max` characters.
+ */
+export function peerText(text: string, max = 200): string {
+  // eslint-disable-next-line no-control-regex
+  const line = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\s]+/g, ' ').trim();
+  return line.length > max ? line.slice(0, max - 3) + '...' : line;
 }

@@ -15,6 +15,8 @@ export interface Unit {
   limit: number;
   /** For the message: "MongoDB message", "AMQP 1.0 SASL frame", ... */
   what: string;
+  /** Set when the header alone already shows the unit cannot be allowed, whatever its length (MySQL: out of sequence). */
+  problem?: string;
 }
 
 /** How a protocol delimits what a peer sends. */
@@ -24,7 +26,7 @@ export interface FrameFormat {
   measure(header: Buffer): Unit;
 }
 
-/** Why a stream was refused: a unit longer than allowed, or shorter than its own header. */
+/** Why a stream was refused: a unit longer than allowed, shorter than its own header, or with a problem its header shows. */
 export interface Refusal {
   unit: Unit;
   /** Total bytes of the stream before the refused unit. */
@@ -60,7 +62,7 @@ export class FrameScanner {
       const unit = this.format.measure(this.head);
       const start = this.seen + at - this.head.length;
       this.head = Buffer.alloc(0);
-      if (unit.length > unit.limit || unit.length < this.format.headerBytes) return { unit, offset: start };
+      if (unit.problem !== undefined || unit.length > unit.limit || unit.length < this.format.headerBytes) return { unit, offset: start };
       this.skip = unit.length - this.format.headerBytes;
     }
     this.seen += chunk.length;
@@ -70,7 +72,8 @@ export class FrameScanner {
 
 /** The message for a refused unit; one line. */
 export function refusalMessage(r: Refusal, where: string): string {
-  const { length, limit, what } = r.unit;
+  const { length, limit, what, problem } = r.unit;
+  if (problem !== undefined) return `protocol mismatch at ${where}: ${problem}`;
   return length > limit
     ? `oversized ${what} at ${where}: the peer announced ${length} bytes, at most ${limit} are allowed here; refused unread`
     : `malformed ${what} at ${where}: the peer announced ${length} bytes, less than its own header`;

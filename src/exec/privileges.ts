@@ -1,8 +1,8 @@
 // Dropping from root to PULP_RUN_AS: the environment the user gets, how a spawned child gets
-// its groups, whether it may enter its working directory, and the in-process drop right
-// before execve.
+// its groups, whether it may enter its working directory and use the paths the role writes as
+// it starts, and the in-process drop right before execve.
 import { type Stats, realpathSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { CannotExecuteError } from '../common/errors.ts';
 import { type ResolvedUser, describeUser, resolveUser } from './users.ts';
 import { envName } from '../common/program.ts';
@@ -94,12 +94,43 @@ function identityOf(user: ResolvedUser | null): Identity {
   return { uid, gid, groups: process.getgroups?.() ?? [gid], label: `uid ${uid} (the agent's own user)` };
 }
 
+/**
+ * Whether the mode bits give `who` every permission of `rwx` (read 4, write 2, search 1) on a
+ * file or directory, as the kernel picks the class: owner, else group, else other. Root may
+ * read, write and search anything (CAP_DAC_OVERRIDE).
+ */
+export function modeAllows(st: Pick<Stats, 'uid' | 'gid' | 'mode'>, who: { uid: number; gid: number; groups: number[] }, rwx: number): boolean {
+  if (who.uid === 0) return true;
+  const shift = st.uid === who.uid ? 6 : st.gid === who.gid || who.groups.includes(st.gid) ? 3 : 0;
+  return ((st.mode >> shift) & rwx) === rwx;
+}
+
 /** Search (x) permission on a directory by its mode bits, as the kernel picks the class: owner, else group, else other. */
 export function maySearch(st: Pick<Stats, 'uid' | 'gid' | 'mode'>, who: { uid: number; gid: number; groups: number[] }): boolean {
-  if (who.uid === 0) return true;
-  if (st.uid === who.uid) return (st.mode & 0o100) !== 0;
-  if (st.gid === who.gid || who.groups.includes(st.gid)) return (st.mode & 0o010) !== 0;
-  return (st.mode & 0o001) !== 0;
+  return modeAllows(st, who, 0o1);
+}
+
+/** "owner 0:0, mode 0755", for a message. */
+function ownerAndMode(st: Stats): string {
+  return `owner ${st.uid}:${st.gid}, mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}`;
+}
+
+/**
+ * The first directory on the way to `abs` (as given, and as it resolves to: a symlink's own
+ * parents need search permission too) that `who` may not search, or undefined.
+ */
+function unsearchable(who: Identity, abs: string, real: string): { dir: string; st: Stats } | undefined {
+  if (who.uid === 0) return undefined;
+  for (const dir of [...new Set([...prefixes(abs), ...prefixes(real)])]) {
+    let st: Stats;
+    try {
+      st = statSync(dir);
+    } catch {
+      continue; // a lexical prefix that is only reachable through '..' or a dangling link: realpath covered it
+    }
+    if (st.isDirectory() && !maySearch(st, who)) return { dir, st };
+  }
+  return undefined;
 }
 
 /** Every directory from / down to `path`: "/", "/a", "/a/b". */
@@ -134,22 +165,66 @@ export function checkWorkdirFor(user: ResolvedUser | null, cwd: string): string 
     return `working directory ${abs} cannot be looked up by the agent: ${(err as Error).message}`;
   }
   if (!statSync(real).isDirectory()) return `working directory ${abs} is not a directory`;
-  if (who.uid === 0) return undefined;
-  // The path as given (each prefix's stat follows its symlinks to what the kernel searches)
-  // and the path it resolves to: a symlink's own parents need search permission too.
-  const dirs = [...new Set([...prefixes(abs), ...prefixes(real)])];
-  for (const dir of dirs) {
-    let st: Stats;
-    try {
-      st = statSync(dir);
-    } catch {
-      continue; // a lexical prefix that is only reachable through '..' or a dangling link: realpath covered it
-    }
-    if (!st.isDirectory()) continue;
-    if (!maySearch(st, who)) {
-      const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
-      return `${who.label} cannot enter working directory ${abs}: no search (x) permission on ${dir} (owner ${st.uid}:${st.gid}, mode ${mode})`;
-    }
+  const denied = unsearchable(who, abs, real);
+  return denied && `${who.label} cannot enter working directory ${abs}: no search (x) permission on ${denied.dir} (${ownerAndMode(denied.st)})`;
+}
+
+/** How a role uses a path as it starts (src/system/system.ts's RolePath). */
+export type PathAccess = 'dir' | 'file' | 'read';
+
+/** The path's status, following links: undefined when it does not exist. */
+function lookUp(abs: string): { st: Stats; real: string } | undefined {
+  try {
+    return { st: statSync(abs), real: realpathSync(abs) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
-  return undefined;
+}
+
+/**
+ * Why `user` (null: the agent itself) cannot use `path` as a role does as it starts, or
+ * undefined when it can: `dir`, make entries in an existing directory (write and search);
+ * `file`, append to a regular file, or create it in an existing directory (a device or FIFO is
+ * opened as the service opens it, and not judged here); `read`, read a file. Every directory on
+ * the way must be searchable. Mode bits only, as checkWorkdirFor: an ACL, a read-only mount or
+ * a security module can still refuse.
+ */
+export function pathProblem(user: ResolvedUser | null, path: string, access: PathAccess): string | undefined {
+  const who = identityOf(user);
+  const abs = resolve(path);
+  let found: { st: Stats; real: string } | undefined;
+  try {
+    found = lookUp(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOTDIR' ? `${abs}: a part of its path is a file, not a directory` : `${abs} cannot be looked up by the agent: ${(err as Error).message}`;
+  }
+  const blocked = (where: string, real: string): string | undefined => {
+    const denied = unsearchable(who, where, real);
+    return denied && `${who.label} cannot reach ${abs}: no search (x) permission on ${denied.dir} (${ownerAndMode(denied.st)})`;
+  };
+  if (found === undefined) {
+    if (access !== 'file') return `${abs} does not exist`;
+    // Made where it is missing: its directory must exist and take new entries.
+    const parent = dirname(abs);
+    let dir: { st: Stats; real: string } | undefined;
+    try {
+      dir = lookUp(parent);
+    } catch (err) {
+      return `${parent} cannot be looked up by the agent: ${(err as Error).message}`;
+    }
+    if (dir === undefined) return `${abs} does not exist, nor its directory ${parent}`;
+    if (!dir.st.isDirectory()) return `${parent} is not a directory`;
+    return blocked(parent, dir.real) ?? (modeAllows(dir.st, who, 0o3) ? undefined : `${who.label} cannot create ${abs}: no write (w) permission on ${parent} (${ownerAndMode(dir.st)})`);
+  }
+  const { st, real } = found;
+  if (access === 'dir') {
+    if (!st.isDirectory()) return `${abs} is not a directory`;
+    return blocked(abs, real) ?? (modeAllows(st, who, 0o3) ? undefined : `${who.label} cannot make entries in ${abs}: no write (w) permission (${ownerAndMode(st)})`);
+  }
+  if (st.isDirectory()) return `${abs} is a directory, not a file`;
+  if (access === 'file' && !st.isFile()) return undefined;
+  const rw = access === 'read' ? 0o4 : 0o2;
+  return blocked(dirname(abs), dirname(real)) ?? (modeAllows(st, who, rw) ? undefined : `${who.label} cannot ${access === 'read' ? 'read' : 'write to'} ${abs}: no ${access === 'read' ? 'read (r)' : 'write (w)'} permission (${ownerAndMode(st)})`);
 }

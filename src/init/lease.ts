@@ -2,12 +2,14 @@
 // updates and how to read a lease. One lease (one init at a time across all pods, whatever
 // the key); one completion record per key.
 //
-// Taking the lease is one findOneAndUpdate with upsert whose filter matches only a lease that
-// is free, expired, or already ours. When another holder's live lease exists the filter
-// misses, the upsert tries to insert a second document with the same _id, and the unique _id
-// index refuses it (E11000): that error means "held by someone else". Two racers on a
-// missing document are the same case: one insert wins, the other gets E11000 (MongoDB may
-// retry it internally as an update, which then misses the filter: same answer).
+// Taking the lease is one findOneAndUpdate, chosen from the lease as read just before
+// (acquireStep): with upsert, whose filter matches only a lease that is free or already ours;
+// or, when another holder's lease was read, one that matches only that holder's lease once it
+// expired. When another holder's lease exists the upsert's filter misses, it tries to insert
+// a second document with the same _id, and the unique _id index refuses it (E11000): that
+// error means "held by someone else". Two racers on a missing document are the same case: one
+// insert wins, the other gets E11000 (MongoDB may retry it internally as an update, which
+// then misses the filter: same answer).
 // Times are the database server's clock (InitStore.serverNow: the `localTime` of its hello
 // reply; FerretDB 1.24 has neither update pipelines with $$NOW nor $expr comparisons), so a
 // pod whose clock is off cannot take over a live lease. The holder's id is unique per start
@@ -54,8 +56,26 @@ export function doneId(key: string): string {
   return `done:${key}`;
 }
 
-export function acquireFilter(holder: Holder, now: Date): Record<string, unknown> {
-  return { _id: LEASE_ID, $or: [{ holder: null }, { expiresAt: { $lte: now } }, { holder: holder.id }] };
+/**
+ * How a start tries for the lease, from the lease as it read it: `free` (or already its own)
+ * takes it only while it is free or its own; `takeover` takes it only from that very holder,
+ * and only once it expired. Each is one conditional update, so "took over X" is said only when
+ * the update itself found X's lease expired: a holder that released it between the read and
+ * the update makes the update miss (and the next try finds it free), never a false alarm.
+ */
+export function acquireStep(before: LeaseDoc | null, holder: Holder): { kind: 'free' } | { kind: 'takeover'; from: LeaseDoc & { holder: string } } {
+  if (before === null || before.holder === null || before.holder === holder.id) return { kind: 'free' };
+  return { kind: 'takeover', from: { ...before, holder: before.holder } };
+}
+
+/** The update of a `free` step matches only a free lease or the holder's own. */
+export function freeFilter(holder: Holder): Record<string, unknown> {
+  return { _id: LEASE_ID, $or: [{ holder: null }, { holder: holder.id }] };
+}
+
+/** The update of a `takeover` step matches only `previous`'s lease, expired at `now`. */
+export function takeoverFilter(previous: string, now: Date): Record<string, unknown> {
+  return { _id: LEASE_ID, holder: previous, expiresAt: { $lte: now } };
 }
 
 export function acquireUpdate(holder: Holder, key: string, now: Date, ttlMs: number): { $set: Omit<LeaseDoc, '_id'> } {

@@ -3,7 +3,22 @@
 // error leaves as a StoreError, so store-call.ts can tell "try again" from "give up" without the driver.
 import type { Db } from 'mongodb';
 import { REASON_HINT, REASON_TEXT, classifyFacts, errorDetail, errorFacts } from '../dependencies/classify.ts';
-import { type DoneDoc, INIT_COLLECTION, LEASE_ID, type LeaseDoc, acquireFilter, acquireUpdate, commitUpdate, doneId, isDuplicateKey, releaseUpdate, renewFilter, renewUpdate } from './lease.ts';
+import {
+  type DoneDoc,
+  INIT_COLLECTION,
+  LEASE_ID,
+  type LeaseDoc,
+  acquireStep,
+  acquireUpdate,
+  commitUpdate,
+  doneId,
+  freeFilter,
+  isDuplicateKey,
+  releaseUpdate,
+  renewFilter,
+  renewUpdate,
+  takeoverFilter,
+} from './lease.ts';
 import { StoreError } from './store-error.ts';
 import type { AcquireResult, InitStore } from './store.ts';
 
@@ -72,17 +87,19 @@ export function mongoInitStore(db: Db, collectionName = INIT_COLLECTION): InitSt
     },
     readLease,
     async tryAcquire(holder, key, now, ttlMs): Promise<AcquireResult> {
-      const before = await readLease();
+      const step = acquireStep(await readLease(), holder);
       try {
-        const after = (await col.findOneAndUpdate(acquireFilter(holder, now), acquireUpdate(holder, key, now, ttlMs), {
-          upsert: true,
-          returnDocument: 'after',
-        })) as LeaseDoc | null;
+        // Free: upserted, so the first start makes the lease document; when another holder's
+        // document exists the filter misses and the insert is refused (E11000): not ours.
+        const after = (await col.findOneAndUpdate(
+          step.kind === 'free' ? freeFilter(holder) : takeoverFilter(step.from.holder, now),
+          acquireUpdate(holder, key, now, ttlMs),
+          { upsert: step.kind === 'free', returnDocument: 'after' },
+        )) as LeaseDoc | null;
         if (after !== null && after.holder === holder.id) {
-          const tookOver = before !== null && before.holder !== null && before.holder !== holder.id ? before : null;
-          return { acquired: true, tookOver, pending: after.committing ?? null };
+          return { acquired: true, tookOver: step.kind === 'takeover' ? step.from : null, pending: after.committing ?? null };
         }
-        return { acquired: false, current: after };
+        return { acquired: false, current: after ?? (await readLease()) };
       } catch (err) {
         if (isDuplicateKey(err)) return { acquired: false, current: await readLease() };
         throw toStoreError(err, db.databaseName);

@@ -5,7 +5,7 @@
 // StoreError, so store-call.ts can tell "try again" from "give up" without the driver.
 import type { Connection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { REASON_HINT, REASON_TEXT, classifyFacts, errorDetail, errorFacts } from '../dependencies/classify.ts';
-import { type DoneDoc, LEASE_ID, type LeaseDoc, doneId } from './lease.ts';
+import { type DoneDoc, LEASE_ID, type LeaseDoc, acquireStep, doneId } from './lease.ts';
 import { StoreError } from './store-error.ts';
 import type { AcquireResult, InitStore } from './store.ts';
 
@@ -152,18 +152,18 @@ export function mysqlInitStore(conn: Connection, database: string, table = INIT_
     },
     tryAcquire(holder, key, _now, ttlMs): Promise<AcquireResult> {
       return wrap(async () => {
-        const before = await readLease();
+        const step = acquireStep(await readLease(), holder);
         // One UPDATE, its condition on the server's clock: InnoDB's row lock serialises
-        // racers, and the second sees the first's holder and misses.
+        // racers, and the second sees the first's holder and misses. A takeover names the
+        // holder it found expired, so it misses when that one released the lease meanwhile.
         const took = await changed(
           `UPDATE ${t} SET holder = ?, host = ?, init_key = ?, acquired_at = NOW(3), renewed_at = NOW(3), expires_at = ${EXPIRES}
-           WHERE id = ? AND (holder IS NULL OR expires_at <= NOW(3) OR holder = ?)`,
-          [holder.id, holder.host, key, micros(ttlMs), LEASE_ID, holder.id],
+           WHERE id = ? AND ${step.kind === 'free' ? '(holder IS NULL OR holder = ?)' : 'holder = ? AND expires_at <= NOW(3)'}`,
+          [holder.id, holder.host, key, micros(ttlMs), LEASE_ID, step.kind === 'free' ? holder.id : step.from.holder],
         );
         const after = await readLease();
         if (took && after !== null && after.holder === holder.id) {
-          const tookOver = before !== null && before.holder !== null && before.holder !== holder.id ? before : null;
-          return { acquired: true, tookOver, pending: after.committing ?? null };
+          return { acquired: true, tookOver: step.kind === 'takeover' ? step.from : null, pending: after.committing ?? null };
         }
         return { acquired: false, current: after };
       });

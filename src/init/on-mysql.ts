@@ -1,5 +1,6 @@
 // The init's connection to a MySQL/MariaDB database (Keystone's): one mysql2 connection, made
-// after the waits and retried until the deadline, with a mysqlInitStore over it for init-db.ts.
+// after the waits and retried until the deadline, with a mysqlInitStore over it for init-db.ts;
+// what the server may send is bounded as in the wait (src/dependencies/mysql/).
 // A connection that breaks (a failover, the server restarted) is replaced at the next store
 // call, which store-call.ts retries: one mysql2 connection never comes back by itself. The
 // driver loads only here (and in the wait).
@@ -10,8 +11,8 @@ import { envName } from '../common/program.ts';
 import { type Deadline, retryUntil } from '../common/retry.ts';
 import type { MysqlTarget } from '../common/targets.ts';
 import { REASON_HINT, toProbeError } from '../dependencies/classify.ts';
-import { loadMysql } from '../dependencies/drivers.ts';
-import { permanentRefusal } from '../wait/mysql.ts';
+import { mysqlFailure, openMysql } from '../dependencies/mysql/connect.ts';
+import { MYSQL_SESSION_LIMITS } from '../dependencies/mysql/stream.ts';
 import { type InitDb, lazyStore } from './init-db.ts';
 import type { InitStore } from './store.ts';
 import { mysqlInitStore } from './mysql-store.ts';
@@ -27,18 +28,14 @@ const OP_TIMEOUT_MS = 10_000;
 const CONNECT_POLL_MS = 500;
 
 async function connect(target: MysqlTarget, timeoutMs: number): Promise<Connection> {
-  const mysql = await loadMysql();
-  const conn = await mysql.createConnection({
-    host: target.host,
-    port: target.port,
-    user: target.username,
-    ...(target.password !== undefined ? { password: target.password } : {}),
-    database: target.database,
-    connectTimeout: timeoutMs,
-    // mysql-store.ts sets the session to UTC; DATETIME values are read as UTC instants.
-    timezone: 'Z',
-  });
-  return conn;
+  // mysql-store.ts sets the session to UTC; DATETIME values are read as UTC instants.
+  const link = openMysql(target, MYSQL_SESSION_LIMITS, timeoutMs, { timezone: 'Z' });
+  try {
+    return await link.connection;
+  } catch (err) {
+    link.destroy();
+    throw mysqlFailure(err, link.state, target.address, timeoutMs);
+  }
 }
 
 /** A live connection and its store; replaced once the connection reports an error. */
@@ -58,7 +55,7 @@ export function openMysqlInit(target: MysqlTarget): InitDb {
       deadline,
       attempt: (_n, leftMs) => connect(target, Math.round(Math.min(OP_TIMEOUT_MS, Math.max(1000, leftMs)))),
       failure: (err) => {
-        const p = permanentRefusal(err, target.address) ?? toProbeError(err, target.address);
+        const p = toProbeError(err, target.address);
         if (p.permanent) throw new UnavailableError(`${cannot}: ${p.message}; ${REASON_HINT[p.reason]}`);
         return p;
       },

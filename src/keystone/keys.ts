@@ -4,7 +4,7 @@
 import { type ConfigView, keyParts, setValueOf } from '../ini/config-view.ts';
 import { isSecretKey } from '../common/redact.ts';
 
-export type Reader = 'mysql wait' | 'init' | 'keys' | 'rotation' | 'keystone';
+export type Reader = 'mysql wait' | 'init' | 'keys' | 'rotation' | 'role paths' | 'keystone';
 
 export interface KeystoneKey {
   /** Keystone's value when the file leaves the key out (only where the agent needs one). */
@@ -37,6 +37,11 @@ export const KEYSTONE_KEYS = {
   'credential.cache_time': { secret: false, readBy: ['rotation', 'keystone'] },
   'cache.expiration_time': { default: '600', secret: false, readBy: ['rotation', 'keystone'] },
   'DEFAULT.admin_token': { secret: true, readBy: ['keystone'] },
+  // oslo.log, as the API starts: a logging configuration file to read, else a log file to
+  // append to (roles.ts); unset, Keystone logs to stderr.
+  'DEFAULT.log_config_append': { secret: false, readBy: ['role paths', 'keystone'] },
+  'DEFAULT.log_file': { secret: false, readBy: ['role paths', 'keystone'] },
+  'DEFAULT.log_dir': { secret: false, readBy: ['role paths', 'keystone'] },
 } as const satisfies Record<string, KeystoneKey>;
 
 export type KeyId = keyof typeof KEYSTONE_KEYS;

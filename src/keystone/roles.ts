@@ -1,11 +1,11 @@
 // The role table: Keystone has one role, `api`, run by every replica: the one-time init
 // (db_sync, then bootstrap when a password is given) under the lease, its keys installed, then
 // the API under gunicorn as `keystone`. Pure data read by the preview and by run.
-import { dirname, join } from 'node:path';
-import type { CommandSpec, KeyRepositorySpec, RoleSpec } from '../system/system.ts';
-import type { ConfigView } from '../ini/config-view.ts';
+import { dirname, join, resolve } from 'node:path';
+import type { CommandSpec, KeyRepositorySpec, RolePath, RoleSpec } from '../system/system.ts';
+import { type ConfigView, keyParts } from '../ini/config-view.ts';
 import { KEYSTONE_WSGI_APP, bindAddress, gunicornConfig } from './gunicorn.ts';
-import { keystoneValue } from './keys.ts';
+import { type KeyId, keystoneValue } from './keys.ts';
 import type { KeystoneOptions } from './settings.ts';
 import { KEY_KINDS, type KeyKind } from './key-kinds.ts';
 
@@ -61,6 +61,26 @@ export function keyRepositories(conf: ConfigView, o: KeystoneOptions): KeyReposi
   ];
 }
 
+/**
+ * What the API opens as it starts, from oslo.log (log.setup, as keystone.server.configure
+ * calls it in each gunicorn worker): the logging configuration of [DEFAULT] log_config_append,
+ * which then replaces everything else; else the file of log_file (in log_dir when both are
+ * set), or log_dir/BINARY.log with log_dir alone, BINARY being the script the process started
+ * from: gunicorn. Without it every worker fails to boot and gunicorn exits.
+ */
+function logPaths(conf: ConfigView): RolePath[] {
+  // Python's os.path.join, as oslo.log uses it: an absolute last part wins; relative to the role's CWD.
+  const at = (id: KeyId, parts: string[], access: RolePath['access'], why: string): RolePath => ({ ...keyParts(id), path: resolve(CWD, ...parts), access, why });
+  const append = keystoneValue(conf, 'DEFAULT.log_config_append');
+  if (append !== undefined) return [at('DEFAULT.log_config_append', [append], 'read', 'oslo.log reads the logging configuration from it as each API worker starts')];
+  const file = keystoneValue(conf, 'DEFAULT.log_file');
+  const dir = keystoneValue(conf, 'DEFAULT.log_dir');
+  const why = 'oslo.log opens the log file to append as each API worker starts; a worker that cannot fails to boot';
+  if (file !== undefined) return [at('DEFAULT.log_file', dir === undefined ? [file] : [dir, file], 'file', why)];
+  if (dir !== undefined) return [at('DEFAULT.log_dir', [dir, 'gunicorn.log'], 'file', why)];
+  return [];
+}
+
 export function apiSpec(i: ApiInputs): RoleSpec {
   // Keystone finds its file itself (/etc/keystone/keystone.conf, ~/keystone.conf, ...): the
   // API is told with OS_KEYSTONE_CONFIG_FILES, keystone-manage with --config-file, so both
@@ -81,6 +101,7 @@ export function apiSpec(i: ApiInputs): RoleSpec {
     exec: as(['gunicorn', '-c', file, ...i.extraArgs]),
     files: [{ path: file, text: gunicornConfig({ ...o.listen.value, workers: o.workers.value }), why: `gunicorn's settings: bind ${bindAddress(o.listen.value)}, ${o.workers.value} workers, ${KEYSTONE_WSGI_APP}` }],
     keys: keyRepositories(i.conf, o),
+    paths: logPaths(i.conf),
     settings: [],
   };
 }

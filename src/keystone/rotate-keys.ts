@@ -169,7 +169,7 @@ async function rotateCredential(j: Job): Promise<number> {
   await waitForTargets(j.i.targets, { deadline: j.deadline, log: j.log });
   const migrate = (lost: AbortSignal): Promise<number> =>
     runToCompletion(
-      { argv: ['keystone-manage', '--config-file', confPath, 'credential_migrate'], user: users.user, cwd: '/', env: { ...process.env, OS_KEYSTONE_CONFIG_FILES: confPath }, label: 'keystone-manage credential_migrate' },
+      { argv: ['keystone-manage', '--config-file', confPath, 'credential_migrate'], user: users.user, cwd: '/', env: { ...j.i.env, OS_KEYSTONE_CONFIG_FILES: confPath }, label: 'keystone-manage credential_migrate' },
       j.log,
       lost,
     );

@@ -5,7 +5,7 @@ import { type ConfigView, keyParts as splitId, setValueOf } from '../ini/config-
 import { isSecretKey } from '../common/redact.ts';
 
 /** The parts of the agent that read a key from the effective file. */
-export type AgentReader = 'mongodb wait' | 'init' | 'broker wait' | 'messaging check' | 'role command' | 'syslog check';
+export type AgentReader = 'mongodb wait' | 'init' | 'broker wait' | 'messaging check' | 'role command' | 'syslog check' | 'role paths';
 
 /**
  * Pulp's own programs that the agent starts and that read the key as they start, from Pulp 2's
@@ -45,6 +45,9 @@ const MESSAGING: readonly Reader[] = ['messaging check', 'pulp-manage-db'];
 export const PULP_KEYS = {
   'server.server_name': { secret: false, readBy: ['role command'], env: 'PULP_SERVER_NAME' },
   'server.log_type': { default: 'syslog', secret: false, readBy: ['syslog check', 'celery', 'pulp-manage-db'] },
+  // The workers' (and the resource manager's) scratch space: pulp.server.async.app's
+  // initialize_worker makes WORKING_DIRECTORY/<node name> as each starts (roles.ts).
+  'server.working_directory': { default: '/var/cache/pulp', secret: false, readBy: ['role paths'] },
   'database.seeds': { default: 'localhost:27017', secret: false, readBy: DB },
   'database.name': { default: 'pulp_database', secret: false, readBy: DB, env: 'PULP_DB_NAME' },
   'database.username': { secret: false, readBy: DB, env: 'PULP_DB_USERNAME' },

@@ -1,7 +1,8 @@
 // The role table: what each Pulp role runs, as whom and where. Pure data read by the preview
 // and by run, so both show and do exactly the same thing.
 import type { ConfigView } from '../ini/config-view.ts';
-import { setValue } from './keys.ts';
+import type { RolePath } from '../system/system.ts';
+import { keyParts, pulpValue, setValue } from './keys.ts';
 
 export const ROLES = ['beat', 'resource_manager', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
@@ -24,6 +25,8 @@ export interface RoleSpec {
   exec: CommandSpec;
   /** Where N of reserved_resource_worker-N came from (workers only). */
   workerIdFrom?: string;
+  /** What the role writes as it starts. */
+  paths: RolePath[];
 }
 
 export interface RoleInputs {
@@ -48,6 +51,22 @@ export function statefulSetOrdinal(hostname: string): number | undefined {
   return m?.[2] === undefined ? undefined : Number(m[2]);
 }
 
+/**
+ * Every Celery worker process (resource_manager and worker; not beat) runs Pulp's
+ * initialize_worker as it starts (pulp/server/async/app.py, on celeryd_after_setup): it removes
+ * and makes [server] working_directory/<node name> (os.mkdir, so the directory itself must
+ * exist). Celery 4.0.2 logs a signal handler's exception and goes on, so without that directory
+ * the worker still says "ready" and then fails every task that asks for its working directory.
+ */
+function workingDirectory(conf: ConfigView): RolePath {
+  return {
+    ...keyParts('server.working_directory'),
+    path: pulpValue(conf, 'server.working_directory') ?? '',
+    access: 'dir',
+    why: "each Celery worker makes its own working directory there as it starts (Pulp's initialize_worker), and its tasks work in it",
+  };
+}
+
 export function roleSpec(role: Role, inputs: RoleInputs): RoleSpec {
   // The host part of the node names: [server] server_name, as the original images did; unset,
   // the host name, as Pulp's own units do (`-n resource_manager@%%h`), which is also what Pulp
@@ -61,6 +80,7 @@ export function roleSpec(role: Role, inputs: RoleInputs): RoleSpec {
     case 'beat':
       return {
         role,
+        paths: [],
         init: { argv: [...INIT_ARGV], user: inputs.runAs, cwd },
         exec: as([
           'celery',
@@ -75,6 +95,7 @@ export function roleSpec(role: Role, inputs: RoleInputs): RoleSpec {
       return {
         role,
         init: null,
+        paths: [workingDirectory(inputs.conf)],
         exec: as([
           'celery',
           'worker',
@@ -100,6 +121,7 @@ export function roleSpec(role: Role, inputs: RoleInputs): RoleSpec {
         role,
         init: null,
         workerIdFrom,
+        paths: [workingDirectory(inputs.conf)],
         exec: as([
           'celery',
           'worker',

@@ -63,6 +63,7 @@ export const PULP: System<PulpOptions, ServerVars> = {
       exec: spec.exec,
       files: [],
       keys: [],
+      paths: spec.paths,
       settings: spec.workerIdFrom ? [{ name: 'worker id', value: workerN, from: [spec.workerIdFrom] }] : [],
     };
   },

@@ -17,7 +17,7 @@ export interface CommandSpec {
   argv: string[];
   user: string;
   cwd: string;
-  /** Variables added to the agent's environment for this command (a NAME_FILE's value as NAME). */
+  /** Variables added for this command to the environment the steps and the role start from (the agent's, without the secrets it consumed): a NAME_FILE's value as NAME. */
   env?: Readonly<Record<string, string>>;
   /** How log lines name it ("keystone-manage db_sync"); argv[0] when unset. */
   label?: string;
@@ -48,6 +48,22 @@ export interface RoleFile {
   why: string;
 }
 
+/**
+ * A path the role writes (or reads) as it starts, named by a key of the effective file: checked
+ * for the run-as user before anything is written, so that a role that would start broken is
+ * refused instead of reporting itself ready and failing its first task.
+ */
+export interface RolePath {
+  /** The key that names it, in the system's file (its value, or its default). */
+  section: string;
+  key: string;
+  path: string;
+  /** dir: the role makes entries in it; file: it opens it to append (made in its directory when missing); read: it reads it. */
+  access: 'dir' | 'file' | 'read';
+  /** What the role does there, in the message and the preview. */
+  why: string;
+}
+
 export interface RoleSpec {
   role: string;
   /**
@@ -60,6 +76,8 @@ export interface RoleSpec {
   files: RoleFile[];
   /** Key repositories installed before the init, owned by the run-as user. */
   keys: KeyRepositorySpec[];
+  /** What the role writes or reads as it starts (not the files above, which the agent writes). */
+  paths: RolePath[];
   /** Rows the preview adds to its settings (the worker's N and where it came from, ...). */
   settings: PreviewSetting[];
 }
@@ -107,6 +125,8 @@ export interface TaskInputs<O, C> {
   stop: StopSignals;
   /** Writes what the task was asked to print on stdout (74 when it cannot). */
   print(text: string): Promise<void>;
+  /** The environment for the service's own tools it starts: the secrets written into the file withheld (settings/withheld.ts). */
+  env: NodeJS.ProcessEnv;
 }
 
 /** A command of the system's own that needs its settings and file (Keystone: sync-keys, rotate). */

@@ -33,6 +33,8 @@ if (s) {
     ...serviceVariables(s),
     PULP_BROKER_SCHEME: 'amqp',
     PULP_CELERY_WORKDIR: work,
+    // The workers' [server] working_directory (Pulp's /var/cache/pulp is not on this machine).
+    PULP_CONF__SERVER__WORKING_DIRECTORY: work,
     PULP_RUN_AS: isRoot ? 'nobody' : String(process.getuid?.()),
     PULP_INIT_KEY: `cli-run-${process.pid}-${Date.now()}`,
     PULP_WAIT_TIMEOUT: '20',

@@ -4,7 +4,7 @@
 // a clear reason, keep its deadline and stay small (peak RSS: test/helpers/measure.ts). The
 // other dependency is the real server from test/services/start.sh.
 import t, { type Test } from 'tap';
-import net from 'node:net';
+import { type Peer, flood, scriptedPeer } from '../helpers/net.ts';
 import { type Measured, runMeasured } from '../helpers/measure.ts';
 import { requireServices, serviceVariables } from '../helpers/services.ts';
 import { confCopy, tempDir } from '../helpers/temp.ts';
@@ -16,33 +16,12 @@ const DEADLINE_S = 3;
  * A listener that waits for the client's first bytes, answers with `prefix` and then writes
  * zeros as fast as the client reads them, until the client goes away.
  */
-async function floodingPeer(prefix: Buffer): Promise<{ port: number; connections: () => number }> {
-  let connections = 0;
-  const zeros = Buffer.alloc(64 * 1024);
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    connections++;
-    sockets.add(s);
-    s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
-    s.once('data', () => {
-      s.write(prefix);
-      const pump = (): void => {
-        while (!s.destroyed && s.write(zeros));
-      };
-      s.on('drain', pump);
-      pump();
-    });
+function floodingPeer(prefix: Buffer): Promise<Peer> {
+  return scriptedPeer(t, async (s, next) => {
+    await next();
+    s.write(prefix);
+    flood(s, Buffer.alloc(64 * 1024));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  return { port: (server.address() as net.AddressInfo).port, connections: () => connections };
 }
 
 const s = requireServices(t, 'the hostile-peer wait tests (the other dependency is real)');

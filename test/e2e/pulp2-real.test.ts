@@ -129,6 +129,11 @@ if (s && pulp2) {
       const workdir = join(view, 'celery');
       mkdirSync(workdir);
       chownSync(workdir, apache.uid, apache.gid);
+      // [server] working_directory, where each worker makes its own as it starts: Pulp's
+      // /var/cache/pulp is not on this machine, and the agent refuses a worker without it.
+      const cache = join(view, 'cache');
+      mkdirSync(cache);
+      chownSync(cache, apache.uid, apache.gid);
       const env: NodeJS.ProcessEnv = {
         PATH: `${pulp2}/venv/bin:/usr/bin:/bin`,
         HOSTNAME: host,
@@ -142,6 +147,7 @@ if (s && pulp2) {
         PULP_CONF__MESSAGING__TRANSPORT: 'rabbitmq',
         PULP_CONF__SERVER__LOG_TYPE: 'console',
         PULP_CELERY_WORKDIR: workdir,
+        PULP_CONF__SERVER__WORKING_DIRECTORY: cache,
         PULP_EXEC_MODE: program.execMode,
         // Two cores shared with everything else: generous, the deadline is not what is tested.
         PULP_WAIT_TIMEOUT: '240',

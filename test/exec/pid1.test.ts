@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import {
@@ -130,6 +130,38 @@ if (s) {
         t.same(start?.uid, [nobody.uid, nobody.uid, nobody.uid]);
         t.same(start?.groups, [...nobody.groups].sort((a, b) => a - b), `the groups of nobody in /etc/group: ${nobody.groups.join(',')}`);
       });
+    });
+
+    t.test(`${mode.name}: beat's init and role get none of the secrets the agent consumed (the role's /proc/PID/environ)`, async (t) => {
+      const set = await setUp(t, mode, false);
+      if (set === undefined) return;
+      const { node, dir, key, env } = set;
+      const rec = join(dir, 'environ.jsonl');
+      const secret = 'oauth-s3cret-value';
+      const passwordFile = join(dir, 'msg-password');
+      writeFileSync(passwordFile, `${s.amqpPassword}\n`);
+      const run = runAsPid1(
+        agentArgv(['beat'], node),
+        env(rec, { FAKE_INIT_SLEEP: '0', PULP_INIT_KEY: `${key}-environ`, MSG_SERVICE_PASSWORD: undefined, MSG_SERVICE_PASSWORD_FILE: passwordFile, PULP_CONF__OAUTH__OAUTH_SECRET: secret }),
+      );
+      t.teardown(() => void run.child.kill('SIGKILL'));
+      const pid1 = await run.pid1();
+      await waitFor('the role to be ready', () => readRecord(rec).find((e) => e.event === 'ready'), 60_000).catch((err: unknown) => {
+        throw new Error(`${String(err)}; output:\n${run.output()}`);
+      });
+      const rolePid = execMode ? pid1 : Number(readFileSync(`/proc/${pid1}/task/${pid1}/children`, 'utf8').trim().split(/\s+/)[0]);
+      const environ = readFileSync(`/proc/${rolePid}/environ`, 'latin1').split('\0').filter((v) => v !== '');
+      const names = environ.map((v) => v.slice(0, v.indexOf('=')));
+      const withheld = ['MSG_SERVICE_PASSWORD', 'MSG_SERVICE_PASSWORD_FILE', 'PULP_CONF__OAUTH__OAUTH_SECRET'];
+      t.same(names.filter((n) => withheld.includes(n)), [], `the role (pid ${rolePid}) has none of ${withheld.join(', ')}`);
+      t.notOk(environ.some((v) => v.includes(secret) || v.includes(s.amqpPassword)), 'nor their values under any name');
+      t.ok(['PATH', 'MSG_SERVICE_USER', 'DB_SERVICE_HOST', 'PULP_SERVER_CONF', 'PULP_INIT_KEY'].every((n) => names.includes(n)), 'the rest is passed on');
+      t.match(readFileSync(join(dir, 'server.conf'), 'utf8'), /^oauth_secret: oauth-s3cret-value$/m, 'the secret is in the file the role reads');
+      const init = readRecord(rec).find((e) => e.prog === 'pulp-manage-db' && e.event === 'start');
+      t.ok(init?.env?.includes('PULP_SERVER_CONF'), 'pulp-manage-db ran and recorded its environment');
+      t.same(init?.env?.filter((n) => withheld.includes(n)), [], 'pulp-manage-db got none of them either');
+      process.kill(pid1, 'SIGTERM');
+      t.equal((await run.exit).code, 0, run.output());
     });
 
     t.test(`${mode.name}: signals and exit codes pass through PID 1`, async (t) => {

@@ -1,13 +1,14 @@
 // The pure parts of the exec stage: PATH lookup (src/common/program-path.ts), signal rewrite and
 // exit codes (src/common/signals.ts), mode choice (src/exec/mode.ts), launch plan and working
-// directory checks (src/exec/privileges.ts), /etc/passwd users (src/exec/users.ts).
+// directory checks and the paths a role uses as it starts (src/exec/privileges.ts), /etc/passwd
+// users (src/exec/users.ts).
 import t from 'tap';
 import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveOnPath } from '../../src/common/program-path.ts';
 import { exitCodeOf, parseSignalRewrite } from '../../src/common/signals.ts';
 import { chooseExecMode } from '../../src/exec/mode.ts';
-import { checkWorkdirFor, envForUser, maySearch, planLaunch, planUser } from '../../src/exec/privileges.ts';
+import { checkWorkdirFor, envForUser, maySearch, pathProblem, planLaunch, planUser } from '../../src/exec/privileges.ts';
 import type { ResolvedUser } from '../../src/exec/users.ts';
 import { createTestUser } from '../helpers/exec.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -141,4 +142,55 @@ t.test('checkWorkdirFor: search permission along the path for the target user', 
   t.match(checkWorkdirFor(user, join(closed, 'link')), /no search \(x\) permission on .*closed \(/, 'a symlink inside a closed directory does not open it');
   t.equal(checkWorkdirFor({ ...user, name: 'root', uid: 0, gid: 0, groups: [0] }, inner), undefined, 'root as the target user enters anything');
   t.equal(checkWorkdirFor(null, inner), undefined, 'the agent (root) itself');
+});
+
+t.test('pathProblem: what a role writes or reads as it starts, by the mode bits, for a user who owns none of it', async (t) => {
+  const other: ResolvedUser = { name: 'other', uid: 4242, gid: 4242, groups: [4242], home: '/nonexistent', shell: '/sbin/nologin' };
+  const who = 'other (uid 4242, gid 4242, groups 4242)';
+  const base = tempDir(t, 'paths-');
+  chmodSync(base, 0o755);
+  const dir = (name: string, mode: number): string => {
+    const p = join(base, name);
+    mkdirSync(p);
+    chmodSync(p, mode);
+    return p;
+  };
+  const file = (name: string, mode: number): string => {
+    const p = join(base, name);
+    writeFileSync(p, '');
+    chmodSync(p, mode);
+    return p;
+  };
+  const open = dir('open', 0o777);
+  const shut = dir('shut', 0o755);
+  const closed = dir('closed', 0o700);
+  const writable = file('writable.log', 0o666);
+  const readOnly = file('read-only.log', 0o644);
+  const secret = file('secret.conf', 0o600);
+  const inClosed = join(closed, 'inner.log');
+  writeFileSync(inClosed, '');
+  chmodSync(inClosed, 0o666);
+
+  t.equal(pathProblem(other, open, 'dir'), undefined, 'dir: a directory open to all');
+  t.equal(pathProblem(other, shut, 'dir'), `${who} cannot make entries in ${shut}: no write (w) permission (owner ${process.getuid?.()}:${process.getgid?.()}, mode 0755)`);
+  t.equal(pathProblem(other, join(base, 'missing'), 'dir'), `${join(base, 'missing')} does not exist`);
+  t.equal(pathProblem(other, writable, 'dir'), `${writable} is not a directory`);
+  t.match(pathProblem(other, join(closed, 'sub'), 'dir'), /does not exist|no search/, 'behind a closed directory');
+
+  t.equal(pathProblem(other, writable, 'file'), undefined, 'file: a regular file it may write');
+  t.equal(pathProblem(other, join(open, 'new.log'), 'file'), undefined, 'file: made in a directory open to all');
+  t.match(pathProblem(other, readOnly, 'file'), new RegExp(`^${who.replace(/[()]/g, '\\$&')} cannot write to .*read-only\\.log: no write \\(w\\) permission \\(owner \\d+:\\d+, mode 0644\\)$`));
+  t.match(pathProblem(other, join(shut, 'new.log'), 'file'), /cannot create .*shut\/new\.log: no write \(w\) permission on .*shut \(owner \d+:\d+, mode 0755\)/);
+  t.equal(pathProblem(other, join(base, 'nope', 'x.log'), 'file'), `${join(base, 'nope', 'x.log')} does not exist, nor its directory ${join(base, 'nope')}`);
+  t.match(pathProblem(other, inClosed, 'file'), /cannot reach .*closed\/inner\.log: no search \(x\) permission on .*closed \(owner \d+:\d+, mode 0700\)/, 'a file it may write, in a directory it may not enter');
+  t.equal(pathProblem(other, open, 'file'), `${open} is a directory, not a file`);
+  t.equal(pathProblem(other, '/dev/null', 'file'), undefined, 'a device is opened as the service opens it, not judged');
+  t.match(pathProblem(other, join(writable, 'sub.log'), 'file'), /a part of its path is a file, not a directory|is not a directory/);
+
+  t.equal(pathProblem(other, readOnly, 'read'), undefined, 'read: a file readable by all');
+  t.match(pathProblem(other, secret, 'read'), /cannot read .*secret\.conf: no read \(r\) permission \(owner \d+:\d+, mode 0600\)/);
+  t.equal(pathProblem(other, join(base, 'missing.conf'), 'read'), `${join(base, 'missing.conf')} does not exist`);
+
+  t.equal(pathProblem({ ...other, uid: 0, gid: 0, groups: [0] }, shut, 'dir'), undefined, 'root may write anywhere the mode bits forbid');
+  t.equal(pathProblem(null, open, 'dir'), undefined, 'the agent itself');
 });

@@ -2,7 +2,7 @@
 // the test servers, a throw-away user, a PID namespace, the stand-ins' records.
 import { randomBytes } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { splitHostPort } from '../../src/common/net.ts';
@@ -54,11 +54,16 @@ export function node24(): string | undefined {
 /**
  * The environment that points bin/pulp-entrypoint at the test servers: its own copy of
  * server.conf in `dir`, the database `db` (fresh per test, so no test sees another's init
- * record), the broker as amqp:// with the test user, and whatever `extra` adds.
+ * record), the broker as amqp:// with the test user, `dir`/cache (open to every user) as the
+ * workers' [server] working_directory (Pulp's /var/cache/pulp is not on this machine, and a
+ * worker is refused without one), and whatever `extra` adds.
  */
 export function agentEnv(s: Services, dir: string, db: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const conf = join(dir, 'server.conf');
   if (!existsSync(conf)) copyFileSync(DEFAULT_CONF, conf);
+  const cache = join(dir, 'cache');
+  mkdirSync(cache, { recursive: true });
+  chmodSync(cache, 0o777);
   const mongo = splitHostPort(s.mongodb);
   const amqp = splitHostPort(s.amqp);
   return {
@@ -72,6 +77,7 @@ export function agentEnv(s: Services, dir: string, db: string, extra: NodeJS.Pro
     MSG_SERVICE_PASSWORD: s.amqpPassword,
     PULP_BROKER_SCHEME: 'amqp',
     PULP_WAIT_TIMEOUT: '20',
+    PULP_CONF__SERVER__WORKING_DIRECTORY: cache,
     ...extra,
   };
 }
@@ -189,6 +195,8 @@ export interface RecordEvent {
   signal?: string;
   code?: number;
   hostname?: string;
+  /** The names of the variables in its environment. */
+  env?: string[];
 }
 
 export function readRecord(file: string): RecordEvent[] {

@@ -1,4 +1,4 @@
-// Runs bin/pulp-entrypoint asynchronously (so servers living in the test process can answer)
+// Runs bin/pulp-entrypoint (or another bin/ program) asynchronously (so servers living in the test process can answer)
 // and measures it: its peak RSS is ru_maxrss, read by a python3 parent with getrusage of its
 // waited-for child, exact however short the run.
 import { spawn } from 'node:child_process';
@@ -20,11 +20,12 @@ const RUSAGE = [
   'sys.exit(r.returncode if r.returncode >= 0 else 128 - r.returncode)',
 ].join('\n');
 
-export function runMeasured(args: string[], env: Record<string, string | undefined>, opts: { timeoutMs?: number } = {}): Promise<Measured> {
+/** `opts.bin`: another program of bin/ (bin/keystone-entrypoint); bin/pulp-entrypoint by default. */
+export function runMeasured(args: string[], env: Record<string, string | undefined>, opts: { timeoutMs?: number; bin?: string } = {}): Promise<Measured> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     // fd 3 carries the figure, so stdout stays the agent's own.
-    const child = spawn('python3', ['-c', RUSAGE, '3', process.execPath, BIN, ...args], {
+    const child = spawn('python3', ['-c', RUSAGE, '3', process.execPath, opts.bin ?? BIN, ...args], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as NodeJS.ProcessEnv,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     });

@@ -3,7 +3,9 @@
 // against the real FerretDB (MongoDB wire protocol) and RabbitMQ from test/services/start.sh:
 // both commands wait for both servers first. pulp-manage-db and celery are the stand-ins in
 // fixtures/fake-bin, which record each run (the init sleeps a little so that concurrent
-// starts overlap): Pulp 2 cannot be installed here. Each test has its own database.
+// starts overlap): Pulp 2 cannot be installed here. Each test has its own database. The store
+// alone: racing takers, and a holder releasing between another start's read and its update,
+// which must not be reported as a takeover.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { requireServices } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { mongoInitStore } from '../../src/init/mongo-store.ts';
 import { INIT_COLLECTION, LEASE_ID, doneId } from '../../src/init/lease.ts';
+import { runCountedInit } from '../helpers/init-run.ts';
 import { isRoot, unavailable } from '../helpers/unavailable.ts';
 
 const s = requireServices(t, 'the one-time init against FerretDB (pulp-entrypoint init waits for MongoDB and AMQP)');
@@ -46,6 +49,33 @@ if (s) {
     t.equal(results.filter((r) => r.acquired).length, 1);
   });
 
+  t.test("a holder that releases between another start's read and its update is not reported as taken over", async (t) => {
+    const db = client.db(newDb());
+    const A = { id: 'podA:1:aa', host: 'podA' };
+    t.equal((await mongoInitStore(db, INIT_COLLECTION).tryAcquire(A, 'k', new Date(), 30_000)).acquired, true, 'A holds a live lease');
+    // B's database, with A's release slipped in right after B's first read of the lease.
+    let slipped = false;
+    const racingCollection = (name: string) =>
+      new Proxy(db.collection(name), {
+        get(target, prop, receiver) {
+          if (prop !== 'findOne') return Reflect.get(target, prop, receiver) as unknown;
+          return async (filter: { _id?: unknown }) => {
+            const found = await target.findOne(filter as never);
+            if (!slipped && filter._id === LEASE_ID) {
+              slipped = true;
+              await mongoInitStore(db, INIT_COLLECTION).release(A, new Date());
+            }
+            return found;
+          };
+        },
+      });
+    const racing = new Proxy(db, { get: (target, prop, receiver) => (prop === 'collection' ? racingCollection : Reflect.get(target, prop, receiver)) as unknown });
+    const { runs, lines } = await runCountedInit(mongoInitStore(racing, INIT_COLLECTION), { id: 'podB:1:bb', host: 'podB' }, 'k', ['pulp-manage-db']);
+    t.ok(slipped, "A released its lease between B's read and its update");
+    t.equal(runs, 1, 'B ran the init once the lease was free');
+    t.notMatch(lines.join(''), /took over/, 'and said nothing of a takeover');
+  });
+
   t.test('eight concurrent `pulp-entrypoint init` run the init exactly once', async (t) => {
     const db = newDb();
     const rec = join(dir, 'eight.jsonl');
@@ -69,7 +99,8 @@ if (s) {
       Array.from({ length: 8 }, (_, i) => start(['configure'], 'pe_configure_only', { ...agentEnv(s, shared, 'pe_configure_only'), DB_SERVICE_HOST: `10.0.0.${i + 1}` }).done),
     );
     t.same(results.map((r) => r.code), Array(8).fill(0), results.filter((r) => r.code !== 0).map((r) => r.out).join('\n---\n'));
-    t.same(readdirSync(shared).sort(), ['server.conf'], 'no temporary file left behind');
+    // cache/ is agentEnv's (the workers' working_directory).
+    t.same(readdirSync(shared).filter((n) => n !== 'cache').sort(), ['server.conf'], 'no temporary file left behind');
   });
 
   t.test('a holder killed with SIGKILL is taken over after its lease expires', async (t) => {

@@ -1,14 +1,16 @@
 // src/init/mysql-store.ts against the real MariaDB of test/services/mariadb.sh: the table made
 // on first use; racers on one connection each, exactly one winner; expiry judged on the
 // server's clock; a holder fenced off after a takeover; a record committed in the lease and
-// published by the next holder; the lease logic of once.ts on it, the init run once. Each
+// published by the next holder; a holder releasing between another start's read and update
+// not reported as taken over; the lease logic of once.ts on it, the init run once. Each
 // test has its own table. The errors as StoreErrors (pure).
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { requireMysql, type Mysql } from '../helpers/services.ts';
 import { INIT_TABLE, mysqlInitStore, toMysqlStoreError } from '../../src/init/mysql-store.ts';
-import { type DoneDoc, type Holder, doneId } from '../../src/init/lease.ts';
+import { type DoneDoc, type Holder, LEASE_ID, doneId } from '../../src/init/lease.ts';
 import { runInitOnce } from '../../src/init/once.ts';
+import { runCountedInit } from '../helpers/init-run.ts';
 import { deadlineIn } from '../../src/common/retry.ts';
 import { silentLogger } from '../../src/common/log.ts';
 
@@ -86,6 +88,33 @@ if (db) {
     t.equal(await a.commit(A, doc, new Date(), 30_000), false, 'nor commit');
     await a.release(A, new Date());
     t.equal((await b.readLease())?.holder, B.id, "nor release the new holder's lease");
+  });
+
+  t.test('a holder that releases between another start\'s read and its update is not reported as taken over', async (t) => {
+    const name = table();
+    const a = mysqlInitStore(await open(db), db.database, name);
+    t.equal((await a.tryAcquire(A, 'k3', new Date(), 30_000)).acquired, true, 'A holds a live lease');
+    // B's connection, with A's release slipped in right after B's first read of the lease: the
+    // interleaving that made "took over ... (its holder died or stalled?)" appear when nobody died.
+    const conn = await open(db);
+    let slipped = false;
+    const racing = new Proxy(conn, {
+      get(target, prop, receiver) {
+        if (prop !== 'query') return Reflect.get(target, prop, receiver);
+        return async (sql: string, values?: unknown[]) => {
+          const result = await target.query(sql, values);
+          if (!slipped && /^SELECT \* FROM/.test(sql) && values?.[0] === LEASE_ID) {
+            slipped = true;
+            await a.release(A, new Date());
+          }
+          return result;
+        };
+      },
+    });
+    const { runs, lines } = await runCountedInit(mysqlInitStore(racing, db.database, name), B, 'k3', ['keystone-manage', 'db_sync']);
+    t.ok(slipped, 'A released its lease between B\'s read and its update');
+    t.equal(runs, 1, 'B ran the init once the lease was free');
+    t.notMatch(lines.join(''), /took over/, 'and said nothing of a takeover');
   });
 
   t.test('a record committed in the lease is seen by the next holder; published records read back whole', async (t) => {

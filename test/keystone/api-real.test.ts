@@ -4,11 +4,15 @@
 // later: one runs db_sync and bootstrap, the others wait for its record; all answer GET /v3;
 // a token issued by one validates on the other two (the same fernet keys, from one
 // Secret-shaped directory); SIGTERM ends each with 0 within 10 s. Then a restart skips the
-// init, KEYSTONE_FORCE_INIT=1 runs it again, a wrong password is 69 at once without the
-// password, and a database that never answers is 69 at the deadline.
+// init, KEYSTONE_FORCE_INIT=1 runs it again; gunicorn's /proc/PID/environ (master and workers)
+// holds none of the secrets the agent consumed while bootstrap still got its password; with
+// [DEFAULT] log_dir Keystone logs to the file the agent checks, and a log_dir keystone cannot
+// write is refused before anything is written; a wrong
+// password is 69 at once without the password, and a database that never answers is 69 at
+// the deadline.
 import t, { type Test } from 'tap';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { BINARY, ROOT } from '../helpers/cli.ts';
@@ -49,6 +53,9 @@ interface Replica {
   done: Promise<number | null>;
   port: number;
 }
+
+const keystoneUid = (): number => Number(execFileSync('id', ['-u', 'keystone'], { encoding: 'utf8' }).trim());
+const keystoneGid = (): number => Number(execFileSync('id', ['-g', 'keystone'], { encoding: 'utf8' }).trim());
 
 const keystone = requireKeystone(t, 'the api role against the real Keystone');
 const db = requireMysql(t, 'the api role against the real Keystone');
@@ -192,6 +199,52 @@ if (keystone && db) {
     await stop(t, forced, 'forced');
   });
 
+  t.test("gunicorn's environment (/proc/PID/environ of the master and its workers) holds none of the secrets the agent consumed", async (t) => {
+    const adminToken = 'adm1n-t0ken-value';
+    const sasl = 'sasl-s3cret-value';
+    const r = await start('environ', dbPort, { ADMIN_TOKEN: adminToken, KEYSTONE_CONF__CACHE__MEMCACHE_SASL_PASSWORD: sasl, KEYSTONE_FORCE_INIT: '1' });
+    t.ok(await answers(r, 180_000), `answers\n${r.out().slice(-2000)}`);
+    t.match(r.out(), /keystone-manage bootstrap exited code=0/, 'bootstrap ran (with its password, in its own environment)');
+    t.ok(await token(r), 'the bootstrap admin gets a token: bootstrap had the password');
+    const children = (pid: number): number[] =>
+      readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((p) => p !== '').map(Number);
+    const agent = pid1(r);
+    // bin/ on Node 20 supervises: gunicorn's master is the agent's child (exec mode: PID 1 itself).
+    const master = /gunicorn/.test(readFileSync(`/proc/${agent}/cmdline`, 'utf8')) ? agent : (children(agent)[0] ?? 0);
+    t.match(readFileSync(`/proc/${master}/cmdline`, 'utf8'), /gunicorn/, `pid ${master} is gunicorn's master`);
+    const pids = [master, ...children(master)];
+    t.ok(pids.length >= 2, `the master and its worker(s): ${pids.join(', ')}`);
+    const withheld = ['MYSQL_PASSWORD', 'MYSQL_PASSWORD_FILE', 'OS_BOOTSTRAP_PASSWORD', 'ADMIN_TOKEN', 'KEYSTONE_CONF__CACHE__MEMCACHE_SASL_PASSWORD'];
+    for (const pid of pids) {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').filter((v) => v !== '');
+      const names = environ.map((v) => v.slice(0, v.indexOf('=')));
+      t.same(names.filter((n) => withheld.includes(n)), [], `pid ${pid}: none of ${withheld.join(', ')}`);
+      t.notOk(environ.some((v) => [db.password, ADMIN_PASSWORD, adminToken, sasl].some((secret) => v.includes(secret))), `pid ${pid}: nor their values under any name`);
+      t.ok(['OS_KEYSTONE_CONFIG_FILES', 'PATH', 'MYSQL_USER', 'DB_SERVICE_HOST', 'OS_BOOTSTRAP_REGION_ID'].every((n) => names.includes(n)), `pid ${pid}: the rest is passed on`);
+    }
+    await stop(t, r, 'environ');
+  });
+
+  t.test("[DEFAULT] log_dir: the real Keystone logs to LOG_DIR/gunicorn.log, the path the agent checks; one keystone cannot write is refused before anything is written", async (t) => {
+    const logs = join(work, 'logs');
+    mkdirSync(logs);
+    chownSync(logs, keystoneUid(), keystoneGid());
+    const r = await start('logdir', dbPort, { KEYSTONE_CONF__DEFAULT__LOG_DIR: logs });
+    t.ok(await answers(r, 180_000), `answers\n${r.out().slice(-2000)}`);
+    // oslo.log opens the file as each worker starts (a GET /v3 logs nothing at INFO).
+    t.same(readdirSync(logs), ['gunicorn.log'], "Keystone's log file is LOG_DIR/gunicorn.log, as apiSpec's paths say");
+    t.equal(statSync(join(logs, 'gunicorn.log')).uid, keystoneUid(), 'made by the API worker, as keystone');
+    await stop(t, r, 'logdir');
+
+    const locked = join(work, 'locked-logs');
+    mkdirSync(locked, { mode: 0o755 });
+    const refused = await start('logdir-locked', dbPort, { KEYSTONE_CONF__DEFAULT__LOG_DIR: locked });
+    t.equal(await refused.done, 65, refused.out());
+    t.match(refused.out(), new RegExp(`keystone-entrypoint: error: keystone\\.conf \\[DEFAULT\\] log_dir \\(${locked}/gunicorn\\.log\\): keystone \\(uid \\d+.*\\) cannot create ${locked}/gunicorn\\.log: no write \\(w\\) permission on ${locked}`));
+    t.notOk(existsSync(join(work, 'logdir-locked', 'keystone.conf')), 'keystone.conf not written');
+    t.notOk(existsSync(join(work, 'logdir-locked', 'gunicorn.conf.py')), 'nor gunicorn.conf.py');
+  });
+
   t.test('the standalone binary, linked as keystone-entrypoint: exec makes gunicorn PID 1, as keystone', async (t) => {
     const why = ensureBinaries();
     if (why) {
@@ -208,6 +261,9 @@ if (keystone && db) {
     t.match(cmdline.join(' '), /gunicorn -c \S+\/binary\/gunicorn\.conf\.py/, 'PID 1 of the namespace is gunicorn itself (the agent exec\'d it)');
     const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     t.equal(uid, execFileSync('id', ['-u', 'keystone'], { encoding: 'utf8' }).trim(), 'as keystone');
+    const environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+    t.notMatch(environ, /(^|\0)(MYSQL_PASSWORD_FILE|OS_BOOTSTRAP_PASSWORD)=/, 'exec mode too: the secrets the agent consumed are not in its environment');
+    t.match(environ, /(^|\0)OS_KEYSTONE_CONFIG_FILES=/, 'what Keystone needs is');
     t.match(r.out(), /already done at .*: skipping it/);
     await stop(t, r, 'binary');
   });

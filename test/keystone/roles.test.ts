@@ -142,3 +142,18 @@ t.test('KEYSTONE_LISTEN and KEYSTONE_WORKERS: a bad value is refused at once, on
   t.equal(readSettings({ KEYSTONE_WORKERS: '999' }, noFiles, KEYSTONE_SETTINGS).opts.workers.value, 999);
   t.same(readSettings({ KEYSTONE_WORKERS: '3' }, noFiles, KEYSTONE_SETTINGS).opts.workers.from, ['KEYSTONE_WORKERS']);
 });
+
+t.test("paths: the log oslo.log opens as each API worker starts, as oslo.log's _get_log_file_path makes it", async (t) => {
+  const paths = (text: string): [string, string, string][] => spec({}, conf(`[DEFAULT]\n${text}\n`)).paths.map((p) => [`${p.section}.${p.key}`, p.path, p.access]);
+  t.same(paths(''), [], 'no log file: Keystone logs to stderr');
+  t.same(paths('log_file = /var/log/keystone/api.log'), [['DEFAULT.log_file', '/var/log/keystone/api.log', 'file']]);
+  t.same(paths('log_dir = /var/log/keystone'), [['DEFAULT.log_dir', '/var/log/keystone/gunicorn.log', 'file']], "log_dir alone: the name of the script the process started from, gunicorn's");
+  t.same(paths('log_dir = /var/log/keystone\nlog_file = api.log'), [['DEFAULT.log_file', '/var/log/keystone/api.log', 'file']], 'both: log_file in log_dir');
+  t.same(paths('log_dir = /var/log/keystone\nlog_file = /srv/api.log'), [['DEFAULT.log_file', '/srv/api.log', 'file']], "both, an absolute log_file: Python's os.path.join keeps it");
+  t.same(paths('log_file = api.log'), [['DEFAULT.log_file', '/api.log', 'file']], "relative: to the role's working directory, /");
+  t.same(
+    paths('log_config_append = /etc/keystone/logging.conf\nlog_dir = /var/log/keystone'),
+    [['DEFAULT.log_config_append', '/etc/keystone/logging.conf', 'read']],
+    'a logging configuration replaces log_file and log_dir: only it is read',
+  );
+});

@@ -1,14 +1,18 @@
-// src/wait/mysql.ts (and its place in wait.ts and probe.ts) against the real MariaDB of
-// test/services/mariadb.sh and small hostile listeners: ready, a wrong password and an unknown
-// database ending the wait at once without the password in any line, a closed port and a
-// silent peer retried within their bounds.
+// src/wait/mysql.ts and src/dependencies/mysql/ (and their place in wait.ts and probe.ts)
+// against the real MariaDB of test/services/mariadb.sh and small hostile listeners: ready, a
+// wrong password and an unknown database ending the wait at once without the password in any
+// line, a closed port and a silent peer retried within their bounds (the silent one named as a
+// connection made that said nothing); authentication plugins mysql2 lacks refused at once,
+// foreign and malformed greetings, packets out of sequence, absurd capability sets.
 import t from 'tap';
 import net from 'node:net';
-import { closedPort, rejection } from '../helpers/net.ts';
+import { type Peer, closedPort, rejection, scriptedPeer } from '../helpers/net.ts';
 import { requireMysql } from '../helpers/services.ts';
-import { probeMysql, permanentRefusal } from '../../src/wait/mysql.ts';
+import { probeMysql } from '../../src/wait/mysql.ts';
+import { permanentRefusal } from '../../src/dependencies/mysql/connect.ts';
 import { checkTargets, waitForTargets } from '../../src/wait/wait.ts';
-import { ProbeError } from '../../src/dependencies/classify.ts';
+import { ProbeError, REASON_HINT } from '../../src/dependencies/classify.ts';
+import { authSwitch, eofPacket, greeting, okPacket, packet, resultHead, row } from '../helpers/mysql-peer.ts';
 import { UnavailableError } from '../../src/common/errors.ts';
 import { createLogger, silentLogger } from '../../src/common/log.ts';
 import { deadlineIn } from '../../src/common/retry.ts';
@@ -56,8 +60,88 @@ t.test('a closed port is refused and retried; a silent peer times out within the
   const port = (server.address() as net.AddressInfo).port;
   const started = Date.now();
   const silent = await rejection(probeMysql(target({ host: '127.0.0.1', port }), { timeoutMs: 400 }));
-  t.equal((silent as ProbeError).reason, 'timeout', silent.message);
+  t.equal((silent as ProbeError).reason, 'no-answer', silent.message);
+  t.equal(silent.message, `no answer at 127.0.0.1:${port}: connected, but no MySQL greeting came within 400 ms`, 'the connection was made, and the line says so');
+  t.notMatch(REASON_HINT['no-answer'], /reachable|firewall/, 'the hint does not send the operator to the network');
   t.ok(Date.now() - started < 3000, 'bounded by the attempt');
+});
+
+t.test('hostile and odd servers on raw sockets (test/helpers/mysql-peer.ts)', async (t) => {
+  const probe = async (peer: Peer, timeoutMs = 3000): Promise<ProbeError> => {
+    const err = await rejection(probeMysql(target({ host: '127.0.0.1', port: peer.port }), { timeoutMs }));
+    t.ok(err instanceof ProbeError, err.message);
+    return err as ProbeError;
+  };
+  /** A greeting, then `answer` to the client's login. */
+  const afterLogin = (answer: Buffer, greet = greeting()) =>
+    scriptedPeer(t, async (s, next) => {
+      s.write(greet);
+      await next();
+      s.write(answer);
+      await next();
+    });
+
+  t.test('an authentication plugin mysql2 lacks ends the wait at once, naming it', async (t) => {
+    for (const plugin of ['dialog', 'auth_gssapi_client']) {
+      const peer = await afterLogin(authSwitch(2, plugin));
+      const started = Date.now();
+      const err = await rejection(waitForTargets([target({ host: '127.0.0.1', port: peer.port })], { deadline: deadlineIn(20_000), log: silentLogger }));
+      t.comment(`${plugin}: refused after ${Date.now() - started} ms`);
+      t.ok(err instanceof UnavailableError, err.message);
+      t.equal(peer.connections(), 1, `${plugin}: one attempt, not retried until the deadline`);
+      t.match(
+        err.message,
+        `unsupported authentication plugin at ${peer.address}: the server asks for the authentication plugin "${plugin}", which mysql2 (the agent's MySQL client) does not speak; let the database user log in with a plugin both the agent and the service speak: mysql_native_password or caching_sha2_password`,
+      );
+      t.notMatch(err.message, /TODO/, "not the driver's placeholder");
+      t.notOk(err.message.includes('\n'), 'one line');
+    }
+    const clear = await probe(await afterLogin(authSwitch(2, 'mysql_clear_password')));
+    t.equal(clear.reason, 'auth-plugin');
+    t.equal(clear.permanent, true);
+    t.match(clear.message, /"mysql_clear_password" \(the password in clear text, over a connection without TLS\), which the agent does not send/);
+    const odd = await probe(await afterLogin(authSwitch(2, `x\n\x1b[1m${'p'.repeat(500)}`)));
+    t.match(odd.message, /the authentication plugin "x \[1mp+\.\.\."/, "the server's name for it on one line, cut");
+  });
+
+  t.test('a greeting of protocol 9, a banner, a malformed greeting: protocol mismatch, at once', async (t) => {
+    const v9 = await scriptedPeer(t, (s) => void s.write(greeting({ protocol: 9 })));
+    const nine = await probe(v9);
+    t.equal(nine.reason, 'protocol');
+    t.equal(nine.message, `protocol mismatch at ${v9.address}: the server greets with MySQL protocol 9 (MySQL before 3.22); MySQL and MariaDB clients speak protocol 10 only`);
+    const ssh = await scriptedPeer(t, (s) => void s.write('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n'));
+    t.equal((await probe(ssh)).message, `protocol mismatch at ${ssh.address}: not a MySQL server (it sent "SSH-2.0-OpenSSH_")`);
+    const short = await scriptedPeer(t, (s) => void s.write(packet(0, Buffer.from([10, 0x41, 0x41]))));
+    const malformed = await probe(short);
+    t.equal(malformed.reason, 'protocol');
+    t.match(malformed.message, /^protocol mismatch at 127\.0\.0\.1:\d+: malformed MySQL packet \(/);
+  });
+
+  t.test('a packet out of sequence is refused before mysql2 sees it (it would print a line of its own)', async (t) => {
+    const err = await probe(await afterLogin(okPacket(7)));
+    t.match(err.message, /protocol mismatch at 127\.0\.0\.1:\d+: MySQL packet out of sequence \(number 7, expected 2\)/);
+  });
+
+  t.test('absurd capability sets (all bits, none) with an otherwise well-behaved server: ready', async (t) => {
+    for (const capabilities of [0xffffffff, 0]) {
+      const peer = await scriptedPeer(t, async (s, next) => {
+        s.write(greeting({ capabilities }));
+        await next();
+        s.write(okPacket(2));
+        await next();
+        s.write(Buffer.concat([resultHead(), row(4, '1'), eofPacket(5)]));
+        await next();
+      });
+      await probeMysql(target({ host: '127.0.0.1', port: peer.port }), { timeoutMs: 3000 });
+      t.pass(`capabilities 0x${capabilities.toString(16)}: ready`);
+    }
+  });
+
+  t.test('a server that greets and then says nothing: no answer, not a network problem', async (t) => {
+    const err = await probe(await scriptedPeer(t, (s) => void s.write(greeting())), 400);
+    t.equal(err.reason, 'no-answer');
+    t.match(err.message, /connected and greeted, then the server stopped answering \(login or query; 400 ms\)/);
+  });
 });
 
 const db = requireMysql(t, 'the MySQL wait against MariaDB');
