@@ -14,8 +14,16 @@ Usage:
   keystone-entrypoint wait [--timeout S]       wait until the database answers
   keystone-entrypoint check [--timeout S]      one attempt, 5 s default (exec probes)
   keystone-entrypoint init                     run the one-time init (db_sync, bootstrap) alone
-  keystone-entrypoint keys [NAME]              print a Kubernetes Secret with fresh fernet and
-                                               credential keys (default name keystone-keys)
+  keystone-entrypoint keys [PREFIX]            print two Kubernetes Secrets with fresh keys,
+                                               PREFIX-fernet-keys and PREFIX-credential-keys
+                                               (default prefix keystone)
+  keystone-entrypoint sync-keys [--dry-run]    the keys sidecar: keep the key repositories equal to
+                                               the mounted Secrets while the pod runs (a rotation
+                                               installed in two steps, never a half set)
+  keystone-entrypoint rotate fernet|credential [--dry-run]
+                                               rotate the keys in their Secret through the
+                                               Kubernetes API, as keystone-manage fernet_rotate /
+                                               credential_rotate would (the CronJobs' command)
   keystone-entrypoint default-conf             print Keystone's sample keystone.conf (to start from)
   keystone-entrypoint PROGRAM [ARGS...]        configure, then exec PROGRAM (e.g. bash)
   keystone-entrypoint --help | --version
@@ -43,6 +51,13 @@ OS_BOOTSTRAP_PASSWORD, ADMIN_TOKEN):
                               Secret: installed into [fernet_tokens] key_repository as the run-as
                               user, mode 0600; unset: this replica makes its own (warned)
   KEYSTONE_CREDENTIAL_KEYS    the same for [credential] key_repository
+  KEYSTONE_KEYS_SYNCED        true: the sync-keys sidecar keeps the repositories; the API waits for
+                              them (within KEYSTONE_WAIT_TIMEOUT) and never writes them
+  KEYSTONE_FERNET_SECRET, KEYSTONE_CREDENTIAL_SECRET
+                              the Secrets rotate writes, in the pod's namespace (default
+                              keystone-fernet-keys, keystone-credential-keys)
+  KEYSTONE_ROTATION_SCHEDULE  the fernet CronJob's schedule: rotate refuses when [fernet_tokens]
+                              max_active_keys cannot cover a token's life at that pace
   KEYSTONE_CACHE_SERVERS      [cache] memcache_servers, and the cache switched on (127.0.0.1:11211)
   KEYSTONE_LISTEN             gunicorn's bind, host:port (default 0.0.0.0:5000)
   KEYSTONE_WORKERS            gunicorn workers (default 2)

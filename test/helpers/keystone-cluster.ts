@@ -42,9 +42,10 @@ function images(setup: Record<string, string>): string | undefined {
 
 /**
  * Keystone applied in a namespace of its own (`name` starts it), or undefined after reporting
- * why not. Everything it starts is removed when `t` ends.
+ * why not; `config` added to the ConfigMap keystone-config, as an operator adds settings.
+ * Everything it starts is removed when `t` ends.
  */
-export async function keystoneCluster(t: Test, k: Kube, name: string): Promise<KeystoneCluster | undefined> {
+export async function keystoneCluster(t: Test, k: Kube, name: string, config: Record<string, string> = {}): Promise<KeystoneCluster | undefined> {
   const setup = containerSetup(t, 'podman and the images');
   if (!setup) return undefined;
   const why = images(setup);
@@ -85,6 +86,9 @@ export async function keystoneCluster(t: Test, k: Kube, name: string): Promise<K
     stringData: { 'root-password': my.PULP_TEST_MYSQL_ROOT_PASSWORD ?? '', 'keystone-password': my.PULP_TEST_MYSQL_PASSWORD ?? '' },
   });
   applied.push(kc(['apply', '-f', '-'], secret));
+  // The added settings first, before any pod exists: apply then merges the shipped data in and
+  // keeps these (they are in neither its manifest nor its last-applied record).
+  if (Object.keys(config).length > 0) applied.push(kc(['create', 'configmap', 'keystone-config', ...Object.entries(config).map(([n, v]) => `--from-literal=${n}=${v}`)]));
   for (const f of ['01-keys.yaml', '02-keystone.yaml', '03-service.yaml', '04-rotation.yaml']) applied.push(kc(['apply', '--validate=strict', '-f', join(FIXTURES, f)]));
   for (const c of ['keystone-fernet-rotate', 'keystone-credential-rotate']) applied.push(kc(['patch', 'cronjob', c, '-p', '{"spec":{"suspend":true}}']));
   const refused = applied.find((a) => a.status !== 0);

@@ -3,7 +3,9 @@
 // tokens through keystone-public and validates each on every replica and through the Service
 // (test/helpers/keystone-traffic.mjs). Three fernet rotations, each a Job made from the CronJob
 // (`kubectl create job --from=cronjob/keystone-fernet-rotate`), two credential rotations beside
-// the first two, and a replica deleted between the first and the second: no request fails; a
+// the first and the third (one in between refused: replicas may still hold credentials
+// encrypted with the key it would drop; [credential] cache_time is 60 s here, so the second may
+// run 4 min after the first), and a replica deleted between the first and the second: no request fails; a
 // token issued before the first rotation validates after the third; after each rotation every
 // replica's repositories equal the Secrets (keystone's, 0700/0600) and every replica signs with
 // the new primary, without a restart; an EC2 credential stored before the credential
@@ -38,7 +40,8 @@ function signedWith(token: string, key: string): boolean {
 }
 
 async function main(k: Kube): Promise<void> {
-  const c = await keystoneCluster(t, k, 'keystone-rotation');
+  // A short credential cache, so that the second credential rotation may run within the test.
+  const c = await keystoneCluster(t, k, 'keystone-rotation', { KEYSTONE_CONF__CREDENTIAL__CACHE_TIME: '60' });
   if (!c) return;
   const { kc } = c;
   const pods = (): Pod[] => podsOf(k, c.ns, API).filter(isReady);
@@ -122,12 +125,21 @@ async function main(k: Kube): Promise<void> {
   t.teardown(() => clearInterval(refresher));
 
   const figures: number[] = [];
+  // When the second credential rotation may run: the propagation (180 s) and the cache (60 s)
+  // after the first (src/keystone/key-rotation.ts credentialKeyLife), and a margin.
+  let credentialAgainAt = 0;
   for (const n of [1, 2, 3]) {
     await t.test(`rotation ${n}: the Job from the CronJob rotates; every replica takes the keys up without a restart`, async (t) => {
       const fernetBefore = secretKeys('keystone-fernet-keys');
-      const runs = [job('keystone-fernet-rotate', `fernet-rotate-${n}`), ...(n <= 2 ? [job('keystone-credential-rotate', `credential-rotate-${n}`)] : [])];
+      if (n === 3) {
+        const wait = credentialAgainAt - Date.now();
+        if (wait > 0) t.comment(`waiting ${Math.round(wait / 1000)} s more, until the first credential rotation's key may be dropped`);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+      const runs = [job('keystone-fernet-rotate', `fernet-rotate-${n}`), ...(n !== 2 ? [job('keystone-credential-rotate', `credential-rotate-${n}`)] : [])];
       const [fernet, cred] = await Promise.all(runs);
       const doneAt = Date.now();
+      if (n === 1) credentialAgainAt = doneAt + 250_000;
       t.equal(fernet?.code, 0, `the fernet rotation Job succeeded${fernet?.code === 0 ? '' : `: ${fernet?.log.slice(-600)}`}`);
       if (cred) t.equal(cred.code, 0, `the credential rotation Job succeeded${cred.code === 0 ? '' : `: ${cred.log.slice(-600)}`}`);
       const after = secretKeys('keystone-fernet-keys');
@@ -164,6 +176,14 @@ async function main(k: Kube): Promise<void> {
       }
     });
     if (n === 1) {
+      await t.test('a second credential rotation soon after the first is refused (75), nothing written', async (t) => {
+        const before = JSON.stringify(secretKeys('keystone-credential-keys'));
+        const early = await job('keystone-credential-rotate', 'credential-rotate-early');
+        t.equal(early.code, 75, 'exit 75');
+        t.match(early.log, /error: refusing to rotate the credential keys of Secret \S+: rotating now drops key 1, the primary until .*: the next rotation may run after \S+; nothing written/, 'one line with the numbers');
+        t.notMatch(early.log, /credential_migrate/, 'before any keystone-manage');
+        t.equal(JSON.stringify(secretKeys('keystone-credential-keys')), before, 'the Secret as it was');
+      });
       await t.test('a replica deleted under traffic is replaced; the new one starts from the rotated keys', async (t) => {
         const victim = pods()[0]?.metadata.name ?? '';
         t.equal(kc(['delete', 'pod', victim, '--wait=false']).status, 0, `deleted ${victim}`);
