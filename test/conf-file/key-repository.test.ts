@@ -32,21 +32,11 @@ import { secretVolume as makeSecretVolume } from '../helpers/secret-volume.ts';
 import { keystoneDir } from '../helpers/keystone.ts';
 import { tempDir, type Teardown } from '../helpers/temp.ts';
 import { isRoot, requireRoot, unavailable } from '../helpers/unavailable.ts';
+import { messageOf, thrown } from '../helpers/thrown.ts';
 
 const MODULE = join(ROOT, 'src', 'conf-file', 'key-repository.ts');
 const VAR = 'KEYSTONE_FERNET_KEYS';
 
-/** The thrown error, or a failure when nothing is thrown. */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return new Error('nothing was thrown');
-}
-
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** A Secret volume of its own (test/helpers/secret-volume.ts), removed with the test. */
 function secretVolume(t: Teardown, files: Record<string, string | Buffer>, mode = 0o400): string {

@@ -19,18 +19,8 @@ import {
   primaryOf,
 } from '../../src/conf-file/key-set.ts';
 import { ROOT } from '../helpers/cli.ts';
+import { messageOf, thrown } from '../helpers/thrown.ts';
 
-/** The thrown error, or a failure when nothing is thrown. */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return new Error('nothing was thrown');
-}
-
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** A key whose standard base64 has a '+' or '/': its URL-safe form is a key, that form is not. */
 function keyWithStandardAlphabet(): { urlSafe: string; standard: string } {

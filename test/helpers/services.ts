@@ -1,6 +1,7 @@
 // The real servers started by test/services/start.sh, from PULP_TEST_* variables or, when
 // those are unset, from the env file that script writes. Under CI=true a missing server fails
 // the test; elsewhere the test is skipped loudly, saying how to enable it.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Test } from 'tap';
 import { unavailable } from './unavailable.ts';
@@ -140,4 +141,17 @@ export function requireMysql(t: Test, what: string): Mysql | undefined {
   }
   unavailable(t, `${what}: no MariaDB test server; run bash test/services/mariadb.sh (or set PULP_TEST_MYSQL, PULP_TEST_MYSQL_USER and PULP_TEST_MYSQL_PASSWORD)`);
   return undefined;
+}
+
+/**
+ * A database `name` of the test's own on `db`, empty, the test user granted everything on it,
+ * dropped when `t` ends; returns a runner of SQL as root.
+ */
+export function freshDatabase(t: Test, db: Mysql, name: string): (sql: string) => void {
+  const root = (sql: string): void => {
+    execFileSync('mariadb', ['--no-defaults', '--protocol=tcp', `-h${db.host}`, `-P${db.port}`, '-uroot', '-N', '-B', '-e', sql], { env: { ...process.env, MYSQL_PWD: db.rootPassword }, stdio: 'pipe' });
+  };
+  root(`DROP DATABASE IF EXISTS ${name}; CREATE DATABASE ${name}; GRANT ALL PRIVILEGES ON ${name}.* TO '${db.user}'@'%'`);
+  t.teardown(() => root(`DROP DATABASE IF EXISTS ${name}`));
+  return root;
 }

@@ -69,7 +69,7 @@ if (k) {
       t.equal(r.status, 0, r.status === 0 ? 'exit 0' : r.out);
       t.notMatch(r.stderr, /warning/i, 'no warning from the apiserver');
       for (const o of objects) {
-        t.match(r.stdout, new RegExp(`^${o.kind.toLowerCase()}(\\.\\w+)?/${o.name} created \\(server dry run\\)$`, 'm'), `${o.kind} ${o.name}`);
+        t.match(r.stdout, new RegExp(`^${o.kind.toLowerCase()}(\\.[\\w.]+)?/${o.name} created \\(server dry run\\)$`, 'm'), `${o.kind} ${o.name}`);
       }
       t.equal(json<{ items: unknown[] }>(['get', 'all', '-n', ns]).items.length, 0, 'a dry run stores nothing');
     });

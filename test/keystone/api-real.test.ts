@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { BINARY, ROOT } from '../helpers/cli.ts';
 import { ensureKeystoneUser, requireKeystone } from '../helpers/keystone.ts';
 import { closedPort } from '../helpers/net.ts';
-import { type Mysql, requireMysql } from '../helpers/services.ts';
+import { type Mysql, freshDatabase, requireMysql } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { freshKey } from '../../src/conf-file/key-set.ts';
 import { ensureBinaries } from '../helpers/binary.ts';
@@ -64,11 +64,7 @@ if (keystone && db) {
   const work = tempDir(t, 'ks-api-');
   chmodSync(work, 0o755);
   const name = `ks_api_${process.pid}`;
-  const root = (sql: string): void => {
-    execFileSync('mariadb', ['--no-defaults', '--protocol=tcp', `-h${db.host}`, `-P${db.port}`, '-uroot', '-N', '-B', '-e', sql], { env: { ...process.env, MYSQL_PWD: db.rootPassword }, stdio: 'pipe' });
-  };
-  root(`DROP DATABASE IF EXISTS ${name}; CREATE DATABASE ${name}; GRANT ALL PRIVILEGES ON ${name}.* TO '${db.user}'@'%'`);
-  t.teardown(() => root(`DROP DATABASE IF EXISTS ${name}`));
+  freshDatabase(t, db, name);
   const template = join(work, 'keystone.conf.template');
   copyFileSync(join(ROOT, 'src', 'keystone', 'default-keystone.conf'), template);
   const secrets = join(work, 'secrets');

@@ -15,6 +15,7 @@ import { ROOT } from '../helpers/cli.ts';
 import { secretVolume } from '../helpers/secret-volume.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { unavailable } from '../helpers/unavailable.ts';
+import { messageOf, thrown } from '../helpers/thrown.ts';
 
 interface SecretDoc {
   apiVersion: string;
@@ -24,15 +25,6 @@ interface SecretDoc {
   data: Record<string, string>;
 }
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return new Error('nothing was thrown');
-}
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const docsOf = (text: string): SecretDoc[] => parseAllDocuments(text).map((d) => d.toJSON() as SecretDoc);
 
 t.test('two Secrets, keystone-fernet-keys and keystone-credential-keys, files "0" and "1"', async (t) => {

@@ -15,7 +15,7 @@ import { ROOT } from '../helpers/cli.ts';
 import { type FakeKubeApi, fakeKubeApi } from '../helpers/fake-kube-api.ts';
 import { ensureKeystoneUser, requireKeystone } from '../helpers/keystone.ts';
 import { keyVolume } from '../helpers/secret-volume.ts';
-import { requireMysql } from '../helpers/services.ts';
+import { freshDatabase, requireMysql } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { requireRoot } from '../helpers/unavailable.ts';
 
@@ -50,11 +50,7 @@ if (keystone && db && requireRoot(t, 'the rotation in a mount namespace (unshare
   const work = tempDir(t, 'ks-cred-rotate-');
   chmodSync(work, 0o755);
   const name = `ks_cred_${process.pid}`;
-  const root = (sql: string): void => {
-    execFileSync('mariadb', ['--no-defaults', '--protocol=tcp', `-h${db.host}`, `-P${db.port}`, '-uroot', '-N', '-B', '-e', sql], { env: { ...process.env, MYSQL_PWD: db.rootPassword }, stdio: 'pipe' });
-  };
-  root(`DROP DATABASE IF EXISTS ${name}; CREATE DATABASE ${name}; GRANT ALL PRIVILEGES ON ${name}.* TO '${db.user}'@'%'`);
-  t.teardown(() => root(`DROP DATABASE IF EXISTS ${name}`));
+  freshDatabase(t, db, name);
   const template = join(work, 'keystone.conf.template');
   copyFileSync(join(ROOT, 'src', 'keystone', 'default-keystone.conf'), template);
   const python = join(keystone, 'venv', 'bin', 'python');
