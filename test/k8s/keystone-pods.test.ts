@@ -1,7 +1,7 @@
 // fixtures/k8s/keystone/ on a real node (test/k8s/node.sh): three Keystone replicas from the
-// image README.md builds (test/containers/build-keystone-image.sh), each with the memcached
+// image docs/images.md builds (test/containers/build-keystone-image.sh), each with the memcached
 // sidecar (a stand-in image for memcached:1.6 from Debian's memcached, test/k8s/images/memcached),
-// MariaDB outside the cluster as README.md says to adapt 00-db.yaml: the Service `db` without a
+// MariaDB outside the cluster as docs/kubernetes.md says to adapt 00-db.yaml: the Service `db` without a
 // selector and an EndpointSlice to the node's address, forwarded to a MariaDB of this test's
 // own (test/services/mariadb.sh in a state directory of its own: a clean database). Then: one
 // db_sync and bootstrap for the three, each replica Ready, and a token issued through the
@@ -22,7 +22,7 @@ const FIXTURES = join(ROOT, 'fixtures', 'k8s', 'keystone');
 const API = 'app.kubernetes.io/name=keystone,app.kubernetes.io/component=api';
 const ADMIN_PASSWORD = 'example-admin-password'; // 02-keystone.yaml's Secret keystone-admin, as shipped
 
-/** The two images: Keystone's (README's block) and the memcached stand-in; a reason when they cannot be had. */
+/** The two images: Keystone's (docs/images.md's block) and the memcached stand-in; a reason when they cannot be had. */
 function images(setup: Record<string, string>): string | undefined {
   const ks = spawnSync('bash', [join(ROOT, 'test', 'containers', 'build-keystone-image.sh')], { encoding: 'utf8', timeout: 20 * 60_000 });
   if (ks.status !== 0) return `the Keystone image (bash test/containers/build-keystone-image.sh: ${ks.stderr.trim().split('\n').slice(-2).join(' | ')})`;
