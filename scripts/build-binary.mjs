@@ -11,7 +11,7 @@
 // Why Bun and not Node's single executable application (which this script built before):
 // Node 18+ needs glibc 2.28, so a Node SEA cannot start on EL7 at all; and on this machine,
 // side by side, Bun's binary started in a third of the time (--version 10 vs 31 ms) and ran
-// `check` in well under half (README "Benchmarks").
+// `check` in well under half (docs/benchmarks.md).
 //
 // The toolchain is pinned in scripts/bun/package.json (+ lockfile), one npm package per
 // target CPU, installed here with `npm ci --force` (npm refuses a package for another CPU

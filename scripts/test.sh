@@ -64,7 +64,7 @@ node scripts/build-binary.mjs || warn_or_fail "the standalone binaries could not
 # again (cached, quick) to find what they prepared.
 bash test/containers/setup.sh >/dev/null || warn_or_fail "the container runtime could not be set up (test/containers/setup.sh)"
 bash test/k8s/kubernetes-validate.sh >/dev/null || warn_or_fail "kubernetes-validate could not be installed (test/k8s/kubernetes-validate.sh)"
-# The images, as README.md builds them: minutes the first time (Pulp 2 compiles), cached after.
+# The images, as docs/images.md builds them: minutes the first time (Pulp 2 compiles), cached after.
 bash test/containers/build-images.sh >/dev/null || warn_or_fail "the container images did not build (bash test/containers/build-images.sh shows why)"
 # The Keystone image, once, before the two test files that use it run in parallel
 # (test/e2e/keystone-container.test.ts, test/k8s/keystone-pods.test.ts).

@@ -1,6 +1,6 @@
-// The shape of src/ (README, "Design notes"): one folder per stage, each importing only from
-// the stages before it; every module opening with a comment that says its job; the README's
-// tree listing every module, once, and nothing else; test/ mirroring the stage folders.
+// The shape of src/ (docs/design.md): one folder per stage, each importing only from
+// the stages before it; every module opening with a comment that says its job; the design
+// notes' tree listing every module, once, and nothing else; test/ mirroring the stage folders.
 import t from 'tap';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -70,10 +70,10 @@ t.test('every module opens with a comment saying its job', async (t) => {
   }
 });
 
-t.test("the README's tree lists every module once, and only those", async (t) => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+t.test("the design notes' tree lists every module once, and only those", async (t) => {
+  const readme = readFileSync(join(ROOT, 'docs', 'design.md'), 'utf8');
   const start = readme.indexOf('  src/\n');
-  t.ok(start > 0, 'the README has the tree');
+  t.ok(start > 0, 'docs/design.md has the tree');
   const block = readme.slice(start, readme.indexOf('```', start));
   const listed: string[] = [];
   let folder = '';

@@ -3,7 +3,7 @@
 // the test cluster (test/k8s/cluster.sh and node.sh: Kubernetes v1.34.4, one node), the images
 // loaded as test/k8s/pulp-pods.test.ts loads them. Each run: a fresh namespace and a fresh
 // FerretDB (so beat's pulp-manage-db runs every time), the Services `db` and `msg` pointed at
-// the host as README.md says for servers outside the cluster. Runs one after the other.
+// the host as docs/kubernetes.md says for servers outside the cluster. Runs one after the other.
 //
 //   node scripts/bench/k8s.mjs          # 3 runs; BENCH_RUNS=5 for more
 //
@@ -69,7 +69,7 @@ for (let i = 0; i < runs; i++) {
       stringData: { 'db-username': 'pulp', 'db-password': 'bench', 'msg-username': env.PULP_TEST_AMQP_USER ?? 'guest', 'msg-password': env.PULP_TEST_AMQP_PASSWORD ?? 'guest' } });
     const all = [
       outsideServices(readFileSync(join(fixtures, '00-services.yaml'), 'utf8'), k8s.PULP_TEST_K8S_NODE_IP, { db: db.port, msg: msg.port }),
-      // 01-config.yaml with the Secret's values replaced, as README.md asks.
+      // 01-config.yaml with the Secret's values replaced, as docs/kubernetes.md asks.
       readFileSync(join(fixtures, '01-config.yaml'), 'utf8').split(/^---$/m).filter((d) => !/^kind: Secret/m.test(d)).join('---'),
       secret,
       ...['beat.yaml', 'resource-manager.yaml', 'worker.yaml'].map((f) => readFileSync(join(fixtures, f), 'utf8')),

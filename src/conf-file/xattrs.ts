@@ -2,7 +2,7 @@
 // SELinux label), which a write by rename would drop with the old inode. Node has no xattr
 // API, so they are read and copied with attr's getfattr/setfattr when the image has them, from
 // fixed root-owned locations (they run as root: never from PATH). Without them the agent
-// cannot see the attributes at all; the README says so.
+// cannot see the attributes at all; docs/configuration.md says so.
 import { spawnSync } from 'node:child_process';
 import { findTrustedHelper } from '../common/trusted-helper.ts';
 

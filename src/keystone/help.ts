@@ -1,4 +1,4 @@
-// keystone-entrypoint --help: kept next to the code it describes; the README repeats the tables.
+// keystone-entrypoint --help: kept next to the code it describes; the README and docs/keystone.md repeat the tables.
 
 /** Keystone's --help text; `exitCodes` is the shared table, rendered (src/cli/help.ts). */
 export function keystoneHelp(exitCodes: string): string {

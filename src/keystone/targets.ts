@@ -66,7 +66,7 @@ export function mysqlTarget(conf: ConfigView): MysqlTarget {
   return { kind: 'mysql', address: joinHostPort(c.host, c.port), host: c.host, port: c.port, username: c.username, password: c.password, database: c.database, source: 'database.connection' };
 }
 
-/** What the wait checks (src/wait/mysql.ts), for preview and README. */
+/** What the wait checks (src/wait/mysql.ts), for preview and docs/keystone.md. */
 export const MYSQL_CHECK = 'MySQL handshake, login with the user and password of the URL, the database selected, SELECT 1 (mysql2)';
 
 export const MYSQL_WHY = 'Keystone opens its database as it starts (db_sync and bootstrap in the init, then every API worker), and the init keeps its lease there';

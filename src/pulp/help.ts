@@ -1,4 +1,4 @@
-// pulp-entrypoint --help: kept next to the code it describes; the README repeats the tables.
+// pulp-entrypoint --help: kept next to the code it describes; the README and docs/configuration.md repeat the tables.
 
 /** Pulp's --help text; `exitCodes` is the shared table, rendered (src/cli/help.ts). */
 export function pulpHelp(exitCodes: string): string {

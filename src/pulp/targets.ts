@@ -35,7 +35,7 @@ export function mongoTarget(conf: ConfigView): MongoTarget {
   };
 }
 
-/** How the wait checks each protocol, and why that is what the role needs (README, preview). */
+/** How the wait checks each protocol, and why that is what the role needs (docs/waits.md, preview). */
 export const BROKER_PROTOCOLS: Readonly<Record<BrokerProtocol, { name: string; client: string; check: string }>> = {
   'amqp-0-9-1': {
     name: 'AMQP 0-9-1',
@@ -49,7 +49,7 @@ export const BROKER_PROTOCOLS: Readonly<Record<BrokerProtocol, { name: string; c
   },
 };
 
-/** Why each wait is there: what the role does with that dependency as it starts (preview, README). */
+/** Why each wait is there: what the role does with that dependency as it starts (preview, docs/waits.md). */
 export const WAIT_REASONS = {
   mongodb: {
     check: 'MongoDB ping, authenticated as Pulp does',

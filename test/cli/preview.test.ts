@@ -46,27 +46,66 @@ t.test('usage errors exit 64 with one line', async (t) => {
   }
 });
 
-// The README's Environment and Exit codes tables are the repository's copy of the outside
-// contract: --help must name everything they list.
-const readmeSection = (heading: string): string => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf(`\n## ${heading}\n`);
-  if (start < 0) throw new Error(`README has no "## ${heading}" section`);
-  const end = readme.indexOf('\n## ', start + 1);
-  return readme.slice(start, end < 0 ? undefined : end);
+// The variable and exit-code tables of the README and docs/ are the repository's copy of the
+// outside contract: --help must name everything they list, and the program must read every
+// variable they list (its settings are the code's table of them: a name it does not read is
+// warned about in the preview's notes).
+const docSection = (file: string, heading: string): string => {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  const start = text.indexOf(`\n## ${heading}\n`);
+  if (start < 0) throw new Error(`${file} has no "## ${heading}" section`);
+  const end = text.indexOf('\n## ', start + 1);
+  return text.slice(start, end < 0 ? undefined : end);
 };
+/** The variables named in the first column of each table in `text`, in backticks. */
+const tableVariables = (text: string): Set<string> =>
+  new Set(
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('| `'))
+      .flatMap((l) => [...(l.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1] ?? '')),
+  );
+/** The README's "Main variables" table that follows the line naming `program`. */
+const frontPageVariables = (program: string): Set<string> => {
+  const section = docSection('README.md', 'Main variables');
+  const from = section.indexOf(`\n\`${program}\`:\n`);
+  if (from < 0) throw new Error(`README "Main variables" has no table for ${program}`);
+  const table = section.slice(from).split('\n\n')[1] ?? '';
+  return tableVariables(table);
+};
+const REFERENCE = {
+  'pulp-entrypoint': { file: 'docs/configuration.md', heading: 'Environment', least: 25, conf: 'PULP_CONF__SECTION__KEY' },
+  'keystone-entrypoint': { file: 'docs/keystone.md', heading: 'Environment', least: 15, conf: 'KEYSTONE_CONF__SECTION__KEY' },
+} as const;
+const runAs = (program: string, args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [join(ROOT, 'bin', program), ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 30_000 });
 
-t.test('--help answers: every variable and exit code of the README tables is there', async (t) => {
+for (const [program, ref] of Object.entries(REFERENCE)) {
+  t.test(`${program}: every variable of the README's and ${ref.file}'s tables is in --help and read`, async (t) => {
+    const help = runAs(program, ['--help']);
+    t.equal(help.status, 0);
+    const reference = tableVariables(docSection(ref.file, ref.heading));
+    t.ok(reference.size >= ref.least, `${ref.file}'s Environment table lists the variables (${reference.size})`);
+    const front = frontPageVariables(program);
+    t.ok(front.size >= 8, `the README's main variables of ${program} (${front.size})`);
+    for (const v of front) t.ok(reference.has(v), `${v}: in the README, and in ${ref.file}`);
+    for (const v of reference) {
+      if (v === ref.conf) continue;
+      t.match(help.stdout, v, `--help mentions ${v}`);
+    }
+    // Each listed name set (empty counts as unset): none is "not a variable ... reads".
+    const env = Object.fromEntries([...reference].filter((v) => v !== ref.conf).map((v) => [v, '']));
+    const r = runAs(program, ['preview', program === 'pulp-entrypoint' ? 'beat' : 'api', '--json'], env);
+    t.equal(r.status, 0, r.stderr);
+    const notes = (JSON.parse(r.stdout) as { notes: string[] }).notes.filter((n) => n.includes('is not a variable'));
+    t.same(notes, [], `${program} reads every variable its tables list`);
+  });
+}
+
+t.test('--help answers: every exit code of the README table is there', async (t) => {
   const r = cli(['--help']);
   t.equal(r.status, 0);
-  const rows = readmeSection('Environment').split('\n').filter((l) => l.startsWith('| `'));
-  const vars = new Set(rows.flatMap((l) => [...(l.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1] ?? '')));
-  t.ok(vars.size >= 25, `the README's Environment table lists the variables (${vars.size})`);
-  for (const v of vars) {
-    if (v === 'PULP_CONF__SECTION__KEY') continue;
-    t.match(r.stdout, v, `--help mentions ${v}`);
-  }
-  const codes = [...readmeSection('Exit codes').matchAll(/^\| (\d+) \| (.*)$/gm)].map((m) => ({ code: m[1] ?? '', rotate: (m[2] ?? '').startsWith('`keystone-entrypoint rotate`') }));
+  const codes = [...docSection('README.md', 'Exit codes').matchAll(/^\| (\d+) \| (.*)$/gm)].map((m) => ({ code: m[1] ?? '', rotate: (m[2] ?? '').startsWith('`keystone-entrypoint rotate`') }));
   t.ok(codes.length >= 8, `the README's Exit codes table lists the codes (${codes.map((c) => c.code).join(' ')})`);
   // The rotation's codes are Keystone's only: its --help lists them, Pulp's does not.
   const keystone = spawnSync(process.execPath, [join(ROOT, 'bin', 'keystone-entrypoint'), '--help'], { encoding: 'utf8' }).stdout;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Keystone image (fixtures/docker/keystone, tag keystone-entrypoint) exactly as
-# README.md says: the shell block under the marker
+# docs/images.md says: the shell block under the marker
 # `<!-- test/containers/build-keystone-image.sh runs this block -->`, run from the repository
 # root with BASE from test/containers/setup.sh (run first: packages, podman's configuration,
 # the Debian 12 base image), WHEELHOUSE (below) and AGENT (default dist/pulp-entrypoint).
@@ -52,12 +52,12 @@ if [[ ! -f $WHEELHOUSE/ready ]]; then
 fi
 flock -u 8
 
-# 2. The README's block, as it is.
+# 2. The block of docs/images.md, as it is.
 block=$(awk '/^<!-- test\/containers\/build-keystone-image\.sh runs this block -->$/ { mark = 1; next }
   mark && /^```sh$/ { inside = 1; next }
   inside && /^```$/ { exit }
-  inside { print }' README.md)
-[[ -n $block ]] || die "README.md has no block under the marker"
+  inside { print }' docs/images.md)
+[[ -n $block ]] || die "docs/images.md has no block under the marker"
 BASE=$PULP_TEST_IMAGE_BASE WHEELHOUSE=$WHEELHOUSE AGENT=${AGENT:-dist/pulp-entrypoint} \
   bash -euo pipefail -c "$block" >&2
 echo keystone-entrypoint

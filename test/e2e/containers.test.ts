@@ -1,5 +1,5 @@
 // The whole agent (the standalone binary) in container images; no one src module.
-// The images of fixtures/docker, built as README.md says and run with a real container
+// The images of fixtures/docker, built as docs/images.md says and run with a real container
 // runtime: podman with runc, this project's configuration and a Debian 12 base image made
 // with mmdebstrap (test/containers/setup.sh), host networking to FerretDB and RabbitMQ on
 // loopback (test/services/start.sh). The roles are the real Pulp 2 Celery processes.
@@ -79,7 +79,7 @@ async function main(setupEnv: Env, services: Services): Promise<void> {
   // Celery node names and the database are this run's own: the broker is shared.
   const runId = randomBytes(4).toString('hex');
 
-  await t.test('the images build with the README commands', async (t) => {
+  await t.test('the images build with the commands of docs/images.md', async (t) => {
     // The agent layer and the role images are rebuilt whenever the binary changes; their
     // previous versions are removed afterwards, so that the cache does not grow by a binary
     // per run. The Pulp 2 layers stay: they are the cache.
@@ -90,7 +90,7 @@ async function main(setupEnv: Env, services: Services): Promise<void> {
     };
     const before = agentImages.map(imageId);
     const started = Date.now();
-    // The README's block, run as it is (test/containers/build-images.sh extracts it).
+    // The block of docs/images.md, run as it is (test/containers/build-images.sh extracts it).
     const r = spawnSync('bash', [join(ROOT, 'test', 'containers', 'build-images.sh')], {
       cwd: ROOT,
       env: { ...podmanEnv, AGENT } as NodeJS.ProcessEnv,

@@ -1,6 +1,6 @@
 // The Keystone image (fixtures/docker/keystone: the binary as keystone-entrypoint, Keystone 30)
-// built as README.md says and run with podman against the test MariaDB.
-// The image is built by test/containers/build-keystone-image.sh (README's block under its
+// built as docs/images.md says and run with podman against the test MariaDB.
+// The image is built by test/containers/build-keystone-image.sh (docs/images.md's block under its
 // marker; a wheelhouse from PyPI cached by the hash of the pins; the Debian 12 base image and
 // podman's configuration from test/containers/setup.sh), then:
 //
@@ -81,7 +81,7 @@ async function main(setupEnv: Env, db: Mysql): Promise<void> {
   };
   const runId = randomBytes(4).toString('hex');
 
-  const built = await t.test('the image builds with the README commands', async (t) => {
+  const built = await t.test('the image builds with the commands of docs/images.md', async (t) => {
     // The agent layer is rebuilt whenever the binary changes; the previous image is removed
     // afterwards, so that the cache does not grow by a binary per run. The Python layers stay.
     const imageId = (): string | undefined => {

@@ -1,7 +1,7 @@
 // fixtures/k8s/keystone/ on the test cluster's node, for the test/k8s/ files that run Keystone:
-// the images (the README's block through test/containers/build-keystone-image.sh, and a
+// the images (docs/images.md's block through test/containers/build-keystone-image.sh, and a
 // memcached stand-in from Debian's memcached), a namespace of the test's own, MariaDB outside
-// the cluster as the README says to adapt 00-db.yaml (the Service `db` without a selector, an
+// the cluster as docs/kubernetes.md says to adapt 00-db.yaml (the Service `db` without a selector, an
 // EndpointSlice to the node's address, forwarded to a MariaDB of the test's own), then the
 // other manifests applied as shipped, --validate=strict. The CronJobs are suspended: a test
 // starts their Jobs itself, and one that ran at 03:00 would race it.

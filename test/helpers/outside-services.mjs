@@ -1,4 +1,4 @@
-// A manifest file for dependencies outside the cluster, as README.md ("MongoDB and RabbitMQ
+// A manifest file for dependencies outside the cluster, as docs/kubernetes.md ("MongoDB and RabbitMQ
 // elsewhere") says to adapt it: each Service named in `ports` loses its selector and gets an
 // EndpointSlice naming `ip` and that port (under the Service's first port name); documents of
 // the kinds in `drop` go (the database's own StatefulSet, say); the rest stays as it is.

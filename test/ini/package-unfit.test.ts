@@ -1,5 +1,5 @@
 // src/ini/document.ts versus the `ini` package, on Pulp's server.conf.
-// Why server.conf is not edited with the `ini` package (README, design notes): on Pulp's
+// Why server.conf is not edited with the `ini` package (docs/design.md): on Pulp's
 // `key: value` lines it reads the whole line as a key set to true, and writing back drops
 // every comment and corrupts the line. If a future `ini` fixes this, this test fails and
 // the decision deserves another look.

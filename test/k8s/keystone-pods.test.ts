@@ -1,5 +1,5 @@
 // fixtures/k8s/keystone/ on a real node (test/k8s/node.sh), set up by test/helpers/keystone-cluster.ts
-// (the image README.md builds, a memcached stand-in, MariaDB outside the cluster): one db_sync
+// (the image docs/images.md builds, a memcached stand-in, MariaDB outside the cluster): one db_sync
 // and bootstrap for the three replicas, each Ready with its keys from the keys sidecar, and a
 // token issued through the Service keystone-public accepted by every replica.
 import t from 'tap';

@@ -1,7 +1,7 @@
 // fixtures/k8s/ on a real node: the kubelet and kube-proxy v1.34.4 with containerd
 // (test/k8s/node.sh), the project's images (test/containers/build-images.sh) loaded into it.
-// Applied as README.md "Kubernetes" says, with the dependency Services pointed at servers on
-// the host (README: "MongoDB and RabbitMQ elsewhere"): the Services `db` and `msg` without a
+// Applied as docs/kubernetes.md says, with the dependency Services pointed at servers on
+// the host (docs/kubernetes.md: "MongoDB and RabbitMQ elsewhere"): the Services `db` and `msg` without a
 // selector, each with an EndpointSlice to the node's address, where this test forwards to a
 // FerretDB of its own (a clean database, and an outage that harms no other test) and to the
 // test RabbitMQ. The real kubelet is the judge of: the Service variables a pod gets and what
@@ -46,7 +46,7 @@ async function main(k: Kube, ferretdbBin: string, amqp: string, amqpUser: string
     worker: 'app.kubernetes.io/component=worker',
   } as const;
 
-  // podman as test/containers/setup.sh configures it; the images, as README.md builds them
+  // podman as test/containers/setup.sh configures it; the images, as docs/images.md builds them
   // (cached: quick), loaded into the node's containerd.
   const setup = containerSetup(t, 'podman and the images');
   if (!setup) return;
@@ -77,7 +77,7 @@ async function main(k: Kube, ferretdbBin: string, amqp: string, amqpUser: string
   t.teardown(() => void k.kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']));
   t.equal(k.kubectl(['create', 'namespace', ns]).status, 0, `namespace ${ns}`);
 
-  // 00-services.yaml as the README says to adapt it for servers outside the cluster, plus
+  // 00-services.yaml as docs/kubernetes.md says to adapt it for servers outside the cluster, plus
   // Services whose variables test the kubelet's naming: dashes, several ports (named, one with a
   // leading digit), UDP, one unnamed port.
   const services00 = outsideServices(readFileSync(join(FIXTURES, '00-services.yaml'), 'utf8'), nodeIp, { db: db.port, msg: msg.port });
