@@ -6,7 +6,7 @@
 // its log file (the real Keystone: test/keystone/api-real.test.ts).
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -98,6 +98,10 @@ if (requireRoot(t, "the run-as user's access to the role's paths (PREFIX_RUN_AS=
       KEYSTONE_WAIT_TIMEOUT: '1',
       DB_SERVICE_HOST: '127.0.0.1',
       DB_SERVICE_PORT: '9',
+      // Past the checks the agent makes this replica's keys: here, not in /etc/keystone.
+      KEYSTONE_CONF__FERNET_TOKENS__KEY_REPOSITORY: join(state, 'fernet-keys'),
+      KEYSTONE_CONF__FERNET_RECEIPTS__KEY_REPOSITORY: join(state, 'fernet-keys'),
+      KEYSTONE_CONF__CREDENTIAL__KEY_REPOSITORY: join(state, 'credential-keys'),
       ...extra,
     });
     const log = join(rootOwned, 'gunicorn.log');
@@ -118,5 +122,6 @@ if (requireRoot(t, "the run-as user's access to the role's paths (PREFIX_RUN_AS=
     refused(t, 'keystone-entrypoint', 'api', env({ KEYSTONE_CONF__DEFAULT__LOG_CONFIG_APPEND: secret }), state, /log_config_append \(.*logging\.conf\): nobody .* cannot read .*logging\.conf: no read \(r\) permission/, secret);
     const fine = run('keystone-entrypoint', ['api'], env({ KEYSTONE_CONF__DEFAULT__LOG_DIR: open }));
     t.equal(fine.status, 69, `a log directory nobody may write: past the checks, to the wait (${fine.last})`);
+    t.ok(existsSync(join(state, 'fernet-keys', '0')), "this replica's keys made where keystone.conf says");
   });
 }
