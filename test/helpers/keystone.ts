@@ -17,6 +17,23 @@ export function keystoneDir(): string | undefined {
   return cachedBuild(BUILD_SCRIPT, 'PULP_TEST_KEYSTONE');
 }
 
+/** Keystone 28.0.2's environment (the upgrade tests' older release): PULP_TEST_KEYSTONE_28, else the cached build of its pins. */
+export function keystone28Dir(): string | undefined {
+  const given = process.env.PULP_TEST_KEYSTONE_28;
+  if (given) return cachedBuild(BUILD_SCRIPT, 'PULP_TEST_KEYSTONE_28');
+  const saved = process.env.PULP_TEST_KEYSTONE_PINS;
+  process.env.PULP_TEST_KEYSTONE_PINS = 'requirements-28-py311.txt';
+  const saved30 = process.env.PULP_TEST_KEYSTONE;
+  delete process.env.PULP_TEST_KEYSTONE;
+  try {
+    return cachedBuild(BUILD_SCRIPT, 'PULP_TEST_KEYSTONE');
+  } finally {
+    if (saved === undefined) delete process.env.PULP_TEST_KEYSTONE_PINS;
+    else process.env.PULP_TEST_KEYSTONE_PINS = saved;
+    if (saved30 !== undefined) process.env.PULP_TEST_KEYSTONE = saved30;
+  }
+}
+
 /** The Keystone environment, or undefined after failing (CI=true) or skipping loudly. */
 export function requireKeystone(t: Test, what: string): string | undefined {
   const dir = keystoneDir();
