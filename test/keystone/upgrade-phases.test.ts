@@ -9,10 +9,10 @@
 import t, { type Test } from 'tap';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
-import { ensureKeystoneUser } from '../helpers/keystone.ts';
+import { ensureKeystoneUser, replicaEnv } from '../helpers/keystone.ts';
 import { requireMysql } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -59,31 +59,17 @@ if (db) {
     chmodSync(calls, 0o666);
     const template = join(work, 'keystone.conf.template');
     writeFileSync(template, readFileSync(join(ROOT, 'src', 'keystone', 'default-keystone.conf')), { mode: 0o644 });
-    const envOf = (host: string, release: string, extra: Record<string, string>): NodeJS.ProcessEnv => {
-      const dir = join(work, host);
-      mkdirSync(dir, { recursive: true, mode: 0o755 });
-      return {
-        PATH: `${STANDIN}:/usr/sbin:/usr/bin:/sbin:/bin`,
-        HOSTNAME: host,
-        DB_SERVICE_HOST: db.host,
-        DB_SERVICE_PORT: String(db.port),
-        MYSQL_USER: db.user,
-        MYSQL_PASSWORD: db.password,
-        MYSQL_DATABASE: name,
-        KEYSTONE_CONF: join(dir, 'keystone.conf'),
-        KEYSTONE_CONF_TEMPLATE: template,
-        KEYSTONE_CONF__FERNET_TOKENS__KEY_REPOSITORY: join(dir, 'fernet-keys'),
-        KEYSTONE_CONF__FERNET_RECEIPTS__KEY_REPOSITORY: join(dir, 'fernet-keys'),
-        KEYSTONE_CONF__CREDENTIAL__KEY_REPOSITORY: join(dir, 'credential-keys'),
-        // Each image's init key: what a new image changes.
-        KEYSTONE_INIT_KEY: `release-${release}`,
-        KEYSTONE_WAIT_TIMEOUT: '60',
-        STANDIN_RELEASE: release,
-        STANDIN_CNF: cnf,
-        STANDIN_CALLS: calls,
-        ...extra,
-      };
-    };
+    const envOf = (host: string, release: string, extra: Record<string, string>): NodeJS.ProcessEnv => ({
+      ...replicaEnv(join(work, host), { bin: STANDIN, template, db: { ...db, database: name } }),
+      HOSTNAME: host,
+      // Each image's init key: what a new image changes.
+      KEYSTONE_INIT_KEY: `release-${release}`,
+      KEYSTONE_WAIT_TIMEOUT: '60',
+      STANDIN_RELEASE: release,
+      STANDIN_CNF: cnf,
+      STANDIN_CALLS: calls,
+      ...extra,
+    });
     const start: Env['start'] = (host, release, args, extra = {}) => {
       const child = spawn(process.execPath, [BIN, ...args], { env: envOf(host, release, extra), detached: true });
       let out = '';

@@ -11,10 +11,10 @@
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
-import { ensureKeystoneUser, keystone28Dir, requireKeystone } from '../helpers/keystone.ts';
+import { ensureKeystoneUser, keystone28Dir, replicaEnv, requireKeystone } from '../helpers/keystone.ts';
 import { requireMysql } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { unavailable } from '../helpers/unavailable.ts';
@@ -42,27 +42,12 @@ if (k30 && k28 && db) {
   const template = join(work, 'keystone.conf.template');
   copyFileSync(join(ROOT, 'src', 'keystone', 'default-keystone.conf'), template);
   const venv = { old: k28, new: k30 };
-  const envOf = (host: string, release: 'old' | 'new', extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
-    const dir = join(work, host);
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    return {
-      PATH: `${join(venv[release], 'venv', 'bin')}:/usr/sbin:/usr/bin:/sbin:/bin`,
-      HOSTNAME: host,
-      DB_SERVICE_HOST: db.host,
-      DB_SERVICE_PORT: String(db.port),
-      MYSQL_USER: user,
-      MYSQL_PASSWORD: password,
-      MYSQL_DATABASE: name,
-      OS_BOOTSTRAP_PASSWORD: 'adm1n-pw',
-      KEYSTONE_CONF: join(dir, 'keystone.conf'),
-      KEYSTONE_CONF_TEMPLATE: template,
-      KEYSTONE_CONF__FERNET_TOKENS__KEY_REPOSITORY: join(dir, 'fernet-keys'),
-      KEYSTONE_CONF__FERNET_RECEIPTS__KEY_REPOSITORY: join(dir, 'fernet-keys'),
-      KEYSTONE_CONF__CREDENTIAL__KEY_REPOSITORY: join(dir, 'credential-keys'),
-      KEYSTONE_WAIT_TIMEOUT: '120',
-      ...extra,
-    };
-  };
+  const envOf = (host: string, release: 'old' | 'new', extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+    ...replicaEnv(join(work, host), { bin: join(venv[release], 'venv', 'bin'), template, db: { host: db.host, port: db.port, user, password, database: name } }),
+    HOSTNAME: host,
+    OS_BOOTSTRAP_PASSWORD: 'adm1n-pw',
+    ...extra,
+  });
   const agent = (host: string, release: 'old' | 'new', args: string[], extra?: Record<string, string>): Promise<{ status: number | null; out: string }> => {
     const child = spawn(process.execPath, [BIN, ...args], { env: envOf(host, release, extra) });
     let out = '';
