@@ -8,7 +8,7 @@ import { REASON_HINT, REASON_TEXT, classifyFacts, errorDetail, errorFacts } from
 import { type DoneDoc, LEASE_ID, type LeaseDoc, acquireStep, doneId } from './lease.ts';
 import { StoreError } from './store-error.ts';
 import type { AcquireResult, InitStore, ReplicaRow } from './store.ts';
-import { REPLICA_PREFIX } from './rollout.ts';
+import { REPLICA_KEPT_MS, REPLICA_PREFIX } from './rollout.ts';
 
 export const INIT_TABLE = 'entrypoint_init';
 
@@ -201,6 +201,7 @@ export function mysqlInitStore(conn: Connection, database: string, table = INIT_
              ON DUPLICATE KEY UPDATE acquired_at = IF(init_key <=> VALUES(init_key), acquired_at, NOW(3)), host = VALUES(host), init_key = VALUES(init_key), renewed_at = NOW(3), expires_at = VALUES(expires_at)`,
             [`${REPLICA_PREFIX}${host}`, host, key, micros(ttlMs)],
           );
+          await conn.query(`DELETE FROM ${t} WHERE id LIKE ? AND expires_at < NOW(3) - INTERVAL ? MICROSECOND`, [`${REPLICA_PREFIX}%`, micros(REPLICA_KEPT_MS)]);
         });
       },
       replicas() {

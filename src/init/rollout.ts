@@ -21,6 +21,12 @@ export const CONTRACT_PREFIX = 'contract:';
  */
 export const REPLICA_TTL_MS = 90_000;
 
+/**
+ * How long a row stays once it stopped counting: every heartbeat removes the rows expired
+ * longer ago, so the table holds the replicas of about the last hour, not of every rollout.
+ */
+export const REPLICA_KEPT_MS = 3_600_000;
+
 /** The init key of the contract of `key`. */
 export function contractKey(key: string): string {
   return `${CONTRACT_PREFIX}${key}`;

@@ -17,47 +17,20 @@
 set -euo pipefail
 umask 022
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-cd "$repo"
-# shellcheck source=../services/defaults.sh
-. "$repo/test/services/defaults.sh"
-PY311=${PULP_TEST_PYTHON311:-/root/.pyenv/versions/3.11.7}
+cd "$here/../.."
 AGENT=${AGENT:-dist/pulp-entrypoint}
 
 log() { printf 'keystone-upgrade-images: %s\n' "$*" >&2; }
 die() { printf 'keystone-upgrade-images: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=keystone-wheelhouse.sh
+. "$here/keystone-wheelhouse.sh"
 
 eval "$(bash "$here/setup.sh")"
-[[ -x $PY311/bin/python3.11 ]] || die "no CPython 3.11 at $PY311 (pyenv's 3.11.7; set PULP_TEST_PYTHON311)"
 [[ -f $AGENT ]] || die "no agent binary at $AGENT (npm run build:binary)"
-
-# The wheelhouse of one lock, by its hash, as build-keystone-image.sh makes it.
-wheelhouse() { # pins-file
-  local pins=$1 hash dir
-  hash=$(sha256sum "$pins" | cut -c1-12)
-  dir=$CACHE/keystone-wheelhouse-$hash
-  exec 8>"$dir.lock"
-  flock 8
-  if [[ ! -f $dir/ready ]]; then
-    log "downloading the wheels of $(basename "$pins") into $dir (first time only)"
-    rm -rf "$dir"
-    mkdir -p "$dir"
-    "$PY311/bin/python3.11" -m pip download --disable-pip-version-check --no-input -q \
-      --only-binary=:all: --no-deps -r "$pins" -d "$dir" >"$dir.log" 2>&1 \
-      || { tail -5 "$dir.log" >&2; die "pip download of $pins failed (PyPI)"; }
-    local n w
-    n=$(grep -c '^[A-Za-z0-9]' "$pins")
-    w=$(find "$dir" -maxdepth 1 -name '*.whl' | wc -l)
-    [[ $n -eq $w ]] || die "$w wheels for $n pins in $dir"
-    touch "$dir/ready"
-  fi
-  flock -u 8
-  echo "$dir"
-}
 
 build() { # tag pins-file version
   local tag=$1 pins=$2 version=$3 wh ctx
-  wh=$(wheelhouse "$pins")
+  wh=$(keystone_wheelhouse "$pins")
   # The Dockerfile takes requirements-py311.txt from the pins context: a folder holding this lock under that name.
   ctx=$(mktemp -d)
   trap 'rm -rf "$ctx"' RETURN

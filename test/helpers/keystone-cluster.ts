@@ -5,9 +5,9 @@
 // EndpointSlice to the node's address, forwarded to a MariaDB of the test's own), then the
 // other manifests applied as shipped, --validate=strict. The CronJobs are suspended: a test
 // starts their Jobs itself, and one that ran at 03:00 would race it.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { ROOT } from './cli.ts';
@@ -150,6 +150,38 @@ export async function keystoneCluster(
         for (const p of podsOf(k, ns, API)) for (const c of ['keys', 'keystone']) t.comment(kc(['logs', p.metadata.name, '-c', c, '--tail=20']).out);
       }
       return pods;
+    },
+  };
+}
+
+/**
+ * Continuous traffic on a Keystone cluster (test/helpers/keystone-traffic.mjs in a process of
+ * its own: the test's kubectl calls block its own event loop): tokens issued through `base`
+ * (keystone-public) and validated on every replica the Service sends to, a file of their
+ * addresses kept current from its EndpointSlices every second. stop() ends it and gives what it
+ * counted; it is killed when `t` ends in any case.
+ */
+export function keystoneTraffic(t: Test, k: Kube, ns: string, base: string): { stop(): Promise<{ requests?: number; failures?: unknown[] }> } {
+  const endpoints = join(tempDir(t, 'pe-k8s-traffic-'), 'endpoints.json');
+  const refresh = (): void => {
+    const slices = k.json<{ items: { endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[] }[] }>(['-n', ns, 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=keystone-public']);
+    writeFileSync(`${endpoints}.tmp`, JSON.stringify(slices.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses))));
+    renameSync(`${endpoints}.tmp`, endpoints);
+  };
+  refresh();
+  const traffic = spawn(process.execPath, [join(ROOT, 'test', 'helpers', 'keystone-traffic.mjs'), base, endpoints, ADMIN_PASSWORD], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let summary = '';
+  traffic.stdout.on('data', (d: Buffer) => (summary += d.toString()));
+  const done = new Promise<void>((resolve) => traffic.on('close', () => resolve()));
+  t.teardown(() => void traffic.kill('SIGKILL'));
+  const refresher = setInterval(refresh, 1000);
+  t.teardown(() => clearInterval(refresher));
+  return {
+    stop: async () => {
+      clearInterval(refresher);
+      traffic.kill('SIGTERM');
+      await done;
+      return JSON.parse(summary.trim() || '{}') as { requests?: number; failures?: unknown[] };
     },
   };
 }

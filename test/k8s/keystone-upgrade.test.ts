@@ -10,13 +10,8 @@
 // replica was gone; a token issued before the update validates on every new replica after it.
 // The figure: `kubectl set image` to three new replicas Ready (docs/keystone-upgrade.md).
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ROOT } from '../helpers/cli.ts';
 import { kube, until, type Kube } from '../helpers/kube.ts';
-import { ADMIN_PASSWORD, API, keystoneCluster } from '../helpers/keystone-cluster.ts';
-import { tempDir } from '../helpers/temp.ts';
+import { ADMIN_PASSWORD, API, keystoneCluster, keystoneTraffic } from '../helpers/keystone-cluster.ts';
 
 t.setTimeout(60 * 60_000);
 
@@ -82,19 +77,8 @@ async function main(k: Kube): Promise<void> {
   });
   if (!token0) return;
 
-  // The traffic, in a process of its own, sent to the replicas the Service sends to.
-  const endpoints = join(tempDir(t, 'pe-k8s-upgrade-traffic-'), 'endpoints.json');
-  const refresh = (): void => {
-    const slices = k.json<{ items: { endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[] }[] }>(['-n', c.ns, 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=keystone-public']);
-    writeFileSync(`${endpoints}.tmp`, JSON.stringify(slices.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses))));
-    renameSync(`${endpoints}.tmp`, endpoints);
-  };
-  refresh();
-  const traffic = spawn(process.execPath, [join(ROOT, 'test', 'helpers', 'keystone-traffic.mjs'), base, endpoints, ADMIN_PASSWORD], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let summary = '';
-  traffic.stdout.on('data', (d: Buffer) => (summary += d.toString()));
-  const trafficDone = new Promise<void>((resolve) => traffic.on('close', () => resolve()));
-  t.teardown(() => void traffic.kill('SIGKILL'));
+  // The traffic, in a process of its own, the whole time.
+  const traffic = keystoneTraffic(t, k, c.ns, base);
 
   // What the test sees each second: heads when each new replica first turned Ready, the moment no old replica was left.
   let setAt = 0;
@@ -110,7 +94,6 @@ async function main(k: Kube): Promise<void> {
     const set = c.kc(['set', 'image', 'deployment/keystone', `keystone=${NEW}`, `keys=${NEW}`]);
     t.equal(set.status, 0, set.out);
     const done = await until(900_000, () => {
-      refresh();
       const ps = pods();
       const fresh = ps.filter((p) => imageOf(p) === NEW && !p.metadata.deletionTimestamp);
       const readyNew = fresh.filter((p) => readyAt(p) !== undefined);
@@ -158,9 +141,7 @@ async function main(k: Kube): Promise<void> {
   });
 
   await t.test('no request failed; the token from before the update validates on every new replica', async (t) => {
-    traffic.kill('SIGTERM');
-    await trafficDone;
-    const s = JSON.parse(summary.trim().split('\n').at(-1) ?? '{}') as { requests?: number; failures?: unknown[] };
+    const s = await traffic.stop();
     t.ok((s.requests ?? 0) > 50, `${s.requests} requests during the update`);
     t.same(s.failures, [], 'zero failed requests');
     for (const p of pods()) {

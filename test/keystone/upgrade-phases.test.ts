@@ -106,6 +106,10 @@ if (db) {
     const c = await e.agent('ks-new-a', 'new', ['check']);
     t.equal(c.status, 0, 'c: exit code 0', { output: c.out.slice(-1500) });
     t.equal(count(e.callLines(), /--contract/), 0, 'the probe runs no contract');
+    // A replica gone for more than an hour: its row is removed by the next heartbeat; a recent one stays.
+    root("INSERT INTO entrypoint_init (id, host, init_key, expires_at) VALUES ('replica:ks-long-gone', 'ks-long-gone', 'release-old', NOW(3) - INTERVAL 61 MINUTE), ('replica:ks-just-gone', 'ks-just-gone', 'release-old', NOW(3) - INTERVAL 59 MINUTE)", e.name);
+    t.equal((await e.agent('ks-new-a', 'new', ['check'])).status, 0);
+    t.same(e.rows().filter((r) => r.startsWith('replica:')), ['replica:ks-just-gone\trelease-old', 'replica:ks-new-a\trelease-new'], 'rows expired over an hour ago are removed');
   });
 
   t.test('a rollout: expand once at the first new start, the contract held back while an old replica is live, then once', async (t) => {
