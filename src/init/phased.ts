@@ -134,8 +134,8 @@ export async function heartbeatAndContract<C extends Cmd>(o: {
   const store = await o.db.store(o.deadline, o.log);
   const r = rolloutOf(store);
   const facts = async (): Promise<ReturnType<typeof contractVerdict>> => {
-    const [mine, contracted, replicas] = await Promise.all([store.findDone(o.key), store.findDone(contractKey(o.key)), r.replicas()]);
-    return contractVerdict({ key: o.key, mine, contracted: contracted !== null, replicas });
+    const [mine, contracted, replicas, inits] = await Promise.all([store.findDone(o.key), store.findDone(contractKey(o.key)), r.replicas(), r.doneRecords('')]);
+    return contractVerdict({ key: o.key, mine, contracted: contracted !== null, replicas, inits });
   };
   try {
     await r.heartbeat(o.host, o.key, o.ttlMs ?? REPLICA_TTL_MS);

@@ -80,12 +80,32 @@ export interface ContractFacts {
   /** The contract of `key` is recorded. */
   contracted: boolean;
   replicas: readonly ReplicaRow[];
+  /** The other images' init records (previousImage picks the one this image followed). */
+  inits: readonly DoneDoc[];
+}
+
+/**
+ * The image whose init ran last before `mine`: the one this image replaces. Its replicas keep
+ * rows only if its agent has them; none at all (live or expired within the last hour) means
+ * an agent from before rollouts were tracked, whose replicas no row can vouch for.
+ */
+export function previousImage(key: string, mine: DoneDoc, inits: readonly DoneDoc[]): DoneDoc | undefined {
+  return inits
+    .filter((d) => d.key !== key && !d.key.startsWith(CONTRACT_PREFIX) && d.doneAt.getTime() <= mine.doneAt.getTime())
+    .sort((a, b) => b.doneAt.getTime() - a.doneAt.getTime())[0];
 }
 
 /** Whether the contract of `key` is due now, and if not why (for the log). */
 export function contractVerdict(f: ContractFacts): { run: true } | { run: false; why: string } {
   if (f.contracted) return { run: false, why: 'already done' };
   if (f.mine === null) return { run: false, why: `the init of ${f.key} is not recorded yet` };
+  const prev = previousImage(f.key, f.mine, f.inits);
+  if (prev !== undefined && !f.replicas.some((r) => r.key === prev.key)) {
+    return {
+      run: false,
+      why: `the image before this one (init key ${prev.key}) left no replica rows (an agent that does not keep them, or gone for over an hour): whether its replicas still serve cannot be known here; the contract is left to the next upgrade's, or run keystone-manage db_sync --contract by hand once they are gone`,
+    };
+  }
   const older = f.replicas.filter((r) => r.live && r.key !== f.key);
   if (older.length > 0) {
     const names = older.map((r) => `${r.host} (init key ${r.key}, seen ${r.seenAt.toISOString()})`);

@@ -32,14 +32,18 @@ t.test('startVerdict', async (t) => {
 });
 
 t.test('contractVerdict', async (t) => {
-  const base = { key: 'new', mine: done('new', 10), contracted: false };
-  t.same(contractVerdict({ ...base, replicas: [] }), { run: true }, 'no rows at all');
-  t.same(contractVerdict({ ...base, replicas: [row('a', 'new', true), row('b', 'new', true)] }), { run: true }, 'only its own image');
+  const base = { key: 'new', mine: done('new', 10), contracted: false, inits: [done('old', 5), done('new', 10)] };
+  t.same(contractVerdict({ ...base, inits: [done('new', 10)], replicas: [] }), { run: true }, 'no rows at all, no image before');
+  const legacy = contractVerdict({ ...base, replicas: [row('a', 'new', true)] });
+  t.equal(legacy.run, false, 'the image before left no rows: its replicas cannot be vouched for');
+  t.match(legacy.run ? '' : legacy.why, /the image before this one \(init key old\) left no replica rows/);
+  t.same(contractVerdict({ ...base, inits: [done('older', 1), done('old', 5), done('new', 10), done('newer', 20)], replicas: [row('a', 'new', true), row('b', 'old', false)] }), { run: true }, 'the image before is the last init before its own; an expired row of it vouches');
+  t.same(contractVerdict({ ...base, replicas: [row('a', 'new', true), row('b', 'new', true), row('z', 'old', false)] }), { run: true }, 'only its own image live');
   t.same(contractVerdict({ ...base, replicas: [row('a', 'new', true), row('b', 'old', false)] }), { run: true }, 'an old row past its TTL: a replica gone (or dead without a word)');
   const held = contractVerdict({ ...base, replicas: [row('a', 'new', true), row('b', 'old', true), row('c', 'old', true)] });
   t.equal(held.run, false);
   t.match(held.run ? '' : held.why, /^2 replicas of another image still serve: b \(init key old, .*c \(init key old/);
-  t.equal(contractVerdict({ ...base, replicas: [row('z', 'newer', true)] }).run, false, 'any other key holds it back, newer too');
+  t.match(contractVerdict({ ...base, replicas: [row('y', 'old', false), row('z', 'newer', true)] }), { run: false, why: /^1 replica of another image still serves: z/ }, 'any other key holds it back, newer too');
   t.same(contractVerdict({ ...base, contracted: true, replicas: [] }), { run: false, why: 'already done' });
   t.equal(contractVerdict({ ...base, mine: null, replicas: [] }).run, false, 'no contract before its own init is recorded');
 });

@@ -167,6 +167,19 @@ if (db) {
     }
   });
 
+  t.test('an old image whose agent kept no rows: the contract is not run, since nothing vouches that its replicas are gone', async (t) => {
+    const e = setup(t);
+    t.equal((await e.agent('ks-old-a', 'old', ['init'])).status, 0);
+    // An agent from before the rows: its replicas never wrote one.
+    root("DELETE FROM entrypoint_init WHERE id LIKE 'replica:%'", e.name);
+    t.equal((await e.agent('ks-new-a', 'new', ['init'])).status, 0);
+    const probe = await e.agent('ks-new-a', 'new', ['check']);
+    t.equal(probe.status, 0, 'probe: exit code 0', { output: probe.out.slice(-1500) });
+    t.match(probe.out, /contract of release-new not yet: the image before this one \(init key release-old\) left no replica rows/);
+    t.equal(count(e.callLines(), /--contract/), 0, 'no contract');
+    t.same(e.versions(), ['C1', 'E2'], 'expanded only');
+  });
+
   t.test('two new replicas at once: one expand; the other waits for it and skips', async (t) => {
     const e = setup(t);
     t.equal((await e.agent('ks-old-a', 'old', ['init'])).status, 0);
