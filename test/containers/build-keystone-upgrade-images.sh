@@ -29,18 +29,23 @@ eval "$(bash "$here/setup.sh")"
 [[ -f $AGENT ]] || die "no agent binary at $AGENT (npm run build:binary)"
 
 build() { # tag pins-file version
-  local tag=$1 pins=$2 version=$3 wh ctx
+  local tag=$1 pins=$2 version=$3 wh ctx before after
   wh=$(keystone_wheelhouse "$pins")
-  # The Dockerfile takes requirements-py311.txt from the pins context: a folder holding this lock under that name.
-  ctx=$(mktemp -d)
-  trap 'rm -rf "$ctx"' RETURN
-  cp "$pins" "$ctx/requirements-py311.txt"
+  # The Dockerfile takes requirements-py311.txt from the pins context: a folder of its own per
+  # lock (beside its wheelhouse, same path every time, so podman's layer cache holds).
+  ctx=$wh.pins
+  mkdir -p "$ctx"
+  cmp -s "$pins" "$ctx/requirements-py311.txt" || cp "$pins" "$ctx/requirements-py311.txt"
+  before=$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
   log "building $tag (Keystone $version)"
   podman build -q --network=host --build-arg BASE="$PULP_TEST_IMAGE_BASE" --build-arg AGENT="$AGENT" \
     --build-arg KEYSTONE_VERSION="$version" \
     --build-context wheelhouse="$wh" --build-context pins="$ctx" \
     --build-context keystone-conf=src/keystone \
     -f fixtures/docker/keystone/Dockerfile -t "$tag" . >&2 || die "podman build of $tag failed"
+  # The image it replaced (a new agent binary), removed unless something still uses it.
+  after=$(podman image inspect --format '{{.Id}}' "$tag")
+  [[ -z $before || $before == "$after" ]] || podman rmi "$before" >/dev/null 2>&1 || true
   echo "localhost/$tag"
 }
 
