@@ -170,7 +170,7 @@ export async function waitThenInit<O, C>(
       log: ctx.log,
       ttlMs: Math.round(ctx.opts.initLeaseTtlSec.value * 1000),
     });
-    if (out.ran && full && store) await recordFullContract(store, pre.initKey, out.record.host, out.record.holder, out.record.argv);
+    if (out.ran && full && store) await recordFullContract(store, pre.initKey, out.record.host, out.record.holder, out.record.argv, ctx.log);
   } finally {
     await db.close();
   }

@@ -5,7 +5,9 @@
 // of another image is live. The order of writes and reads is what makes it safe: a replica
 // writes its row before it looks for a contract, and the contract takes the lease before it
 // looks at the rows, so of a starting old replica and a contract, one always sees the other.
-import { DowngradeError, EntrypointError, UnavailableError, errorMessage } from '../common/errors.ts';
+import { DowngradeError, UnavailableError, errorMessage } from '../common/errors.ts';
+import { envName } from '../common/program.ts';
+import { realClock, storeCall } from './store-call.ts';
 import type { Logger } from '../common/log.ts';
 import { type Deadline, deadlineIn, msLeft } from '../common/retry.ts';
 import { type InitDb, runInit } from './init-db.ts';
@@ -59,17 +61,16 @@ class NotNow extends Error {}
 export async function registerReplica(o: { db: InitDb; key: string; host: string; force: boolean; deadline: Deadline; log: Logger; ttlMs?: number }): Promise<void> {
   const store = await o.db.store(o.deadline, o.log);
   const r = rolloutOf(store);
-  try {
-    await r.heartbeat(o.host, o.key, o.ttlMs ?? REPLICA_TTL_MS);
-    // Forced, the init runs again and the schema's own check judges the image.
-    if (o.force) return;
-    const [mine, contracts, lease, now] = await Promise.all([store.findDone(o.key), r.doneRecords(CONTRACT_PREFIX), store.readLease(), store.serverNow ? store.serverNow() : Promise.resolve(new Date())]);
-    const v = startVerdict({ key: o.key, mine, contracts, lease, now });
-    if (!v.ok) throw new DowngradeError(`this image is older than the database: ${v.why}; refused before anything ran: run the newer image (set KEYSTONE_FORCE_INIT=1 to have this image's keystone-manage judge the schema)`);
-  } catch (err) {
-    if (err instanceof EntrypointError) throw err;
-    throw new UnavailableError(`cannot write this replica's row in ${o.db.name}: ${errorMessage(err)}`);
-  }
+  // Each call tried again after transient failures until the deadline, as the lease's are.
+  const ctx = { storeName: o.db.name, log: o.log, clock: realClock, pollMs: 500, key: o.key };
+  await storeCall(ctx, "write this replica's row", o.deadline, () => r.heartbeat(o.host, o.key, o.ttlMs ?? REPLICA_TTL_MS));
+  // Forced, the init runs again and the schema's own check judges the image.
+  if (o.force) return;
+  const [mine, contracts, lease, now] = await storeCall(ctx, 'read the init and contract records', o.deadline, () =>
+    Promise.all([store.findDone(o.key), r.doneRecords(CONTRACT_PREFIX), store.readLease(), store.serverNow ? store.serverNow() : Promise.resolve(new Date())]),
+  );
+  const v = startVerdict({ key: o.key, mine, contracts, lease, now });
+  if (!v.ok) throw new DowngradeError(`this image is older than the database: ${v.why}; refused before anything ran: run the newer image (set ${envName('FORCE_INIT')}=1 to have this image's own db_sync --check judge the schema)`);
 }
 
 /**
@@ -106,10 +107,17 @@ async function runAll<C extends Cmd>(steps: readonly C[], runStep: RunStep<C>, s
   return 0;
 }
 
-/** After a full migration: the contract of `key` is done with it. */
-export async function recordFullContract(store: InitStore, key: string, host: string, holder: string, argv: string[]): Promise<void> {
+/**
+ * After a full migration: the contract of `key` is done with it. Not written (a warning): a
+ * readiness check runs the contract later, which then finds nothing to do.
+ */
+export async function recordFullContract(store: InitStore, key: string, host: string, holder: string, argv: string[], log: Logger): Promise<void> {
   const ck = contractKey(key);
-  await store.markDone({ _id: doneId(ck), key: ck, doneAt: store.serverNow ? await store.serverNow() : new Date(), host, holder, argv, durationMs: 0 });
+  try {
+    await store.markDone({ _id: doneId(ck), key: ck, doneAt: store.serverNow ? await store.serverNow() : new Date(), host, holder, argv, durationMs: 0 });
+  } catch (err) {
+    log.warn(`cannot record that the full db_sync included the contract (${errorMessage(err)}): a readiness check will run the contract, which has nothing to do`);
+  }
 }
 
 export type ContractOutcome = 'ran' | 'done' | 'waiting' | 'busy';
@@ -137,11 +145,8 @@ export async function heartbeatAndContract<C extends Cmd>(o: {
     const [mine, contracted, replicas, inits] = await Promise.all([store.findDone(o.key), store.findDone(contractKey(o.key)), r.replicas(), r.doneRecords('')]);
     return contractVerdict({ key: o.key, mine, contracted: contracted !== null, replicas, inits });
   };
-  try {
-    await r.heartbeat(o.host, o.key, o.ttlMs ?? REPLICA_TTL_MS);
-  } catch (err) {
-    throw new UnavailableError(`cannot refresh this replica's row in ${o.db.name}: ${errorMessage(err)}`);
-  }
+  // The probe's own limit: a row that cannot be written within it fails the check (69).
+  await storeCall({ storeName: o.db.name, log: o.log, clock: realClock, pollMs: 250, key: o.key }, "refresh this replica's row", o.deadline, () => r.heartbeat(o.host, o.key, o.ttlMs ?? REPLICA_TTL_MS));
   let v: ReturnType<typeof contractVerdict>;
   try {
     v = await facts();
