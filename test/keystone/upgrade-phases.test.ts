@@ -159,11 +159,18 @@ if (db) {
     const [probe, old] = await Promise.all([e.agent('ks-new-a', 'new', ['check']), e.agent('ks-old-a', 'old', ['init'])]);
     t.equal(probe.status, 0, 'probe: exit code 0', { output: probe.out.slice(-1500) });
     const contracted = count(e.callLines(), /db_sync --contract/) === 1;
-    // Either the contract ran and the old replica was refused, or the old replica started and the contract waited.
-    if (contracted) t.equal(old.status, 78, `contract ran: the old replica is refused`, { output: old.out.slice(-1500) });
+    // Never both: the contract ran while the old replica started.
+    t.notOk(contracted && old.status === 0, 'not both: a contract and an old replica that started', { output: `${probe.out}\n${old.out}`.slice(-3000) });
+    if (contracted) t.equal(old.status, 78, 'contract ran: the old replica is refused', { output: old.out.slice(-1500) });
+    else if (old.status === 0) t.match(probe.out, /contract of release-new not yet: 1 replica of another image still serves: ks-old-a/, 'the old replica started: the contract waited');
     else {
-      t.equal(old.status, 0, 'old: exit code 0', { output: old.out.slice(-1500) });
-      t.match(probe.out, /contract of release-new not yet: 1 replica of another image still serves: ks-old-a/);
+      // Each saw the other (the old replica the contract's lease, the contract the old row): both
+      // backed off. The restarted old replica then starts, and the contract keeps waiting for it.
+      t.equal(old.status, 78, 'both backed off: the old replica refused', { output: old.out.slice(-1500) });
+      const again = await e.agent('ks-old-a', 'old', ['init']);
+      t.equal(again.status, 0, 'its restart starts', { output: again.out.slice(-1500) });
+      const later = await e.agent('ks-new-a', 'new', ['check']);
+      t.equal(count(e.callLines(), /db_sync --contract/), 0, 'and the contract waits for it', { output: later.out.slice(-1500) });
     }
   });
 
