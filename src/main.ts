@@ -97,6 +97,8 @@ async function run<O, C>(ctx: Context<O, C>, cmd: Command): Promise<number> {
     } else {
       const limit = cmd.timeoutSec === undefined ? `the default ${CHECK_TIMEOUT_SEC} s (--timeout sets it)` : `--timeout ${cmd.timeoutSec}`;
       await waits.checkTargets(p.targets, { timeoutMs: (cmd.timeoutSec ?? CHECK_TIMEOUT_SEC) * 1000, limit, log: ctx.log });
+      // A schema in phases (Keystone): the replica's row refreshed, the contract when it is due.
+      if (ctx.system.phasedSchema) await (await import('./cli/contract-check.ts')).heartbeatCheck(ctx, p, (cmd.timeoutSec ?? CHECK_TIMEOUT_SEC) * 1000);
     }
     return ExitCode.ok;
   }
@@ -184,7 +186,7 @@ async function agent<O, C>(system: System<O, C>, argv: string[]): Promise<number
       await writeStdout(command(cmd.args));
       code = ExitCode.ok;
     } else if (cmd.kind === 'help') {
-      await writeStdout(system.help(exitCodeLines(system.file.name, Object.keys(system.tasks ?? {}))));
+      await writeStdout(system.help(exitCodeLines(system.file.name, Object.keys(system.tasks ?? {}), system.phasedSchema === true)));
       code = ExitCode.ok;
     } else if (cmd.kind === 'default-conf') {
       // The file a preview falls back to: what to start a ConfigMap or a template from.

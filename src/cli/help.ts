@@ -6,8 +6,8 @@ const WIDTH = 100;
 const CODE_COLUMN = 9;
 
 /** The exit codes, one per row, the meaning wrapped under itself (backticks are the README's markup). */
-export function exitCodeLines(confName: string, tasks: readonly string[]): string {
-  return exitCodeMeanings(confName, tasks).map(([code, meaning]) => {
+export function exitCodeLines(confName: string, tasks: readonly string[], phases = false): string {
+  return exitCodeMeanings(confName, tasks, phases).map(([code, meaning]) => {
     const rows: string[] = [];
     let row = `  ${String(code).padEnd(CODE_COLUMN - 2)}`;
     let empty = true;

@@ -36,7 +36,7 @@ export interface PreviewDocument {
    * The first step's command at the top (one-step inits read as before); `steps` when there are
    * more; `forced`: PREFIX_FORCE_INIT runs it even when its record exists.
    */
-  init: (PreviewCommand & { key: string; forced: boolean; steps?: PreviewCommand[] }) | null;
+  init: (PreviewCommand & { key: string; forced: boolean; steps?: PreviewCommand[]; phases?: PreviewPhases }) | null;
   /** Files written beside the configuration file (Keystone: gunicorn's). */
   files?: { path: string; why: string }[];
   /** Key repositories installed before the init: where, and from which Secret (null: made here). */
@@ -46,6 +46,20 @@ export interface PreviewDocument {
   exec: PreviewCommand;
   settings: { name: string; value: string; from: string[] }[];
   notes: string[];
+}
+
+/**
+ * A schema migrated in phases (Keystone): which phase the init would run is the database's to
+ * say (its version table and the check's answer), and a preview connects to nothing: `phase`
+ * is "decided at start" and `why` says how, `ask` how to ask the database by hand.
+ */
+export interface PreviewPhases {
+  phase: string;
+  why: string;
+  check: PreviewCommand;
+  expand: PreviewCommand;
+  contract: PreviewCommand;
+  ask: string;
 }
 
 /** One key repository: where its keys come from, what they are, and whether rotations reach it. */
@@ -150,6 +164,20 @@ export function previewDocument<O, C>(i: PreviewInputs<O, C>): PreviewDocument {
     ...(opts.forceInit ? [{ name: 'force init', value: 'yes', from: [force] }] : []),
   ];
   const [first, ...more] = (i.spec.init ?? []).map((c) => resolved(c, i.path, notes));
+  const ph = i.spec.init && i.spec.phases;
+  const phases: PreviewPhases | undefined = ph
+    ? {
+        phase: 'decided at start',
+        why:
+          `not known here: the preview connects to no database and runs nothing. At start, under the lease: no ${ph.versionTable} (an empty database) runs the steps above whole; ` +
+          `a schema runs the check first: 2 runs the expand then the later steps, 0 or 4 the later steps alone, anything else refuses the start (a downgrade, exit 78). ` +
+          'The contract never runs at start: the readiness check (`check`) runs it once no replica of another image is live',
+        check: resolved(ph.check, i.path, notes),
+        expand: resolved(ph.expand, i.path, notes),
+        contract: resolved(ph.contract, i.path, notes),
+        ask: `${ph.check.argv.map(shellQuote).join(' ')} in a running replica (kubectl exec): exit 0 up to date, 2 expand due, 4 contract due`,
+      }
+    : undefined;
   for (const k of i.spec.keys) if (!k.source && k.keptBy === undefined) notes.push(k.generatedWarning);
   for (const r of i.pathRefusals ?? []) notes.push(`on this machine run would refuse the role: ${r}`);
   return {
@@ -176,7 +204,7 @@ export function previewDocument<O, C>(i: PreviewInputs<O, C>): PreviewDocument {
     }),
     notWaited: system.preview.notWaited(plan.effective),
     waitTimeoutSeconds: opts.waitTimeoutSec.value,
-    init: first ? { ...first, key: initKey, forced: opts.forceInit, ...(more.length > 0 ? { steps: [first, ...more] } : {}) } : null,
+    init: first ? { ...first, key: initKey, forced: opts.forceInit, ...(more.length > 0 ? { steps: [first, ...more] } : {}), ...(phases ? { phases } : {}) } : null,
     exec: resolved(i.spec.exec, i.path, notes),
     ...(i.spec.files.length > 0 ? { files: i.spec.files.map((f) => ({ path: f.path, why: f.why })) } : {}),
     ...(i.spec.keys.length > 0 ? { keys: i.spec.keys.map(previewKeys) } : {}),
@@ -244,6 +272,12 @@ export function renderPreview(doc: PreviewDocument, o: RenderOptions): string {
     const once = doc.init.forced ? `forced by ${envName('FORCE_INIT')}: runs even when its record exists` : 'once per init key';
     out.push(bold('Init') + ` (${once}, under a lease in the database)`);
     for (const step of doc.init.steps ?? [doc.init]) out.push(`  as ${step.user} in ${step.cwd}: ${step.argv.map(shellQuote).join(' ')}`);
+    const ph = doc.init.phases;
+    if (ph) {
+      out.push(`  phase: ${ph.phase}; ${ph.why}`);
+      for (const [name, cmd] of [['check', ph.check], ['expand', ph.expand], ['contract', ph.contract]] as const) out.push(`  ${name.padEnd(8)} ${cmd.argv.map(shellQuote).join(' ')}`);
+      out.push(`  ask the database: ${ph.ask}`);
+    }
   } else {
     out.push(bold('Init') + ': none for this role; it waits until the init has run');
   }

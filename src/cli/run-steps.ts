@@ -7,6 +7,8 @@ import type { ExecModeSetting } from '../settings/types.ts';
 import { planUser } from '../exec/privileges.ts';
 import { checkLaunch, checkSpawnAs, execRole, runToCompletion } from '../exec/run.ts';
 import { type InitDb, awaitInit, runInit } from '../init/init-db.ts';
+import { type RunStep, phasedRun, recordFullContract, registerReplica, replicaName } from '../init/phased.ts';
+import { hostname } from 'node:os';
 import { openMongoInit } from '../init/on-mongo.ts';
 import { openMysqlInit } from '../init/on-mysql.ts';
 import { resolveInitKey } from '../init/key.ts';
@@ -40,7 +42,7 @@ export interface Preflight {
 }
 
 /** The init's database connection, on the target the system keeps its lease in. */
-function openInitDb(target: Target, key: string): InitDb {
+export function openInitDb(target: Target, key: string): InitDb {
   if (target.kind === 'mongodb') return openMongoInit(target, key);
   if (target.kind === 'mysql') return openMysqlInit(target);
   throw new Error(`no init store on ${target.kind}`);
@@ -145,30 +147,48 @@ export async function waitThenInit<O, C>(
     }
     const first = init[0];
     if (first === undefined) return;
-    await runInit({
+    const phases = spec.phases;
+    const host = replicaName(process.env, hostname());
+    // A schema in phases: this replica's row first, and an image older than the database refused.
+    if (phases) await registerReplica({ db, key: pre.initKey, host, force: ctx.opts.forceInit, deadline, log: ctx.log });
+    let full = false;
+    const store = phases ? await db.store(deadline, ctx.log) : undefined;
+    const runStep: RunStep<CommandSpec> = (cmd, lost) => runOne(ctx, cmd, pre, lost);
+    const out = await runInit({
       db,
       key: pre.initKey,
       force: ctx.opts.forceInit,
       // The record names the first step's program; each step is logged as it runs.
       argv: init.length === 1 ? first.argv : init.flatMap((c, i) => (i === 0 ? c.argv : ['&&', ...c.argv])),
-      run: (lost) => stop.aside(() => runSteps(ctx, init, pre, lost)),
+      run: (lost) =>
+        stop.aside(() =>
+          phases && store
+            ? phasedRun({ store, phases, steps: init, runStep, log: ctx.log, onFull: () => void (full = true) })(lost)
+            : runSteps(ctx, init, pre, lost),
+        ),
       deadline,
       log: ctx.log,
       ttlMs: Math.round(ctx.opts.initLeaseTtlSec.value * 1000),
     });
+    if (out.ran && full && store) await recordFullContract(store, pre.initKey, out.record.host, out.record.holder, out.record.argv, ctx.log);
   } finally {
     await db.close();
   }
 }
 
 /** The init's steps in order, each to completion; the first non-zero code ends it. */
-async function runSteps<O, C>(ctx: Context<O, C>, steps: CommandSpec[], pre: Preflight, lost: AbortSignal): Promise<number> {
+async function runSteps<O, C>(ctx: Context<O, C>, steps: CommandSpec[], pre: Pick<Preflight, 'user' | 'env'>, lost: AbortSignal): Promise<number> {
   for (const step of steps) {
-    const env = { ...pre.env, ...step.env };
-    const code = await runToCompletion({ argv: step.argv, user: pre.user, cwd: step.cwd, env, label: step.label ?? step.argv[0] ?? 'init' }, ctx.log, lost);
+    const code = await runOne(ctx, step, pre, lost);
     if (code !== 0) return code;
   }
   return 0;
+}
+
+/** One step to completion as the run-as user, from the environment without the consumed secrets. */
+export function runOne<O, C>(ctx: Context<O, C>, step: CommandSpec, pre: Pick<Preflight, 'user' | 'env'>, lost: AbortSignal): Promise<number> {
+  const env = { ...pre.env, ...step.env };
+  return runToCompletion({ argv: step.argv, user: pre.user, cwd: step.cwd, env, label: step.label ?? step.argv[0] ?? 'init' }, ctx.log, lost);
 }
 
 /**

@@ -21,6 +21,8 @@ export const ExitCode = {
   tempFail: 75,
   /** The Kubernetes API refused the command's identity (RBAC). */
   noPerm: 77,
+  /** sysexits' EX_CONFIG: the image is older than its database (a downgrade), refused. */
+  config: 78,
   /** As a shell reports it: the program was found but could not be started. */
   cannotExecute: 126,
   /** As a shell reports it: the program is not on PATH. */
@@ -34,8 +36,9 @@ export const ExitCode = {
  * (both are this: the help is built from it, a test holds the README's table to it), naming
  * the system's file and the program's own variables.
  */
-export function exitCodeMeanings(confName: string, tasks: readonly string[] = ['rotate']): readonly (readonly [code: number | 'other', meaning: string])[] {
-  // The rotation's codes only where the system has the command (Keystone's).
+export function exitCodeMeanings(confName: string, tasks: readonly string[] = ['rotate'], phases = false): readonly (readonly [code: number | 'other', meaning: string])[] {
+  // The rotation's codes only where the system has the command (Keystone's), the downgrade's
+  // where its schema changes in phases (Keystone's).
   const rotate = tasks.includes('rotate');
   return [
   [ExitCode.ok, "done (`run`: the role's own code, after exec)"],
@@ -53,6 +56,11 @@ export function exitCodeMeanings(confName: string, tasks: readonly string[] = ['
     ? ([
         [ExitCode.tempFail, '`keystone-entrypoint rotate`: the Secret changed while it ran (another rotation), or a key it would drop may still be needed by live tokens; nothing was written, try again later'],
         [ExitCode.noPerm, '`keystone-entrypoint rotate`: the Kubernetes API refused its service account (401, 403: the Role or RoleBinding); nothing was written'],
+      ] as const)
+    : []),
+  ...(phases
+    ? ([
+        [ExitCode.config, "the image is older than its database (a downgrade: a newer release's migrations ran, or its contract did); refused before anything ran"],
       ] as const)
     : []),
   [
@@ -111,6 +119,13 @@ export class TempFailError extends EntrypointError {
 export class NoPermissionError extends EntrypointError {
   constructor(message: string) {
     super(message, ExitCode.noPerm);
+  }
+}
+
+/** Exit 78: the image is older than the database it would serve (a downgrade); nothing ran. */
+export class DowngradeError extends EntrypointError {
+  constructor(message: string) {
+    super(message, ExitCode.config);
   }
 }
 

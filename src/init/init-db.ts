@@ -11,7 +11,7 @@ import type { DoneDoc, Holder } from './lease.ts';
 import { type InitOutcome, runInitOnce } from './once.ts';
 import { awaitInitDone } from './await-done.ts';
 import { StoreError } from './store-error.ts';
-import type { InitStore } from './store.ts';
+import type { InitStore, RolloutStore } from './store.ts';
 
 export interface InitDb {
   /** For log and error lines: "MongoDB at db:27017 (database pulp_database)". */
@@ -48,7 +48,18 @@ export function lazyStore(get: () => Promise<InitStore>): InitStore {
     release: async (...a) => (await get()).release(...a),
     commit: async (...a) => (await get()).commit(...a),
     markDone: async (...a) => (await get()).markDone(...a),
+    rollout: {
+      heartbeat: async (...a) => rolloutOf(await get()).heartbeat(...a),
+      replicas: async () => rolloutOf(await get()).replicas(),
+      doneRecords: async (...a) => rolloutOf(await get()).doneRecords(...a),
+      schemaVersions: async (...a) => rolloutOf(await get()).schemaVersions(...a),
+    },
   };
+}
+
+function rolloutOf(s: InitStore): RolloutStore {
+  if (!s.rollout) throw new Error('this init store keeps no rollout rows');
+  return s.rollout;
 }
 
 /**

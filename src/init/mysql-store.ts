@@ -7,7 +7,8 @@ import type { Connection, ResultSetHeader, RowDataPacket } from 'mysql2/promise'
 import { REASON_HINT, REASON_TEXT, classifyFacts, errorDetail, errorFacts } from '../dependencies/classify.ts';
 import { type DoneDoc, LEASE_ID, type LeaseDoc, acquireStep, doneId } from './lease.ts';
 import { StoreError } from './store-error.ts';
-import type { AcquireResult, InitStore } from './store.ts';
+import type { AcquireResult, InitStore, ReplicaRow } from './store.ts';
+import { REPLICA_KEPT_MS, REPLICA_PREFIX } from './rollout.ts';
 
 export const INIT_TABLE = 'entrypoint_init';
 
@@ -189,6 +190,47 @@ export function mysqlInitStore(conn: Connection, database: string, table = INIT_
       return wrap(async () => {
         await conn.query(`INSERT INTO ${t} (id, expires_at, record) VALUES (?, NOW(3), ?) ON DUPLICATE KEY UPDATE record = VALUES(record)`, [doc._id, recordText(doc)]);
       });
+    },
+    rollout: {
+      heartbeat(host, key, ttlMs) {
+        // A replica's row: init_key its image's key, acquired_at its first heartbeat of this
+        // key, renewed_at the last, expires_at when it stops counting (the server's clock).
+        return wrap(async () => {
+          await conn.query(
+            `INSERT INTO ${t} (id, host, init_key, acquired_at, renewed_at, expires_at) VALUES (?, ?, ?, NOW(3), NOW(3), ${EXPIRES})
+             ON DUPLICATE KEY UPDATE acquired_at = IF(init_key <=> VALUES(init_key), acquired_at, NOW(3)), host = VALUES(host), init_key = VALUES(init_key), renewed_at = NOW(3), expires_at = VALUES(expires_at)`,
+            [`${REPLICA_PREFIX}${host}`, host, key, micros(ttlMs)],
+          );
+          await conn.query(`DELETE FROM ${t} WHERE id LIKE ? AND expires_at < NOW(3) - INTERVAL ? MICROSECOND`, [`${REPLICA_PREFIX}%`, micros(REPLICA_KEPT_MS)]);
+        });
+      },
+      replicas() {
+        return wrap(async () => {
+          const [rows] = await conn.query<(RowDataPacket & { host: string; init_key: string; renewed_at: Date; live: number })[]>(
+            `SELECT host, init_key, renewed_at, expires_at > NOW(3) AS live FROM ${t} WHERE id LIKE ? ORDER BY host`,
+            [`${REPLICA_PREFIX}%`],
+          );
+          return rows.map((r): ReplicaRow => ({ host: r.host, key: r.init_key, seenAt: r.renewed_at, live: Number(r.live) === 1 }));
+        });
+      },
+      doneRecords(prefix) {
+        return wrap(async () => {
+          const [rows] = await conn.query<Row[]>(`SELECT * FROM ${t} WHERE id LIKE ? AND record IS NOT NULL`, [`${doneId(prefix).replace(/[\\%_]/g, (c) => `\\${c}`)}%`]);
+          return rows.flatMap((r) => recordOf(r.record) ?? []);
+        });
+      },
+      schemaVersions(table) {
+        return wrap(async () => {
+          try {
+            const [rows] = await conn.query<RowDataPacket[]>(`SELECT * FROM \`${table.replace(/`/g, '``')}\``);
+            return rows.map((r) => String(Object.values(r)[0]));
+          } catch (err) {
+            // ER_NO_SUCH_TABLE: an empty database, as far as the schema goes.
+            if ((err as { errno?: unknown }).errno === 1146) return null;
+            throw err;
+          }
+        });
+      },
     },
   };
 }

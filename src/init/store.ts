@@ -11,6 +11,29 @@ export type AcquireResult =
     }
   | { acquired: false; current: LeaseDoc | null };
 
+/** A replica's row (rollout.ts): the init key of its image and its last heartbeat, on the database's clock. */
+export interface ReplicaRow {
+  host: string;
+  key: string;
+  seenAt: Date;
+  /** Its heartbeat is younger than its TTL (judged by the database's clock). */
+  live: boolean;
+}
+
+/**
+ * What a rolling upgrade reads and writes beside the lease (rollout.ts, phased.ts): the
+ * replicas' rows, the records of one kind, and the schema's version table. MySQL only.
+ */
+export interface RolloutStore {
+  /** Writes (or refreshes) this replica's row: its key, seen now, live for `ttlMs`. */
+  heartbeat(host: string, key: string, ttlMs: number): Promise<void>;
+  replicas(): Promise<ReplicaRow[]>;
+  /** The completion records whose key starts with `prefix`. */
+  doneRecords(prefix: string): Promise<DoneDoc[]>;
+  /** The rows of the schema's version table (alembic_version), or null when it does not exist. */
+  schemaVersions(table: string): Promise<string[] | null>;
+}
+
 export interface InitStore {
   /**
    * The database server's clock, which judges every lease expiry, so that agents with
@@ -28,4 +51,6 @@ export interface InitStore {
   commit(holder: Holder, doc: DoneDoc, now: Date, ttlMs: number): Promise<boolean>;
   /** Publishes a record (its own document, which the other roles read). */
   markDone(doc: DoneDoc): Promise<void>;
+  /** Present on the stores that keep a rollout's rows (MySQL). */
+  rollout?: RolloutStore;
 }

@@ -12,7 +12,8 @@ Usage:
   keystone-entrypoint preview api [--json]     dry run: what it would write, wait for and run
   keystone-entrypoint configure                apply the environment to keystone.conf, print the edits
   keystone-entrypoint wait [--timeout S]       wait until the database answers
-  keystone-entrypoint check [--timeout S]      one attempt, 5 s default (exec probes)
+  keystone-entrypoint check [--timeout S]      one attempt, 5 s default (exec probes); then this
+                                               replica's heartbeat, and the contract when it is due
   keystone-entrypoint init                     run the one-time init (db_sync, bootstrap) alone
   keystone-entrypoint keys [PREFIX]            print two Kubernetes Secrets with fresh keys,
                                                PREFIX-fernet-keys and PREFIX-credential-keys
@@ -34,6 +35,12 @@ command or role it most likely meant; nothing is read or written.
 Role: api. Every replica runs it: the first to take the lease (a row in Keystone's own database)
 runs keystone-manage db_sync, then bootstrap when OS_BOOTSTRAP_PASSWORD is set; the others wait
 for its record. Then gunicorn serves keystone.wsgi.api:application as KEYSTONE_RUN_AS.
+
+Upgrades (a new image, docs/keystone-upgrade.md): on a database that has a schema, the init runs
+db_sync --check, then db_sync --expand when it answers 2, never the contract; each replica keeps
+a row with its image's init key, refreshed by every check (gone after 90 s without one); a check
+runs db_sync --contract once, under the lease, when no replica of another image is left. An
+image older than the database is refused before anything runs (78).
 
 Environment (empty counts as unset; NAME_FILE, never an empty file, for MYSQL_USER, MYSQL_PASSWORD,
 OS_BOOTSTRAP_PASSWORD, ADMIN_TOKEN):

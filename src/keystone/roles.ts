@@ -8,6 +8,7 @@ import { KEYSTONE_WSGI_APP, bindAddress, gunicornConfig } from './gunicorn.ts';
 import { type KeyId, keystoneValue } from './keys.ts';
 import type { KeystoneOptions } from './settings.ts';
 import { KEY_KINDS, type KeyKind } from './key-kinds.ts';
+import { keystonePhases } from './db-phases.ts';
 
 export const ROLES = ['api'] as const;
 
@@ -89,6 +90,7 @@ export function apiSpec(i: ApiInputs): RoleSpec {
   const as = (argv: string[], env?: Record<string, string>, label?: string): CommandSpec => ({ argv, user: i.runAs, cwd: CWD, env: { ...files, ...env }, ...(label ? { label } : {}) });
   const manage = ['keystone-manage', '--config-file', i.confPath];
   const o = i.opts;
+  // On an empty database the whole db_sync (a first install); on a schema, its phases (db-phases.ts).
   const init = [as([...manage, 'db_sync'], {}, 'keystone-manage db_sync')];
   // bootstrap reads OS_BOOTSTRAP_* from its environment; a password given as a file is passed
   // as the variable, never on the command line.
@@ -103,5 +105,6 @@ export function apiSpec(i: ApiInputs): RoleSpec {
     keys: keyRepositories(i.conf, o),
     paths: logPaths(i.conf),
     settings: [],
+    phases: keystonePhases((args, label) => as([...manage, ...args], {}, label)),
   };
 }

@@ -31,6 +31,7 @@ export const KEYSTONE: System<KeystoneOptions, KeystoneConfVars> = {
   settings: KEYSTONE_SETTINGS,
   roles: ROLES,
   initRole: 'api',
+  phasedSchema: true,
   planEdits,
   targets: (effective) => [mysqlTarget(effective)],
   initStore: (targets) => {

@@ -11,6 +11,7 @@ import type { Settings, SettingsSchema } from '../settings/options.ts';
 import type { ProgramNames } from '../common/program.ts';
 import type { Logger } from '../common/log.ts';
 import type { StopSignals } from '../exec/stop-signals.ts';
+import type { SchemaPhases } from '../init/phased.ts';
 
 export interface CommandSpec {
   /** argv[0] is a program name looked up on PATH (or an absolute path). */
@@ -80,6 +81,8 @@ export interface RoleSpec {
   paths: RolePath[];
   /** Rows the preview adds to its settings (the worker's N and where it came from, ...). */
   settings: PreviewSetting[];
+  /** The init migrates a schema in phases (Keystone): expand at start, contract later. */
+  phases?: SchemaPhases<CommandSpec>;
 }
 
 export interface PreviewSetting {
@@ -145,6 +148,8 @@ export interface System<O, C> {
   roles: readonly string[];
   /** The role whose init `init` runs alone. */
   initRole: string;
+  /** Its init migrates a schema in phases (RoleSpec.phases): --help lists the downgrade's exit code. */
+  phasedSchema?: boolean;
   /** The environment -> the edits of the file (pure). */
   planEdits(settings: Settings<O, C>, current: ConfigView): EditPlan;
   /** What the roles wait for, from the effective file; throws InputError for a value it cannot use. */

@@ -13,7 +13,8 @@ import { spawnSync } from 'node:child_process';
 const squash = (s: string): string => s.replaceAll('`', '').replace(/\s+/g, ' ').trim();
 
 t.test('every exit code of ExitCode has a meaning, once', async (t) => {
-  const listed = EXIT_CODE_MEANINGS.map(([code]) => code);
+  // The whole table: with the codes of the rotation and of the schema's phases (Keystone's).
+  const listed = exitCodeMeanings('server.conf', ['rotate'], true).map(([code]) => code);
   t.equal(new Set(listed).size, listed.length, 'no code twice');
   for (const [name, code] of Object.entries(ExitCode)) {
     if (name === 'signalBase') t.match(EXIT_CODE_MEANINGS.find(([c]) => c === 'other')?.[1], /128 \+ signal/, '128 + signal: in "other"');
@@ -40,6 +41,8 @@ t.test('--help prints every code with its meaning, in order (the rotation\'s onl
   t.notMatch(block, /rotate/, "pulp-entrypoint has no rotate: none of its codes");
   const ks = spawnSync(process.execPath, [join(ROOT, 'bin', 'keystone-entrypoint'), '--help'], { encoding: 'utf8' }).stdout;
   t.match(ks.slice(ks.indexOf('\nExit codes:\n')), /\n {2}75 {5}keystone-entrypoint rotate: the Secret changed/, 'keystone-entrypoint lists them');
+  t.notMatch(block, /\n {2}78 /, 'pulp-entrypoint has no schema phases: no downgrade code');
+  t.match(ks.slice(ks.indexOf('\nExit codes:\n')), /\n {2}78 {5}the image is older than its database \(a downgrade/, "keystone-entrypoint lists the downgrade's code");
   let at = 0;
   for (const [code, meaning] of exitCodeMeanings('server.conf', [])) {
     const found = squash(block).indexOf(`${code} ${squash(meaning)}`, at);

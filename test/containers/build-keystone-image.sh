@@ -18,39 +18,17 @@
 set -euo pipefail
 umask 022
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-cd "$repo"
-# shellcheck source=../services/defaults.sh
-. "$repo/test/services/defaults.sh"
-PY311=${PULP_TEST_PYTHON311:-/root/.pyenv/versions/3.11.7}
-PINS=$repo/test/services/keystone/requirements-py311.txt
+cd "$here/../.."
 
 log() { printf 'keystone-image: %s\n' "$*" >&2; }
 die() { printf 'keystone-image: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=keystone-wheelhouse.sh
+. "$here/keystone-wheelhouse.sh"
 
 eval "$(bash "$here/setup.sh")"
 
 # 1. The wheelhouse, by the hash of the pins.
-[[ -r $PINS ]] || die "missing $PINS"
-[[ -x $PY311/bin/python3.11 ]] || die "no CPython 3.11 at $PY311 (pyenv's 3.11.7; set PULP_TEST_PYTHON311)"
-hash=$(sha256sum "$PINS" | cut -c1-12)
-WHEELHOUSE=$CACHE/keystone-wheelhouse-$hash
-exec 8>"$WHEELHOUSE.lock"
-flock 8
-if [[ ! -f $WHEELHOUSE/ready ]]; then
-  log "downloading the wheels of requirements-py311.txt into $WHEELHOUSE (first time only)"
-  rm -rf "$WHEELHOUSE"
-  mkdir -p "$WHEELHOUSE"
-  "$PY311/bin/python3.11" -m pip download --disable-pip-version-check --no-input -q \
-    --only-binary=:all: --no-deps -r "$PINS" -d "$WHEELHOUSE" >"$WHEELHOUSE.log" 2>&1 \
-    || { tail -5 "$WHEELHOUSE.log" >&2; die "pip download of $PINS failed (PyPI)"; }
-  # One wheel per pin, or the offline install in the image would fail half-way through.
-  pins=$(grep -c '^[A-Za-z0-9]' "$PINS")
-  wheels=$(find "$WHEELHOUSE" -maxdepth 1 -name '*.whl' | wc -l)
-  [[ $pins -eq $wheels ]] || die "$wheels wheels for $pins pins in $WHEELHOUSE"
-  touch "$WHEELHOUSE/ready"
-fi
-flock -u 8
+WHEELHOUSE=$(keystone_wheelhouse test/services/keystone/requirements-py311.txt)
 
 # 2. The block of docs/images.md, as it is.
 block=$(awk '/^<!-- test\/containers\/build-keystone-image\.sh runs this block -->$/ { mark = 1; next }

@@ -2,6 +2,7 @@
 // keystone, oslo.config, SQLAlchemy, gunicorn), and oslo.config itself as the judge of what a
 // keystone.conf means: test/helpers/oslo-judge.py reads files exactly as Keystone's programs do.
 import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { ROOT } from './cli.ts';
@@ -15,6 +16,23 @@ const JUDGE = join(ROOT, 'test', 'helpers', 'oslo-judge.py');
 /** The built environment: PULP_TEST_KEYSTONE, else the cached build of test/services/keystone.sh. */
 export function keystoneDir(): string | undefined {
   return cachedBuild(BUILD_SCRIPT, 'PULP_TEST_KEYSTONE');
+}
+
+/** Keystone 28.0.2's environment (the upgrade tests' older release): PULP_TEST_KEYSTONE_28, else the cached build of its pins. */
+export function keystone28Dir(): string | undefined {
+  const given = process.env.PULP_TEST_KEYSTONE_28;
+  if (given) return cachedBuild(BUILD_SCRIPT, 'PULP_TEST_KEYSTONE_28');
+  const saved = process.env.PULP_TEST_KEYSTONE_PINS;
+  process.env.PULP_TEST_KEYSTONE_PINS = 'requirements-28-py311.txt';
+  const saved30 = process.env.PULP_TEST_KEYSTONE;
+  delete process.env.PULP_TEST_KEYSTONE;
+  try {
+    return cachedBuild(BUILD_SCRIPT, 'PULP_TEST_KEYSTONE');
+  } finally {
+    if (saved === undefined) delete process.env.PULP_TEST_KEYSTONE_PINS;
+    else process.env.PULP_TEST_KEYSTONE_PINS = saved;
+    if (saved30 !== undefined) process.env.PULP_TEST_KEYSTONE = saved30;
+  }
 }
 
 /** The Keystone environment, or undefined after failing (CI=true) or skipping loudly. */
@@ -46,4 +64,27 @@ export function judge(dir: string, files: readonly string[]): Judgement[] {
 /** The user Keystone runs as (KEYSTONE_RUN_AS' default), made as Debian's package does when missing. */
 export function ensureKeystoneUser(): void {
   ensureServiceUser('keystone', '/var/lib/keystone');
+}
+
+/**
+ * The environment of a Keystone replica that a test runs as a process of its own: its
+ * keystone.conf and key repositories under `dir` (made, 0755), from `template`, on `db`, with
+ * `bin` (a venv's or a stand-in's) first on PATH.
+ */
+export function replicaEnv(dir: string, o: { bin: string; template: string; db: { host: string; port: number; user: string; password: string; database: string } }): Record<string, string> {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  return {
+    PATH: `${o.bin}:/usr/sbin:/usr/bin:/sbin:/bin`,
+    DB_SERVICE_HOST: o.db.host,
+    DB_SERVICE_PORT: String(o.db.port),
+    MYSQL_USER: o.db.user,
+    MYSQL_PASSWORD: o.db.password,
+    MYSQL_DATABASE: o.db.database,
+    KEYSTONE_CONF: join(dir, 'keystone.conf'),
+    KEYSTONE_CONF_TEMPLATE: o.template,
+    KEYSTONE_CONF__FERNET_TOKENS__KEY_REPOSITORY: join(dir, 'fernet-keys'),
+    KEYSTONE_CONF__FERNET_RECEIPTS__KEY_REPOSITORY: join(dir, 'fernet-keys'),
+    KEYSTONE_CONF__CREDENTIAL__KEY_REPOSITORY: join(dir, 'credential-keys'),
+    KEYSTONE_WAIT_TIMEOUT: '120',
+  };
 }

@@ -12,15 +12,10 @@
 // rotations reads back after them. Then two fernet rotations at once against a Secret of
 // their own: the Secret stays one key set, each rotation whole or refused.
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { keySetFromFiles } from '../../src/conf-file/key-set.ts';
-import { ROOT } from '../helpers/cli.ts';
 import { isReady, kube, podsOf, until, type Kube, type Pod } from '../helpers/kube.ts';
-import { ADMIN_PASSWORD, API, type KeystoneCluster, keystoneCluster } from '../helpers/keystone-cluster.ts';
-import { tempDir } from '../helpers/temp.ts';
+import { ADMIN_PASSWORD, API, type KeystoneCluster, keystoneCluster, keystoneTraffic } from '../helpers/keystone-cluster.ts';
 
 t.setTimeout(60 * 60_000);
 
@@ -108,21 +103,8 @@ async function main(k: Kube): Promise<void> {
   const token0 = before.token;
   const cred0 = credential;
 
-  // The traffic, in a process of its own; the replicas it sends to kept current from the Service's endpoints.
-  const endpoints = join(tempDir(t, 'pe-k8s-traffic-'), 'endpoints.json');
-  const refresh = (): void => {
-    const slices = k.json<{ items: { endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[] }[] }>(['-n', c.ns, 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=keystone-public']);
-    writeFileSync(`${endpoints}.tmp`, JSON.stringify(slices.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses))));
-    renameSync(`${endpoints}.tmp`, endpoints);
-  };
-  refresh();
-  const traffic = spawn(process.execPath, [join(ROOT, 'test', 'helpers', 'keystone-traffic.mjs'), base, endpoints, ADMIN_PASSWORD], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let summary = '';
-  traffic.stdout.on('data', (d: Buffer) => (summary += d.toString()));
-  const trafficDone = new Promise<void>((resolve) => traffic.on('close', () => resolve()));
-  t.teardown(() => void traffic.kill('SIGKILL'));
-  const refresher = setInterval(refresh, 1000);
-  t.teardown(() => clearInterval(refresher));
+  // The traffic, in a process of its own, the whole time.
+  const traffic = keystoneTraffic(t, k, c.ns, base);
 
   const figures: number[] = [];
   // When the second credential rotation may run: the propagation (180 s) and the cache (60 s)
@@ -199,10 +181,7 @@ async function main(k: Kube): Promise<void> {
   }
 
   await t.test('under traffic the whole time: no request failed', async (t) => {
-    clearInterval(refresher);
-    traffic.kill('SIGTERM');
-    await trafficDone;
-    const r = JSON.parse(summary.trim() || '{}') as { requests?: number; failures?: unknown[] };
+    const r = await traffic.stop();
     t.ok((r.requests ?? 0) > 100, `${r.requests} requests (tokens issued through keystone-public, validated on every replica and through it)`);
     t.same(r.failures, [], 'no failed request');
   });

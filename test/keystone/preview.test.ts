@@ -198,3 +198,17 @@ t.test('KEYSTONE_KEYS_SYNCED: the repositories kept by the sync-keys sidecar, wh
   t.match(text.stdout, new RegExp(`  fernet +${fernetRepo}  <- kept by the sync-keys sidecar \\(KEYSTONE_KEYS_SYNCED\\)\n +2 keys: 0 \\(staged\\), 1 \\(primary\\)\n +rotated keys arrive within the kubelet's refresh`));
   for (const f of readKeySet(fernetRepo, 'r').files) t.notOk(out.includes(f.key) || text.stdout.includes(f.key), 'no key shown');
 });
+
+t.test("the init's phases: decided at start, not known here (the preview connects to nothing), with the commands and how to ask", async (t) => {
+  const env = { KEYSTONE_CONF: conf, DB_SERVICE_HOST: 'db.example', MYSQL_PASSWORD: DB_PW };
+  const ph = preview(env).doc.init?.phases;
+  const out = run(['preview', 'api'], env).stdout;
+  t.equal(ph?.phase, 'decided at start');
+  t.match(ph?.why, /^not known here: the preview connects to no database and runs nothing\. At start, under the lease: no alembic_version \(an empty database\) runs the steps above whole/);
+  t.match(ph?.why, /2 runs the expand .*anything else refuses the start \(a downgrade, exit 78\)/);
+  t.same(ph?.check.argv, ['keystone-manage', '--config-file', conf, 'db_sync', '--check']);
+  t.same(ph?.expand.argv.slice(-2), ['db_sync', '--expand']);
+  t.same(ph?.contract.argv.slice(-2), ['db_sync', '--contract']);
+  t.match(out, /\n {2}phase: decided at start; not known here/);
+  t.match(out, /\n {2}contract keystone-manage --config-file \S+ db_sync --contract\n/);
+});

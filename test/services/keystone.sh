@@ -25,7 +25,9 @@
 # Needs: a writable cache (root: /var/cache/pulp-entrypoint); patchelf; PyPI.
 #
 # Environment: PULP_TEST_PYTHON311 (default /root/.pyenv/versions/3.11.7),
-# PULP_TEST_CACHE (default /var/cache/pulp-entrypoint).
+# PULP_TEST_CACHE (default /var/cache/pulp-entrypoint), PULP_TEST_KEYSTONE_PINS (default
+# requirements-py311.txt, Keystone 30.0.0; the upgrade tests build requirements-28-py311.txt,
+# Keystone 28.0.2, the same way into a directory of its own: the hash covers the pins).
 set -euo pipefail
 umask 022
 
@@ -33,7 +35,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=defaults.sh
 . "$here/defaults.sh"
 PYTHON_SRC=${PULP_TEST_PYTHON311:-/root/.pyenv/versions/3.11.7}
-PINS="$here/keystone/requirements-py311.txt"
+PINS="$here/keystone/${PULP_TEST_KEYSTONE_PINS:-requirements-py311.txt}"
+# The release the pins name, which the build checks it installed.
+RELEASE=$(sed -n 's/^keystone==//p' "$PINS" 2>/dev/null)
 NAMESPACES=(keystone oslo.cache oslo.log oslo.messaging oslo.policy oslo.db oslo.middleware osprofiler)
 
 log() { printf 'keystone: %s\n' "$*" >&2; }
@@ -88,7 +92,7 @@ PY="$DIR/python/bin/python3.11"
 # 2. The venv, by copies (its python keeps the copy's RUNPATH), and the pins, no resolver.
 step "creating the venv" "$PY" -m venv --copies "$DIR/venv"
 VPY="$DIR/venv/bin/python"
-step "installing requirements-py311.txt" \
+step "installing $(basename "$PINS")" \
   "$VPY" -m pip install --disable-pip-version-check --no-input -q --no-deps -r "$PINS"
 step "checking the pins are consistent" "$VPY" -m pip check
 
@@ -106,7 +110,7 @@ for exe in keystone-manage gunicorn oslo-config-generator; do
 done
 check='import keystone, keystone.server.wsgi, keystone.cmd.manage, gunicorn, pymysql, memcache, sqlalchemy
 import importlib.metadata as m
-assert m.version("keystone") == "30.0.0", m.version("keystone")'
+assert m.version("keystone") == "'"$RELEASE"'", m.version("keystone")'
 if [[ $(id -u) == 0 ]]; then
   step "checking the imports as nobody" setpriv --reuid=65534 --regid=65534 --clear-groups env -i HOME=/nonexistent "$VPY" -c "$check"
 else
