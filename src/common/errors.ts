@@ -60,7 +60,7 @@ export function exitCodeMeanings(confName: string, tasks: readonly string[] = ['
     : []),
   ...(phases
     ? ([
-        [ExitCode.config, "the image is older than its database (a downgrade: a newer release's migrations ran, or its contract did); refused before anything ran"],
+        [ExitCode.config, "`keystone-entrypoint`: the image is older than its database (a downgrade: a newer release's migrations ran, or its contract did); refused before anything ran"],
       ] as const)
     : []),
   [
