@@ -66,6 +66,11 @@ export function freshKeySet(): KeySet {
   return { files: [{ name: '0', key: freshKey() }, { name: '1', key: freshKey() }] };
 }
 
+/** Whether two sets (each in numeric order, as they are read) hold the same keys under the same names. */
+export function sameKeySet(a: KeySet, b: KeySet): boolean {
+  return a.files.length === b.files.length && a.files.every((f, n) => f.name === b.files[n]?.name && f.key === b.files[n]?.key);
+}
+
 /** The primary key's name: the highest number. */
 export function primaryOf(keys: KeySet): string | undefined {
   return keys.files.map((f) => f.name).sort(byNumber).at(-1);

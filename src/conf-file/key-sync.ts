@@ -16,7 +16,7 @@ import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { type Time, realTime } from '../common/retry.ts';
 import { type InstallResult, installKeySet, readKeySet } from './key-repository.ts';
-import { type KeySet, byNumber, describeKeySet } from './key-set.ts';
+import { type KeySet, byNumber, describeKeySet, sameKeySet } from './key-set.ts';
 
 /** A repository and the mounted Secret it follows. */
 export interface KeyFollow {
@@ -62,11 +62,15 @@ export function firstStep(now: KeySet, next: KeySet): KeySet | undefined {
 
 /**
  * One pass for one repository: the Secret's set, and what installing it did (both steps'
- * writes and removals). Throws what readKeySet or installKeySet throw.
+ * writes and removals). `skipWhenSame`: a repository that already holds the Secret's set is
+ * left as it is (the passes after the first; the first installs always, which also sets each
+ * file's mode and owner). Throws what readKeySet or installKeySet throw.
  */
-export async function syncOnce(f: KeyFollow, owner: Owner, graceMs = STAGED_GRACE_MS, time: Time = realTime): Promise<{ keys: KeySet; result: InstallResult }> {
+export async function syncOnce(f: KeyFollow, owner: Owner, graceMs = STAGED_GRACE_MS, time: Time = realTime, skipWhenSame = false): Promise<{ keys: KeySet; result: InstallResult }> {
   const keys = readKeySet(f.source, f.variable);
   const now = currentSet(f.dir);
+  // Most passes: the Secret as it was, the repository just read whole: nothing to install.
+  if (skipWhenSame && now !== undefined && sameKeySet(now, keys)) return { keys, result: { dir: f.dir, changed: false, written: [], removed: [] } };
   const first = now === undefined ? undefined : firstStep(now, keys);
   if (first === undefined) return { keys, result: installKeySet(f.dir, keys, owner) };
   const a = installKeySet(f.dir, first, owner);
@@ -105,7 +109,7 @@ export async function followKeys(follows: readonly KeyFollow[], o: FollowOptions
     if (o.signal.aborted) break;
     for (const f of follows) {
       try {
-        const { keys, result } = await syncOnce(f, o.owner, o.graceMs, time);
+        const { keys, result } = await syncOnce(f, o.owner, o.graceMs, time, true);
         if (lastError.delete(f.dir)) o.log.info(`${f.name} keys in ${f.dir}: ${f.source} (${f.variable}) is usable again`);
         if (result.changed) o.log.info(changeLine(f, keys, result));
       } catch (err) {

@@ -19,7 +19,7 @@ import type { Logger } from '../common/log.ts';
 import { type Deadline, deadlineIn } from '../common/retry.ts';
 import type { MysqlTarget } from '../common/targets.ts';
 import { hasKeySet, installKeySet } from '../conf-file/key-repository.ts';
-import { type KeySet, describeKeySet, freshKeySet, keySetFromFiles, MAX_KEY_FILE } from '../conf-file/key-set.ts';
+import { type KeySet, describeKeySet, freshKeySet, keySetFromFiles, MAX_KEY_FILE, sameKeySet } from '../conf-file/key-set.ts';
 import { checkSpawnAs, runToCompletion } from '../exec/run.ts';
 import { planUser } from '../exec/privileges.ts';
 import { runInit } from '../init/init-db.ts';
@@ -53,9 +53,6 @@ export function keysOfSecret(secret: SecretObject, where: string): KeySet {
   const data = secret.data ?? {};
   return keySetFromFiles(Object.keys(data), (name) => Buffer.from(data[name] ?? '', 'base64').subarray(0, MAX_KEY_FILE + 1), where);
 }
-
-const sameKeys = (a: KeySet, b: KeySet): boolean =>
-  a.files.length === b.files.length && a.files.every((f, n) => f.name === b.files[n]?.name && f.key === b.files[n]?.key);
 
 /** The Secret with `after` as its keys (other entries kept) and the rotation recorded. */
 function rotatedSecret(secret: SecretObject, r: Rotation, now: Date): SecretObject {
@@ -97,7 +94,7 @@ async function writeRotation(j: Job, secret: SecretObject, r: Rotation, now: Dat
   } catch {
     keys = undefined;
   }
-  if (keys && sameKeys(keys, r.after)) return;
+  if (keys && sameKeySet(keys, r.after)) return;
   throw new TempFailError(
     `${secretLabel(j.ref)} changed while this rotation ran (another rotation, or an edit): nothing written; it now holds ${keys ? describeKeySet(keys) : 'keys that are not a usable set'}; run the rotation again if one more is wanted`,
   );
