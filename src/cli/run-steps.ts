@@ -103,8 +103,8 @@ export async function installKeys<O, C>(ctx: Context<O, C>, spec: RoleSpec, pre:
   const owner = { uid: pre.user?.uid, gid: pre.user?.gid };
   for (const k of spec.keys) {
     if (k.keptBy !== undefined) {
-      await awaitKeySet(k.dir, pre.user?.uid, k.keptBy, deadline);
-      ctx.log.info(`${k.name} keys in ${k.dir}: ${describeKeySet(readKeySet(k.dir, k.dir))}, kept by the sync-keys sidecar (${k.keptBy})`);
+      const kept = await awaitKeySet(k.dir, pre.user?.uid, k.keptBy, deadline);
+      ctx.log.info(`${k.name} keys in ${k.dir}: ${describeKeySet(kept)}, kept by the sync-keys sidecar (${k.keptBy})`);
       continue;
     }
     if (k.source) {

@@ -28,7 +28,7 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { readRegularFile } from '../common/bounded-read.ts';
 import { ConfFileError, InputError, UnavailableError, fileErrorReason } from '../common/errors.ts';
-import { type Deadline, type Time, msLeft, realTime } from '../common/retry.ts';
+import { type Deadline, type Time, realTime, retryUntil } from '../common/retry.ts';
 import { KEYSTONE_READS_AS_KEY, MAX_KEY_FILE, type KeySet, byNumber, checkKeySet, keySetFromFiles } from './key-set.ts';
 
 /** The kubelet's link to the current copy of a Secret volume's files, swapped atomically on an update. */
@@ -395,32 +395,29 @@ export function hasKeySet(dir: string): boolean {
   }
 }
 
-/** Why `dir` is not yet what Keystone can use as the run-as user, or undefined when it is. */
-function notReady(dir: string, uid: number | undefined): string | undefined {
-  let st: Stats;
-  try {
-    st = statSync(dir);
-    readKeySet(dir, 'key repository');
-  } catch (err) {
-    return err instanceof Error ? err.message.replace(/^key repository=\S+: /, '') : String(err);
-  }
-  if ((st.mode & 0o007) !== 0) return `it is open to every user (mode ${(st.mode & 0o777).toString(8)}); Keystone's repositories are 0700`;
-  if (uid !== undefined && st.uid !== uid) return `it belongs to uid ${st.uid}, not to uid ${uid}, which Keystone runs as`;
-  return undefined;
+/** The set in `dir`, when Keystone can use it as the run-as user; else why not (thrown). */
+function readyKeySet(dir: string, uid: number | undefined): KeySet {
+  const st = statSync(dir);
+  const keys = readKeySet(dir, 'key repository');
+  if ((st.mode & 0o007) !== 0) throw new Error(`it is open to every user (mode ${(st.mode & 0o777).toString(8)}); Keystone's repositories are 0700`);
+  if (uid !== undefined && st.uid !== uid) throw new Error(`it belongs to uid ${st.uid}, not to uid ${uid}, which Keystone runs as`);
+  return keys;
 }
 
 /**
  * Waits until `dir`, which another container keeps (`keptBy` names the setting that says so),
- * holds a complete key set the run-as user owns and others cannot read; checked every 200 ms.
- * The agent never writes it. UnavailableError (69) at the deadline, with the last reason.
+ * holds a complete key set the run-as user owns and others cannot read (checked every 200 ms,
+ * on the one retry loop), and gives that set. The agent never writes it. UnavailableError (69)
+ * at the deadline, with the last reason.
  */
-export async function awaitKeySet(dir: string, uid: number | undefined, keptBy: string, deadline: Deadline, time: Time = realTime): Promise<void> {
-  for (;;) {
-    const why = notReady(dir, uid);
-    if (why === undefined) return;
-    if (msLeft(deadline, time) <= 0) {
-      throw new UnavailableError(`key repository ${dir} is not ready (${why}); ${keptBy} says the sync-keys sidecar keeps it: see that container's log (kubectl logs POD -c keys)`);
-    }
-    await time.sleep(Math.min(200, Math.max(0, msLeft(deadline, time))));
-  }
+export function awaitKeySet(dir: string, uid: number | undefined, keptBy: string, deadline: Deadline, time: Time = realTime): Promise<KeySet> {
+  return retryUntil<KeySet, string>({
+    deadline,
+    attempt: async () => readyKeySet(dir, uid),
+    failure: (err) => (err instanceof Error ? err.message.replace(/^key repository=\S+: /, '') : String(err)),
+    pauseMs: () => 200,
+    onRetry: () => undefined,
+    expired: (why) => new UnavailableError(`key repository ${dir} is not ready (${why}); ${keptBy} says the sync-keys sidecar keeps it: see that container's log (kubectl logs POD -c keys)`),
+    time,
+  });
 }
