@@ -11,7 +11,7 @@ import type { DoneDoc, Holder } from './lease.ts';
 import { type InitOutcome, runInitOnce } from './once.ts';
 import { awaitInitDone } from './await-done.ts';
 import { StoreError } from './store-error.ts';
-import type { InitStore, RolloutStore } from './store.ts';
+import { type InitStore, rolloutOf } from './store.ts';
 
 export interface InitDb {
   /** For log and error lines: "MongoDB at db:27017 (database pulp_database)". */
@@ -57,10 +57,6 @@ export function lazyStore(get: () => Promise<InitStore>): InitStore {
   };
 }
 
-function rolloutOf(s: InitStore): RolloutStore {
-  if (!s.rollout) throw new Error('this init store keeps no rollout rows');
-  return s.rollout;
-}
 
 /**
  * A store whose first findDone answers with the record read early; anything else (a forced

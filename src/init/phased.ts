@@ -13,7 +13,7 @@ import { type Deadline, deadlineIn, msLeft } from '../common/retry.ts';
 import { type InitDb, runInit } from './init-db.ts';
 import { doneId } from './lease.ts';
 import { CONTRACT_PREFIX, REPLICA_TTL_MS, contractKey, contractVerdict, startVerdict } from './rollout.ts';
-import type { InitStore, RolloutStore } from './store.ts';
+import { type InitStore, rolloutOf } from './store.ts';
 
 /** A command the system describes (system.ts CommandSpec): its argv is all this module reads. */
 interface Cmd {
@@ -44,11 +44,6 @@ export type RunStep<C extends Cmd> = (cmd: C, stop: AbortSignal) => Promise<numb
 export function replicaName(env: NodeJS.ProcessEnv, host: string): string {
   const h = env.HOSTNAME?.trim();
   return h !== undefined && h !== '' ? h : host;
-}
-
-function rolloutOf(store: InitStore): RolloutStore {
-  if (!store.rollout) throw new Error('the init store keeps no rollout rows');
-  return store.rollout;
 }
 
 /** Thrown inside the contract's run when an older replica appeared after all: no record, lease released. */

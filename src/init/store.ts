@@ -54,3 +54,9 @@ export interface InitStore {
   /** Present on the stores that keep a rollout's rows (MySQL). */
   rollout?: RolloutStore;
 }
+
+/** The store's rollout rows; a store without them (MongoDB's) is a bug to reach here. */
+export function rolloutOf(store: InitStore): RolloutStore {
+  if (!store.rollout) throw new Error('this init store keeps no rollout rows');
+  return store.rollout;
+}
