@@ -5,7 +5,7 @@ import type { ConfigurePlan } from '../conf-file/plan.ts';
 import type { CommandSpec, KeyRepositorySpec, NotWaited, RoleSpec, System } from '../system/system.ts';
 import { readKeySet } from '../conf-file/key-repository.ts';
 import { describeKeySet } from '../conf-file/key-set.ts';
-import { errorMessage } from '../common/errors.ts';
+import { ExitCode, errorMessage } from '../common/errors.ts';
 import type { Settings } from '../settings/options.ts';
 import type { Target } from '../common/targets.ts';
 import { resolveOnPath } from '../common/program-path.ts';
@@ -170,12 +170,12 @@ export function previewDocument<O, C>(i: PreviewInputs<O, C>): PreviewDocument {
         phase: 'decided at start',
         why:
           `not known here: the preview connects to no database and runs nothing. At start, under the lease: no ${ph.versionTable} (an empty database) runs the steps above whole; ` +
-          `a schema runs the check first: 2 runs the expand then the later steps, 0 or 4 the later steps alone, anything else refuses the start (a downgrade, exit 78). ` +
+          `a schema runs the check first (exit ${ph.answers}): the expand when it is due, then the later steps; a downgrade refuses the start (exit ${ExitCode.config}). ` +
           'The contract never runs at start: the readiness check (`check`) runs it once no replica of another image is live',
         check: resolved(ph.check, i.path, notes),
         expand: resolved(ph.expand, i.path, notes),
         contract: resolved(ph.contract, i.path, notes),
-        ask: `${ph.check.argv.map(shellQuote).join(' ')} in a running replica (kubectl exec): exit 0 up to date, 2 expand due, 4 contract due`,
+        ask: `${ph.check.argv.map(shellQuote).join(' ')} in a running replica (kubectl exec): exit ${ph.answers}`,
       }
     : undefined;
   for (const k of i.spec.keys) if (!k.source && k.keptBy === undefined) notes.push(k.generatedWarning);

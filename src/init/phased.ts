@@ -35,6 +35,8 @@ export interface SchemaPhases<C extends Cmd> {
   contract: C;
   /** The check's exit code: run the expand or not (why, for the log), or refuse to start (a downgrade). */
   decide(code: number): { expand: boolean; why: string } | { refuse: string };
+  /** What the check's exit codes mean, for a person (the preview): "0 up to date, 2 expand due, 4 contract due". */
+  answers: string;
 }
 
 /** Runs one command to completion and gives its exit code (run-steps.ts: as the run-as user). */

@@ -38,5 +38,6 @@ export function keystonePhases(manage: (args: string[], label: string) => Comman
     expand: manage(['db_sync', '--expand'], 'keystone-manage db_sync --expand'),
     contract: manage(['db_sync', '--contract'], 'keystone-manage db_sync --contract'),
     decide: decideFromCheck,
+    answers: `${CHECK_ANSWERS.upToDate} up to date, ${CHECK_ANSWERS.expandDue} expand due, ${CHECK_ANSWERS.contractDue} contract due (anything else: a downgrade, refused)`,
   };
 }

@@ -205,7 +205,8 @@ t.test("the init's phases: decided at start, not known here (the preview connect
   const out = run(['preview', 'api'], env).stdout;
   t.equal(ph?.phase, 'decided at start');
   t.match(ph?.why, /^not known here: the preview connects to no database and runs nothing\. At start, under the lease: no alembic_version \(an empty database\) runs the steps above whole/);
-  t.match(ph?.why, /2 runs the expand .*anything else refuses the start \(a downgrade, exit 78\)/);
+  t.match(ph?.why, /runs the check first \(exit 0 up to date, 2 expand due, 4 contract due \(anything else: a downgrade, refused\)\): the expand when it is due, then the later steps; a downgrade refuses the start \(exit 78\)/);
+  t.match(ph?.ask, /db_sync --check in a running replica \(kubectl exec\): exit 0 up to date, 2 expand due, 4 contract due/);
   t.same(ph?.check.argv, ['keystone-manage', '--config-file', conf, 'db_sync', '--check']);
   t.same(ph?.expand.argv.slice(-2), ['db_sync', '--expand']);
   t.same(ph?.contract.argv.slice(-2), ['db_sync', '--contract']);
