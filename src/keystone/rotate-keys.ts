@@ -48,6 +48,12 @@ function intValue(i: Inputs, id: KeyId, min: number): number {
   return n;
 }
 
+/** How many keys a rotation of `kind` keeps, from the key table: keystone.conf's, or Keystone's fixed number. */
+function maxActiveKeys(i: Inputs, kind: KeyKind): number {
+  const m = KEY_KINDS[kind].maxActive;
+  return 'fixed' in m ? m.fixed : intValue(i, m.key, 1);
+}
+
 /** The keys in a Secret's data, checked as a directory's would be; `where` names the Secret. */
 export function keysOfSecret(secret: SecretObject, where: string): KeySet {
   const data = secret.data ?? {};
@@ -102,7 +108,7 @@ async function writeRotation(j: Job, secret: SecretObject, r: Rotation, now: Dat
 
 async function rotateFernet(j: Job): Promise<number> {
   const o = j.i.settings.opts;
-  const max = intValue(j.i, 'fernet_tokens.max_active_keys', 1);
+  const max = maxActiveKeys(j.i, 'fernet');
   const life: TokenLife = { expirationSec: intValue(j.i, 'token.expiration', 0), allowExpiredWindowSec: intValue(j.i, 'token.allow_expired_window', 0) };
   if (o.rotationSchedule) {
     const refusal = scheduleRefusal(max, life, o.rotationSchedule.value, 'KEYSTONE_ROTATION_SCHEDULE');
@@ -134,7 +140,7 @@ function credentialCacheSec(i: Inputs): number {
 
 async function rotateCredential(j: Job): Promise<number> {
   const o = j.i.settings.opts;
-  const max = (KEY_KINDS.credential.maxActive as { fixed: number }).fixed;
+  const max = maxActiveKeys(j.i, 'credential');
   const secret = await getSecret(j.ref, j);
   const keys = keysOfSecret(secret, secretLabel(j.ref));
   const r = rotateKeySet(keys, max);
