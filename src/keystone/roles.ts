@@ -63,6 +63,15 @@ export function keyRepositories(conf: ConfigView, o: KeystoneOptions): KeyReposi
 }
 
 /**
+ * The repositories as the keys sidecar and the rotation Job see them: each from its Secret
+ * mount (or made here), whatever KEYSTONE_KEYS_SYNCED says (it tells the API container that
+ * the sidecar keeps them; these are the sidecar's and the Job's own).
+ */
+export function mountedRepositories(conf: ConfigView, o: KeystoneOptions): KeyRepositorySpec[] {
+  return keyRepositories(conf, { ...o, keysSynced: { value: false, from: ['default'] } });
+}
+
+/**
  * What the API opens as it starts, from oslo.log (log.setup, as keystone.server.configure
  * calls it in each gunicorn worker): the logging configuration of [DEFAULT] log_config_append,
  * which then replaces everything else; else the file of log_file (in log_dir when both are

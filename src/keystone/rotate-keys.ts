@@ -33,7 +33,7 @@ import { KEY_KINDS, type KeyKind } from './key-kinds.ts';
 import { type Rotation, type TokenLife, credentialKeyLife, historyRefusal, parseHistory, rotateKeySet, scheduleRefusal, tokenKeyLife, withRotation } from './key-rotation.ts';
 import { type KeyId, keystoneValue, labelOf } from './keys.ts';
 import type { KeystoneConfVars, KeystoneOptions } from './settings.ts';
-import { keyRepositories } from './roles.ts';
+import { mountedRepositories } from './roles.ts';
 
 type Inputs = TaskInputs<KeystoneOptions, KeystoneConfVars>;
 
@@ -164,7 +164,7 @@ async function rotateCredential(j: Job): Promise<number> {
   await j.i.configure();
   // keystone-manage loads the token and receipt providers, which refuse to start without fernet
   // keys (keystone/token/providers/fernet/core.py): keys of this Job's own, that sign nothing.
-  for (const r of keyRepositories(j.i.effective, { ...o, keysSynced: { value: false, from: ['default'] } })) {
+  for (const r of mountedRepositories(j.i.effective, o)) {
     if (r.name === 'credential' || hasKeySet(r.dir)) continue;
     installKeySet(r.dir, freshKeySet(), owner);
     j.log.info(`${r.name} keys made in ${r.dir}: keystone-manage does not start without them (they sign nothing here)`);

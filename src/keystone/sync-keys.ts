@@ -14,7 +14,7 @@ import { byNumber, describeKeySet, KEYSTONE_READS_AS_KEY, type KeySet } from '..
 import { readRegularFile } from '../common/bounded-read.ts';
 import { planUser } from '../exec/privileges.ts';
 import type { SystemTask, TaskInputs } from '../system/system.ts';
-import { keyRepositories } from './roles.ts';
+import { mountedRepositories } from './roles.ts';
 import type { KeystoneConfVars, KeystoneOptions } from './settings.ts';
 
 /**
@@ -27,9 +27,7 @@ type Inputs = TaskInputs<KeystoneOptions, KeystoneConfVars>;
 
 /** The repositories to keep, from the same table the api role reads: those with a Secret mounted. */
 export function followsOf(i: Inputs): KeyFollow[] {
-  const o = i.settings.opts;
-  const repos = keyRepositories(i.effective, { ...o, keysSynced: { value: false, from: ['default'] } });
-  const follows = repos.flatMap((r) => (r.source ? [{ name: r.name, source: r.source.dir, variable: r.source.variable, dir: r.dir }] : []));
+  const follows = mountedRepositories(i.effective, i.settings.opts).flatMap((r) => (r.source ? [{ name: r.name, source: r.source.dir, variable: r.source.variable, dir: r.dir }] : []));
   if (follows.length === 0) {
     throw new InputError('sync-keys: neither KEYSTONE_FERNET_KEYS nor KEYSTONE_CREDENTIAL_KEYS is set: name the mounted key Secrets it keeps the repositories equal to');
   }
