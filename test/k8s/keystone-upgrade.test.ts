@@ -74,6 +74,7 @@ async function main(k: Kube): Promise<void> {
     const r = await fetch(`${base}/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: auth });
     t.equal(r.status, 201);
     token0 = r.headers.get('x-subject-token') ?? '';
+    t.ok(token0, 'the token (X-Subject-Token)');
   });
   if (!token0) return;
 
@@ -144,7 +145,9 @@ async function main(k: Kube): Promise<void> {
     const s = await traffic.stop();
     t.ok((s.requests ?? 0) > 50, `${s.requests} requests during the update`);
     t.same(s.failures, [], 'zero failed requests');
-    for (const p of pods()) {
+    const now = pods();
+    t.equal(now.filter((p) => imageOf(p) === NEW).length, 3, 'three new replicas to ask');
+    for (const p of now) {
       const r = await fetch(`http://${p.status.podIP}:5000/v3/auth/tokens`, { headers: { 'x-auth-token': token0, 'x-subject-token': token0 } });
       t.equal(r.status, 200, `${p.metadata.name}: the old token validates`);
     }
