@@ -12,7 +12,7 @@ import { installKeySet } from '../../src/conf-file/key-repository.ts';
 import { type KeySet, freshKey, freshKeySet } from '../../src/conf-file/key-set.ts';
 import { HISTORY_ANNOTATION } from '../../src/keystone/rotate-keys.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { type FakeKubeApi, fakeKubeApi } from '../helpers/fake-kube-api.ts';
+import { type FakeKubeApi, fakeKubeApi, inPodNamespace } from '../helpers/fake-kube-api.ts';
 import { ensureKeystoneUser, replicaEnv, requireKeystone } from '../helpers/keystone.ts';
 import { keyVolume } from '../helpers/secret-volume.ts';
 import { freshDatabase, requireMysql } from '../helpers/services.ts';
@@ -71,8 +71,8 @@ if (keystone && db && requireRoot(t, 'the rotation in a mount namespace (unshare
   };
   /** The rotation Job: the agent in a mount namespace whose /run holds the service account. */
   const rotate = (api: FakeKubeApi, dir: string): Promise<{ status: number | null; out: string }> => {
-    const script = 'mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io && cp -r "$0" /run/secrets/kubernetes.io/serviceaccount && exec "$@"';
-    const child = spawn('unshare', ['--mount', 'sh', '-c', script, api.serviceAccount, process.execPath, BIN, 'rotate', 'credential'], {
+    const [cmd, ...args] = inPodNamespace(api, [process.execPath, BIN, 'rotate', 'credential']);
+    const child = spawn(cmd, args, {
       env: { ...base(dir), KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) },
     });
     let out = '';
