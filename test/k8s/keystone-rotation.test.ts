@@ -15,7 +15,7 @@ import t, { type Test } from 'tap';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { keySetFromFiles } from '../../src/conf-file/key-set.ts';
 import { isReady, kube, podsOf, until, type Kube, type Pod } from '../helpers/kube.ts';
-import { ADMIN_PASSWORD, API, type KeystoneCluster, keystoneCluster, keystoneTraffic } from '../helpers/keystone-cluster.ts';
+import { ADMIN_AUTH, API, type KeystoneCluster, keystoneCluster, keystoneTraffic } from '../helpers/keystone-cluster.ts';
 
 t.setTimeout(60 * 60_000);
 
@@ -55,14 +55,8 @@ async function main(k: Kube): Promise<void> {
     const want = Object.fromEntries(Object.entries(secretKeys(secret)).map(([n, key]) => [n, sha(key)]));
     return JSON.stringify(repository(pod, dir).keys) === JSON.stringify(Object.fromEntries(Object.entries(want).sort(([a], [b]) => Number(a) - Number(b))));
   };
-  const auth = JSON.stringify({
-    auth: {
-      identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: ADMIN_PASSWORD } } },
-      scope: { project: { name: 'admin', domain: { id: 'default' } } },
-    },
-  });
   const issueAt = async (base: string): Promise<{ token: string; body: { token: { user: { id: string }; project: { id: string } } } }> => {
-    const r = await fetch(`${base}/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: auth });
+    const r = await fetch(`${base}/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ADMIN_AUTH });
     if (r.status !== 201) throw new Error(`POST ${base}/auth/tokens: ${r.status}`);
     return { token: r.headers.get('x-subject-token') ?? '', body: (await r.json()) as never };
   };

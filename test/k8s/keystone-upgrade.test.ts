@@ -11,7 +11,7 @@
 // The figure: `kubectl set image` to three new replicas Ready (docs/keystone-upgrade.md).
 import t from 'tap';
 import { kube, until, type Kube } from '../helpers/kube.ts';
-import { ADMIN_PASSWORD, API, keystoneCluster, keystoneTraffic } from '../helpers/keystone-cluster.ts';
+import { ADMIN_AUTH, API, keystoneCluster, keystoneTraffic } from '../helpers/keystone-cluster.ts';
 
 t.setTimeout(60 * 60_000);
 
@@ -51,12 +51,6 @@ async function main(k: Kube): Promise<void> {
         return [id.slice('done:'.length), { at: Date.parse(r.doneAt), host: r.host }];
       }),
     );
-  const auth = JSON.stringify({
-    auth: {
-      identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: ADMIN_PASSWORD } } },
-      scope: { project: { name: 'admin', domain: { id: 'default' } } },
-    },
-  });
 
   const t0 = Date.now();
   let ready = false;
@@ -71,7 +65,7 @@ async function main(k: Kube): Promise<void> {
 
   let token0 = '';
   await t.test('before the update: a token', async (t) => {
-    const r = await fetch(`${base}/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: auth });
+    const r = await fetch(`${base}/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ADMIN_AUTH });
     t.equal(r.status, 201);
     token0 = r.headers.get('x-subject-token') ?? '';
     t.ok(token0, 'the token (X-Subject-Token)');
