@@ -5,7 +5,7 @@
 // token operation, no load ever misses a key a replica may sign with.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../src/common/log.ts';
 import { readKeySet } from '../../src/conf-file/key-repository.ts';
@@ -129,11 +129,9 @@ t.test('a killed pass leaves no temporary file a later pass does not clear, and 
   await syncOnce(f, noOwner, 0);
   // What a kill between a temporary write and its rename leaves: a directory Keystone skips.
   const stale = join(f.dir, '.keystone-entrypoint-Ab12Cd');
-  writeFileSync(join(tempDir(t, 'pe-x-'), 'x'), '');
   renameSync(tempDir(t, 'pe-stale-'), stale);
   writeFileSync(join(stale, '2'), freshKey());
   const past = new Date(Date.now() - 3600_000);
-  const { utimesSync } = await import('node:fs');
   utimesSync(stale, past, past);
   updateSecretVolume(f.source, filesOf(rotateKeySet(keys, 3).after));
   await syncOnce(f, noOwner, 0);

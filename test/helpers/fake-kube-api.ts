@@ -122,3 +122,13 @@ export async function fakeKubeApi(t: Teardown, namespace = 'keystone'): Promise<
   t.teardown(() => api.close());
   return api;
 }
+
+/**
+ * `argv` as a pod runs it: in a mount namespace of its own whose /run holds only this API's
+ * service account (/run/secrets/kubernetes.io/serviceaccount), where in-cluster clients look.
+ * Needs root (unshare --mount); the command line, to spawn.
+ */
+export function inPodNamespace(api: FakeKubeApi, argv: string[]): [string, ...string[]] {
+  const script = 'mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io && cp -r "$0" /run/secrets/kubernetes.io/serviceaccount && exec "$@"';
+  return ['unshare', '--mount', 'sh', '-c', script, api.serviceAccount, ...argv];
+}

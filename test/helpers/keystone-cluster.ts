@@ -20,6 +20,13 @@ export const FIXTURES = join(ROOT, 'fixtures', 'k8s', 'keystone');
 export const API = 'app.kubernetes.io/name=keystone,app.kubernetes.io/component=api';
 /** 02-keystone.yaml's Secret keystone-admin, as shipped. */
 export const ADMIN_PASSWORD = 'example-admin-password';
+/** The body of POST /v3/auth/tokens as that admin, project-scoped to admin. */
+export const ADMIN_AUTH = JSON.stringify({
+  auth: {
+    identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: ADMIN_PASSWORD } } },
+    scope: { project: { name: 'admin', domain: { id: 'default' } } },
+  },
+});
 
 export interface KeystoneCluster {
   ns: string;

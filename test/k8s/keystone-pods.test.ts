@@ -4,7 +4,7 @@
 // token issued through the Service keystone-public accepted by every replica.
 import t from 'tap';
 import { kube, podsOf, type Kube } from '../helpers/kube.ts';
-import { ADMIN_PASSWORD, API, keystoneCluster } from '../helpers/keystone-cluster.ts';
+import { ADMIN_AUTH, API, keystoneCluster } from '../helpers/keystone-cluster.ts';
 
 t.setTimeout(30 * 60_000);
 
@@ -38,10 +38,7 @@ async function main(k: Kube): Promise<void> {
     const issued = await fetch(`${base}/auth/tokens`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ auth: {
-        identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: ADMIN_PASSWORD } } },
-        scope: { project: { name: 'admin', domain: { id: 'default' } } },
-      } }),
+      body: ADMIN_AUTH,
     });
     t.equal(issued.status, 201, `POST ${base}/auth/tokens as the bootstrap admin`);
     const token = issued.headers.get('x-subject-token') ?? '';

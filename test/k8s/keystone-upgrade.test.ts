@@ -11,7 +11,7 @@
 // The figure: `kubectl set image` to three new replicas Ready (docs/keystone-upgrade.md).
 import t from 'tap';
 import { kube, until, type Kube } from '../helpers/kube.ts';
-import { ADMIN_PASSWORD, API, keystoneCluster, keystoneTraffic } from '../helpers/keystone-cluster.ts';
+import { ADMIN_AUTH, API, keystoneCluster, keystoneTraffic } from '../helpers/keystone-cluster.ts';
 
 t.setTimeout(60 * 60_000);
 
@@ -51,12 +51,6 @@ async function main(k: Kube): Promise<void> {
         return [id.slice('done:'.length), { at: Date.parse(r.doneAt), host: r.host }];
       }),
     );
-  const auth = JSON.stringify({
-    auth: {
-      identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: ADMIN_PASSWORD } } },
-      scope: { project: { name: 'admin', domain: { id: 'default' } } },
-    },
-  });
 
   const t0 = Date.now();
   let ready = false;
@@ -71,9 +65,10 @@ async function main(k: Kube): Promise<void> {
 
   let token0 = '';
   await t.test('before the update: a token', async (t) => {
-    const r = await fetch(`${base}/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: auth });
+    const r = await fetch(`${base}/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ADMIN_AUTH });
     t.equal(r.status, 201);
     token0 = r.headers.get('x-subject-token') ?? '';
+    t.ok(token0, 'the token (X-Subject-Token)');
   });
   if (!token0) return;
 
@@ -144,7 +139,9 @@ async function main(k: Kube): Promise<void> {
     const s = await traffic.stop();
     t.ok((s.requests ?? 0) > 50, `${s.requests} requests during the update`);
     t.same(s.failures, [], 'zero failed requests');
-    for (const p of pods()) {
+    const now = pods();
+    t.equal(now.filter((p) => imageOf(p) === NEW).length, 3, 'three new replicas to ask');
+    for (const p of now) {
       const r = await fetch(`http://${p.status.podIP}:5000/v3/auth/tokens`, { headers: { 'x-auth-token': token0, 'x-subject-token': token0 } });
       t.equal(r.status, 200, `${p.metadata.name}: the old token validates`);
     }

@@ -6,14 +6,14 @@
 import t from 'tap';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installKeySet } from '../../src/conf-file/key-repository.ts';
 import { type KeySet, freshKey, freshKeySet } from '../../src/conf-file/key-set.ts';
 import { HISTORY_ANNOTATION } from '../../src/keystone/rotate-keys.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { type FakeKubeApi, fakeKubeApi } from '../helpers/fake-kube-api.ts';
-import { ensureKeystoneUser, requireKeystone } from '../helpers/keystone.ts';
+import { type FakeKubeApi, fakeKubeApi, inPodNamespace } from '../helpers/fake-kube-api.ts';
+import { ensureKeystoneUser, replicaEnv, requireKeystone } from '../helpers/keystone.ts';
 import { keyVolume } from '../helpers/secret-volume.ts';
 import { freshDatabase, requireMysql } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -54,23 +54,8 @@ if (keystone && db && requireRoot(t, 'the rotation in a mount namespace (unshare
   const template = join(work, 'keystone.conf.template');
   copyFileSync(join(ROOT, 'src', 'keystone', 'default-keystone.conf'), template);
   const python = join(keystone, 'venv', 'bin', 'python');
-  const base = (dir: string): Record<string, string> => {
-    mkdirSync(dir, { recursive: true });
-    return {
-      PATH: `${join(keystone, 'venv', 'bin')}:/usr/sbin:/usr/bin:/sbin:/bin`,
-      DB_SERVICE_HOST: db.host,
-      DB_SERVICE_PORT: String(db.port),
-      MYSQL_USER: db.user,
-      MYSQL_PASSWORD: db.password,
-      MYSQL_DATABASE: name,
-      KEYSTONE_CONF: join(dir, 'keystone.conf'),
-      KEYSTONE_CONF_TEMPLATE: template,
-      KEYSTONE_CONF__FERNET_TOKENS__KEY_REPOSITORY: join(dir, 'fernet-keys'),
-      KEYSTONE_CONF__FERNET_RECEIPTS__KEY_REPOSITORY: join(dir, 'fernet-keys'),
-      KEYSTONE_CONF__CREDENTIAL__KEY_REPOSITORY: join(dir, 'credential-keys'),
-      KEYSTONE_WAIT_TIMEOUT: '120',
-    };
-  };
+  const base = (dir: string): Record<string, string> =>
+    replicaEnv(dir, { bin: join(keystone, 'venv', 'bin'), template, db: { host: db.host, port: db.port, user: db.user, password: db.password, database: name } });
   const credentials = (conf: string, op: string): unknown => JSON.parse(execFileSync(python, ['-W', 'ignore', '-c', CREDENTIALS, conf, op], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
   const hashOf = (key: string): string => createHash('sha1').update(key).digest('hex');
   const secretKeys = (api: FakeKubeApi): KeySet => ({
@@ -86,8 +71,8 @@ if (keystone && db && requireRoot(t, 'the rotation in a mount namespace (unshare
   };
   /** The rotation Job: the agent in a mount namespace whose /run holds the service account. */
   const rotate = (api: FakeKubeApi, dir: string): Promise<{ status: number | null; out: string }> => {
-    const script = 'mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io && cp -r "$0" /run/secrets/kubernetes.io/serviceaccount && exec "$@"';
-    const child = spawn('unshare', ['--mount', 'sh', '-c', script, api.serviceAccount, process.execPath, BIN, 'rotate', 'credential'], {
+    const [cmd, ...args] = inPodNamespace(api, [process.execPath, BIN, 'rotate', 'credential']);
+    const child = spawn(cmd, args, {
       env: { ...base(dir), KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) },
     });
     let out = '';

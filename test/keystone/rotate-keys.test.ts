@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { KEY_NAME, freshKey } from '../../src/conf-file/key-set.ts';
 import { HISTORY_ANNOTATION } from '../../src/keystone/rotate-keys.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { type FakeKubeApi, fakeKubeApi } from '../helpers/fake-kube-api.ts';
+import { type FakeKubeApi, fakeKubeApi, inPodNamespace } from '../helpers/fake-kube-api.ts';
 import { tempDir, type Teardown } from '../helpers/temp.ts';
 import { requireRoot } from '../helpers/unavailable.ts';
 
@@ -24,21 +24,15 @@ interface Run {
   stderr: string;
 }
 
-/** The agent in a mount namespace whose /run holds only the service account (as in a pod). */
-function argv(api: FakeKubeApi, args: string[]): string[] {
-  const script = 'mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io && cp -r "$0" /run/secrets/kubernetes.io/serviceaccount && exec "$@"';
-  return ['unshare', '--mount', 'sh', '-c', script, api.serviceAccount, process.execPath, BIN, ...args];
-}
-
 function envFor(t: Teardown, api: FakeKubeApi, env: Record<string, string>): Record<string, string> {
   const conf = join(tempDir(t, 'pe-rotate-conf-'), 'keystone.conf');
   copyFileSync(join(ROOT, 'src', 'keystone', 'default-keystone.conf'), conf);
   return { PATH: '/usr/bin:/bin', KEYSTONE_CONF: conf, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port), KEYSTONE_WAIT_TIMEOUT: '5', ...env };
 }
 
-/** The agent run (in the background: the stand-in API answers from this process). */
+/** The agent run as in a pod (in the background: the stand-in API answers from this process). */
 function rotate(t: Teardown, api: FakeKubeApi, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const [cmd = '', ...rest] = argv(api, args);
+  const [cmd, ...rest] = inPodNamespace(api, [process.execPath, BIN, ...args]);
   const child = spawn(cmd, rest, { env: envFor(t, api, env) });
   let stdout = '';
   let stderr = '';
@@ -73,8 +67,7 @@ if (requireRoot(t, 'the rotation in a mount namespace (unshare) holding the serv
     t.not(after['0'], keys['0'], 'a fresh staged key');
     t.equal(after.note, 'kept as it is', "the Secret's other entries kept");
     t.match(api.secrets.get(SECRET)?.metadata.annotations?.[HISTORY_ANNOTATION], /^2@\d{4}-\d\d-\d\dT/, 'the rotation recorded');
-    const put = api.requests.find((q) => q.method === 'PUT');
-    t.ok(put, 'one PUT');
+    t.equal(api.requests.filter((q) => q.method === 'PUT').length, 1, 'one PUT');
     t.not(api.secrets.get(SECRET)?.metadata.resourceVersion, version);
     t.match(r.stderr, /fernet keys rotated in Secret keystone\/keystone-fernet-keys: 2 keys: 0 \(staged\), 1 \(primary\) -> 3 keys: 0 \(staged\), 1, 2 \(primary\) \(the staged key becomes primary 2, a new staged key 0, none removed\)/);
     for (const k of [...Object.values(keys), ...Object.values(after)]) t.notOk(r.stderr.includes(k) || r.stdout.includes(k), 'no key in any line');

@@ -12,20 +12,12 @@ import { callApi, httpsSend } from '../../src/kube-api/client.ts';
 import { inClusterConfig } from '../../src/kube-api/in-cluster.ts';
 import { getSecret, replaceSecret, type SecretRef } from '../../src/kube-api/secrets.ts';
 import { fakeKubeApi } from '../helpers/fake-kube-api.ts';
+import { rejection } from '../helpers/net.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { messageOf, thrown } from '../helpers/thrown.ts';
 
 const lines: string[] = [];
 const log = createLogger({ format: 'text', trace: false, write: (l) => void lines.push(l) });
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  return new Error('no rejection');
-}
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 t.test('inClusterConfig: the kubelet\'s variables and the service account; what is missing named', async (t) => {
   const api = await fakeKubeApi(t);
@@ -42,25 +34,14 @@ t.test('inClusterConfig: the kubelet\'s variables and the service account; what 
     [env, join(tempDir(t, 'pe-no-sa-'), 'serviceaccount'), /serviceaccount\/ca\.crt: no such file: the command talks to the Kubernetes API with its pod's service account \(serviceAccountName, and automountServiceAccountToken not false\)$/],
   ];
   for (const [e, dir, message] of cases) {
-    let err: unknown;
-    try {
-      inClusterConfig(e, dir);
-    } catch (x) {
-      err = x;
-    }
+    const err = thrown(() => inClusterConfig(e, dir));
     t.type(err, InputError);
     t.match(messageOf(err), message);
   }
   const noToken = tempDir(t, 'pe-sa-');
   writeFileSync(join(noToken, 'ca.crt'), 'x');
   writeFileSync(join(noToken, 'namespace'), 'ns');
-  let err: unknown;
-  try {
-    inClusterConfig(env, noToken);
-  } catch (x) {
-    err = x;
-  }
-  t.match(messageOf(err), /\/token: no such file/, 'a missing token is said at once, not at the first request');
+  t.match(messageOf(thrown(() => inClusterConfig(env, noToken))), /\/token: no such file/, 'a missing token is said at once, not at the first request');
 });
 
 t.test('a Secret read and written at its version; a stale version is a conflict, nothing written', async (t) => {

@@ -3,6 +3,7 @@
 import t from 'tap';
 import { InputError } from '../../src/common/errors.ts';
 import { parseCronSchedule, shortestSpan } from '../../src/kube-api/cron-schedule.ts';
+import { messageOf, thrown } from '../helpers/thrown.ts';
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -56,13 +57,8 @@ t.test('refusals name the field and the value', async (t) => {
     ['TZ=Europe/Paris 0 3 * * *', /a time zone belongs in the CronJob's spec.timeZone/],
   ];
   for (const [text, message] of cases) {
-    let err: unknown;
-    try {
-      parseCronSchedule(text);
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => parseCronSchedule(text));
     t.type(err, InputError, text);
-    t.match((err as Error).message, new RegExp(`^schedule ${JSON.stringify(text).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: ${message.source}`), text);
+    t.match(messageOf(err), new RegExp(`^schedule ${JSON.stringify(text).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: ${message.source}`), text);
   }
 });
