@@ -14,7 +14,7 @@ import { bindAddress, gunicornConfig } from '../../src/keystone/gunicorn.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { requireKeystone } from '../helpers/keystone.ts';
 import { closedPort } from '../helpers/net.ts';
-import { requireMysql } from '../helpers/services.ts';
+import { freshDatabase, requireMysql } from '../helpers/services.ts';
 
 t.test('bind, workers, the application, and sys.argv emptied in each worker', async (t) => {
   t.equal(bindAddress({ host: '0.0.0.0', port: 5000 }), '0.0.0.0:5000');
@@ -34,14 +34,7 @@ if (keystone && db) {
     const work = mkdtempSync(join(tmpdir(), 'ks-gunicorn-'));
     t.teardown(() => rmSync(work, { recursive: true, force: true }));
     const name = `ks_gunicorn_${process.pid}`;
-    const root = (sql: string): void => {
-      execFileSync('mariadb', ['--no-defaults', '--protocol=tcp', `-h${db.host}`, `-P${db.port}`, '-uroot', '-N', '-B', '-e', sql], {
-        env: { ...process.env, MYSQL_PWD: db.rootPassword },
-        stdio: 'pipe',
-      });
-    };
-    root(`DROP DATABASE IF EXISTS ${name}; CREATE DATABASE ${name}; GRANT ALL PRIVILEGES ON ${name}.* TO '${db.user}'@'%'`);
-    t.teardown(() => root(`DROP DATABASE IF EXISTS ${name}`));
+    freshDatabase(t, db, name);
 
     let doc = parseIni(readFileSync(join(ROOT, 'src', 'keystone', 'default-keystone.conf'), 'utf8'), 'keystone.conf');
     const set = (s: string, k: string, v: string): void => {
@@ -49,6 +42,9 @@ if (keystone && db) {
     };
     set('database', 'connection', databaseUrl({ user: db.user, password: db.password, host: db.host, port: db.port, database: name }));
     set('fernet_tokens', 'key_repository', join(work, 'fernet-keys'));
+    // fernet_setup sets up the receipts' repository too, by default /etc/keystone/fernet-keys/:
+    // named here, or the test writes the machine's.
+    set('fernet_receipts', 'key_repository', join(work, 'fernet-keys'));
     set('credential', 'key_repository', join(work, 'credential-keys'));
     const conf = join(work, 'keystone.conf');
     writeFileSync(conf, printIni(doc));
