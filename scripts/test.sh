@@ -104,8 +104,23 @@ else
   warn_or_fail "Kubernetes v1.34.4 could not be built (test/k8s/build.sh --kubelet; it needs Go and the Go module proxy)"
 fi
 
+# The services' own configuration directories: a test must write only where it made its own (a
+# key repository left at Keystone's default, /etc/keystone/fernet-keys, is found by every later
+# test and run, and hides a test that depends on it). Absent now, they must be absent after.
+machine_dirs=(/etc/keystone /etc/pulp)
+absent=()
+for d in "${machine_dirs[@]}"; do [[ -e $d ]] || absent+=("$d"); done
+
 npx tap --reporter=tap "$@" | tee "$out"
 rc=${PIPESTATUS[0]}
+
+polluted=()
+for d in "${absent[@]}"; do
+  if [[ -e $d ]]; then
+    polluted+=("$d")
+    rm -rf -- "$d"
+  fi
+done
 
 # The end, which is all a CI record may keep: the cluster stopped first (its lines come before),
 # the servers left running for the next run, then what failed (each file and its failed
@@ -116,4 +131,8 @@ if [[ -n $running ]]; then
   echo "test: left running for the next run: $running (state in ${PULP_TEST_SERVICES_DIR:-/tmp/pulp-entrypoint-services}); stop them with: bash test/services/stop.sh"
 fi
 node scripts/test-summary.mjs "$out"
+if ((${#polluted[@]} > 0)); then
+  echo "test: FAILED: the tests made ${polluted[*]} on this machine (a test used the service's default path instead of its own directory); removed now"
+  rc=1
+fi
 exit "$rc"
