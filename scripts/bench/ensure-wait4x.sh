@@ -10,7 +10,8 @@ VERSION=v2.14.3
 . "$(dirname "$0")/../../test/services/defaults.sh"
 cache=$CACHE
 bin="$cache/wait4x-${VERSION#v}"
-if [[ -x "$bin" ]] && "$bin" version 2>/dev/null | grep -q "Version: *$VERSION\b"; then echo "$bin"; exit 0; fi
+# Taken whole, then matched: `version | grep -q` under pipefail fails at random (SIGPIPE).
+if [[ -x "$bin" ]] && grep -q "Version: *$VERSION\b" <<<"$("$bin" version 2>/dev/null)"; then echo "$bin"; exit 0; fi
 command -v go >/dev/null || { echo "ensure-wait4x: Go is needed to build wait4x $VERSION once" >&2; exit 1; }
 echo "ensure-wait4x: building wait4x $VERSION (first time only)" >&2
 dir=$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "github.com/atkrad/wait4x/v2@$VERSION" \

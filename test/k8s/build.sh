@@ -106,7 +106,9 @@ build_etcd() {
   (cd "$src" && GOFLAGS="$GOFLAGS -mod=mod" go build -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION" -o "$BIN/etcd.tmp" .) &&
     mv "$BIN/etcd.tmp" "$BIN/etcd"
 }
-if ! [[ -x $BIN/etcd ]] || ! "$BIN/etcd" --version 2>/dev/null | grep -q "etcd Version: ${ETCD_VERSION#v}$"; then
+# Versions are matched in output taken whole: `cmd | grep -q` under pipefail fails at random
+# when grep exits before cmd has written its last line (SIGPIPE), and a cached build is redone.
+if ! [[ -x $BIN/etcd ]] || ! grep -q "etcd Version: ${ETCD_VERSION#v}$" <<<"$("$BIN/etcd" --version 2>/dev/null)"; then
   step "building etcd $ETCD_VERSION" build_etcd
 fi
 
@@ -163,12 +165,12 @@ build_k8s() { # command names
   for c in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
   (cd "$WRAP" && go build -ldflags "$ldflags" -o "$BIN/" "${pkgs[@]}")
 }
-reports_version() { [[ -x $BIN/$1 ]] && "$BIN/$1" --version 2>/dev/null | grep -q "$K8S_VERSION\$"; }
+reports_version() { [[ -x $BIN/$1 ]] && grep -q "$K8S_VERSION\$" <<<"$("$BIN/$1" --version 2>/dev/null)"; }
 
 missing=()
 for c in "${CONTROL_PLANE[@]}"; do
   if [[ $c == kubectl ]]; then
-    [[ -x $BIN/kubectl ]] && "$BIN/kubectl" version --client 2>/dev/null | grep -q "Client Version: $K8S_VERSION\$" && continue
+    [[ -x $BIN/kubectl ]] && grep -q "Client Version: $K8S_VERSION\$" <<<"$("$BIN/kubectl" version --client 2>/dev/null)" && continue
   else
     reports_version "$c" && continue
   fi

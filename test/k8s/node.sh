@@ -111,7 +111,8 @@ stop_all() {
   for ns in $(cat "$S/netns" 2>/dev/null; ip netns list 2>/dev/null | awk '{print $1}' | grep '^cni-' || true); do
     [[ -e /run/netns/$ns ]] || continue
     # Only the ones on this node's pod range: podman's are left to podman.
-    ip netns exec "$ns" ip -4 -o addr 2>/dev/null | grep -q ' 10\.244\.0\.' && ip netns del "$ns" 2>/dev/null || true
+    # Taken whole, then matched: a pipe into grep -q fails at random under pipefail (SIGPIPE).
+    grep -q ' 10\.244\.0\.' <<<"$(ip netns exec "$ns" ip -4 -o addr 2>/dev/null)" && ip netns del "$ns" 2>/dev/null || true
   done
   ip link show "$POD_BRIDGE" >/dev/null 2>&1 && ip link delete "$POD_BRIDGE" || true
   ip link show "$NODE_BRIDGE" >/dev/null 2>&1 && ip link delete "$NODE_BRIDGE" || true

@@ -67,7 +67,10 @@ ferretdb_binary() {
   local cache
   cache=$(cache_dir)
   local bin="$cache/ferretdb-${FERRET_VERSION#v}"
-  if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "version: $FERRET_VERSION"; then
+  # The output is taken whole before it is matched: `--version | grep -q` under pipefail fails
+  # when grep exits at the first line while FerretDB still writes the next ones (SIGPIPE; 11 of
+  # 300 tries here), and a cached binary was then rebuilt for minutes.
+  if [[ -x "$bin" ]] && grep -q "version: $FERRET_VERSION" <<<"$("$bin" --version 2>/dev/null)"; then
     echo "$bin"; return
   fi
   command -v go >/dev/null || die "Go is needed to build FerretDB $FERRET_VERSION once (install golang >= 1.22)"
