@@ -3,7 +3,6 @@
 // moment later (429, 5xx, a timeout, a dropped connection) is tried again on the one retry
 // loop until the deadline (69 then); the others end the call at once, with the code of the
 // table: 401/403 -> 77 (the Role), 404 -> 66, 400/422 -> 65; 409 is the caller's to handle.
-import { request } from 'node:https';
 import { InputError, NoInputError, NoPermissionError, UnavailableError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { type Deadline, retryUntil } from '../common/retry.ts';
@@ -28,10 +27,15 @@ export type Send = (method: string, path: string, body: unknown, timeoutMs: numb
 /** The API's answers that say "not now": worth another try. */
 const TRANSIENT = new Set([429, 500, 502, 503, 504]);
 
-/** HTTPS to the API server, verified against the service account's CA. */
+/**
+ * HTTPS to the API server, verified against the service account's CA. node:https is loaded at
+ * the first request, not with the bundle: only `rotate` talks to the API, and a static import
+ * costs every start of both programs about 3 ms.
+ */
 export function httpsSend(c: InCluster): Send {
-  return (method, path, body, timeoutMs) =>
-    new Promise<ApiAnswer>((resolve, reject) => {
+  return async (method, path, body, timeoutMs) => {
+    const { request } = await import('node:https');
+    return new Promise<ApiAnswer>((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const req = request(
         {
@@ -78,6 +82,7 @@ export function httpsSend(c: InCluster): Send {
       req.on('error', reject);
       req.end(payload);
     });
+  };
 }
 
 /** The API's own words for a refusal: its Status object's message, else the start of the body. */
