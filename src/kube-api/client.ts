@@ -110,7 +110,7 @@ export async function callApi(send: Send, server: string, method: string, path: 
     deadline: o.deadline,
     attempt: async (_n, leftMs) => {
       const a = await send(method, path, body, Math.max(MIN_ATTEMPT_MS, Math.min(ATTEMPT_MS, leftMs)));
-      if (TRANSIENT.has(a.status)) throw Object.assign(new Error(`HTTP ${a.status}: ${statusMessage(a)}`), { transient: true });
+      if (TRANSIENT.has(a.status)) throw new Error(`HTTP ${a.status}: ${statusMessage(a)}`);
       return a;
     },
     // Every failure here is the network's or a transient answer: both worth another try.
