@@ -4,18 +4,14 @@
 // removes keys, and a volume whose items name a key that is gone cannot be mounted.
 import { InputError, UsageError } from '../common/errors.ts';
 import { type KeySet, checkKeySet, freshKeySet } from '../conf-file/key-set.ts';
+import { SECRET_NAME_RULE, isSecretName } from '../kube-api/names.ts';
 import { KEY_KINDS, KEY_KIND_NAMES, type KeyKind } from './key-kinds.ts';
-
-/** Kubernetes' IsDNS1123Subdomain: what metadata.name of a Secret must be. */
-const DNS_1123_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
 
 /** The Secret of each kind for a prefix: "keystone" gives the manifests' own names. */
 export function secretNames(prefix: string): Record<KeyKind, string> {
   const names = Object.fromEntries(KEY_KIND_NAMES.map((k) => [k, `${prefix}-${KEY_KINDS[k].secret.replace(/^keystone-/, '')}`])) as Record<KeyKind, string>;
   for (const name of Object.values(names)) {
-    if (name.length > 253 || !DNS_1123_SUBDOMAIN.test(name)) {
-      throw new InputError(`Secret name ${JSON.stringify(name)}: not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', at most 253 characters)`);
-    }
+    if (!isSecretName(name)) throw new InputError(`Secret name ${JSON.stringify(name)}: not a DNS-1123 subdomain (${SECRET_NAME_RULE})`);
   }
   return names;
 }

@@ -6,6 +6,7 @@ import { EnvError, makeValidator } from 'envalid';
 import { splitHostPort } from '../common/net.ts';
 import { EntrypointError } from '../common/errors.ts';
 import { type CronSchedule, parseCronSchedule } from '../kube-api/cron-schedule.ts';
+import { SECRET_NAME_RULE, isSecretName } from '../kube-api/names.ts';
 import { KEY_KINDS } from './key-kinds.ts';
 import { type SettingsSchema, type Validated, optional, sourced } from '../settings/options.ts';
 import type { Sourced } from '../settings/types.ts';
@@ -45,12 +46,10 @@ export const BOOTSTRAP_VARIABLES = [
   'OS_BOOTSTRAP_ADMIN_URL',
 ] as const;
 
-/** A Secret's name: Kubernetes' DNS-1123 subdomain. */
+/** A Secret's name, as Kubernetes takes it (kube-api/names.ts). */
 const secretName = makeValidator<string>((input: string) => {
   const t = input.trim();
-  if (t.length > 253 || !/^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/.test(t)) {
-    throw new EnvError(`"${v.truncate(input)}" is not a Secret name (lower-case letters, digits, '-' and '.', at most 253 characters)`);
-  }
+  if (!isSecretName(t)) throw new EnvError(`"${v.truncate(input)}" is not a Secret name (${SECRET_NAME_RULE})`);
   return t;
 });
 

@@ -196,3 +196,12 @@ t.test('a bad value of a file variable is refused by the plan, naming it', async
   t.throws(() => planEdits(settings, EMPTY), /^MYSQL_PASSWORD: contains a line break/);
   t.throws(() => plan({ MYSQL_DATABASE: 'x'.repeat(65) }), /^MYSQL_DATABASE: is longer than 64 characters/);
 });
+
+t.test("the Secrets rotate writes: Kubernetes' name rule, the variable named", async (t) => {
+  for (const bad of ['Keys_1', '-keys', 'keys-', 'k'.repeat(254)]) {
+    t.throws(() => readSettings({ KEYSTONE_FERNET_SECRET: bad }, noFiles, KEYSTONE_SETTINGS), /^KEYSTONE_FERNET_SECRET: ".*" is not a Secret name \(lower-case letters/, `${bad.slice(0, 20)} refused`);
+  }
+  for (const good of ['my-fernet-keys', 'keys.v2', 'k'.repeat(253)]) {
+    t.equal(readSettings({ KEYSTONE_CREDENTIAL_SECRET: ` ${good} ` }, noFiles, KEYSTONE_SETTINGS).opts.credentialSecret.value, good, `${good.slice(0, 20)} taken (trimmed)`);
+  }
+});
