@@ -10,7 +10,7 @@ import { version } from './common/embedded.ts';
 import { EntrypointError, ExitCode, InputError, UsageError, errorMessage } from './common/errors.ts';
 import { exitCodeLines } from './cli/help.ts';
 import { writeStdout } from './cli/output.ts';
-import { resolveInitKey } from './init/key.ts';
+import { contextInitKey } from './cli/service-inputs.ts';
 import { planUser } from './exec/privileges.ts';
 import { type Logger, createLogger, textLine } from './common/log.ts';
 import { previewDocument, renderPreview } from './cli/preview.ts';
@@ -33,7 +33,7 @@ async function preview<O, C>(ctx: Context<O, C>, role: string, json: boolean): P
     plan: p,
     targets: p.targets,
     spec,
-    initKey: await resolveInitKey(ctx.system.initKeyArgv(ctx), ctx.opts.initKey?.value, process.env.PATH, ctx.system.awaitInit.keyHint).catch((err: unknown) =>
+    initKey: await contextInitKey(ctx).catch((err: unknown) =>
       err instanceof EntrypointError ? { notComputable: err.message } : Promise.reject(err),
     ),
     path: process.env.PATH,

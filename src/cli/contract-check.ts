@@ -8,9 +8,8 @@ import type { ConfigView } from '../ini/config-view.ts';
 import type { PlannedEdit } from '../settings/edits/edit.ts';
 import type { Target } from '../common/targets.ts';
 import { roleSpecFor } from './configure.ts';
-import { resolveInitKey } from '../init/key.ts';
 import { planUser } from '../exec/privileges.ts';
-import { withheldVariables, withoutVariables } from '../settings/withheld.ts';
+import { contextInitKey, serviceEnvironment } from './service-inputs.ts';
 import { deadlineIn } from '../common/retry.ts';
 import { heartbeatAndContract, replicaName } from '../init/phased.ts';
 import { openInitDb, runOne } from './run-steps.ts';
@@ -19,9 +18,9 @@ export async function heartbeatCheck<O, C>(ctx: Context<O, C>, p: { targets: Tar
   const spec = roleSpecFor(ctx, ctx.system.initRole, p.effective, []);
   const phases = spec.phases;
   if (!phases) return;
-  const key = await resolveInitKey(ctx.system.initKeyArgv(ctx), ctx.opts.initKey?.value, process.env.PATH, ctx.system.awaitInit.keyHint);
+  const key = await contextInitKey(ctx);
   const user = planUser(spec.exec.user).user;
-  const env = withoutVariables(process.env, withheldVariables(ctx.system.settings.fileVariables, p.edits));
+  const { env } = serviceEnvironment(ctx, p.edits);
   const db = openInitDb(ctx.system.initStore(p.targets), key);
   try {
     await heartbeatAndContract({

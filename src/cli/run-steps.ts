@@ -11,14 +11,13 @@ import { type RunStep, phasedRun, recordFullContract, registerReplica, replicaNa
 import { hostname } from 'node:os';
 import { openMongoInit } from '../init/on-mongo.ts';
 import { openMysqlInit } from '../init/on-mysql.ts';
-import { resolveInitKey } from '../init/key.ts';
+import { contextInitKey, serviceEnvironment } from './service-inputs.ts';
 import { writeConf } from '../conf-file/write.ts';
 import { awaitKeySet, hasKeySet, installKeySet, readKeySet } from '../conf-file/key-repository.ts';
 import { type KeySet, describeKeySet, freshKeySet } from '../conf-file/key-set.ts';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../common/log.ts';
 import type { PlannedEdit } from '../settings/edits/edit.ts';
-import { withheldVariables, withoutVariables } from '../settings/withheld.ts';
 import { InputError } from '../common/errors.ts';
 import { rolePathRefusals } from './role-paths.ts';
 import type { Deadline } from '../common/retry.ts';
@@ -69,11 +68,11 @@ export async function preflight<O, C>(ctx: Context<O, C>, spec: RoleSpec, willEx
   // refused now, rather than reporting itself ready and failing its first task.
   const [brokenPath] = willExec ? rolePathRefusals(spec.paths, users.user, ctx.system.dialect) : [];
   if (brokenPath !== undefined) throw new InputError(brokenPath);
-  const initKey = await resolveInitKey(ctx.system.initKeyArgv(ctx), ctx.opts.initKey?.value, process.env.PATH, ctx.system.awaitInit.keyHint);
+  const initKey = await contextInitKey(ctx);
   const keySets = new Map(spec.keys.flatMap((k) => (k.source ? [[k, readKeySet(k.source.dir, k.source.variable)] as const] : [])));
-  const withheld = withheldVariables(ctx.system.settings.fileVariables, edits);
+  const { env, withheld } = serviceEnvironment(ctx, edits);
   ctx.log.trace('preflight', { user: users.user?.name ?? 'current', cwd: spec.exec.cwd, initKey, withheld });
-  return { user: users.user, initKey, keySets, env: withoutVariables(process.env, withheld) };
+  return { user: users.user, initKey, keySets, env };
 }
 
 /** The current text of a file, or undefined when it cannot be read (it is then written). */

@@ -6,7 +6,7 @@ import { planFromFile, writeAndReport } from './configure.ts';
 import { writeStdout } from './output.ts';
 import { exitOnStopSignals } from '../exec/stop-signals.ts';
 import { UsageError } from '../common/errors.ts';
-import { withheldVariables, withoutVariables } from '../settings/withheld.ts';
+import { serviceEnvironment } from './service-inputs.ts';
 
 export async function runTask<O, C>(ctx: Context<O, C>, name: string, args: readonly string[], exit: (code: number) => never): Promise<number> {
   const task = ctx.system.tasks?.[name];
@@ -22,7 +22,7 @@ export async function runTask<O, C>(ctx: Context<O, C>, name: string, args: read
       configure: () => writeAndReport(ctx, p, false),
       stop,
       print: writeStdout,
-      env: withoutVariables(process.env, withheldVariables(ctx.system.settings.fileVariables, p.edits)),
+      env: serviceEnvironment(ctx, p.edits).env,
     },
     args,
   );
