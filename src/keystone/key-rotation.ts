@@ -3,7 +3,7 @@
 // the oldest keys beyond max_active_keys go (keystone/common/fernet_utils.py, rotate_keys).
 // And what keeps a rotation from cutting tokens short: Keystone's formula for max_active_keys
 // against the rotation schedule, and the Secret's own record of when each key stopped signing.
-import { type KeySet, byNumber, freshKey } from '../conf-file/key-set.ts';
+import { type KeySet, byNumber, freshKey, primaryOf } from '../conf-file/key-set.ts';
 import { type CronSchedule, shortestSpan } from '../kube-api/cron-schedule.ts';
 
 export interface Rotation {
@@ -24,8 +24,7 @@ export interface Rotation {
 export function rotateKeySet(keys: KeySet, maxActiveKeys: number, fresh: () => string = freshKey): Rotation {
   const staged = keys.files.find((f) => f.name === '0');
   if (staged === undefined) throw new Error('rotateKeySet: no staged key 0');
-  const names = keys.files.map((f) => f.name).sort(byNumber);
-  const promoted = (BigInt(names.at(-1) ?? '0') + 1n).toString();
+  const promoted = (BigInt(primaryOf(keys) ?? '0') + 1n).toString();
   // key_files without 0, with the new primary: the candidates for the purge, highest first.
   const kept = [...keys.files.filter((f) => f.name !== '0'), { name: promoted, key: staged.key }].sort((a, b) => byNumber(b.name, a.name));
   const removed: string[] = [];

@@ -19,7 +19,7 @@ import type { Logger } from '../common/log.ts';
 import { type Deadline, deadlineIn } from '../common/retry.ts';
 import type { MysqlTarget } from '../common/targets.ts';
 import { hasKeySet, installKeySet } from '../conf-file/key-repository.ts';
-import { type KeySet, describeKeySet, freshKeySet, keySetFromFiles, MAX_KEY_FILE, sameKeySet } from '../conf-file/key-set.ts';
+import { type KeySet, describeKeySet, freshKeySet, keySetFromFiles, MAX_KEY_FILE, primaryOf, sameKeySet } from '../conf-file/key-set.ts';
 import { checkSpawnAs, runToCompletion } from '../exec/run.ts';
 import { planUser } from '../exec/privileges.ts';
 import { runInit } from '../init/init-db.ts';
@@ -148,7 +148,7 @@ async function rotateCredential(j: Job): Promise<number> {
   if (late) throw new TempFailError(`refusing to rotate the credential keys of ${secretLabel(j.ref)}: ${late}; nothing written`);
   if (j.dryRun) {
     await j.i.print(
-      `${secretLabel(j.ref)} (resourceVersion ${secret.metadata.resourceVersion ?? '?'}): would run keystone-manage credential_migrate (every credential under key ${r.before.files.at(-1)?.name ?? '?'}), ` +
+      `${secretLabel(j.ref)} (resourceVersion ${secret.metadata.resourceVersion ?? '?'}): would run keystone-manage credential_migrate (every credential under key ${primaryOf(r.before) ?? '?'}), ` +
         `rotate ${rotationLine(r)}, then credential_migrate again (every credential under key ${r.promoted})\nrotate --dry-run: nothing was written, the database not touched\n`,
     );
     return 0;

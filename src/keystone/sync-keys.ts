@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { InputError, UsageError } from '../common/errors.ts';
 import { type KeyFollow, changeLine, followKeys, syncOnce } from '../conf-file/key-sync.ts';
 import { readKeySet } from '../conf-file/key-repository.ts';
-import { byNumber, describeKeySet, KEYSTONE_READS_AS_KEY, type KeySet } from '../conf-file/key-set.ts';
+import { byNumber, describeKeySet, KEYSTONE_READS_AS_KEY, type KeySet, MAX_KEY_FILE, withoutNewline } from '../conf-file/key-set.ts';
 import { readRegularFile } from '../common/bounded-read.ts';
 import { planUser } from '../exec/privileges.ts';
 import type { SystemTask, TaskInputs } from '../system/system.ts';
@@ -45,7 +45,7 @@ function currentKeys(dir: string): Map<string, string> {
   }
   for (const n of names.filter((x) => KEYSTONE_READS_AS_KEY.test(x))) {
     try {
-      out.set(n, readRegularFile(join(dir, n), 4097).toString('latin1').replace(/\r?\n$/, ''));
+      out.set(n, withoutNewline(readRegularFile(join(dir, n), MAX_KEY_FILE + 1).toString('latin1')));
     } catch {
       out.set(n, '');
     }
