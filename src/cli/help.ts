@@ -6,7 +6,7 @@ const WIDTH = 100;
 const CODE_COLUMN = 9;
 
 /** The exit codes, one per row, the meaning wrapped under itself (backticks are the README's markup). */
-export function exitCodeLines(confName: string, tasks: readonly string[], phases = false): string {
+export function exitCodeLines(confName: string, tasks: readonly string[], phases: boolean): string {
   return exitCodeMeanings(confName, tasks, phases).map(([code, meaning]) => {
     const rows: string[] = [];
     let row = `  ${String(code).padEnd(CODE_COLUMN - 2)}`;

@@ -36,7 +36,7 @@ export const ExitCode = {
  * (both are this: the help is built from it, a test holds the README's table to it), naming
  * the system's file and the program's own variables.
  */
-export function exitCodeMeanings(confName: string, tasks: readonly string[] = ['rotate'], phases = false): readonly (readonly [code: number | 'other', meaning: string])[] {
+export function exitCodeMeanings(confName: string, tasks: readonly string[], phases: boolean): readonly (readonly [code: number | 'other', meaning: string])[] {
   // The rotation's codes only where the system has the command (Keystone's), the downgrade's
   // where its schema changes in phases (Keystone's).
   const rotate = tasks.includes('rotate');

@@ -57,7 +57,6 @@ export function lazyStore(get: () => Promise<InitStore>): InitStore {
   };
 }
 
-
 /**
  * A store whose first findDone answers with the record read early; anything else (a forced
  * init) connects then, as the store would have before.

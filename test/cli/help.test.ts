@@ -45,7 +45,7 @@ t.test('--help prints every code with its meaning, in order (the rotation\'s onl
   t.notMatch(block, /\n {2}78 /, 'pulp-entrypoint has no schema phases: no downgrade code');
   t.match(ks.slice(ks.indexOf('\nExit codes:\n')), /\n {2}78 {5}keystone-entrypoint: the image is older than its database \(a downgrade/, "keystone-entrypoint lists the downgrade's code");
   let at = 0;
-  for (const [code, meaning] of exitCodeMeanings('server.conf', [])) {
+  for (const [code, meaning] of exitCodeMeanings('server.conf', [], false)) {
     const found = squash(block).indexOf(`${code} ${squash(meaning)}`, at);
     t.ok(found > at || (at === 0 && found >= 0), `${code}: ${squash(meaning).slice(0, 50)}...`);
     at = found;
