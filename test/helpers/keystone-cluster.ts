@@ -168,7 +168,14 @@ export async function keystoneCluster(
  * addresses kept current from its EndpointSlices every second. stop() ends it and gives what it
  * counted; it is killed when `t` ends in any case.
  */
-export function keystoneTraffic(t: Test, k: Kube, ns: string, base: string): { stop(): Promise<{ requests?: number; failures?: unknown[] }> } {
+export interface TrafficSummary {
+  requests?: number;
+  failures?: unknown[];
+  /** Successful validations on each replica, by its address. */
+  validatedOn?: Record<string, number>;
+}
+
+export function keystoneTraffic(t: Test, k: Kube, ns: string, base: string): { stop(): Promise<TrafficSummary> } {
   const endpoints = join(tempDir(t, 'pe-k8s-traffic-'), 'endpoints.json');
   const refresh = (): void => {
     const slices = k.json<{ items: { endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[] }[] }>(['-n', ns, 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=keystone-public']);
@@ -188,7 +195,7 @@ export function keystoneTraffic(t: Test, k: Kube, ns: string, base: string): { s
       clearInterval(refresher);
       traffic.kill('SIGTERM');
       await done;
-      return JSON.parse(summary.trim() || '{}') as { requests?: number; failures?: unknown[] };
+      return JSON.parse(summary.trim() || '{}') as TrafficSummary;
     },
   };
 }

@@ -3,7 +3,9 @@
 // Service, then validated on every replica the Service currently sends to (their addresses,
 // read from a file the test keeps up to date) and through the Service. Each request on a new
 // connection, as a client after a reconnect would. Every failure is kept: when, where, what.
-// On SIGTERM: one JSON line on stdout ({ requests, failures: [...] }), then exit.
+// On SIGTERM: one JSON line on stdout ({ requests, failures: [...], validatedOn: { ip: n } }),
+// then exit; validatedOn counts each replica's successful validations, so a test can tell that
+// every replica was asked (an unreadable or empty endpoints file would leave only the Service).
 //
 //   node keystone-traffic.mjs SERVICE_URL ENDPOINTS_FILE ADMIN_PASSWORD
 import { request } from 'node:http';
@@ -12,6 +14,7 @@ import { readFileSync } from 'node:fs';
 const [base, endpointsFile, password] = process.argv.slice(2);
 let requests = 0;
 const failures = [];
+const validatedOn = {};
 let stopping = false;
 
 function call(url, method, headers, body) {
@@ -52,12 +55,12 @@ async function loop() {
     } catch {
       pods = [];
     }
-    const targets = [...pods.map((ip) => `http://${ip}:5000/v3`), base];
-    for (const target of targets) {
+    for (const [ip, target] of [...pods.map((ip) => [ip, `http://${ip}:5000/v3`]), [undefined, base]]) {
       if (stopping) break;
       requests++;
       const r = await call(`${target}/auth/tokens`, 'GET', { 'x-auth-token': issued.token, 'x-subject-token': issued.token });
       if (r.status !== 200) fail(target, 'validate', r);
+      else if (ip !== undefined) validatedOn[ip] = (validatedOn[ip] ?? 0) + 1;
     }
   }
 }
@@ -66,6 +69,6 @@ const loops = [loop(), loop()];
 process.on('SIGTERM', async () => {
   stopping = true;
   await Promise.all(loops);
-  process.stdout.write(`${JSON.stringify({ requests, failures })}\n`);
+  process.stdout.write(`${JSON.stringify({ requests, failures, validatedOn })}\n`);
   process.exit(0);
 });

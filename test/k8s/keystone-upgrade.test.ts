@@ -139,6 +139,8 @@ async function main(k: Kube): Promise<void> {
     const s = await traffic.stop();
     t.ok((s.requests ?? 0) > 50, `${s.requests} requests during the update`);
     t.same(s.failures, [], 'zero failed requests');
+    // Three old replicas, then three new: at least three addresses validated on, not only the Service.
+    t.ok(Object.keys(s.validatedOn ?? {}).length >= 3, `validated on each replica, not only through the Service: ${JSON.stringify(s.validatedOn)}`);
     const now = pods();
     t.equal(now.filter((p) => imageOf(p) === NEW).length, 3, 'three new replicas to ask');
     for (const p of now) {
