@@ -1,7 +1,7 @@
 // Shared by the tests that run bin/pulp-entrypoint as a whole process: its environment for
 // the test servers, a throw-away user, a PID namespace, the stand-ins' records.
 import { randomBytes } from 'node:crypto';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -101,15 +101,41 @@ export function freshDatabases(t: Test, s: Services, prefix: string): () => stri
   };
 }
 
+/** What a child wrote, apart and together (`out`: both, in the order they arrived), and how it ended. */
+export interface Collected {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  out: string;
+}
+
+/**
+ * `argv` started with its output collected: `output()` so far, `done` once it has ended and
+ * its pipes are closed. Standard input is closed.
+ */
+export function spawnCollect(argv: readonly string[], options: SpawnOptions = {}): { child: ChildProcess; output(): string; done: Promise<Collected> } {
+  const [cmd = '', ...args] = argv;
+  const child = spawn(cmd, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    out += d.toString();
+  });
+  const done = new Promise<Collected>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, out })));
+  return { child, output: () => out, done };
+}
+
 /** Runs the program under test (`node bin/pulp-entrypoint ARGS`, or the binary) to its end with exactly `env` (no outer variables). */
 export function runAgent(node: string, args: string[], env: NodeJS.ProcessEnv): { pid: number; done: Promise<AgentResult> } {
-  const [cmd = '', ...rest] = agentArgv(args, node);
-  const child = spawn(cmd, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const done = new Promise<AgentResult>((r) => child.on('close', (code) => r({ code, out })));
-  return { pid: child.pid ?? 0, done };
+  const { child, done } = spawnCollect(agentArgv(args, node), { env });
+  return { pid: child.pid ?? 0, done: done.then(({ code, out }) => ({ code, out })) };
 }
 
 export interface AgentResult {

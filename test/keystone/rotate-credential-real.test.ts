@@ -4,7 +4,7 @@
 // Secret is written), read back after two rotations with nothing but the Secret's keys (the
 // oldest key gone), and two rotations at once run one migration at a time under the lease.
 import t from 'tap';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { installKeySet } from '../../src/conf-file/key-repository.ts';
 import { type KeySet, freshKey, freshKeySet } from '../../src/conf-file/key-set.ts';
 import { HISTORY_ANNOTATION } from '../../src/keystone/rotate-keys.ts';
 import { ROOT } from '../helpers/cli.ts';
+import { spawnCollect } from '../helpers/exec.ts';
 import { type FakeKubeApi, fakeKubeApi, inPodNamespace } from '../helpers/fake-kube-api.ts';
 import { ensureKeystoneUser, replicaEnv, requireKeystone } from '../helpers/keystone.ts';
 import { keyVolume } from '../helpers/secret-volume.ts';
@@ -71,14 +72,9 @@ if (keystone && db && requireRoot(t, 'the rotation in a mount namespace (unshare
   };
   /** The rotation Job: the agent in a mount namespace whose /run holds the service account. */
   const rotate = (api: FakeKubeApi, dir: string): Promise<{ status: number | null; out: string }> => {
-    const [cmd, ...args] = inPodNamespace(api, [process.execPath, BIN, 'rotate', 'credential']);
-    const child = spawn(cmd, args, {
-      env: { ...base(dir), KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) },
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    return new Promise((resolve) => child.on('close', (status) => resolve({ status, out })));
+    const argv = inPodNamespace(api, [process.execPath, BIN, 'rotate', 'credential']);
+    const env = { ...base(dir), KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) };
+    return spawnCollect(argv, { env }).done.then(({ code, out }) => ({ status: code, out }));
   };
 
   const api = await fakeKubeApi(t);

@@ -5,12 +5,12 @@
 // table's codes, a lost answer, a conflict, two rotations at once. The real API server and the
 // credential rotation: test/k8s/keystone-rotation.test.ts, test/keystone/rotate-credential-real.test.ts.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEY_NAME, freshKey } from '../../src/conf-file/key-set.ts';
 import { HISTORY_ANNOTATION } from '../../src/keystone/rotate-keys.ts';
 import { ROOT } from '../helpers/cli.ts';
+import { spawnCollect } from '../helpers/exec.ts';
 import { type FakeKubeApi, fakeKubeApi, inPodNamespace } from '../helpers/fake-kube-api.ts';
 import { tempDir, type Teardown } from '../helpers/temp.ts';
 import { requireRoot } from '../helpers/unavailable.ts';
@@ -32,13 +32,7 @@ function envFor(t: Teardown, api: FakeKubeApi, env: Record<string, string>): Rec
 
 /** The agent run as in a pod (in the background: the stand-in API answers from this process). */
 function rotate(t: Teardown, api: FakeKubeApi, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const [cmd, ...rest] = inPodNamespace(api, [process.execPath, BIN, ...args]);
-  const child = spawn(cmd, rest, { env: envFor(t, api, env) });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+  return spawnCollect(inPodNamespace(api, [process.execPath, BIN, ...args]), { env: envFor(t, api, env) }).done.then(({ code, stdout, stderr }) => ({ status: code, stdout, stderr }));
 }
 
 const b64 = (key: string): string => Buffer.from(key).toString('base64');

@@ -4,13 +4,14 @@
 // the Secret turns bad, stops with 0 on SIGTERM, and, killed at any instant of a rotation,
 // leaves a repository that holds a whole key set with the keys a replica may sign with.
 import t from 'tap';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readKeySet } from '../../src/conf-file/key-repository.ts';
 import { type KeySet, freshKey, freshKeySet } from '../../src/conf-file/key-set.ts';
 import { rotateKeySet } from '../../src/keystone/key-rotation.ts';
 import { ROOT } from '../helpers/cli.ts';
+import { spawnCollect } from '../helpers/exec.ts';
 import { ensureKeystoneUser } from '../helpers/keystone.ts';
 import { secretVolume, updateSecretVolume } from '../helpers/secret-volume.ts';
 import { tempDir, type Teardown } from '../helpers/temp.ts';
@@ -57,12 +58,8 @@ function pod(t: Teardown, fernet: KeySet, credential: KeySet): Pod {
 
 /** The sidecar in the background: its output so far, and its end. */
 function start(env: Record<string, string>): { child: ChildProcess; output(): string; ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
-  const child = spawn(process.execPath, [BIN, 'sync-keys'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { child, output: () => out, ended };
+  const { child, output, done } = spawnCollect([process.execPath, BIN, 'sync-keys'], { env });
+  return { child, output, ended: done.then(({ code, signal }) => ({ code, signal })) };
 }
 
 async function until(ms: number, check: () => boolean): Promise<boolean> {

@@ -7,11 +7,12 @@
 // during the rollout, a replica killed during the expand, two new replicas at once, two probes
 // at once, a downgrade. upgrade-real.test.ts does the same with the real keystone-manage.
 import t, { type Test } from 'tap';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
+import { spawnCollect } from '../helpers/exec.ts';
 import { ensureKeystoneUser, replicaEnv } from '../helpers/keystone.ts';
 import { requireMysql } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -71,11 +72,8 @@ if (db) {
       ...extra,
     });
     const start: Env['start'] = (host, release, args, extra = {}) => {
-      const child = spawn(process.execPath, [BIN, ...args], { env: envOf(host, release, extra), detached: true });
-      let out = '';
-      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-      return { child, done: new Promise((resolve) => child.on('close', (status) => resolve({ status, out }))) };
+      const { child, done } = spawnCollect([process.execPath, BIN, ...args], { env: envOf(host, release, extra), detached: true });
+      return { child, done: done.then(({ code, out }) => ({ status: code, out })) };
     };
     return {
       work,

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
+import { spawnCollect } from '../helpers/exec.ts';
 import { ensureKeystoneUser, keystone28Dir, replicaEnv, requireKeystone } from '../helpers/keystone.ts';
 import { requireMysql } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -49,11 +50,7 @@ if (k30 && k28 && db) {
     ...extra,
   });
   const agent = (host: string, release: 'old' | 'new', args: string[], extra?: Record<string, string>): Promise<{ status: number | null; out: string }> => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: envOf(host, release, extra) });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    return new Promise((resolve) => child.on('close', (status) => resolve({ status, out })));
+    return spawnCollect([process.execPath, BIN, ...args], { env: envOf(host, release, extra) }).done.then(({ code, out }) => ({ status: code, out }));
   };
   const versions = (): string[] => root('SELECT version_num FROM alembic_version ORDER BY version_num', name).split('\n').filter(Boolean);
   const ran = (out: string): string[] => [...out.matchAll(/running (keystone-manage [a-z_]+(?: --[a-z]+)?)/g)].map((m) => m[1] ?? '');
