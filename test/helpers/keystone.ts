@@ -2,11 +2,13 @@
 // keystone, oslo.config, SQLAlchemy, gunicorn), and oslo.config itself as the judge of what a
 // keystone.conf means: test/helpers/oslo-judge.py reads files exactly as Keystone's programs do.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { ROOT } from './cli.ts';
 import { cachedBuild } from './cached-build.ts';
+import { type Mysql, freshDatabase } from './services.ts';
+import { tempDir } from './temp.ts';
 import { unavailable } from './unavailable.ts';
 import { ensureServiceUser } from './users.ts';
 
@@ -64,6 +66,22 @@ export function judge(dir: string, files: readonly string[]): Judgement[] {
 /** The user Keystone runs as (KEYSTONE_RUN_AS' default), made as Debian's package does when missing. */
 export function ensureKeystoneUser(): void {
   ensureServiceUser('keystone', '/var/lib/keystone');
+}
+
+/**
+ * Where a test runs the real Keystone: the keystone user, a work directory (0755: Keystone runs
+ * as that user), keystone.conf's template from the agent's embedded default, and a fresh
+ * database `ks_TAG_PID` of the test's own (services.ts freshDatabase).
+ */
+export function keystoneWorkspace(t: Test, db: Mysql, tag: string): { work: string; name: string; template: string } {
+  ensureKeystoneUser();
+  const work = tempDir(t, `ks-${tag}-`);
+  chmodSync(work, 0o755);
+  const name = `ks_${tag}_${process.pid}`;
+  freshDatabase(t, db, name);
+  const template = join(work, 'keystone.conf.template');
+  copyFileSync(join(ROOT, 'src', 'keystone', 'default-keystone.conf'), template);
+  return { work, name, template };
 }
 
 /**

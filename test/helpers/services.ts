@@ -143,14 +143,22 @@ export function requireMysql(t: Test, what: string): Mysql | undefined {
   return undefined;
 }
 
+/** SQL as the test server's root, in `database` when given: its output, rows tab-separated without a header. */
+export function mysqlRoot(db: Mysql): (sql: string, database?: string) => string {
+  return (sql, database = '') =>
+    execFileSync('mariadb', ['--no-defaults', '--protocol=tcp', `-h${db.host}`, `-P${db.port}`, '-uroot', '-N', '-B', '-e', sql, ...(database ? [database] : [])], {
+      env: { ...process.env, MYSQL_PWD: db.rootPassword },
+      encoding: 'utf8',
+      stdio: 'pipe',
+    });
+}
+
 /**
  * A database `name` of the test's own on `db`, empty, the test user granted everything on it,
  * dropped when `t` ends; returns a runner of SQL as root.
  */
-export function freshDatabase(t: Test, db: Mysql, name: string): (sql: string) => void {
-  const root = (sql: string): void => {
-    execFileSync('mariadb', ['--no-defaults', '--protocol=tcp', `-h${db.host}`, `-P${db.port}`, '-uroot', '-N', '-B', '-e', sql], { env: { ...process.env, MYSQL_PWD: db.rootPassword }, stdio: 'pipe' });
-  };
+export function freshDatabase(t: Test, db: Mysql, name: string): (sql: string) => string {
+  const root = mysqlRoot(db);
   root(`DROP DATABASE IF EXISTS ${name}; CREATE DATABASE ${name}; GRANT ALL PRIVILEGES ON ${name}.* TO '${db.user}'@'%'`);
   t.teardown(() => root(`DROP DATABASE IF EXISTS ${name}`));
   return root;

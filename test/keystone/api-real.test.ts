@@ -12,18 +12,17 @@
 // the deadline.
 import t, { type Test } from 'tap';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { BINARY, ROOT } from '../helpers/cli.ts';
-import { ensureKeystoneUser, requireKeystone } from '../helpers/keystone.ts';
+import { keystoneWorkspace, requireKeystone } from '../helpers/keystone.ts';
 import { closedPort } from '../helpers/net.ts';
-import { type Mysql, freshDatabase, requireMysql } from '../helpers/services.ts';
-import { tempDir } from '../helpers/temp.ts';
+import { type Mysql, requireMysql } from '../helpers/services.ts';
 import { freshKey } from '../../src/conf-file/key-set.ts';
 import { ensureBinaries } from '../helpers/binary.ts';
 import { unavailable } from '../helpers/unavailable.ts';
-import { keyVolume } from '../helpers/secret-volume.ts';
+import { keyVolume } from '../helpers/secret-volume.mjs';
 
 const BIN = join(ROOT, 'bin', 'keystone-entrypoint');
 const ADMIN_PASSWORD = 'adm1n-$ecret pw';
@@ -60,13 +59,7 @@ const keystoneGid = (): number => Number(execFileSync('id', ['-g', 'keystone'], 
 const keystone = requireKeystone(t, 'the api role against the real Keystone');
 const db = requireMysql(t, 'the api role against the real Keystone');
 if (keystone && db) {
-  ensureKeystoneUser();
-  const work = tempDir(t, 'ks-api-');
-  chmodSync(work, 0o755);
-  const name = `ks_api_${process.pid}`;
-  freshDatabase(t, db, name);
-  const template = join(work, 'keystone.conf.template');
-  copyFileSync(join(ROOT, 'src', 'keystone', 'default-keystone.conf'), template);
+  const { work, name, template } = keystoneWorkspace(t, db, 'api');
   const secrets = join(work, 'secrets');
   const fernet = keyVolume(join(secrets, 'fernet'), [freshKey(), freshKey()]);
   const credential = keyVolume(join(secrets, 'credential'), [freshKey(), freshKey()]);

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installKeySet } from '../../src/conf-file/key-repository.ts';
 import { type KeySet, freshKey, freshKeySet } from '../../src/conf-file/key-set.ts';
@@ -14,10 +14,9 @@ import { HISTORY_ANNOTATION } from '../../src/keystone/rotate-keys.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { spawnCollect } from '../helpers/exec.ts';
 import { type FakeKubeApi, fakeKubeApi, inPodNamespace } from '../helpers/fake-kube-api.ts';
-import { ensureKeystoneUser, replicaEnv, requireKeystone } from '../helpers/keystone.ts';
-import { keyVolume } from '../helpers/secret-volume.ts';
-import { freshDatabase, requireMysql } from '../helpers/services.ts';
-import { tempDir } from '../helpers/temp.ts';
+import { keystoneWorkspace, replicaEnv, requireKeystone } from '../helpers/keystone.ts';
+import { keyVolume } from '../helpers/secret-volume.mjs';
+import { requireMysql } from '../helpers/services.ts';
 import { requireRoot } from '../helpers/unavailable.ts';
 
 const BIN = join(ROOT, 'bin', 'keystone-entrypoint');
@@ -47,13 +46,7 @@ else:
 const keystone = requireKeystone(t, 'the credential rotation against the real Keystone');
 const db = requireMysql(t, 'the credential rotation against the real Keystone');
 if (keystone && db && requireRoot(t, 'the rotation in a mount namespace (unshare) holding the service account')) {
-  ensureKeystoneUser();
-  const work = tempDir(t, 'ks-cred-rotate-');
-  chmodSync(work, 0o755);
-  const name = `ks_cred_${process.pid}`;
-  freshDatabase(t, db, name);
-  const template = join(work, 'keystone.conf.template');
-  copyFileSync(join(ROOT, 'src', 'keystone', 'default-keystone.conf'), template);
+  const { work, name, template } = keystoneWorkspace(t, db, 'cred');
   const python = join(keystone, 'venv', 'bin', 'python');
   const base = (dir: string): Record<string, string> =>
     replicaEnv(dir, { bin: join(keystone, 'venv', 'bin'), template, db: { host: db.host, port: db.port, user: db.user, password: db.password, database: name } });

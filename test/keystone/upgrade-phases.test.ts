@@ -7,14 +7,14 @@
 // during the rollout, a replica killed during the expand, two new replicas at once, two probes
 // at once, a downgrade. upgrade-real.test.ts does the same with the real keystone-manage.
 import t, { type Test } from 'tap';
-import { type ChildProcess, execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
 import { spawnCollect } from '../helpers/exec.ts';
 import { ensureKeystoneUser, replicaEnv } from '../helpers/keystone.ts';
-import { requireMysql } from '../helpers/services.ts';
+import { mysqlRoot, requireMysql } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const BIN = join(ROOT, 'bin', 'keystone-entrypoint');
@@ -23,11 +23,7 @@ const STANDIN = join(ROOT, 'test', 'keystone', 'standin');
 const db = requireMysql(t, 'the rolling upgrade with a stand-in keystone-manage');
 if (db) {
   ensureKeystoneUser();
-  const root = (sql: string, database = ''): string =>
-    execFileSync('mariadb', ['--no-defaults', '--protocol=tcp', `-h${db.host}`, `-P${db.port}`, '-uroot', '-N', '-B', '-e', sql, ...(database ? [database] : [])], {
-      env: { ...process.env, MYSQL_PWD: db.rootPassword },
-      encoding: 'utf8',
-    });
+  const root = mysqlRoot(db);
 
   interface Env {
     work: string;

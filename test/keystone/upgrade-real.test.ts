@@ -9,14 +9,14 @@
 // refused by its own db_sync --check. The database user's password is letters and digits:
 // 28.0.2's db_sync cannot take a percent-encoded one (docs/keystone-upgrade.md).
 import t from 'tap';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
 import { spawnCollect } from '../helpers/exec.ts';
 import { ensureKeystoneUser, keystone28Dir, replicaEnv, requireKeystone } from '../helpers/keystone.ts';
-import { requireMysql } from '../helpers/services.ts';
+import { mysqlRoot, requireMysql } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { unavailable } from '../helpers/unavailable.ts';
 
@@ -28,11 +28,7 @@ if (!k28) unavailable(t, "the upgrade with the real keystone-manage: Keystone 28
 const db = requireMysql(t, 'the upgrade with the real keystone-manage');
 if (k30 && k28 && db) {
   ensureKeystoneUser();
-  const root = (sql: string, database = ''): string =>
-    execFileSync('mariadb', ['--no-defaults', '--protocol=tcp', `-h${db.host}`, `-P${db.port}`, '-uroot', '-N', '-B', '-e', sql, ...(database ? [database] : [])], {
-      env: { ...process.env, MYSQL_PWD: db.rootPassword },
-      encoding: 'utf8',
-    });
+  const root = mysqlRoot(db);
   const work = tempDir(t, 'ks-upgrade-real-');
   chmodSync(work, 0o755);
   const name = `ks_upreal_${randomBytes(3).toString('hex')}`;
