@@ -5,7 +5,7 @@
 // name picks the system) and for bin/keystone-entrypoint on this Node, each in a pod of its
 // own made in a temp dir: keystone.conf (a copy of src/keystone/default-keystone.conf) naming
 // two repositories, and two Secret volumes laid out and updated as the kubelet's atomic writer
-// does (lib/secret-volume.mjs). Realistic sizes: fernet 5 keys, credential 3.
+// does (test/helpers/secret-volume.mjs). Realistic sizes: fernet 5 keys, credential 3.
 //   - start -> both repositories installed;
 //   - VmRSS and VmHWM (/proc/PID/status) after 10 s idle, Secrets unchanged;
 //   - CPU (utime + stime, /proc/PID/stat, all threads) over BENCH_IDLE_SEC idle seconds, as ms
@@ -25,12 +25,13 @@
 // this uid.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { secretVolume, updateSecretVolume } from './lib/secret-volume.mjs';
+import { keysPod } from '../../test/helpers/keys-pod.mjs';
+import { updateSecretVolume } from '../../test/helpers/secret-volume.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const idleSec = Math.max(1, Number(process.env.BENCH_IDLE_SEC ?? 60));
@@ -84,22 +85,9 @@ let pods = 0;
 function pod(fernetSize) {
   const base = join(work, `pod-${++pods}`);
   mkdirSync(base, { mode: 0o755 });
-  const conf = join(base, 'keystone.conf');
-  copyFileSync(join(root, 'src', 'keystone', 'default-keystone.conf'), conf);
-  const p = { fernet: keySet(fernetSize), credential: keySet(3), fernetRepo: join(base, 'keys', 'fernet-keys'), credentialRepo: join(base, 'keys', 'credential-keys') };
-  p.fernetSecret = secretVolume(join(base, 'secrets', 'fernet'), p.fernet);
-  p.credentialSecret = secretVolume(join(base, 'secrets', 'credential'), p.credential);
-  p.env = {
-    PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
-    KEYSTONE_CONF: conf,
-    KEYSTONE_FERNET_KEYS: p.fernetSecret,
-    KEYSTONE_CREDENTIAL_KEYS: p.credentialSecret,
-    KEYSTONE_CONF__FERNET_TOKENS__KEY_REPOSITORY: p.fernetRepo,
-    KEYSTONE_CONF__FERNET_RECEIPTS__KEY_REPOSITORY: p.fernetRepo,
-    KEYSTONE_CONF__CREDENTIAL__KEY_REPOSITORY: p.credentialRepo,
-    ...(isRoot ? {} : { KEYSTONE_RUN_AS: String(process.getuid?.()) }),
-  };
-  return p;
+  const fernet = keySet(fernetSize);
+  const credential = keySet(3);
+  return { fernet, credential, ...keysPod(base, fernet, credential) };
 }
 
 async function until(ms, child, check) {

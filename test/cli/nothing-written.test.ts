@@ -11,7 +11,7 @@ import { chmodSync, copyFileSync, lstatSync, mkdirSync, readFileSync, readdirSyn
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
-import { keyVolume } from '../helpers/secret-volume.ts';
+import { keyVolume } from '../helpers/secret-volume.mjs';
 import { freshKey } from '../../src/conf-file/key-set.ts';
 
 const dir = tempDir(t, 'pe-nothing-');

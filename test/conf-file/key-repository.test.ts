@@ -28,7 +28,7 @@ import { deadlineIn } from '../../src/common/retry.ts';
 import { awaitKeySet, hasKeySet, installKeySet, readKeySet } from '../../src/conf-file/key-repository.ts';
 import { type KeySet, freshKey, freshKeySet } from '../../src/conf-file/key-set.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { secretVolume as makeSecretVolume } from '../helpers/secret-volume.ts';
+import { secretVolume as makeSecretVolume } from '../helpers/secret-volume.mjs';
 import { keystoneDir } from '../helpers/keystone.ts';
 import { tempDir, type Teardown } from '../helpers/temp.ts';
 import { isRoot, requireRoot, unavailable } from '../helpers/unavailable.ts';
@@ -38,7 +38,7 @@ const MODULE = join(ROOT, 'src', 'conf-file', 'key-repository.ts');
 const VAR = 'KEYSTONE_FERNET_KEYS';
 
 
-/** A Secret volume of its own (test/helpers/secret-volume.ts), removed with the test. */
+/** A Secret volume of its own (test/helpers/secret-volume.mjs), removed with the test. */
 function secretVolume(t: Teardown, files: Record<string, string | Buffer>, mode = 0o400): string {
   return makeSecretVolume(join(tempDir(t, 'pe-keys-secret-'), 'volume'), files, mode);
 }

@@ -13,7 +13,7 @@ import { type KeySet, freshKey, freshKeySet } from '../../src/conf-file/key-set.
 import { type KeyFollow, changeLine, firstStep, followKeys, syncOnce } from '../../src/conf-file/key-sync.ts';
 import { rotateKeySet } from '../../src/keystone/key-rotation.ts';
 import { keystoneDir } from '../helpers/keystone.ts';
-import { secretVolume, updateSecretVolume } from '../helpers/secret-volume.ts';
+import { secretVolume, updateSecretVolume } from '../helpers/secret-volume.mjs';
 import { tempDir, type Teardown } from '../helpers/temp.ts';
 import { unavailable } from '../helpers/unavailable.ts';
 

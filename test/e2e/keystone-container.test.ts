@@ -28,7 +28,7 @@ import { closedPort } from '../helpers/net.ts';
 import { type Mysql, requireMysql } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { unavailable } from '../helpers/unavailable.ts';
-import { keyVolume } from '../helpers/secret-volume.ts';
+import { keyVolume } from '../helpers/secret-volume.mjs';
 import { containerSetup } from '../helpers/containers.ts';
 
 // The first build (apt-get from the Debian mirror, the wheels from PyPI) outlasts tap's default.

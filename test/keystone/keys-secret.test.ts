@@ -12,7 +12,7 @@ import { readKeySet } from '../../src/conf-file/key-repository.ts';
 import { freshKeySet, isFernetKey } from '../../src/conf-file/key-set.ts';
 import { keysCommand, keysSecretManifest, secretNames } from '../../src/keystone/keys-secret.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { secretVolume } from '../helpers/secret-volume.ts';
+import { secretVolume } from '../helpers/secret-volume.mjs';
 import { tempDir } from '../helpers/temp.ts';
 import { unavailable } from '../helpers/unavailable.ts';
 import { messageOf, thrown } from '../helpers/thrown.ts';

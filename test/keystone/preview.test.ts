@@ -9,7 +9,7 @@ import t from 'tap';
 import type { PreviewDocument } from '../../src/cli/preview.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
-import { keyVolume } from '../helpers/secret-volume.ts';
+import { keyVolume } from '../helpers/secret-volume.mjs';
 import { freshKey, freshKeySet } from '../../src/conf-file/key-set.ts';
 import { installKeySet, readKeySet } from '../../src/conf-file/key-repository.ts';
 

@@ -5,7 +5,7 @@
 // leaves a repository that holds a whole key set with the keys a replica may sign with.
 import t from 'tap';
 import { type ChildProcess, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, statSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readKeySet } from '../../src/conf-file/key-repository.ts';
 import { type KeySet, freshKey, freshKeySet } from '../../src/conf-file/key-set.ts';
@@ -13,7 +13,8 @@ import { rotateKeySet } from '../../src/keystone/key-rotation.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { spawnCollect } from '../helpers/exec.ts';
 import { ensureKeystoneUser } from '../helpers/keystone.ts';
-import { secretVolume, updateSecretVolume } from '../helpers/secret-volume.ts';
+import { keysPod } from '../helpers/keys-pod.mjs';
+import { updateSecretVolume } from '../helpers/secret-volume.mjs';
 import { tempDir, type Teardown } from '../helpers/temp.ts';
 import { isRoot } from '../helpers/unavailable.ts';
 
@@ -32,28 +33,8 @@ interface Pod {
 function pod(t: Teardown, fernet: KeySet, credential: KeySet): Pod {
   const base = tempDir(t, 'pe-sync-keys-');
   chmodSync(base, 0o755);
-  const conf = join(base, 'keystone.conf');
-  copyFileSync(join(ROOT, 'src', 'keystone', 'default-keystone.conf'), conf);
-  const p = {
-    fernetSecret: secretVolume(join(base, 'secrets', 'fernet'), filesOf(fernet)),
-    credentialSecret: secretVolume(join(base, 'secrets', 'credential'), filesOf(credential)),
-    fernetRepo: join(base, 'keys', 'fernet-keys'),
-    credentialRepo: join(base, 'keys', 'credential-keys'),
-  };
   if (isRoot) ensureKeystoneUser();
-  return {
-    ...p,
-    env: {
-      PATH: '/usr/bin:/bin',
-      KEYSTONE_CONF: conf,
-      KEYSTONE_FERNET_KEYS: p.fernetSecret,
-      KEYSTONE_CREDENTIAL_KEYS: p.credentialSecret,
-      KEYSTONE_CONF__FERNET_TOKENS__KEY_REPOSITORY: p.fernetRepo,
-      KEYSTONE_CONF__FERNET_RECEIPTS__KEY_REPOSITORY: p.fernetRepo,
-      KEYSTONE_CONF__CREDENTIAL__KEY_REPOSITORY: p.credentialRepo,
-      ...(isRoot ? {} : { KEYSTONE_RUN_AS: String(process.getuid?.()) }),
-    },
-  };
+  return keysPod(base, filesOf(fernet), filesOf(credential));
 }
 
 /** The sidecar in the background: its output so far, and its end. */
