@@ -76,7 +76,9 @@ t.test('installs both Secrets, follows a rotation without a restart, stops with 
   const r = rotateKeySet(fernet, 5);
   updateSecretVolume(p.fernetSecret, filesOf(r.after));
   t.ok(await until(20_000, () => same(p.fernetRepo, r.after)), 'the rotated set installed (two steps, a grace between)');
-  t.match(s.output(), /fernet keys in \S+ now as in \S+ \(KEYSTONE_FERNET_KEYS\): 3 keys: 0 \(staged\), 1, 2 \(primary\) \(wrote 2, 0\)/);
+  // The line follows the last rename by a moment, and reaches this process through a pipe: waited for.
+  const said = /fernet keys in \S+ now as in \S+ \(KEYSTONE_FERNET_KEYS\): 3 keys: 0 \(staged\), 1, 2 \(primary\) \(wrote 2, 0\)/;
+  t.ok(await until(5000, () => said.test(s.output())), `the rotation's line: ${s.output().slice(-400)}`);
   t.equal(s.child.exitCode, null, 'still running: no restart');
   s.child.kill('SIGTERM');
   const end = await s.ended;
